@@ -1,0 +1,166 @@
+"""Sign-in (OAuth2 password flow → JWT), the current user, API keys, users and roles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from kindred.api.deps import ContextDep, KindredDep, UserAdminDep
+from kindred.api.responses import Json
+from kindred.auth.models import ApiKey, RoleDefinition
+from kindred.auth.permissions import RolePermissions
+from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120)
+    user_id: str | None = Field(default=None, description="Admins may create keys for others")
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str
+    name: str = Field(min_length=1, max_length=255)
+    password: str | None = Field(default=None, description="Omit for API-key-only users")
+    roles: list[str] = Field(default_factory=lambda: ["sales"])
+    territories: list[str] = Field(default_factory=list)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str
+
+
+class RoleUpsert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    permissions: RolePermissions
+
+
+@router.post("/auth/token", summary="Sign in (OAuth2 password flow); returns a bearer JWT")
+def token(
+    kindred: KindredDep,
+    username: Annotated[str, Form(description="email address")],
+    password: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form()] = None,
+) -> Json:
+    if grant_type not in (None, "password"):
+        raise ValidationFailed("only grant_type=password is supported",
+                               errors=[field_error("/grant_type", "unsupported", grant_type)])
+    with kindred.database.read() as session:
+        principal = kindred.auth.authenticate_password(session, username, password)
+    access_token, lifetime = kindred.auth.issue_token(principal)
+    return Json({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime})
+
+
+@router.get("/auth/me", summary="Who am I: roles, territories and permissions")
+def me(context: ContextDep, kindred: KindredDep) -> Json:
+    principal = context.principal
+    with kindred.database.read() as session:
+        objects = sorted(kindred.metadata.registry(session).objects)
+    permissions = {}
+    for name in objects:
+        permission = principal.permission(name)
+        if permission.actions:
+            permissions[name] = {"actions": sorted(permission.actions), "scope": permission.scope,
+                                 "hidden_fields": sorted(permission.hidden_fields)}
+    return Json({"id": principal.user_id, "name": principal.name, "roles": list(principal.roles),
+                 "territories": sorted(principal.territory_ids), "via": principal.via,
+                 "permissions": permissions})
+
+
+@router.post("/auth/api-keys", status_code=201, summary="Create an API key (shown once)")
+def create_api_key(payload: ApiKeyCreate, context: ContextDep, kindred: KindredDep) -> Json:
+    user_id = payload.user_id or context.principal.user_id
+    if user_id != context.principal.user_id and not context.principal.can_manage_users:
+        raise PermissionDenied("only user administrators may create keys for other users")
+    with kindred.database.write() as session:
+        row, plaintext = kindred.auth.create_api_key(session, user_id, payload.name)
+        body = {"id": row.id, "name": row.name, "user_id": row.user_id, "prefix": row.prefix,
+                "key": plaintext}
+    return Json(body, status_code=201)
+
+
+@router.get("/auth/api-keys", summary="List your API keys (secrets are never shown again)")
+def list_api_keys(context: ContextDep, kindred: KindredDep) -> Json:
+    with kindred.database.read() as session:
+        statement = sa.select(ApiKey).order_by(ApiKey.created_at)
+        if not context.principal.can_manage_users:
+            statement = statement.where(ApiKey.user_id == context.principal.user_id)
+        rows = session.execute(statement).scalars().all()
+        body = [{"id": r.id, "name": r.name, "user_id": r.user_id, "prefix": r.prefix,
+                 "created_at": r.created_at.isoformat(),
+                 "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None} for r in rows]
+    return Json({"data": body})
+
+
+@router.delete("/auth/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
+def revoke_api_key(key_id: str, context: ContextDep, kindred: KindredDep) -> Response:
+    with kindred.database.write() as session:
+        row = session.get(ApiKey, key_id)
+        if row is None or (row.user_id != context.principal.user_id
+                           and not context.principal.can_manage_users):
+            raise NotFound(f"no API key with id '{key_id}'")
+        kindred.auth.revoke_api_key(session, key_id)
+    return Response(status_code=204)
+
+
+@router.post("/users", status_code=201, summary="Create a user with roles and territories")
+def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep) -> Json:
+    with kindred.database.write() as session:
+        user = kindred.auth.create_user(
+            session, email=payload.email, name=payload.name, password=payload.password,
+            roles=payload.roles, territories=payload.territories, context=context,
+        )
+    return Json(user, status_code=201)
+
+
+@router.put("/users/{user_id}/password", status_code=204, summary="Set a user's password")
+def set_password(
+    user_id: str, payload: PasswordChange, context: ContextDep, kindred: KindredDep
+) -> Response:
+    if user_id != context.principal.user_id and not context.principal.can_manage_users:
+        raise PermissionDenied("you may only change your own password")
+    with kindred.database.write() as session:
+        kindred.auth.load_principal(session, user_id)
+        kindred.auth.set_password(session, user_id, payload.password)
+    return Response(status_code=204)
+
+
+@router.get("/roles", summary="Roles and their permissions")
+def list_roles(context: ContextDep, kindred: KindredDep) -> Json:
+    with kindred.database.read() as session:
+        rows = session.execute(sa.select(RoleDefinition).order_by(RoleDefinition.name))
+        body = [{"name": r.name, "description": r.description, "builtin": r.builtin,
+                 "permissions": r.permissions} for r in rows.scalars()]
+    return Json({"data": body})
+
+
+@router.put("/roles/{name}", summary="Create or replace a role")
+def upsert_role(
+    name: str, payload: RoleUpsert, context: UserAdminDep, kindred: KindredDep
+) -> Json:
+    import re
+
+    if not re.match(r"^[a-z][a-z0-9_]{0,63}$", name):
+        raise ValidationFailed("invalid role name",
+                               errors=[field_error("/name", "pattern", "use [a-z][a-z0-9_]*")])
+    with kindred.database.write() as session:
+        row = session.get(RoleDefinition, name)
+        data: dict[str, Any] = payload.permissions.model_dump(mode="json")
+        if row is None:
+            row = RoleDefinition(name=name, description=payload.description, permissions=data)
+            session.add(row)
+        else:
+            row.description = payload.description
+            row.permissions = data
+        session.flush()
+        body = {"name": row.name, "description": row.description, "builtin": row.builtin,
+                "permissions": row.permissions}
+    return Json(body)

@@ -1,0 +1,91 @@
+"""Request-scoped dependencies as ``Annotated`` aliases (no module-global engines)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kindred.errors import MalformedRequest, PermissionDenied, Unauthenticated
+from kindred.records.service import RequestContext
+from kindred.services import Kindred
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from /api/v1/auth/token or an API key")
+ETAG = re.compile(r'^(?:W/)?"v(\d+)"$')
+
+
+def get_kindred(request: Request) -> Kindred:
+    return request.app.state.kindred  # type: ignore[no-any-return]
+
+
+KindredDep = Annotated[Kindred, Depends(get_kindred)]
+
+
+def request_id(request: Request) -> str:
+    value = getattr(request.state, "request_id", None)
+    return value or str(uuid.uuid4())
+
+
+def get_context(
+    request: Request,
+    kindred: KindredDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_api_key: Annotated[str | None, Header(description="API key (alternative to Bearer)")] = None,
+    x_purpose: Annotated[
+        str | None, Header(description="Declared purpose of this access (consent checks)")
+    ] = None,
+) -> RequestContext:
+    token = credentials.credentials if credentials else None
+    if token is None and x_api_key is None:
+        raise Unauthenticated(
+            "sign in: send 'Authorization: Bearer <token>' (POST /api/v1/auth/token) or an "
+            "'X-API-Key' header"
+        )
+    with kindred.database.read() as session:
+        if x_api_key is not None:
+            principal = kindred.auth.principal_from_api_key(session, x_api_key)
+        elif token is not None and token.startswith("kdr_"):
+            principal = kindred.auth.principal_from_api_key(session, token)
+        else:
+            principal = kindred.auth.principal_from_token(session, token or "")
+    return RequestContext(principal=principal, request_id=request_id(request), purpose=x_purpose)
+
+
+ContextDep = Annotated[RequestContext, Depends(get_context)]
+
+
+def require_admin(context: ContextDep) -> RequestContext:
+    if not context.principal.can_manage_metadata:
+        raise PermissionDenied("this needs the admin role")
+    return context
+
+
+AdminDep = Annotated[RequestContext, Depends(require_admin)]
+
+
+def require_user_admin(context: ContextDep) -> RequestContext:
+    if not context.principal.can_manage_users:
+        raise PermissionDenied("this needs permission to manage users")
+    return context
+
+
+UserAdminDep = Annotated[RequestContext, Depends(require_user_admin)]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``If-Match: "v3"`` → 3; ``*`` or absent → None (no precondition)."""
+    if value is None or value.strip() == "*":
+        return None
+    match = ETAG.match(value.strip())
+    if not match:
+        raise MalformedRequest(
+            f"If-Match must be an ETag from a previous response, like \"v3\" (got {value!r})"
+        )
+    return int(match.group(1))
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'

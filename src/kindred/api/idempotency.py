@@ -1,0 +1,76 @@
+"""``Idempotency-Key`` on POST: a retried request replays the first response instead of
+writing twice. The remembered response is stored in the same transaction as the write, so
+a crash can never leave a write without its key or a key without its write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kindred.api.responses import Json
+from kindred.db import utcnow
+from kindred.errors import Conflict, MalformedRequest, ValidationFailed, field_error
+from kindred.records.models import IdempotencyKey
+from kindred.records.service import RequestContext
+from kindred.services import Kindred
+
+MAX_KEY_LENGTH = 255
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    raw = orjson.dumps([method, path, body], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def run_idempotent(
+    kindred: Kindred,
+    context: RequestContext,
+    key: str | None,
+    request_fingerprint: str,
+    action: Callable[[Session], tuple[int, Any, dict[str, str]]],
+) -> Json:
+    """Run ``action(session)`` in a write transaction, honouring the idempotency key."""
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise MalformedRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    principal_id = context.principal.user_id
+    if key is not None:
+        with kindred.database.read() as session:
+            stored = session.get(IdempotencyKey, (principal_id, key))
+            if stored is not None and not _expired(kindred, stored.created_at):
+                if stored.fingerprint != request_fingerprint:
+                    raise ValidationFailed(
+                        "this Idempotency-Key was already used for a different request",
+                        errors=[field_error("/headers/Idempotency-Key", "key_reused",
+                                            "use a new key for a new request")],
+                    )
+                return Json(stored.response, status_code=stored.status_code,
+                            headers={**stored.headers, "Idempotent-Replayed": "true"})
+    try:
+        with kindred.database.write() as session:
+            status, body, headers = action(session)
+            if key is not None:
+                session.execute(
+                    sa.delete(IdempotencyKey).where(
+                        IdempotencyKey.principal_id == principal_id, IdempotencyKey.key == key
+                    )
+                )
+                session.add(IdempotencyKey(
+                    principal_id=principal_id, key=key, fingerprint=request_fingerprint,
+                    status_code=status, response=body, headers=headers,
+                ))
+                session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(
+            "a request with this Idempotency-Key is being processed; retry shortly"
+        ) from None
+    return Json(body, status_code=status, headers=headers)
+
+
+def _expired(kindred: Kindred, created_at: dt.datetime) -> bool:
+    return utcnow() - created_at > dt.timedelta(seconds=kindred.settings.idempotency_ttl_seconds)

@@ -1,0 +1,177 @@
+"""Generic record API: one set of endpoints for every object, standard or custom."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from kindred.api.deps import ContextDep, KindredDep, etag, parse_if_match
+from kindred.api.idempotency import fingerprint, run_idempotent
+from kindred.api.responses import Json
+from kindred.records.query import parse_list_params
+from kindred.records.service import MAX_BULK
+
+router = APIRouter(prefix="/api/v1/objects/{object_name}/records", tags=["records"])
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retry-safe key: a repeat replays the result"),
+]
+IfMatchHeader = Annotated[
+    str | None, Header(alias="If-Match", description='ETag of the version you edited, e.g. "v3"')
+]
+
+
+class BulkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operation: Literal["create", "update", "upsert"]
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BULK)
+    match_on: str = Field(default="id", description="'id' or a unique field (upsert/update)")
+
+
+@router.get(
+    "",
+    summary="List records",
+    description=(
+        "Cursor-paginated list. Filters: `filter[field]=v` or `filter[field][op]=v` with op in "
+        "eq, ne, lt, lte, gt, gte, in, nin (comma-separated), contains, starts_with, is_null, "
+        "has (list fields); `where=<CEL>` (e.g. `record.amount > 1000 && "
+        "record.stage == 'proposal'`); `sort=-amount,name`; `fields=name,tier`; "
+        "`include=account`; `limit` and `cursor`."
+    ),
+)
+def list_records(
+    object_name: str,
+    request: Request,
+    kindred: KindredDep,
+    context: ContextDep,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: str | None = None,
+    sort: str | None = None,
+    fields: str | None = None,
+    include: str | None = None,
+    where: str | None = None,
+) -> Json:
+    query = parse_list_params(
+        list(request.query_params.multi_items()),
+        default_limit=kindred.settings.page_size_default,
+        max_limit=kindred.settings.page_size_max,
+    )
+    with kindred.database.read() as session:
+        page = kindred.records.list(session, context, object_name, query)
+    body: dict[str, Any] = {"data": page.data, "next_cursor": page.next_cursor}
+    if query.include:
+        body["included"] = page.included
+    return Json(body)
+
+
+@router.post("", status_code=201, summary="Create a record")
+def create_record(
+    object_name: str,
+    request: Request,
+    kindred: KindredDep,
+    context: ContextDep,
+    payload: Annotated[dict[str, Any], Body()],
+    idempotency_key: IdempotencyHeader = None,
+) -> Json:
+    def action(session: Any) -> tuple[int, Any, dict[str, str]]:
+        record = kindred.records.create(session, context, object_name, payload)
+        location = f"/api/v1/objects/{object_name}/records/{record['id']}"
+        return 201, record, {"ETag": etag(record["version"]), "Location": location}
+
+    return run_idempotent(
+        kindred, context, idempotency_key,
+        fingerprint("POST", request.url.path, payload), action,
+    )
+
+
+@router.post("/bulk", summary="Create, update or upsert many records (all or nothing)")
+def bulk_records(
+    object_name: str,
+    request: Request,
+    kindred: KindredDep,
+    context: ContextDep,
+    payload: BulkRequest,
+    idempotency_key: IdempotencyHeader = None,
+) -> Json:
+    def action(session: Any) -> tuple[int, Any, dict[str, str]]:
+        written = kindred.records.bulk(
+            session, context, object_name, payload.operation, payload.records,
+            match_on=payload.match_on,
+        )
+        return 200, {"data": written, "count": len(written)}, {}
+
+    return run_idempotent(
+        kindred, context, idempotency_key,
+        fingerprint("POST", request.url.path, payload.model_dump()), action,
+    )
+
+
+@router.get("/{record_id}", summary="Get one record")
+def get_record(
+    object_name: str,
+    record_id: str,
+    kindred: KindredDep,
+    context: ContextDep,
+    fields: str | None = None,
+    include: str | None = None,
+) -> Json:
+    field_list = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    include_list = [f.strip() for f in include.split(",") if f.strip()] if include else []
+    with kindred.database.read() as session:
+        record, included = kindred.records.get(
+            session, context, object_name, record_id, fields=field_list, include=include_list
+        )
+    body: dict[str, Any] = record
+    if include_list:
+        body = {**record, "included": included}
+    return Json(body, headers={"ETag": etag(record["version"])})
+
+
+@router.patch("/{record_id}", summary="Update fields of a record (null clears a field)")
+def update_record(
+    object_name: str,
+    record_id: str,
+    kindred: KindredDep,
+    context: ContextDep,
+    patch: Annotated[dict[str, Any], Body()],
+    if_match: IfMatchHeader = None,
+) -> Json:
+    expected = parse_if_match(if_match)
+    with kindred.database.write() as session:
+        record = kindred.records.update(
+            session, context, object_name, record_id, patch, if_match=expected
+        )
+    return Json(record, headers={"ETag": etag(record["version"])})
+
+
+@router.delete("/{record_id}", status_code=204, summary="Delete a record")
+def delete_record(
+    object_name: str,
+    record_id: str,
+    kindred: KindredDep,
+    context: ContextDep,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    expected = parse_if_match(if_match)
+    with kindred.database.write() as session:
+        kindred.records.delete(session, context, object_name, record_id, if_match=expected)
+    return Response(status_code=204)
+
+
+@router.get("/{record_id}/history", summary="Change log of a record (newest first)")
+def record_history(
+    object_name: str,
+    record_id: str,
+    kindred: KindredDep,
+    context: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Json:
+    with kindred.database.read() as session:
+        entries = kindred.records.history(
+            session, context, object_name, record_id, limit=limit
+        )
+    return Json({"data": entries})

@@ -1,0 +1,256 @@
+"""Authentication (passwords, JWTs, API keys) and principal loading.
+
+Users are records of the ``user`` object; this service owns their secrets and turns a
+credential into a ``Principal`` carrying merged role permissions and territory visibility.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+import jwt
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from kindred.auth.models import ApiKey, RoleDefinition, UserCredential
+from kindred.auth.permissions import (
+    BUILTIN_ROLES,
+    SYSTEM_PRINCIPAL,
+    Principal,
+    RolePermissions,
+)
+from kindred.config import Settings
+from kindred.db import utcnow
+from kindred.errors import Conflict, NotFound, Unauthenticated, ValidationFailed, field_error
+from kindred.ids import new_id
+from kindred.records.models import RecordRow
+from kindred.records.service import RecordService, RequestContext
+
+JWT_ALGORITHM = "HS256"
+API_KEY_PREFIX = "kdr_"
+MIN_PASSWORD_LENGTH = 10
+# A fixed hash to verify against when the user does not exist, so response time does not
+# reveal which email addresses have accounts.
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("kindred-timing-equalizer")
+records = RecordRow.__table__
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "the password is too short",
+            errors=[field_error("/password", "min_length",
+                                f"at least {MIN_PASSWORD_LENGTH} characters")],
+        )
+
+
+class AuthService:
+    def __init__(self, settings: Settings, record_service: RecordService) -> None:
+        self.settings = settings
+        self.records = record_service
+
+    # -- roles ------------------------------------------------------------------------------
+
+    def install_builtin_roles(self, session: Session) -> int:
+        present = set(session.execute(sa.select(RoleDefinition.name)).scalars())
+        added = 0
+        for name, (description, permissions) in BUILTIN_ROLES.items():
+            if name not in present:
+                session.add(RoleDefinition(
+                    name=name, description=description,
+                    permissions=permissions.model_dump(mode="json"), builtin=True,
+                ))
+                added += 1
+        session.flush()
+        return added
+
+    def role_permissions(self, session: Session, names: list[str]) -> tuple[RolePermissions, ...]:
+        rows = session.execute(
+            sa.select(RoleDefinition.permissions).where(RoleDefinition.name.in_(names))
+        ).scalars()
+        return tuple(RolePermissions.model_validate(row) for row in rows)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        session: Session,
+        *,
+        email: str,
+        name: str,
+        password: str | None,
+        roles: list[str],
+        territories: list[str] | None = None,
+        context: RequestContext | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        known = set(session.execute(sa.select(RoleDefinition.name)).scalars())
+        unknown = [r for r in roles if r not in known]
+        if unknown:
+            raise ValidationFailed(
+                "unknown roles",
+                errors=[field_error("/roles", "unknown_role", f"no role '{r}'") for r in unknown],
+            )
+        if password is not None:
+            check_password_strength(password)
+        payload: dict[str, Any] = {"email": email, "name": name, "roles": roles, **(extra or {})}
+        if territories:
+            payload["territories"] = territories
+        user = self.records.create(
+            session, context or RequestContext(SYSTEM_PRINCIPAL), "user", payload
+        )
+        if password is not None:
+            session.add(UserCredential(user_id=user["id"], password_hash=hash_password(password)))
+            session.flush()
+        return user
+
+    def set_password(self, session: Session, user_id: str, password: str) -> None:
+        check_password_strength(password)
+        credential = session.get(UserCredential, user_id)
+        if credential is None:
+            session.add(UserCredential(user_id=user_id, password_hash=hash_password(password)))
+        else:
+            credential.password_hash = hash_password(password)
+            credential.updated_at = utcnow()
+        session.flush()
+
+    def find_user_id(self, session: Session, email: str) -> str | None:
+        from kindred.records.storage import field_expression
+
+        dialect = session.get_bind().dialect.name
+        expression = field_expression(dialect, "email", "text")
+        return session.execute(
+            sa.select(records.c.id).where(
+                records.c.object == "user", expression == email.strip().lower()
+            )
+        ).scalar()
+
+    # -- credentials → principal ------------------------------------------------------------
+
+    def authenticate_password(self, session: Session, email: str, password: str) -> Principal:
+        user_id = self.find_user_id(session, email)
+        credential = session.get(UserCredential, user_id) if user_id else None
+        try:
+            _hasher.verify(credential.password_hash if credential else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            raise Unauthenticated("wrong email or password") from None
+        if credential is None or user_id is None:
+            raise Unauthenticated("wrong email or password")
+        return self.load_principal(session, user_id, via="password")
+
+    def issue_token(self, principal: Principal) -> tuple[str, int]:
+        now = dt.datetime.now(dt.UTC)
+        lifetime = self.settings.access_token_minutes * 60
+        claims = {
+            "sub": principal.user_id,
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + lifetime,
+            "iss": "kindred",
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self.settings.secret_key, algorithm=JWT_ALGORITHM), lifetime
+
+    def principal_from_token(self, session: Session, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token, self.settings.secret_key, algorithms=[JWT_ALGORITHM], issuer="kindred",
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the access token has expired; sign in again") from None
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"the access token is invalid ({error})") from None
+        return self.load_principal(session, str(claims["sub"]), via="token")
+
+    def create_api_key(self, session: Session, user_id: str, name: str) -> tuple[ApiKey, str]:
+        if not name.strip():
+            raise ValidationFailed("an API key needs a name",
+                                   errors=[field_error("/name", "required", "give the key a name")])
+        self.load_principal(session, user_id)  # the user must exist and be active
+        key_id = new_id()
+        secret = secrets.token_urlsafe(32)
+        prefix = secret[:8]
+        plaintext = f"{API_KEY_PREFIX}{prefix}_{secret}"
+        row = ApiKey(
+            id=key_id, user_id=user_id, name=name.strip(), prefix=prefix,
+            secret_hash=hashlib.sha256(plaintext.encode()).hexdigest(),
+        )
+        session.add(row)
+        session.flush()
+        return row, plaintext
+
+    def revoke_api_key(self, session: Session, key_id: str) -> None:
+        row = session.get(ApiKey, key_id)
+        if row is None:
+            raise NotFound(f"no API key with id '{key_id}'")
+        if row.revoked_at is not None:
+            raise Conflict("the API key is already revoked")
+        row.revoked_at = utcnow()
+        session.flush()
+
+    def principal_from_api_key(self, session: Session, plaintext: str) -> Principal:
+        if not plaintext.startswith(API_KEY_PREFIX):
+            raise Unauthenticated("that is not a Kindred API key (they start with 'kdr_')")
+        digest = hashlib.sha256(plaintext.encode()).hexdigest()
+        row = session.execute(
+            sa.select(ApiKey.user_id, ApiKey.revoked_at).where(ApiKey.secret_hash == digest)
+        ).first()
+        if row is None:
+            raise Unauthenticated("unknown API key")
+        if row.revoked_at is not None:
+            raise Unauthenticated("this API key has been revoked")
+        return self.load_principal(session, row.user_id, via="api_key")
+
+    def load_principal(self, session: Session, user_id: str, via: str = "token") -> Principal:
+        row = session.execute(
+            sa.select(records.c.data).where(records.c.id == user_id, records.c.object == "user")
+        ).first()
+        if row is None:
+            raise Unauthenticated("the user no longer exists")
+        data = row.data
+        if data.get("active") is False:
+            raise Unauthenticated("this user is deactivated")
+        roles = list(data.get("roles") or [])
+        return Principal(
+            user_id=user_id,
+            name=str(data.get("name") or data.get("email")),
+            roles=tuple(roles),
+            role_permissions=self.role_permissions(session, roles),
+            territory_ids=self.territory_closure(session, list(data.get("territories") or [])),
+            via=via,  # type: ignore[arg-type]
+        )
+
+    @staticmethod
+    def territory_closure(session: Session, roots: list[str]) -> frozenset[str]:
+        """The given territories and every territory below them."""
+        if not roots:
+            return frozenset()
+        from kindred.records.storage import field_expression
+
+        dialect = session.get_bind().dialect.name
+        parent = field_expression(dialect, "parent", "text")
+        children: dict[str, list[str]] = {}
+        for territory_id, parent_id in session.execute(
+            sa.select(records.c.id, parent).where(records.c.object == "territory")
+        ).all():
+            if parent_id:
+                children.setdefault(parent_id, []).append(territory_id)
+        seen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(children.get(current, []))
+        return frozenset(seen)

@@ -1,0 +1,221 @@
+"""Top-level commands. Each one builds services from settings and calls the domain."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kindred.cli import app, console, error_console, report_errors
+from kindred.config import get_settings
+from kindred.services import Kindred
+
+DEMO_PASSWORD = "kindred-demo-2026"
+DEMO_LOGINS = (
+    ("admin@kindred.demo", "admin"),
+    ("sales.east@kindred.demo", "sales rep, East China"),
+    ("service.east@kindred.demo", "service engineer, East China"),
+    ("compliance@kindred.demo", "compliance officer"),
+    ("analyst@kindred.demo", "analyst (no personal contact data)"),
+)
+
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="apikeys")
+
+
+def _services() -> Kindred:
+    return Kindred.create(get_settings())
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+@report_errors
+def migrate() -> None:
+    """Create or upgrade the database schema and install standard objects and roles."""
+    kindred = _services()
+    started = time.perf_counter()
+    kindred.bootstrap()
+    console.print(
+        f"[green]database ready[/] ({kindred.database.dialect}, "
+        f"{time.perf_counter() - started:.1f}s)"
+    )
+
+
+def _seed(kindred: Kindred, customers: int, seed: int) -> dict[str, int]:
+    from kindred.records.seed import seed_demo_data
+
+    with _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
+
+        return seed_demo_data(kindred.database, customers=customers, seed=seed, progress=report)
+
+
+@app.command()
+@report_errors
+def seed(
+    customers: int = typer.Option(1000, "--customers", "-n", min=1, max=5_000_000,
+                                  help="How many customer accounts to generate."),
+    seed_value: int = typer.Option(42, "--seed", help="Random seed (same seed, same data)."),
+) -> None:
+    """Load a deterministic, realistic demo dataset (hospitals, stores, devices, contracts…)."""
+    kindred = _services()
+    kindred.bootstrap()
+    started = time.perf_counter()
+    counts = _seed(kindred, customers, seed_value)
+    elapsed = time.perf_counter() - started
+    total = sum(counts.values())
+    console.print(f"[green]seeded {total:,} records[/] in {elapsed:.1f}s "
+                  f"({total / max(elapsed, 1e-9):,.0f} rows/s)")
+
+
+def _ensure_demo_logins(kindred: Kindred) -> None:
+    """Give the seeded demo users a known password (the demo prints it)."""
+    from kindred.auth.models import UserCredential
+
+    with kindred.database.write() as session:
+        for email, _ in DEMO_LOGINS:
+            user_id = kindred.auth.find_user_id(session, email)
+            if user_id and session.get(UserCredential, user_id) is None:
+                kindred.auth.set_password(session, user_id, DEMO_PASSWORD)
+
+
+@app.command()
+@report_errors
+def demo(
+    customers: int = typer.Option(2000, "--customers", "-n", min=10, max=1_000_000),
+    host: str = typer.Option(None, help="Interface to serve on (default from settings)."),
+    port: int = typer.Option(None, help="Port to serve on (default 8000)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving after setup."),
+) -> None:
+    """Set up the embedded demo (SQLite), load demo data and serve the API until Ctrl-C."""
+    settings = get_settings()
+    kindred = Kindred.create(settings)
+    console.rule("[bold]Kindred demo")
+    console.print(f"database: [cyan]{settings.database_url}[/]")
+    kindred.bootstrap()
+    with kindred.database.read() as session:
+        accounts = session.execute(
+            sa.text("SELECT count(*) FROM records WHERE object = 'account'")
+        ).scalar_one()
+    if accounts == 0:
+        console.print(f"loading demo data: {customers:,} customers …")
+        counts = _seed(kindred, customers, 42)
+        console.print(f"[green]loaded {sum(counts.values()):,} records[/]")
+    else:
+        console.print(f"demo data present ({accounts:,} accounts); keeping it")
+    _ensure_demo_logins(kindred)
+    host = host or settings.host
+    port = port or settings.port
+    base = f"http://{host}:{port}"
+    table = Table(title="Where to look", show_header=False, box=None)
+    table.add_row("API docs", f"{base}/docs")
+    table.add_row("OpenAPI", f"{base}/openapi.json")
+    table.add_row("Health", f"{base}/healthz")
+    table.add_row("Sign in", f"curl -s -d 'username=admin@kindred.demo&password={DEMO_PASSWORD}' "
+                  f"{base}/api/v1/auth/token")
+    table.add_row("Accounts", f"curl -s -H 'Authorization: Bearer $TOKEN' "
+                  f"'{base}/api/v1/objects/account/records?filter[tier]=A&sort=-annual_revenue'")
+    console.print(table)
+    logins = Table(title=f"Demo logins (password: {DEMO_PASSWORD})")
+    logins.add_column("email")
+    logins.add_column("who")
+    for email, who in DEMO_LOGINS:
+        logins.add_row(email, who)
+    console.print(logins)
+    if not serve:
+        kindred.close()
+        return
+    console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
+    _serve(kindred, host, port, workers=1)
+
+
+def _serve(kindred: Kindred, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from kindred.app import create_app
+
+    if workers > 1:
+        uvicorn.run("kindred.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")
+        return
+    uvicorn.run(create_app(kindred, bootstrap=False), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@report_errors
+def serve(
+    host: str = typer.Option(None, help="Interface (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the HTTP API (migrates first)."""
+    settings = get_settings()
+    kindred = Kindred.create(settings)
+    kindred.bootstrap()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"serving on http://{host}:{port} (docs at /docs)")
+    _serve(kindred, host, port, workers)
+
+
+@users_app.command("create")
+@report_errors
+def users_create(
+    email: str = typer.Option(..., help="Sign-in email."),
+    name: str = typer.Option(..., help="Display name."),
+    role: list[str] = typer.Option(["sales"], "--role", "-r", help="Role (repeatable)."),
+    territory: list[str] = typer.Option([], "--territory", "-t", help="Territory id (repeatable)."),
+    password: str = typer.Option(
+        None, help="Password (prompted when omitted).", prompt=True, hide_input=True,
+        confirmation_prompt=True,
+    ),
+) -> None:
+    """Create a user."""
+    kindred = _services()
+    kindred.bootstrap()
+    with kindred.database.write() as session:
+        user = kindred.auth.create_user(
+            session, email=email, name=name, password=password, roles=role,
+            territories=territory,
+        )
+    console.print(f"[green]created user[/] {user['email']} ({user['id']})")
+
+
+@keys_app.command("create")
+@report_errors
+def keys_create(
+    email: str = typer.Option(..., help="The user the key acts as."),
+    name: str = typer.Option(..., help="What the key is for."),
+) -> None:
+    """Create an API key; it is printed once."""
+    kindred = _services()
+    kindred.bootstrap()
+    with kindred.database.write() as session:
+        user_id = kindred.auth.find_user_id(session, email)
+        if user_id is None:
+            error_console.print(f"[bold red]error:[/] no user with email {email}")
+            raise typer.Exit(1)
+        row, plaintext = kindred.auth.create_api_key(session, user_id, name)
+    console.print(f"API key [bold]{row.name}[/] ({row.id}):")
+    console.print(plaintext, highlight=False, soft_wrap=True)

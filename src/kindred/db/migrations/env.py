@@ -1,0 +1,37 @@
+"""Alembic environment: uses the caller's Database (engine per dialect) when given."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import kindred.models  # noqa: F401  (registers every table on the metadata)
+from kindred.db.base import metadata
+from kindred.db.engine import Database
+from kindred.records.storage import INDEX_PREFIX, UNIQUE_PREFIX
+
+config = context.config
+
+
+def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    # Runtime field indexes follow metadata, not migrations.
+    return not (type_ == "index" and name and name.startswith((INDEX_PREFIX, UNIQUE_PREFIX)))
+
+
+def run_migrations_online() -> None:
+    database = config.attributes.get("database") or Database(
+        config.get_main_option("sqlalchemy.url") or ""
+    )
+    with database.engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            include_object=include_object,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()

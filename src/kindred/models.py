@@ -1,0 +1,6 @@
+"""Imports every domain's tables so the shared metadata (and Alembic) sees all of them."""
+
+from kindred.auth import models as auth_models
+from kindred.records import models as records_models
+
+__all__ = ["auth_models", "records_models"]

@@ -1,0 +1,338 @@
+"""List queries: field filters, a CEL filter, sorting, sparse fieldsets, includes and keyset
+cursors — parsed from query-string style parameters into SQL over the ``records`` table."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed, field_error
+from kindred.records.fields import FieldDefinition, FieldType, FieldValueError
+from kindred.records.metadata import CompiledObject
+from kindred.records.models import RecordRow
+from kindred.records.storage import field_expression
+
+records = RecordRow.__table__
+
+OPERATORS = {
+    "eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "contains", "starts_with", "is_null",
+    "has",
+}
+FILTER_PARAM = re.compile(r"^filter\[([a-z][a-z0-9_]*)\](?:\[([a-z_]+)\])?$")
+# Envelope columns that behave like fields in filters and sorts.
+SYSTEM_COLUMNS: dict[str, tuple[Any, str]] = {
+    "id": (records.c.id, "text"),
+    "created_at": (records.c.created_at, "timestamp"),
+    "updated_at": (records.c.updated_at, "timestamp"),
+    "created_by": (records.c.created_by, "text"),
+    "updated_by": (records.c.updated_by, "text"),
+}
+
+
+@dataclass(frozen=True)
+class FieldFilter:
+    field: str
+    operator: str
+    value: str
+
+
+@dataclass
+class ListQuery:
+    filters: list[FieldFilter] = field(default_factory=list)
+    where: str | None = None
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    limit: int = 50
+    cursor: str | None = None
+    fields: list[str] | None = None
+    include: list[str] = field(default_factory=list)
+
+
+def parse_list_params(
+    params: Sequence[tuple[str, str]], *, default_limit: int, max_limit: int
+) -> ListQuery:
+    """Parse ``filter[f][op]=v``, ``where=<CEL>``, ``sort=-a,b``, ``limit``, ``cursor``,
+    ``fields=a,b`` and ``include=rel`` parameters. Unknown parameters are refused so typos
+    do not silently return unfiltered data."""
+    query = ListQuery(limit=default_limit)
+    errors: list[dict[str, Any]] = []
+    for key, value in params:
+        match = FILTER_PARAM.match(key)
+        if match:
+            operator = match.group(2) or "eq"
+            if operator not in OPERATORS:
+                errors.append(field_error(
+                    f"/query/{key}", "unknown_operator",
+                    f"unknown operator '{operator}'; use one of {sorted(OPERATORS)}",
+                ))
+                continue
+            query.filters.append(FieldFilter(match.group(1), operator, value))
+        elif key == "where":
+            query.where = value
+        elif key == "sort":
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                query.sort.append((part.lstrip("-+"), part.startswith("-")))
+        elif key == "limit":
+            if not value.isdigit() or not 1 <= int(value) <= max_limit:
+                errors.append(field_error(
+                    "/query/limit", "range", f"limit must be an integer from 1 to {max_limit}"
+                ))
+            else:
+                query.limit = int(value)
+        elif key == "cursor":
+            query.cursor = value
+        elif key == "fields":
+            query.fields = [f.strip() for f in value.split(",") if f.strip()]
+        elif key == "include":
+            query.include = [f.strip() for f in value.split(",") if f.strip()]
+        else:
+            errors.append(field_error(
+                f"/query/{key}", "unknown_parameter",
+                f"unknown query parameter '{key}' (filters are written filter[field][op]=value)",
+            ))
+    if len(query.sort) > 3:
+        errors.append(field_error("/query/sort", "too_many", "sort by at most 3 fields"))
+    if errors:
+        raise MalformedRequest("invalid list parameters", errors=errors)
+    return query
+
+
+def _parse_scalar(field: FieldDefinition, raw: str, checker: Any) -> Any:
+    """Turn a query-string value into the stored representation of ``field``."""
+    try:
+        if field.type in (FieldType.NUMBER, FieldType.MONEY, FieldType.PERCENT):
+            try:
+                number = float(raw)
+            except ValueError:
+                raise FieldValueError("type", f"'{raw}' is not a number") from None
+            return checker(int(number) if number.is_integer() else number)
+        if field.type is FieldType.BOOLEAN:
+            if raw not in ("true", "false"):
+                raise FieldValueError("type", f"'{raw}' is not true or false")
+            return raw == "true"
+        if field.type is FieldType.MULTI_ENUM:
+            return checker([raw])[0]
+        if field.type is FieldType.RELATION and field.cardinality == "many":
+            return checker([raw])[0]
+        return checker(raw)
+    except FieldValueError as error:
+        raise ValidationFailed(
+            f"invalid filter value for '{field.name}'",
+            errors=[field_error(f"/query/filter[{field.name}]", error.code, error.message)],
+        ) from None
+
+
+class QueryCompiler:
+    """Builds SQL predicates and orderings for one object, enforcing field permissions."""
+
+    def __init__(self, compiled: CompiledObject, dialect: str, readable: Any) -> None:
+        self.compiled = compiled
+        self.dialect = dialect
+        self.readable = readable  # callable(field_name) -> bool
+
+    def expression(self, name: str, *, purpose: str) -> tuple[ColumnElement[Any], str]:
+        if name in SYSTEM_COLUMNS:
+            column, kind = SYSTEM_COLUMNS[name]
+            return column, kind
+        definition = self.compiled.fields.get(name)
+        if definition is None:
+            raise ValidationFailed(
+                f"unknown field '{name}' on '{self.compiled.name}'",
+                errors=[field_error(f"/query/{purpose}", "unknown_field",
+                                    f"'{self.compiled.name}' has no field '{name}'")],
+            )
+        if not self.readable(name):
+            raise PermissionDenied(f"you may not {purpose} by field '{name}'")
+        return field_expression(self.dialect, name, definition.sql_kind), definition.sql_kind
+
+    def filter(self, item: FieldFilter) -> ColumnElement[bool]:
+        expression, kind = self.expression(item.field, purpose="filter")
+        definition = self.compiled.fields.get(item.field)
+        op = item.operator
+        if op == "is_null":
+            if item.value not in ("true", "false"):
+                raise ValidationFailed(
+                    "is_null takes true or false",
+                    errors=[field_error(f"/query/filter[{item.field}][is_null]", "type",
+                                        "expected true or false")],
+                )
+            return expression.is_(None) if item.value == "true" else expression.is_not(None)
+        if definition is None:
+            value: Any = item.value
+            if kind == "timestamp":
+                try:
+                    value = dt.datetime.fromisoformat(item.value)
+                except ValueError:
+                    raise ValidationFailed(
+                        f"'{item.value}' is not an ISO 8601 date-time",
+                        errors=[field_error(f"/query/filter[{item.field}]", "format",
+                                            "expected an ISO 8601 date-time")],
+                    ) from None
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=dt.UTC)
+            return self._compare(expression, op, value, [value] if op in ("in", "nin") else [])
+        checker = self.compiled.checkers[item.field]
+        if kind == "list":
+            if op not in ("has", "is_null"):
+                raise ValidationFailed(
+                    f"'{item.field}' holds a list; filter it with [has]",
+                    errors=[field_error(f"/query/filter[{item.field}][{op}]", "operator",
+                                        "list fields support has and is_null")],
+                )
+            element = _parse_scalar(definition, item.value, checker)
+            return self.list_contains(item.field, element)
+        if op == "has":
+            raise ValidationFailed(
+                "[has] applies to list fields only",
+                errors=[field_error(f"/query/filter[{item.field}][has]", "operator",
+                                    "use eq for single-valued fields")],
+            )
+        if kind == "json":
+            raise ValidationFailed(
+                f"'{item.field}' is a json field and cannot be filtered with operators",
+                errors=[field_error(f"/query/filter[{item.field}]", "operator",
+                                    "use a where= CEL filter on scalar fields")],
+            )
+        if op in ("contains", "starts_with"):
+            if kind != "text":
+                raise ValidationFailed(
+                    f"{op} applies to text fields",
+                    errors=[field_error(f"/query/filter[{item.field}][{op}]", "operator",
+                                        f"'{item.field}' is not text")],
+                )
+            escaped = item.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%" if op == "contains" else f"{escaped}%"
+            return expression.like(pattern, escape="\\")
+        values = item.value.split(",") if op in ("in", "nin") else [item.value]
+        parsed = [_parse_scalar(definition, raw, checker) for raw in values]
+        return self._compare(expression, op, parsed[0], parsed)
+
+    @staticmethod
+    def _compare(
+        expression: ColumnElement[Any], op: str, value: Any, values: list[Any]
+    ) -> ColumnElement[bool]:
+        match op:
+            case "eq":
+                return expression == value
+            case "ne":
+                return sa.or_(expression != value, expression.is_(None))
+            case "lt":
+                return expression < value
+            case "lte":
+                return expression <= value
+            case "gt":
+                return expression > value
+            case "gte":
+                return expression >= value
+            case "in":
+                return expression.in_(values)
+            case "nin":
+                return sa.or_(expression.not_in(values), expression.is_(None))
+        raise MalformedRequest(f"operator '{op}' does not apply here")
+
+    def list_contains(self, name: str, element: Any) -> ColumnElement[bool]:
+        if self.dialect == "sqlite":
+            each = sa.func.json_each(
+                records.c.data, sa.literal_column(f"'$.{name}'")
+            ).table_valued("value")
+            return sa.exists(sa.select(1).select_from(each).where(each.c.value == element))
+        expression = field_expression(self.dialect, name, "list")
+        return expression.op("@>")(sa.cast(orjson.dumps([element]).decode(), records.c.data.type))
+
+
+# -- keyset cursors ------------------------------------------------------------------------
+
+
+def encode_cursor(signature: str, values: list[Any]) -> str:
+    payload = orjson.dumps({"s": signature, "v": values}, default=_json_default)
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, Decimal):
+        # Exact: PostgreSQL compares the numeric sort key with the decoded Decimal.
+        return {"$dec": str(value)}
+    return str(value)
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$dt" in value:
+            return dt.datetime.fromisoformat(value["$dt"])
+        if "$dec" in value:
+            return Decimal(value["$dec"])
+    return value
+
+
+def decode_cursor(cursor: str, signature: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = orjson.loads(base64.urlsafe_b64decode(padded))
+        if payload["s"] != signature:
+            raise MalformedRequest(
+                "this cursor belongs to a query with a different sort order or filter; "
+                "start again without a cursor"
+            )
+        return [_decode_value(v) for v in payload["v"]]
+    except (binascii.Error, ValueError, KeyError, TypeError, ArithmeticError):
+        raise MalformedRequest("the cursor is not valid; use next_cursor from a response") from None
+
+
+def keyset_predicate(
+    columns: list[tuple[ColumnElement[Any], bool]], values: list[Any], nulls_first: bool
+) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order given by ``columns`` (each (expr, desc)).
+
+    Null handling follows the dialect's native ordering (``nulls_first`` for ascending on
+    SQLite, last on PostgreSQL) so the query can be answered by walking an index.
+    """
+    clauses: list[ColumnElement[bool]] = []
+    for position, (expression, descending) in enumerate(columns):
+        equal_prefix = [
+            _null_safe_equal(columns[i][0], values[i]) for i in range(position)
+        ]
+        after = _after(expression, values[position], descending, nulls_first)
+        if after is not None:
+            clauses.append(sa.and_(*equal_prefix, after))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def _null_safe_equal(expression: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return expression.is_(None) if value is None else expression == value
+
+
+def _after(
+    expression: ColumnElement[Any], value: Any, descending: bool, nulls_first: bool
+) -> ColumnElement[bool] | None:
+    # Where do nulls sit in this direction? nulls_first describes ascending order.
+    nulls_at_start = nulls_first != descending
+    if value is None:
+        # Nulls at the start: everything non-null comes after. At the end: nothing does.
+        return expression.is_not(None) if nulls_at_start else None
+    strictly = expression < value if descending else expression > value
+    if nulls_at_start:
+        return strictly
+    return sa.or_(strictly, expression.is_(None))
+
+
+def sort_signature(query: ListQuery) -> str:
+    parts = [f"{'-' if d else ''}{f}" for f, d in query.sort]
+    filters = [f"{f.field}:{f.operator}:{f.value}" for f in query.filters]
+    raw = orjson.dumps([parts, filters, query.where or ""])
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def row_values(row: Mapping[str, Any], names: list[str]) -> list[Any]:
+    return [row[name] for name in names]

@@ -1,0 +1,1004 @@
+"""The generic record service: create, read, update, delete, list and bulk-write records of
+any object, standard or custom, under one permission model.
+
+Every write validates everything first and writes nothing unless all of it is valid; the
+change log and relation edges are written in the same transaction as the record. Reads pass
+every returned record through the field-read hooks (consent enforcement plugs in there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kindred.auth.permissions import EffectivePermission, Principal
+from kindred.db import utcnow
+from kindred.errors import (
+    Conflict,
+    MalformedRequest,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationFailed,
+    field_error,
+)
+from kindred.ids import new_id
+from kindred.records.fields import FieldType, FieldValueError, format_datetime
+from kindred.records.metadata import CompiledObject, Registry, RegistryCache
+from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
+from kindred.records.query import (
+    ListQuery,
+    QueryCompiler,
+    decode_cursor,
+    encode_cursor,
+    keyset_predicate,
+    sort_signature,
+)
+from kindred.records.storage import field_expression
+from kindred.rules import RuleError
+
+records = RecordRow.__table__
+links = RecordLink.__table__
+change_log = ChangeLogEntry.__table__
+
+MAX_BULK = 10_000
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking, under which request id, and for what declared purpose."""
+
+    principal: Principal
+    request_id: str | None = None
+    purpose: str | None = None
+
+
+class FieldReadHook(Protocol):
+    """Called with every batch of records about to leave the service.
+
+    It may remove fields (and say why in ``record["meta"]["withheld"]``). Consent enforcement
+    implements this; the default service has none.
+    """
+
+    def __call__(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        presented: list[dict[str, Any]],
+    ) -> None: ...
+
+
+class ChangeHook(Protocol):
+    """Called after change-log rows are written, inside the same transaction (evidence)."""
+
+    def __call__(self, session: Session, entries: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass
+class Page:
+    data: list[dict[str, Any]]
+    next_cursor: str | None
+    included: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Draft:
+    """A record being written: its validated data plus where it came from in the request."""
+
+    position: int
+    record_id: str
+    data: dict[str, Any]
+    version: int = 1
+    before: dict[str, Any] | None = None
+    existing: bool = False
+    changed: set[str] = field(default_factory=set)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return format_datetime(value) if value is not None else None
+
+
+class RecordService:
+    def __init__(
+        self,
+        cache: RegistryCache,
+        read_hooks: Sequence[FieldReadHook] = (),
+        change_hooks: Sequence[ChangeHook] = (),
+    ) -> None:
+        self.cache = cache
+        self.read_hooks = list(read_hooks)
+        self.change_hooks = list(change_hooks)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def registry(self, session: Session) -> Registry:
+        return self.cache.get(session)
+
+    def _object(
+        self, session: Session, context: RequestContext, name: str, action: str
+    ) -> tuple[CompiledObject, EffectivePermission]:
+        compiled = self.registry(session).get(name)
+        permission = context.principal.permission(name)
+        if not permission.can(action):  # type: ignore[arg-type]
+            raise PermissionDenied(f"you may not {action} {compiled.definition.label_plural.lower()}")
+        return compiled, permission
+
+    @staticmethod
+    def visibility(
+        compiled: CompiledObject, permission: EffectivePermission, principal: Principal
+    ) -> sa.ColumnElement[bool] | None:
+        """The SQL predicate limiting which records of this object the principal sees."""
+        if permission.scope == "all":
+            return None
+        if permission.scope == "territory" and compiled.territorial:
+            if principal.territory_ids:
+                return sa.or_(
+                    records.c.territory_id.in_(sorted(principal.territory_ids)),
+                    records.c.owner_id == principal.user_id,
+                )
+            return records.c.owner_id == principal.user_id
+        if permission.scope == "territory":
+            return None  # objects without territories are shared within the role
+        return records.c.owner_id == principal.user_id
+
+    def _is_visible(
+        self,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        principal: Principal,
+        owner_id: str | None,
+        territory_id: str | None,
+    ) -> bool:
+        if permission.scope == "all":
+            return True
+        if owner_id == principal.user_id:
+            return True
+        if permission.scope == "territory":
+            return not compiled.territorial or territory_id in principal.territory_ids
+        return False
+
+    def present(
+        self,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        row: Any,
+        fields: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        data = row.data
+        result: dict[str, Any] = {
+            "id": row.id,
+            "object": row.object,
+            "version": row.version,
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+            "created_by": row.created_by,
+            "updated_by": row.updated_by,
+        }
+        wanted = set(fields) if fields is not None else None
+        for definition in compiled.definition.fields:
+            name = definition.name
+            if (wanted is None or name in wanted) and permission.can_read_field(name):
+                result[name] = data.get(name)
+        return result
+
+    def _run_read_hooks(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        presented: list[dict[str, Any]],
+    ) -> None:
+        for hook in self.read_hooks:
+            hook(session, context, compiled, presented)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        record_id: str,
+        *,
+        fields: list[str] | None = None,
+        include: list[str] | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        compiled, permission = self._object(session, context, object_name, "read")
+        self._check_field_names(compiled, permission, fields, "fields")
+        row = self._load_visible(session, context, compiled, permission, record_id)
+        presented = [self.present(compiled, permission, row, fields)]
+        self._run_read_hooks(session, context, compiled, presented)
+        included = self._included(session, context, compiled, permission, [row], include or [])
+        return presented[0], included
+
+    def _load_visible(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        record_id: str,
+        *,
+        for_update: bool = False,
+    ) -> Any:
+        statement = sa.select(records).where(
+            records.c.id == record_id, records.c.object == compiled.name
+        )
+        visible = self.visibility(compiled, permission, context.principal)
+        if visible is not None:
+            statement = statement.where(visible)
+        if for_update:
+            statement = statement.with_for_update()
+        row = session.execute(statement).first()
+        if row is None:
+            # Same answer for "absent" and "not yours": existence is not leaked.
+            raise NotFound(f"no {compiled.name} with id '{record_id}'")
+        return row
+
+    def _check_field_names(
+        self,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        names: list[str] | None,
+        parameter: str,
+    ) -> None:
+        if not names:
+            return
+        unknown = [n for n in names if n not in compiled.fields]
+        if unknown:
+            raise ValidationFailed(
+                f"unknown fields in {parameter}",
+                errors=[field_error(f"/query/{parameter}", "unknown_field",
+                                    f"'{compiled.name}' has no field '{n}'") for n in unknown],
+            )
+        hidden = [n for n in names if not permission.can_read_field(n)]
+        if hidden:
+            raise PermissionDenied(f"you may not read: {', '.join(hidden)}")
+
+    def list(
+        self, session: Session, context: RequestContext, object_name: str, query: ListQuery
+    ) -> Page:
+        compiled, permission = self._object(session, context, object_name, "read")
+        self._check_field_names(compiled, permission, query.fields, "fields")
+        dialect = session.get_bind().dialect.name
+        compiler = QueryCompiler(compiled, dialect, permission.can_read_field)
+        statement = sa.select(records).where(records.c.object == compiled.name)
+        visible = self.visibility(compiled, permission, context.principal)
+        if visible is not None:
+            statement = statement.where(visible)
+        for item in query.filters:
+            statement = statement.where(compiler.filter(item))
+        if query.where:
+            statement = statement.where(self._cel_filter(compiled, compiler, query.where))
+        order: list[tuple[Any, bool]] = []
+        for name, descending in query.sort:
+            if name == "id":
+                continue
+            expression, kind = compiler.expression(name, purpose="sort")
+            if kind in ("list", "json"):
+                raise ValidationFailed(
+                    f"cannot sort by '{name}'",
+                    errors=[field_error("/query/sort", "not_sortable",
+                                        f"'{name}' holds a list or json value")],
+                )
+            order.append((expression, descending))
+        id_descending = any(name == "id" and d for name, d in query.sort)
+        order.append((records.c.id, id_descending))
+        labelled = [expression.label(f"sort_{i}") for i, (expression, _) in enumerate(order)]
+        statement = statement.add_columns(*labelled)
+        signature = sort_signature(query)
+        if query.cursor:
+            values = decode_cursor(query.cursor, signature)
+            if len(values) != len(order):
+                raise MalformedRequest("the cursor does not match this query")
+            statement = statement.where(
+                keyset_predicate(order, values, nulls_first=dialect == "sqlite")
+            )
+        statement = statement.order_by(
+            *[expression.desc() if descending else expression.asc() for expression, descending in order]
+        ).limit(query.limit + 1)
+        rows = session.execute(statement).all()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        presented = [self.present(compiled, permission, row, query.fields) for row in rows]
+        self._run_read_hooks(session, context, compiled, presented)
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]._mapping
+            next_cursor = encode_cursor(signature, [last[f"sort_{i}"] for i in range(len(order))])
+        included = self._included(session, context, compiled, permission, rows, query.include)
+        return Page(presented, next_cursor, included)
+
+    def _cel_filter(
+        self, compiled: CompiledObject, compiler: QueryCompiler, source: str
+    ) -> sa.ColumnElement[bool]:
+        from kindred.rules.sql import FieldRef, compile_filter
+
+        def resolve(path: tuple[str, ...]) -> FieldRef | None:
+            if len(path) != 1:
+                return None
+            name = path[0]
+            if name not in compiled.fields and name not in ("id", "created_at", "updated_at"):
+                return None
+            expression, kind = compiler.expression(name, purpose="filter")
+            kinds = {"timestamp": "datetime", "json": "text"}
+            return FieldRef(expression=expression, kind=kinds.get(kind, kind))  # type: ignore[arg-type]
+
+        try:
+            return compile_filter(source, resolve, root="record")
+        except RuleError as error:
+            raise ValidationFailed(
+                "invalid where= filter",
+                errors=[field_error("/query/where", "invalid_cel", error.message,
+                                    **{k: v for k, v in error.to_dict().items()
+                                       if k != "message"})],
+            ) from None
+
+    def _included(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        rows: Sequence[Any],
+        include: list[str],
+    ) -> list[dict[str, Any]]:
+        if not include:
+            return []
+        targets: dict[str, set[str]] = defaultdict(set)
+        for name in include:
+            definition = compiled.fields.get(name)
+            if definition is None or definition.type is not FieldType.RELATION:
+                raise ValidationFailed(
+                    f"cannot include '{name}'",
+                    errors=[field_error("/query/include", "not_a_relation",
+                                        f"'{name}' is not a relation field of '{compiled.name}'")],
+                )
+            if not permission.can_read_field(name):
+                raise PermissionDenied(f"you may not read '{name}'")
+            for row in rows:
+                value = row.data.get(name)
+                ids = value if isinstance(value, list) else [value]
+                targets[str(definition.target)].update(i for i in ids if i)
+        included: list[dict[str, Any]] = []
+        for target, ids in targets.items():
+            target_compiled = self.registry(session).get(target)
+            target_permission = context.principal.permission(target)
+            if not target_permission.can("read") or not ids:
+                continue
+            statement = sa.select(records).where(
+                records.c.object == target, records.c.id.in_(sorted(ids))
+            )
+            visible = self.visibility(target_compiled, target_permission, context.principal)
+            if visible is not None:
+                statement = statement.where(visible)
+            found = session.execute(statement.order_by(records.c.id)).all()
+            presented = [self.present(target_compiled, target_permission, r) for r in found]
+            self._run_read_hooks(session, context, target_compiled, presented)
+            included.extend(presented)
+        return included
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        payload: Any,
+    ) -> dict[str, Any]:
+        return self.bulk(session, context, object_name, "create", [payload])[0]
+
+    def update(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        record_id: str,
+        patch: Any,
+        *,
+        if_match: int | None,
+    ) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise MalformedRequest("the request body must be a JSON object of field values")
+        item = {**patch, "id": record_id}
+        return self.bulk(
+            session, context, object_name, "update", [item], if_match={record_id: if_match}
+        )[0]
+
+    def delete(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        record_id: str,
+        *,
+        if_match: int | None,
+    ) -> None:
+        compiled, permission = self._object(session, context, object_name, "delete")
+        row = self._load_visible(
+            session, context, compiled, permission, record_id, for_update=True
+        )
+        if if_match is not None and row.version != if_match:
+            raise PreconditionFailed(
+                f"{object_name} {record_id} is at version {row.version}, not {if_match}",
+                current_version=row.version,
+            )
+        referencing = session.execute(
+            sa.select(links.c.relation, sa.func.count())
+            .where(links.c.target_id == record_id, links.c.source_id != record_id)
+            .group_by(links.c.relation)
+        ).all()
+        if referencing:
+            counts = {relation: count for relation, count in referencing}
+            described = ", ".join(f"{count} via {relation}" for relation, count in counts.items())
+            raise Conflict(
+                f"{object_name} {record_id} is still referenced ({described}); "
+                "remove those references first",
+                references=counts,
+            )
+        session.execute(sa.delete(links).where(links.c.source_id == record_id))
+        session.execute(sa.delete(records).where(records.c.id == record_id))
+        self._write_change_log(
+            session,
+            context,
+            [{"object": object_name, "record_id": record_id, "action": "delete",
+              "before": dict(row.data), "after": None}],
+        )
+
+    def bulk(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        operation: Literal["create", "update", "upsert"],
+        items: Sequence[Any],
+        *,
+        match_on: str = "id",
+        if_match: dict[str, int | None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Validate every item, then write all of them, or raise and write none."""
+        if operation not in ("create", "update", "upsert"):
+            raise MalformedRequest(f"unknown bulk operation '{operation}'")
+        if len(items) > MAX_BULK:
+            raise MalformedRequest(f"at most {MAX_BULK} records per request (got {len(items)})")
+        if not items:
+            return []
+        single = len(items) == 1 and operation != "upsert"
+        prefix = "" if single else "/records"
+
+        def path(position: int, name: str = "") -> str:
+            base = "" if single else f"{prefix}/{position}"
+            return f"{base}/{name}" if name else (base or "/")
+
+        compiled = self.registry(session).get(object_name)
+        principal = context.principal
+        permission = principal.permission(object_name)
+        errors: list[dict[str, Any]] = []
+        for position, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors.append(field_error(path(position), "type", "expected a JSON object"))
+        if errors:
+            raise ValidationFailed("records must be JSON objects", errors=errors)
+
+        # Which items update existing records?
+        existing_rows: dict[str, Any] = {}
+        keys: list[str | None] = []
+        if operation in ("update", "upsert"):
+            keys, existing_rows = self._match_existing(
+                session, context, compiled, permission, items, match_on, operation, path
+            )
+        else:
+            keys = [None] * len(items)
+        needs = {"create"} if operation == "create" else set()
+        if operation == "update":
+            needs = {"update"}
+        if operation == "upsert":
+            needs = {"update" if k in existing_rows else "create" for k in keys}
+        for action in sorted(needs):
+            if not permission.can(action):  # type: ignore[arg-type]
+                label = compiled.definition.label_plural.lower()
+                raise PermissionDenied(f"you may not {action} {label}")
+
+        drafts: list[_Draft] = []
+        for position, item in enumerate(items):
+            row = existing_rows.get(keys[position]) if keys[position] else None
+            draft = self._draft(compiled, permission, position, item, row, path, errors,
+                                match_on=match_on,
+                                self_id=None if principal.via == "system" else principal.user_id)
+            if draft is None:
+                continue
+            if row is not None and if_match and if_match.get(row.id) is not None:
+                if row.version != if_match[row.id]:
+                    raise PreconditionFailed(
+                        f"{object_name} {row.id} is at version {row.version}, "
+                        f"not {if_match[row.id]}; reload it and apply your change again",
+                        current_version=row.version,
+                    )
+            drafts.append(draft)
+        if errors:
+            raise ValidationFailed(self._summary(errors, len(items)), errors=errors)
+
+        self._inherit_territory(session, compiled, drafts)
+        self._check_relations(session, context, compiled, drafts, path, errors)
+        self._check_rules(compiled, drafts, path, errors)
+        self._check_unique(session, compiled, drafts, path, errors)
+        self._check_visible_after_write(compiled, permission, principal, drafts, path, errors)
+        if errors:
+            raise ValidationFailed(self._summary(errors, len(items)), errors=errors)
+        rows = self._write(session, context, compiled, drafts)
+        presented = [self.present(compiled, permission, row) for row in rows]
+        self._run_read_hooks(session, context, compiled, presented)
+        return presented
+
+    @staticmethod
+    def _summary(errors: list[dict[str, Any]], count: int) -> str:
+        if count == 1:
+            return f"the record is invalid ({len(errors)} problem{'s' if len(errors) > 1 else ''})"
+        bad = len({e["path"].split("/")[2] for e in errors if e["path"].count("/") >= 2})
+        return f"{bad} of {count} records are invalid; nothing was written"
+
+    def _match_existing(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        items: Sequence[dict[str, Any]],
+        match_on: str,
+        operation: str,
+        path: Any,
+    ) -> tuple[list[str | None], dict[str, Any]]:
+        dialect = session.get_bind().dialect.name
+        if match_on == "id":
+            key_expression: Any = records.c.id
+        else:
+            definition = compiled.fields.get(match_on)
+            if definition is None or not definition.unique:
+                raise ValidationFailed(
+                    f"match_on must be 'id' or a unique field of '{compiled.name}'",
+                    errors=[field_error("/match_on", "not_unique",
+                                        f"'{match_on}' is not a unique field")],
+                )
+            key_expression = field_expression(dialect, match_on, definition.sql_kind)
+        keys: list[str | None] = []
+        errors: list[dict[str, Any]] = []
+        for position, item in enumerate(items):
+            key = item.get(match_on)
+            if match_on != "id" and key is not None:
+                try:
+                    key = compiled.checkers[match_on](key)
+                except FieldValueError as error:
+                    errors.append(field_error(path(position, match_on), error.code, error.message))
+                    key = None
+            if key is None and operation == "update":
+                errors.append(field_error(path(position, match_on), "required",
+                                          f"'{match_on}' identifies the record to update"))
+            keys.append(key)
+        if errors:
+            raise ValidationFailed("records to update must be identified", errors=errors)
+        wanted = sorted({k for k in keys if k is not None})
+        found: dict[str, Any] = {}
+        for chunk_start in range(0, len(wanted), 900):
+            chunk = wanted[chunk_start : chunk_start + 900]
+            statement = sa.select(records, key_expression.label("match_key")).where(
+                records.c.object == compiled.name, key_expression.in_(chunk)
+            )
+            statement = statement.with_for_update()
+            for row in session.execute(statement).all():
+                found[str(row.match_key)] = row
+        visible_ids: dict[str, Any] = {}
+        for key, row in found.items():
+            if self._is_visible(
+                compiled, permission, context.principal, row.owner_id, row.territory_id
+            ):
+                visible_ids[key] = row
+            elif operation == "upsert":
+                raise PermissionDenied(
+                    f"a {compiled.name} with {match_on} '{key}' exists outside what you may see"
+                )
+        if operation == "update":
+            missing = [
+                field_error(path(position, match_on), "not_found",
+                            f"no {compiled.name} with {match_on} '{key}'")
+                for position, key in enumerate(keys)
+                if key not in visible_ids
+            ]
+            if missing:
+                raise NotFound(
+                    f"{len(missing)} record(s) to update were not found", errors=missing
+                )
+        return keys, visible_ids
+
+    def _draft(
+        self,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        position: int,
+        item: dict[str, Any],
+        row: Any,
+        path: Any,
+        errors: list[dict[str, Any]],
+        *,
+        match_on: str,
+        self_id: str | None,
+    ) -> _Draft | None:
+        start = len(errors)
+        payload = dict(item)
+        given_id = payload.pop("id", None)
+        if row is None and given_id is not None and match_on == "id":
+            if not isinstance(given_id, str):
+                errors.append(field_error(path(position, "id"), "type", "id must be a string"))
+        payload.pop("version", None)  # informational in bodies; If-Match is authoritative
+        for envelope in ("object", "created_at", "updated_at", "created_by", "updated_by",
+                         "meta"):
+            payload.pop(envelope, None)
+        data: dict[str, Any] = dict(row.data) if row is not None else {}
+        changed: set[str] = set()
+        for name, value in payload.items():
+            definition = compiled.fields.get(name)
+            if definition is None:
+                errors.append(field_error(path(position, name), "unknown_field",
+                                          f"'{compiled.name}' has no field '{name}'"))
+                continue
+            if not permission.can_write_field(name):
+                errors.append(field_error(path(position, name), "forbidden_field",
+                                          f"you may not write '{name}'"))
+                continue
+            if value is None:
+                if data.get(name) is not None:
+                    changed.add(name)
+                data.pop(name, None)
+                continue
+            try:
+                checked = compiled.checkers[name](value)
+            except FieldValueError as error:
+                errors.append(field_error(path(position, name), error.code, error.message))
+                continue
+            if data.get(name) != checked:
+                changed.add(name)
+            data[name] = checked
+        if row is None:
+            for definition in compiled.definition.fields:
+                if definition.name not in data and definition.default is not None:
+                    data[definition.name] = definition.default
+            if "owner" in compiled.fields and not data.get("owner") and self_id:
+                data["owner"] = self_id  # new records belong to whoever creates them
+        for definition in compiled.definition.fields:
+            if definition.required and data.get(definition.name) in (None, "", []):
+                errors.append(field_error(path(position, definition.name), "required",
+                                          f"'{definition.name}' is required"))
+        if len(errors) > start:
+            return None
+        if row is None:
+            record_id = given_id if isinstance(given_id, str) and match_on == "id" else None
+            if record_id is not None:
+                from kindred.records.fields import ID_PATTERN
+
+                if not ID_PATTERN.match(record_id):
+                    errors.append(field_error(path(position, "id"), "format",
+                                              "id must be a lowercase UUID"))
+                    return None
+            return _Draft(position, record_id or new_id(), data, changed=set(data))
+        return _Draft(position, row.id, data, version=row.version, before=dict(row.data),
+                      existing=True, changed=changed)
+
+    def _inherit_territory(
+        self, session: Session, compiled: CompiledObject, drafts: list[_Draft]
+    ) -> None:
+        # A contact, ticket or order without a territory belongs where its account does.
+        if not compiled.territorial or "account" not in compiled.fields:
+            return
+        wanted = {d.data["account"] for d in drafts
+                  if not d.data.get("territory") and d.data.get("account")}
+        if not wanted:
+            return
+        territories = dict(
+            session.execute(
+                sa.select(records.c.id, records.c.territory_id).where(
+                    records.c.id.in_(sorted(wanted))
+                )
+            ).all()
+        )
+        for draft in drafts:
+            if not draft.data.get("territory") and draft.data.get("account"):
+                territory = territories.get(draft.data["account"])
+                if territory:
+                    draft.data["territory"] = territory
+                    draft.changed.add("territory")
+
+    def _check_relations(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        drafts: list[_Draft],
+        path: Any,
+        errors: list[dict[str, Any]],
+    ) -> None:
+        for definition in compiled.relation_fields:
+            name = definition.name
+            wanted: set[str] = set()
+            for draft in drafts:
+                if name not in draft.changed:
+                    continue
+                value = draft.data.get(name)
+                wanted.update(value if isinstance(value, list) else [value] if value else [])
+            if not wanted:
+                continue
+            target = str(definition.target)
+            target_compiled = self.registry(session).get(target)
+            target_permission = context.principal.permission(target)
+            statement = sa.select(records.c.id).where(
+                records.c.object == target, records.c.id.in_(sorted(wanted))
+            )
+            visible = self.visibility(target_compiled, target_permission, context.principal)
+            if visible is not None:
+                statement = statement.where(visible)
+            found = set(session.execute(statement).scalars()) if target_permission.can(
+                "read"
+            ) else set()
+            # Records created in this same batch may be referenced too (self-relations), and
+            # an authenticated principal's own user record always exists.
+            if target == compiled.name:
+                found |= {d.record_id for d in drafts}
+            if target == "user":
+                found.add(context.principal.user_id)
+            for draft in drafts:
+                if name not in draft.changed:
+                    continue
+                value = draft.data.get(name)
+                for target_id in value if isinstance(value, list) else [value] if value else []:
+                    if target_id not in found:
+                        errors.append(field_error(
+                            path(draft.position, name), "not_found",
+                            f"no {target} with id '{target_id}'",
+                        ))
+
+    def _check_rules(
+        self,
+        compiled: CompiledObject,
+        drafts: list[_Draft],
+        path: Any,
+        errors: list[dict[str, Any]],
+    ) -> None:
+        if not compiled.rules:
+            return
+        for draft in drafts:
+            activation = {"record": {**draft.data, "id": draft.record_id}}
+            for rule, program in compiled.rules:
+                try:
+                    passed = program.evaluate_bool(activation)
+                except RuleError as error:
+                    errors.append(field_error(
+                        path(draft.position, rule.path.lstrip("/")), "rule_error",
+                        f"rule '{rule.name}' could not be evaluated: {error.message}",
+                        rule=rule.name,
+                    ))
+                    continue
+                if not passed:
+                    errors.append(field_error(
+                        path(draft.position, rule.path.lstrip("/")), "rule_failed",
+                        rule.message, rule=rule.name,
+                    ))
+
+    def _check_unique(
+        self,
+        session: Session,
+        compiled: CompiledObject,
+        drafts: list[_Draft],
+        path: Any,
+        errors: list[dict[str, Any]],
+    ) -> None:
+        dialect = session.get_bind().dialect.name
+        for definition in compiled.definition.fields:
+            if not definition.unique:
+                continue
+            name = definition.name
+            seen: dict[Any, _Draft] = {}
+            candidates: dict[Any, _Draft] = {}
+            for draft in drafts:
+                value = draft.data.get(name)
+                if value is None or name not in draft.changed:
+                    continue
+                if value in seen and seen[value].record_id != draft.record_id:
+                    errors.append(field_error(
+                        path(draft.position, name), "duplicate",
+                        f"'{value}' appears more than once in this request",
+                    ))
+                    continue
+                seen[value] = draft
+                candidates[value] = draft
+            if not candidates:
+                continue
+            expression = field_expression(dialect, name, definition.sql_kind)
+            values = list(candidates)
+            for start in range(0, len(values), 900):
+                chunk = values[start : start + 900]
+                clashes = session.execute(
+                    sa.select(expression.label("value"), records.c.id).where(
+                        records.c.object == compiled.name, expression.in_(chunk)
+                    )
+                ).all()
+                for value, record_id in clashes:
+                    value = int(value) if hasattr(value, "is_integer") and value == int(value) \
+                        and not isinstance(value, str) else value
+                    draft = candidates.get(value)
+                    if draft is not None and draft.record_id != record_id:
+                        errors.append(field_error(
+                            path(draft.position, name), "unique",
+                            f"another {compiled.name} already has {name} '{value}'",
+                            conflicting_id=record_id,
+                        ))
+
+    def _check_visible_after_write(
+        self,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        principal: Principal,
+        drafts: list[_Draft],
+        path: Any,
+        errors: list[dict[str, Any]],
+    ) -> None:
+        # Writing a record where you could not see it (another region, someone else's
+        # ownership) would be a way around visibility; refuse it.
+        if permission.scope == "all":
+            return
+        for draft in drafts:
+            owner = draft.data.get("owner")
+            if not self._is_visible(compiled, permission, principal, owner,
+                                    draft.data.get("territory")):
+                errors.append(field_error(
+                    path(draft.position, "territory"), "outside_scope",
+                    "the record would be outside your territories and not owned by you",
+                ))
+
+    def _write(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        drafts: list[_Draft],
+    ) -> list[Any]:
+        now = utcnow()
+        actor = context.principal.user_id
+        inserts = []
+        log: list[dict[str, Any]] = []
+        for draft in drafts:
+            if draft.existing:
+                if not draft.changed:
+                    continue
+                result = session.execute(
+                    sa.update(records)
+                    .where(records.c.id == draft.record_id, records.c.version == draft.version)
+                    .values(
+                        data=draft.data,
+                        version=draft.version + 1,
+                        owner_id=draft.data.get("owner"),
+                        territory_id=draft.data.get("territory"),
+                        updated_at=now,
+                        updated_by=actor,
+                    )
+                )
+                if result.rowcount != 1:
+                    raise PreconditionFailed(
+                        f"{compiled.name} {draft.record_id} changed while it was being saved; "
+                        "reload it and try again"
+                    )
+                before = draft.before or {}
+                log.append({
+                    "object": compiled.name, "record_id": draft.record_id, "action": "update",
+                    "before": {k: before.get(k) for k in sorted(draft.changed)},
+                    "after": {k: draft.data.get(k) for k in sorted(draft.changed)},
+                })
+            else:
+                inserts.append({
+                    "id": draft.record_id, "object": compiled.name, "data": draft.data,
+                    "version": 1, "owner_id": draft.data.get("owner"),
+                    "territory_id": draft.data.get("territory"), "created_at": now,
+                    "updated_at": now, "created_by": actor, "updated_by": actor,
+                })
+                log.append({
+                    "object": compiled.name, "record_id": draft.record_id, "action": "create",
+                    "before": None, "after": draft.data,
+                })
+        try:
+            if inserts:
+                session.execute(sa.insert(records), inserts)
+            self._write_links(session, compiled, drafts)
+        except IntegrityError as error:
+            raise Conflict(
+                "the write conflicts with existing data (a unique value or a reference "
+                f"changed concurrently): {str(error.orig).splitlines()[0]}"
+            ) from None
+        self._write_change_log(session, context, log)
+        ids = [d.record_id for d in drafts]
+        by_id: dict[str, Any] = {}
+        for start in range(0, len(ids), 900):
+            for row in session.execute(
+                sa.select(records).where(records.c.id.in_(ids[start : start + 900]))
+            ).all():
+                by_id[row.id] = row
+        return [by_id[i] for i in ids]
+
+    def _write_links(
+        self, session: Session, compiled: CompiledObject, drafts: list[_Draft]
+    ) -> None:
+        for definition in compiled.relation_fields:
+            relation = f"{compiled.name}.{definition.name}"
+            changed = [d for d in drafts if definition.name in d.changed]
+            if not changed:
+                continue
+            existing_ids = [d.record_id for d in changed if d.existing]
+            for start in range(0, len(existing_ids), 900):
+                session.execute(
+                    sa.delete(links).where(
+                        links.c.relation == relation,
+                        links.c.source_id.in_(existing_ids[start : start + 900]),
+                    )
+                )
+            rows = []
+            for draft in changed:
+                value = draft.data.get(definition.name)
+                for target in value if isinstance(value, list) else [value] if value else []:
+                    rows.append({"relation": relation, "source_id": draft.record_id,
+                                 "target_id": target})
+            if rows:
+                session.execute(sa.insert(links), rows)
+
+    def _write_change_log(
+        self, session: Session, context: RequestContext, entries: list[dict[str, Any]]
+    ) -> None:
+        if not entries:
+            return
+        now = utcnow()
+        rows = [
+            {**entry, "actor_id": context.principal.user_id, "request_id": context.request_id,
+             "created_at": now}
+            for entry in entries
+        ]
+        session.execute(sa.insert(change_log), rows)
+        for hook in self.change_hooks:
+            hook(session, rows)
+
+    # -- history ------------------------------------------------------------------------------
+
+    def history(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        record_id: str,
+        *,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        compiled, permission = self._object(session, context, object_name, "read")
+        self._load_visible(session, context, compiled, permission, record_id)
+        rows = session.execute(
+            sa.select(change_log)
+            .where(change_log.c.record_id == record_id)
+            .order_by(change_log.c.id.desc())
+            .limit(limit)
+        ).all()
+
+        def visible(values: dict[str, Any] | None) -> dict[str, Any] | None:
+            if values is None:
+                return None
+            return {k: v for k, v in values.items() if permission.can_read_field(k)}
+
+        return [
+            {
+                "id": row.id, "action": row.action, "actor_id": row.actor_id,
+                "request_id": row.request_id, "at": _iso(row.created_at),
+                "before": visible(row.before), "after": visible(row.after),
+            }
+            for row in rows
+        ]
