@@ -8,9 +8,11 @@ tests never see each other's rows and can run in parallel.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -64,8 +66,10 @@ def make_database_url(
             with admin.connect() as connection:
                 connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
             created.append(name)
-            return make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(
-                hide_password=False
+            return (
+                make_url(POSTGRES_SERVER_URL)
+                .set(database=name)
+                .render_as_string(hide_password=False)
             )
         raise ValueError(dialect)
 
@@ -89,3 +93,91 @@ def empty_database(dialect: str, make_database_url: Callable[[str], str]) -> Ite
     database = Database(make_database_url(dialect))
     yield database
     database.dispose()
+
+
+# -- application fixtures ------------------------------------------------------------------------
+
+
+def _bootstrap(url: str) -> None:
+    from kindred.services import Kindred
+
+    services = Kindred.create(settings=make_test_settings(url))
+    services.bootstrap()
+    if services.database.dialect == "sqlite":
+        with services.database.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database with standard objects and roles, built once per session;
+    tests get file copies of it."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+    _bootstrap(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_template_url(postgres_admin_engine: sa.Engine) -> Iterator[str]:
+    """The PostgreSQL counterpart; tests get ``CREATE DATABASE … TEMPLATE`` copies."""
+    name = f"kt_template_{uuid.uuid4().hex[:12]}"
+    with postgres_admin_engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    _bootstrap(url)
+    yield url
+    with postgres_admin_engine.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def make_test_settings(url: str) -> Any:
+    from kindred.config import Settings
+
+    return Settings(
+        mode="test",
+        database_url=url,
+        secret_key="test-secret-" + "x" * 40,
+        password_time_cost=1,
+        password_memory_kib=64,
+    )
+
+
+@pytest.fixture
+def database_url(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A private, bootstrapped database of the current dialect."""
+    template = request.getfixturevalue(f"{dialect}_template_url")
+    if dialect == "sqlite":
+        source = Path(make_url(template).database or "")
+        target = tmp_path / f"kindred-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+        return
+    admin: sa.Engine = request.getfixturevalue("postgres_admin_engine")
+    name = f"kt_{uuid.uuid4().hex[:16]}"
+    template_name = make_url(template).database
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    yield make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def kindred(database_url: str) -> Iterator[Any]:
+    """All services over a private bootstrapped database (both dialects)."""
+    from kindred.services import Kindred
+
+    services = Kindred.create(settings=make_test_settings(database_url))
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def client(kindred: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from kindred.app import create_app
+
+    with TestClient(create_app(kindred, bootstrap=False)) as test_client:
+        yield test_client

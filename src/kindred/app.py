@@ -50,10 +50,15 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
         request.state.request_id = incoming[:64] if incoming else str(uuid.uuid4())
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_bytes:
-            return problem_response(413, {
-                "type": PROBLEM_BASE + "payload-too-large", "title": "Payload too large",
-                "status": 413, "detail": f"request bodies are limited to {max_bytes} bytes",
-            })
+            return problem_response(
+                413,
+                {
+                    "type": PROBLEM_BASE + "payload-too-large",
+                    "title": "Payload too large",
+                    "status": 413,
+                    "detail": f"request bodies are limited to {max_bytes} bytes",
+                },
+            )
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response

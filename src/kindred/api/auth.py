@@ -51,8 +51,10 @@ def token(
     grant_type: Annotated[str | None, Form()] = None,
 ) -> Json:
     if grant_type not in (None, "password"):
-        raise ValidationFailed("only grant_type=password is supported",
-                               errors=[field_error("/grant_type", "unsupported", grant_type)])
+        raise ValidationFailed(
+            "only grant_type=password is supported",
+            errors=[field_error("/grant_type", "unsupported", grant_type)],
+        )
     with kindred.database.read() as session:
         principal = kindred.auth.authenticate_password(session, username, password)
     access_token, lifetime = kindred.auth.issue_token(principal)
@@ -68,11 +70,21 @@ def me(context: ContextDep, kindred: KindredDep) -> Json:
     for name in objects:
         permission = principal.permission(name)
         if permission.actions:
-            permissions[name] = {"actions": sorted(permission.actions), "scope": permission.scope,
-                                 "hidden_fields": sorted(permission.hidden_fields)}
-    return Json({"id": principal.user_id, "name": principal.name, "roles": list(principal.roles),
-                 "territories": sorted(principal.territory_ids), "via": principal.via,
-                 "permissions": permissions})
+            permissions[name] = {
+                "actions": sorted(permission.actions),
+                "scope": permission.scope,
+                "hidden_fields": sorted(permission.hidden_fields),
+            }
+    return Json(
+        {
+            "id": principal.user_id,
+            "name": principal.name,
+            "roles": list(principal.roles),
+            "territories": sorted(principal.territory_ids),
+            "via": principal.via,
+            "permissions": permissions,
+        }
+    )
 
 
 @router.post("/auth/api-keys", status_code=201, summary="Create an API key (shown once)")
@@ -82,8 +94,13 @@ def create_api_key(payload: ApiKeyCreate, context: ContextDep, kindred: KindredD
         raise PermissionDenied("only user administrators may create keys for other users")
     with kindred.database.write() as session:
         row, plaintext = kindred.auth.create_api_key(session, user_id, payload.name)
-        body = {"id": row.id, "name": row.name, "user_id": row.user_id, "prefix": row.prefix,
-                "key": plaintext}
+        body = {
+            "id": row.id,
+            "name": row.name,
+            "user_id": row.user_id,
+            "prefix": row.prefix,
+            "key": plaintext,
+        }
     return Json(body, status_code=201)
 
 
@@ -94,9 +111,17 @@ def list_api_keys(context: ContextDep, kindred: KindredDep) -> Json:
         if not context.principal.can_manage_users:
             statement = statement.where(ApiKey.user_id == context.principal.user_id)
         rows = session.execute(statement).scalars().all()
-        body = [{"id": r.id, "name": r.name, "user_id": r.user_id, "prefix": r.prefix,
-                 "created_at": r.created_at.isoformat(),
-                 "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None} for r in rows]
+        body = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "user_id": r.user_id,
+                "prefix": r.prefix,
+                "created_at": r.created_at.isoformat(),
+                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            }
+            for r in rows
+        ]
     return Json({"data": body})
 
 
@@ -104,8 +129,9 @@ def list_api_keys(context: ContextDep, kindred: KindredDep) -> Json:
 def revoke_api_key(key_id: str, context: ContextDep, kindred: KindredDep) -> Response:
     with kindred.database.write() as session:
         row = session.get(ApiKey, key_id)
-        if row is None or (row.user_id != context.principal.user_id
-                           and not context.principal.can_manage_users):
+        if row is None or (
+            row.user_id != context.principal.user_id and not context.principal.can_manage_users
+        ):
             raise NotFound(f"no API key with id '{key_id}'")
         kindred.auth.revoke_api_key(session, key_id)
     return Response(status_code=204)
@@ -115,8 +141,13 @@ def revoke_api_key(key_id: str, context: ContextDep, kindred: KindredDep) -> Res
 def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep) -> Json:
     with kindred.database.write() as session:
         user = kindred.auth.create_user(
-            session, email=payload.email, name=payload.name, password=payload.password,
-            roles=payload.roles, territories=payload.territories, context=context,
+            session,
+            email=payload.email,
+            name=payload.name,
+            password=payload.password,
+            roles=payload.roles,
+            territories=payload.territories,
+            context=context,
         )
     return Json(user, status_code=201)
 
@@ -137,20 +168,26 @@ def set_password(
 def list_roles(context: ContextDep, kindred: KindredDep) -> Json:
     with kindred.database.read() as session:
         rows = session.execute(sa.select(RoleDefinition).order_by(RoleDefinition.name))
-        body = [{"name": r.name, "description": r.description, "builtin": r.builtin,
-                 "permissions": r.permissions} for r in rows.scalars()]
+        body = [
+            {
+                "name": r.name,
+                "description": r.description,
+                "builtin": r.builtin,
+                "permissions": r.permissions,
+            }
+            for r in rows.scalars()
+        ]
     return Json({"data": body})
 
 
 @router.put("/roles/{name}", summary="Create or replace a role")
-def upsert_role(
-    name: str, payload: RoleUpsert, context: UserAdminDep, kindred: KindredDep
-) -> Json:
+def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: KindredDep) -> Json:
     import re
 
     if not re.match(r"^[a-z][a-z0-9_]{0,63}$", name):
-        raise ValidationFailed("invalid role name",
-                               errors=[field_error("/name", "pattern", "use [a-z][a-z0-9_]*")])
+        raise ValidationFailed(
+            "invalid role name", errors=[field_error("/name", "pattern", "use [a-z][a-z0-9_]*")]
+        )
     with kindred.database.write() as session:
         row = session.get(RoleDefinition, name)
         data: dict[str, Any] = payload.permissions.model_dump(mode="json")
@@ -161,6 +198,10 @@ def upsert_role(
             row.description = payload.description
             row.permissions = data
         session.flush()
-        body = {"name": row.name, "description": row.description, "builtin": row.builtin,
-                "permissions": row.permissions}
+        body = {
+            "name": row.name,
+            "description": row.description,
+            "builtin": row.builtin,
+            "permissions": row.permissions,
+        }
     return Json(body)

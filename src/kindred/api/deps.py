@@ -82,7 +82,7 @@ def parse_if_match(value: str | None) -> int | None:
     match = ETAG.match(value.strip())
     if not match:
         raise MalformedRequest(
-            f"If-Match must be an ETag from a previous response, like \"v3\" (got {value!r})"
+            f'If-Match must be an ETag from a previous response, like "v3" (got {value!r})'
         )
     return int(match.group(1))
 

@@ -46,11 +46,19 @@ def run_idempotent(
                 if stored.fingerprint != request_fingerprint:
                     raise ValidationFailed(
                         "this Idempotency-Key was already used for a different request",
-                        errors=[field_error("/headers/Idempotency-Key", "key_reused",
-                                            "use a new key for a new request")],
+                        errors=[
+                            field_error(
+                                "/headers/Idempotency-Key",
+                                "key_reused",
+                                "use a new key for a new request",
+                            )
+                        ],
                     )
-                return Json(stored.response, status_code=stored.status_code,
-                            headers={**stored.headers, "Idempotent-Replayed": "true"})
+                return Json(
+                    stored.response,
+                    status_code=stored.status_code,
+                    headers={**stored.headers, "Idempotent-Replayed": "true"},
+                )
     try:
         with kindred.database.write() as session:
             status, body, headers = action(session)
@@ -60,10 +68,16 @@ def run_idempotent(
                         IdempotencyKey.principal_id == principal_id, IdempotencyKey.key == key
                     )
                 )
-                session.add(IdempotencyKey(
-                    principal_id=principal_id, key=key, fingerprint=request_fingerprint,
-                    status_code=status, response=body, headers=headers,
-                ))
+                session.add(
+                    IdempotencyKey(
+                        principal_id=principal_id,
+                        key=key,
+                        fingerprint=request_fingerprint,
+                        status_code=status,
+                        response=body,
+                        headers=headers,
+                    )
+                )
                 session.flush()
     except sa.exc.IntegrityError:
         raise Conflict(

@@ -25,7 +25,8 @@ def list_objects(kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         registry = kindred.metadata.registry(session)
         readable = [
-            _present(o.definition) for o in registry.objects.values()
+            _present(o.definition)
+            for o in registry.objects.values()
             if context.principal.permission(o.name).can("read")
         ]
     return Json({"data": readable})
@@ -46,9 +47,14 @@ def create_object(
         definition = kindred.metadata.create_object(
             session, payload, actor_id=context.principal.user_id, request_id=context.request_id
         )
-    return Json(_present(definition), status_code=201, headers={
-        "ETag": etag(definition.version), "Location": f"/api/v1/metadata/objects/{definition.name}"
-    })
+    return Json(
+        _present(definition),
+        status_code=201,
+        headers={
+            "ETag": etag(definition.version),
+            "Location": f"/api/v1/metadata/objects/{definition.name}",
+        },
+    )
 
 
 @router.patch("/{name}", summary="Change labels, title field or validation rules")
@@ -61,8 +67,12 @@ def update_object(
 ) -> Json:
     with kindred.database.write() as session:
         definition = kindred.metadata.update_object(
-            session, name, changes, expected_version=parse_if_match(if_match),
-            actor_id=context.principal.user_id, request_id=context.request_id,
+            session,
+            name,
+            changes,
+            expected_version=parse_if_match(if_match),
+            actor_id=context.principal.user_id,
+            request_id=context.request_id,
         )
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
 
@@ -86,8 +96,12 @@ def add_field(
 ) -> Json:
     with kindred.database.write() as session:
         definition = kindred.metadata.add_field(
-            session, name, payload, expected_version=parse_if_match(if_match),
-            actor_id=context.principal.user_id, request_id=context.request_id,
+            session,
+            name,
+            payload,
+            expected_version=parse_if_match(if_match),
+            actor_id=context.principal.user_id,
+            request_id=context.request_id,
         )
     return Json(_present(definition), status_code=201, headers={"ETag": etag(definition.version)})
 
@@ -103,8 +117,13 @@ def update_field(
 ) -> Json:
     with kindred.database.write() as session:
         definition = kindred.metadata.update_field(
-            session, name, field_name, changes, expected_version=parse_if_match(if_match),
-            actor_id=context.principal.user_id, request_id=context.request_id,
+            session,
+            name,
+            field_name,
+            changes,
+            expected_version=parse_if_match(if_match),
+            actor_id=context.principal.user_id,
+            request_id=context.request_id,
         )
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
 
@@ -119,8 +138,12 @@ def delete_field(
 ) -> Json:
     with kindred.database.write() as session:
         definition = kindred.metadata.delete_field(
-            session, name, field_name, expected_version=parse_if_match(if_match),
-            actor_id=context.principal.user_id, request_id=context.request_id,
+            session,
+            name,
+            field_name,
+            expected_version=parse_if_match(if_match),
+            actor_id=context.principal.user_id,
+            request_id=context.request_id,
         )
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
 
@@ -130,9 +153,16 @@ def object_history(name: str, kindred: KindredDep, context: AdminDep) -> Json:
     with kindred.database.read() as session:
         changes = kindred.metadata.history(session, name)
         body = [
-            {"version": c.version, "action": c.action, "summary": c.summary,
-             "actor_id": c.actor_id, "request_id": c.request_id,
-             "at": c.created_at.isoformat(), "before": c.before, "after": c.after}
+            {
+                "version": c.version,
+                "action": c.action,
+                "summary": c.summary,
+                "actor_id": c.actor_id,
+                "request_id": c.request_id,
+                "at": c.created_at.isoformat(),
+                "before": c.before,
+                "after": c.after,
+            }
             for c in changes
         ]
     return Json({"data": body})

@@ -18,8 +18,9 @@ PROBLEM_JSON = "application/problem+json"
 def problem_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
-                    headers=headers)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def _pointer(location: tuple[Any, ...]) -> str:
@@ -44,25 +45,34 @@ def install_problem_handlers(app: FastAPI) -> None:
         if any(e.get("type") == "json_invalid" for e in errors):
             detail = next(e for e in errors if e.get("type") == "json_invalid")
             context = detail.get("ctx") or {}
-            return problem_response(400, {
-                "type": PROBLEM_BASE + "malformed-json",
-                "title": "Malformed JSON",
-                "status": 400,
-                "detail": f"the request body is not valid JSON: {context.get('error', 'parse error')}",
+            return problem_response(
+                400,
+                {
+                    "type": PROBLEM_BASE + "malformed-json",
+                    "title": "Malformed JSON",
+                    "status": 400,
+                    "detail": f"the request body is not valid JSON: {context.get('error', 'parse error')}",
+                    "instance": request.url.path,
+                },
+            )
+        return problem_response(
+            422,
+            {
+                "type": PROBLEM_BASE + "validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": f"{len(errors)} problem(s) in the request",
                 "instance": request.url.path,
-            })
-        return problem_response(422, {
-            "type": PROBLEM_BASE + "validation-failed",
-            "title": "Validation failed",
-            "status": 422,
-            "detail": f"{len(errors)} problem(s) in the request",
-            "instance": request.url.path,
-            "errors": [
-                {"path": _pointer(tuple(e.get("loc", ()))), "code": e.get("type", "invalid"),
-                 "message": e.get("msg", "invalid")}
-                for e in errors
-            ],
-        })
+                "errors": [
+                    {
+                        "path": _pointer(tuple(e.get("loc", ()))),
+                        "code": e.get("type", "invalid"),
+                        "message": e.get("msg", "invalid"),
+                    }
+                    for e in errors
+                ],
+            },
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
@@ -71,10 +81,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}"
-        return problem_response(error.status_code, {
-            "type": PROBLEM_BASE + slug.get(error.status_code, "http-error"),
-            "title": titles.get(error.status_code, "HTTP error"),
-            "status": error.status_code,
-            "detail": detail,
-            "instance": request.url.path,
-        }, headers=getattr(error, "headers", None))
+        return problem_response(
+            error.status_code,
+            {
+                "type": PROBLEM_BASE + slug.get(error.status_code, "http-error"),
+                "title": titles.get(error.status_code, "HTTP error"),
+                "status": error.status_code,
+                "detail": detail,
+                "instance": request.url.path,
+            },
+            headers=getattr(error, "headers", None),
+        )

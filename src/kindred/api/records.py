@@ -83,8 +83,11 @@ def create_record(
         return 201, record, {"ETag": etag(record["version"]), "Location": location}
 
     return run_idempotent(
-        kindred, context, idempotency_key,
-        fingerprint("POST", request.url.path, payload), action,
+        kindred,
+        context,
+        idempotency_key,
+        fingerprint("POST", request.url.path, payload),
+        action,
     )
 
 
@@ -99,14 +102,21 @@ def bulk_records(
 ) -> Json:
     def action(session: Any) -> tuple[int, Any, dict[str, str]]:
         written = kindred.records.bulk(
-            session, context, object_name, payload.operation, payload.records,
+            session,
+            context,
+            object_name,
+            payload.operation,
+            payload.records,
             match_on=payload.match_on,
         )
         return 200, {"data": written, "count": len(written)}, {}
 
     return run_idempotent(
-        kindred, context, idempotency_key,
-        fingerprint("POST", request.url.path, payload.model_dump()), action,
+        kindred,
+        context,
+        idempotency_key,
+        fingerprint("POST", request.url.path, payload.model_dump()),
+        action,
     )
 
 
@@ -171,7 +181,5 @@ def record_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with kindred.database.read() as session:
-        entries = kindred.records.history(
-            session, context, object_name, record_id, limit=limit
-        )
+        entries = kindred.records.history(session, context, object_name, record_id, limit=limit)
     return Json({"data": entries})

@@ -154,7 +154,12 @@ def _grant(
 
 
 CUSTOMER_CONTACT_FIELDS = (
-    "email", "phone", "mobile", "address", "birthday", "wechat_openid",
+    "email",
+    "phone",
+    "mobile",
+    "address",
+    "birthday",
+    "wechat_openid",
 )
 
 BUILTIN_ROLES: dict[str, tuple[str, RolePermissions]] = {
@@ -212,9 +217,7 @@ BUILTIN_ROLES: dict[str, tuple[str, RolePermissions]] = {
         RolePermissions(
             objects={
                 ALL: _grant("r"),
-                "account": _grant(
-                    "ru", write=("insurance_qualified", "tax_id", "description")
-                ),
+                "account": _grant("ru", write=("insurance_qualified", "tax_id", "description")),
             }
         ),
     ),

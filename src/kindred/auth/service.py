@@ -34,23 +34,16 @@ from kindred.records.service import RecordService, RequestContext
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "kdr_"
 MIN_PASSWORD_LENGTH = 10
-# A fixed hash to verify against when the user does not exist, so response time does not
-# reveal which email addresses have accounts.
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("kindred-timing-equalizer")
 records = RecordRow.__table__
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
 
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             "the password is too short",
-            errors=[field_error("/password", "min_length",
-                                f"at least {MIN_PASSWORD_LENGTH} characters")],
+            errors=[
+                field_error("/password", "min_length", f"at least {MIN_PASSWORD_LENGTH} characters")
+            ],
         )
 
 
@@ -58,6 +51,15 @@ class AuthService:
     def __init__(self, settings: Settings, record_service: RecordService) -> None:
         self.settings = settings
         self.records = record_service
+        self.hasher = PasswordHasher(
+            time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib
+        )
+        # Verified against when the email is unknown, so response time does not reveal
+        # which email addresses have accounts.
+        self._dummy_hash = self.hasher.hash("kindred-timing-equalizer")
+
+    def hash_password(self, password: str) -> str:
+        return self.hasher.hash(password)
 
     # -- roles ------------------------------------------------------------------------------
 
@@ -66,10 +68,14 @@ class AuthService:
         added = 0
         for name, (description, permissions) in BUILTIN_ROLES.items():
             if name not in present:
-                session.add(RoleDefinition(
-                    name=name, description=description,
-                    permissions=permissions.model_dump(mode="json"), builtin=True,
-                ))
+                session.add(
+                    RoleDefinition(
+                        name=name,
+                        description=description,
+                        permissions=permissions.model_dump(mode="json"),
+                        builtin=True,
+                    )
+                )
                 added += 1
         session.flush()
         return added
@@ -110,7 +116,9 @@ class AuthService:
             session, context or RequestContext(SYSTEM_PRINCIPAL), "user", payload
         )
         if password is not None:
-            session.add(UserCredential(user_id=user["id"], password_hash=hash_password(password)))
+            session.add(
+                UserCredential(user_id=user["id"], password_hash=self.hash_password(password))
+            )
             session.flush()
         return user
 
@@ -118,9 +126,9 @@ class AuthService:
         check_password_strength(password)
         credential = session.get(UserCredential, user_id)
         if credential is None:
-            session.add(UserCredential(user_id=user_id, password_hash=hash_password(password)))
+            session.add(UserCredential(user_id=user_id, password_hash=self.hash_password(password)))
         else:
-            credential.password_hash = hash_password(password)
+            credential.password_hash = self.hash_password(password)
             credential.updated_at = utcnow()
         session.flush()
 
@@ -141,7 +149,9 @@ class AuthService:
         user_id = self.find_user_id(session, email)
         credential = session.get(UserCredential, user_id) if user_id else None
         try:
-            _hasher.verify(credential.password_hash if credential else _DUMMY_HASH, password)
+            self.hasher.verify(
+                credential.password_hash if credential else self._dummy_hash, password
+            )
         except (VerificationError, InvalidHashError):
             raise Unauthenticated("wrong email or password") from None
         if credential is None or user_id is None:
@@ -163,7 +173,10 @@ class AuthService:
     def principal_from_token(self, session: Session, token: str) -> Principal:
         try:
             claims = jwt.decode(
-                token, self.settings.secret_key, algorithms=[JWT_ALGORITHM], issuer="kindred",
+                token,
+                self.settings.secret_key,
+                algorithms=[JWT_ALGORITHM],
+                issuer="kindred",
                 options={"require": ["exp", "iat", "sub"]},
             )
         except jwt.ExpiredSignatureError:
@@ -174,15 +187,20 @@ class AuthService:
 
     def create_api_key(self, session: Session, user_id: str, name: str) -> tuple[ApiKey, str]:
         if not name.strip():
-            raise ValidationFailed("an API key needs a name",
-                                   errors=[field_error("/name", "required", "give the key a name")])
+            raise ValidationFailed(
+                "an API key needs a name",
+                errors=[field_error("/name", "required", "give the key a name")],
+            )
         self.load_principal(session, user_id)  # the user must exist and be active
         key_id = new_id()
         secret = secrets.token_urlsafe(32)
         prefix = secret[:8]
         plaintext = f"{API_KEY_PREFIX}{prefix}_{secret}"
         row = ApiKey(
-            id=key_id, user_id=user_id, name=name.strip(), prefix=prefix,
+            id=key_id,
+            user_id=user_id,
+            name=name.strip(),
+            prefix=prefix,
             secret_hash=hashlib.sha256(plaintext.encode()).hexdigest(),
         )
         session.add(row)

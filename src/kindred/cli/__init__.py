@@ -61,7 +61,9 @@ def root(
         False, "--version", callback=version_callback, is_eager=True, help="Show the version."
     ),
     database_url: str | None = typer.Option(
-        None, "--database-url", envvar="KINDRED_DATABASE_URL",
+        None,
+        "--database-url",
+        envvar="KINDRED_DATABASE_URL",
         help="Database URL (default: sqlite:///var/kindred.db).",
     ),
 ) -> None:

@@ -74,8 +74,14 @@ def _seed(kindred: Kindred, customers: int, seed: int) -> dict[str, int]:
 @app.command()
 @report_errors
 def seed(
-    customers: int = typer.Option(1000, "--customers", "-n", min=1, max=5_000_000,
-                                  help="How many customer accounts to generate."),
+    customers: int = typer.Option(
+        1000,
+        "--customers",
+        "-n",
+        min=1,
+        max=5_000_000,
+        help="How many customer accounts to generate.",
+    ),
     seed_value: int = typer.Option(42, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:
     """Load a deterministic, realistic demo dataset (hospitals, stores, devices, contracts…)."""
@@ -85,8 +91,10 @@ def seed(
     counts = _seed(kindred, customers, seed_value)
     elapsed = time.perf_counter() - started
     total = sum(counts.values())
-    console.print(f"[green]seeded {total:,} records[/] in {elapsed:.1f}s "
-                  f"({total / max(elapsed, 1e-9):,.0f} rows/s)")
+    console.print(
+        f"[green]seeded {total:,} records[/] in {elapsed:.1f}s "
+        f"({total / max(elapsed, 1e-9):,.0f} rows/s)"
+    )
 
 
 def _ensure_demo_logins(kindred: Kindred) -> None:
@@ -132,10 +140,16 @@ def demo(
     table.add_row("API docs", f"{base}/docs")
     table.add_row("OpenAPI", f"{base}/openapi.json")
     table.add_row("Health", f"{base}/healthz")
-    table.add_row("Sign in", f"curl -s -d 'username=admin@kindred.demo&password={DEMO_PASSWORD}' "
-                  f"{base}/api/v1/auth/token")
-    table.add_row("Accounts", f"curl -s -H 'Authorization: Bearer $TOKEN' "
-                  f"'{base}/api/v1/objects/account/records?filter[tier]=A&sort=-annual_revenue'")
+    table.add_row(
+        "Sign in",
+        f"curl -s -d 'username=admin@kindred.demo&password={DEMO_PASSWORD}' "
+        f"{base}/api/v1/auth/token",
+    )
+    table.add_row(
+        "Accounts",
+        f"curl -s -H 'Authorization: Bearer $TOKEN' "
+        f"'{base}/api/v1/objects/account/records?filter[tier]=A&sort=-annual_revenue'",
+    )
     console.print(table)
     logins = Table(title=f"Demo logins (password: {DEMO_PASSWORD})")
     logins.add_column("email")
@@ -156,8 +170,14 @@ def _serve(kindred: Kindred, host: str, port: int, workers: int) -> None:
     from kindred.app import create_app
 
     if workers > 1:
-        uvicorn.run("kindred.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")
+        uvicorn.run(
+            "kindred.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
         return
     uvicorn.run(create_app(kindred, bootstrap=False), host=host, port=port, log_level="warning")
 
@@ -187,7 +207,10 @@ def users_create(
     role: list[str] = typer.Option(["sales"], "--role", "-r", help="Role (repeatable)."),
     territory: list[str] = typer.Option([], "--territory", "-t", help="Territory id (repeatable)."),
     password: str = typer.Option(
-        None, help="Password (prompted when omitted).", prompt=True, hide_input=True,
+        None,
+        help="Password (prompted when omitted).",
+        prompt=True,
+        hide_input=True,
         confirmation_prompt=True,
     ),
 ) -> None:
@@ -196,7 +219,11 @@ def users_create(
     kindred.bootstrap()
     with kindred.database.write() as session:
         user = kindred.auth.create_user(
-            session, email=email, name=name, password=password, roles=role,
+            session,
+            email=email,
+            name=name,
+            password=password,
+            roles=role,
             territories=territory,
         )
     console.print(f"[green]created user[/] {user['email']} ({user['id']})")

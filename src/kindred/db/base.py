@@ -40,9 +40,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where a UTC timestamp is required")
-        return value.astimezone(dt.UTC) if dialect.name == "postgresql" else value.astimezone(
-            dt.UTC
-        ).replace(tzinfo=None)
+        return (
+            value.astimezone(dt.UTC)
+            if dialect.name == "postgresql"
+            else value.astimezone(dt.UTC).replace(tzinfo=None)
+        )
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:

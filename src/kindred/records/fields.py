@@ -146,11 +146,7 @@ class FieldDefinition(BaseModel):
             raise ValueError("a to-many relation cannot be unique")
         if self.indexed and self.type not in INDEXABLE:
             raise ValueError(f"a {self.type.value} field cannot be indexed")
-        if (
-            self.minimum is not None
-            and self.maximum is not None
-            and self.minimum > self.maximum
-        ):
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError("minimum must not exceed maximum")
         if self.default is not None:
             if self.type is FieldType.RELATION:
@@ -173,7 +169,9 @@ class FieldDefinition(BaseModel):
 
     @property
     def needs_index(self) -> bool:
-        return (self.indexed or self.unique) and self.type in INDEXABLE and not self.is_many_relation
+        return (
+            (self.indexed or self.unique) and self.type in INDEXABLE and not self.is_many_relation
+        )
 
 
 class ObjectDefinition(BaseModel):
@@ -232,8 +230,15 @@ URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _string_checker(field: FieldDefinition, default_max: int) -> Checker:

@@ -244,8 +244,9 @@ class MetadataService:
         if definition.name in registry:
             raise Conflict(f"object '{definition.name}' already exists")
         definition = definition.model_copy(
-            update={"fields": tuple(f.model_copy(update={"standard": False})
-                                    for f in definition.fields)}
+            update={
+                "fields": tuple(f.model_copy(update={"standard": False}) for f in definition.fields)
+            }
         )
         self._check_relations(registry, definition, extra_objects={definition.name})
         compile_object(definition)
@@ -265,16 +266,25 @@ class MetadataService:
     ) -> ObjectDefinition:
         """Change labels, description, title field or the validation rules."""
         allowed = {
-            "label", "label_plural", "label_zh", "description", "title_field", "validation_rules"
+            "label",
+            "label_plural",
+            "label_zh",
+            "description",
+            "title_field",
+            "validation_rules",
         }
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValidationFailed(
                 "these properties cannot be changed here",
                 errors=[
-                    field_error(f"/{key}", "not_updatable",
-                                "fields are changed through the fields endpoints"
-                                if key == "fields" else f"'{key}' cannot be changed")
+                    field_error(
+                        f"/{key}",
+                        "not_updatable",
+                        "fields are changed through the fields endpoints"
+                        if key == "fields"
+                        else f"'{key}' cannot be changed",
+                    )
                     for key in unknown
                 ],
             )
@@ -308,8 +318,16 @@ class MetadataService:
                         f"field '{other.name}.{field.name}' points at '{name}'; remove it first"
                     )
         session.execute(sa.delete(ObjectDefinitionRow).where(ObjectDefinitionRow.name == name))
-        self._log(session, current, None, "delete", "object deleted", actor_id, request_id,
-                  current.version + 1)
+        self._log(
+            session,
+            current,
+            None,
+            "delete",
+            "object deleted",
+            actor_id,
+            request_id,
+            current.version + 1,
+        )
         remaining = [d for d in load_definitions(session) if d.name != name]
         sync_indexes(session.connection(), remaining)
 
@@ -347,8 +365,15 @@ class MetadataService:
                 )
             if missing:
                 self._backfill(session, object_name, field.name, field.default)
-        self._save(session, current, updated, "add_field", f"field '{field.name}' added",
-                   actor_id, request_id)
+        self._save(
+            session,
+            current,
+            updated,
+            "add_field",
+            f"field '{field.name}' added",
+            actor_id,
+            request_id,
+        )
         sync_indexes(session.connection(), [*registry.definitions(), updated])
         return self._reloaded(session, object_name)
 
@@ -376,9 +401,7 @@ class MetadataService:
                 errors=[field_error(f"/{k}", "immutable", f"'{k}' cannot change") for k in blocked],
             )
         try:
-            new_field = FieldDefinition.model_validate(
-                {**field.model_dump(mode="json"), **changes}
-            )
+            new_field = FieldDefinition.model_validate({**field.model_dump(mode="json"), **changes})
         except Exception as error:
             raise _validation_failed(error) from None
         dialect = session.get_bind().dialect.name
@@ -409,9 +432,15 @@ class MetadataService:
         fields = tuple(new_field if f.name == field_name else f for f in current.fields)
         updated = current.model_copy(update={"fields": fields})
         compile_object(updated)
-        self._save(session, current, updated, "update_field",
-                   f"field '{field_name}' changed: {', '.join(sorted(changes))}",
-                   actor_id, request_id)
+        self._save(
+            session,
+            current,
+            updated,
+            "update_field",
+            f"field '{field_name}' changed: {', '.join(sorted(changes))}",
+            actor_id,
+            request_id,
+        )
         sync_indexes(session.connection(), self._definitions_with(session, updated))
         return self._reloaded(session, object_name)
 
@@ -454,8 +483,15 @@ class MetadataService:
             session.execute(
                 sa.delete(RecordLink).where(RecordLink.relation == f"{object_name}.{field_name}")
             )
-        self._save(session, current, updated, "delete_field", f"field '{field_name}' deleted",
-                   actor_id, request_id)
+        self._save(
+            session,
+            current,
+            updated,
+            "delete_field",
+            f"field '{field_name}' deleted",
+            actor_id,
+            request_id,
+        )
         sync_indexes(session.connection(), self._definitions_with(session, updated))
         return self._reloaded(session, object_name)
 
@@ -561,7 +597,9 @@ class MetadataService:
         if row is None:
             session.add(
                 ObjectDefinitionRow(
-                    name=after.name, definition=_dump(after), standard=after.standard,
+                    name=after.name,
+                    definition=_dump(after),
+                    standard=after.standard,
                     version=version,
                 )
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed, field_error
@@ -26,7 +27,17 @@ from kindred.records.storage import field_expression
 records = RecordRow.__table__
 
 OPERATORS = {
-    "eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "contains", "starts_with", "is_null",
+    "eq",
+    "ne",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "in",
+    "nin",
+    "contains",
+    "starts_with",
+    "is_null",
     "has",
 }
 FILTER_PARAM = re.compile(r"^filter\[([a-z][a-z0-9_]*)\](?:\[([a-z_]+)\])?$")
@@ -71,10 +82,13 @@ def parse_list_params(
         if match:
             operator = match.group(2) or "eq"
             if operator not in OPERATORS:
-                errors.append(field_error(
-                    f"/query/{key}", "unknown_operator",
-                    f"unknown operator '{operator}'; use one of {sorted(OPERATORS)}",
-                ))
+                errors.append(
+                    field_error(
+                        f"/query/{key}",
+                        "unknown_operator",
+                        f"unknown operator '{operator}'; use one of {sorted(OPERATORS)}",
+                    )
+                )
                 continue
             query.filters.append(FieldFilter(match.group(1), operator, value))
         elif key == "where":
@@ -84,9 +98,11 @@ def parse_list_params(
                 query.sort.append((part.lstrip("-+"), part.startswith("-")))
         elif key == "limit":
             if not value.isdigit() or not 1 <= int(value) <= max_limit:
-                errors.append(field_error(
-                    "/query/limit", "range", f"limit must be an integer from 1 to {max_limit}"
-                ))
+                errors.append(
+                    field_error(
+                        "/query/limit", "range", f"limit must be an integer from 1 to {max_limit}"
+                    )
+                )
             else:
                 query.limit = int(value)
         elif key == "cursor":
@@ -96,10 +112,13 @@ def parse_list_params(
         elif key == "include":
             query.include = [f.strip() for f in value.split(",") if f.strip()]
         else:
-            errors.append(field_error(
-                f"/query/{key}", "unknown_parameter",
-                f"unknown query parameter '{key}' (filters are written filter[field][op]=value)",
-            ))
+            errors.append(
+                field_error(
+                    f"/query/{key}",
+                    "unknown_parameter",
+                    f"unknown query parameter '{key}' (filters are written filter[field][op]=value)",
+                )
+            )
     if len(query.sort) > 3:
         errors.append(field_error("/query/sort", "too_many", "sort by at most 3 fields"))
     if errors:
@@ -148,8 +167,13 @@ class QueryCompiler:
         if definition is None:
             raise ValidationFailed(
                 f"unknown field '{name}' on '{self.compiled.name}'",
-                errors=[field_error(f"/query/{purpose}", "unknown_field",
-                                    f"'{self.compiled.name}' has no field '{name}'")],
+                errors=[
+                    field_error(
+                        f"/query/{purpose}",
+                        "unknown_field",
+                        f"'{self.compiled.name}' has no field '{name}'",
+                    )
+                ],
             )
         if not self.readable(name):
             raise PermissionDenied(f"you may not {purpose} by field '{name}'")
@@ -163,8 +187,13 @@ class QueryCompiler:
             if item.value not in ("true", "false"):
                 raise ValidationFailed(
                     "is_null takes true or false",
-                    errors=[field_error(f"/query/filter[{item.field}][is_null]", "type",
-                                        "expected true or false")],
+                    errors=[
+                        field_error(
+                            f"/query/filter[{item.field}][is_null]",
+                            "type",
+                            "expected true or false",
+                        )
+                    ],
                 )
             return expression.is_(None) if item.value == "true" else expression.is_not(None)
         if definition is None:
@@ -175,8 +204,13 @@ class QueryCompiler:
                 except ValueError:
                     raise ValidationFailed(
                         f"'{item.value}' is not an ISO 8601 date-time",
-                        errors=[field_error(f"/query/filter[{item.field}]", "format",
-                                            "expected an ISO 8601 date-time")],
+                        errors=[
+                            field_error(
+                                f"/query/filter[{item.field}]",
+                                "format",
+                                "expected an ISO 8601 date-time",
+                            )
+                        ],
                     ) from None
                 if value.tzinfo is None:
                     value = value.replace(tzinfo=dt.UTC)
@@ -186,29 +220,49 @@ class QueryCompiler:
             if op not in ("has", "is_null"):
                 raise ValidationFailed(
                     f"'{item.field}' holds a list; filter it with [has]",
-                    errors=[field_error(f"/query/filter[{item.field}][{op}]", "operator",
-                                        "list fields support has and is_null")],
+                    errors=[
+                        field_error(
+                            f"/query/filter[{item.field}][{op}]",
+                            "operator",
+                            "list fields support has and is_null",
+                        )
+                    ],
                 )
             element = _parse_scalar(definition, item.value, checker)
             return self.list_contains(item.field, element)
         if op == "has":
             raise ValidationFailed(
                 "[has] applies to list fields only",
-                errors=[field_error(f"/query/filter[{item.field}][has]", "operator",
-                                    "use eq for single-valued fields")],
+                errors=[
+                    field_error(
+                        f"/query/filter[{item.field}][has]",
+                        "operator",
+                        "use eq for single-valued fields",
+                    )
+                ],
             )
         if kind == "json":
             raise ValidationFailed(
                 f"'{item.field}' is a json field and cannot be filtered with operators",
-                errors=[field_error(f"/query/filter[{item.field}]", "operator",
-                                    "use a where= CEL filter on scalar fields")],
+                errors=[
+                    field_error(
+                        f"/query/filter[{item.field}]",
+                        "operator",
+                        "use a where= CEL filter on scalar fields",
+                    )
+                ],
             )
         if op in ("contains", "starts_with"):
             if kind != "text":
                 raise ValidationFailed(
                     f"{op} applies to text fields",
-                    errors=[field_error(f"/query/filter[{item.field}][{op}]", "operator",
-                                        f"'{item.field}' is not text")],
+                    errors=[
+                        field_error(
+                            f"/query/filter[{item.field}][{op}]",
+                            "operator",
+                            f"'{item.field}' is not text",
+                        )
+                    ],
                 )
             escaped = item.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%" if op == "contains" else f"{escaped}%"
@@ -242,12 +296,14 @@ class QueryCompiler:
 
     def list_contains(self, name: str, element: Any) -> ColumnElement[bool]:
         if self.dialect == "sqlite":
-            each = sa.func.json_each(
-                records.c.data, sa.literal_column(f"'$.{name}'")
-            ).table_valued("value")
+            each = sa.func.json_each(records.c.data, sa.literal_column(f"'$.{name}'")).table_valued(
+                "value"
+            )
             return sa.exists(sa.select(1).select_from(each).where(each.c.value == element))
         expression = field_expression(self.dialect, name, "list")
-        return expression.op("@>")(sa.cast(orjson.dumps([element]).decode(), records.c.data.type))
+        # Bind as text and cast in SQL: binding through the JSON type would encode twice.
+        needle = sa.bindparam(None, orjson.dumps([element]).decode(), type_=sa.Text())
+        return expression.op("@>")(sa.cast(needle, JSONB()))
 
 
 # -- keyset cursors ------------------------------------------------------------------------
@@ -300,9 +356,7 @@ def keyset_predicate(
     """
     clauses: list[ColumnElement[bool]] = []
     for position, (expression, descending) in enumerate(columns):
-        equal_prefix = [
-            _null_safe_equal(columns[i][0], values[i]) for i in range(position)
-        ]
+        equal_prefix = [_null_safe_equal(columns[i][0], values[i]) for i in range(position)]
         after = _after(expression, values[position], descending, nulls_first)
         if after is not None:
             clauses.append(sa.and_(*equal_prefix, after))

@@ -128,7 +128,9 @@ class RecordService:
         compiled = self.registry(session).get(name)
         permission = context.principal.permission(name)
         if not permission.can(action):  # type: ignore[arg-type]
-            raise PermissionDenied(f"you may not {action} {compiled.definition.label_plural.lower()}")
+            raise PermissionDenied(
+                f"you may not {action} {compiled.definition.label_plural.lower()}"
+            )
         return compiled, permission
 
     @staticmethod
@@ -256,8 +258,14 @@ class RecordService:
         if unknown:
             raise ValidationFailed(
                 f"unknown fields in {parameter}",
-                errors=[field_error(f"/query/{parameter}", "unknown_field",
-                                    f"'{compiled.name}' has no field '{n}'") for n in unknown],
+                errors=[
+                    field_error(
+                        f"/query/{parameter}",
+                        "unknown_field",
+                        f"'{compiled.name}' has no field '{n}'",
+                    )
+                    for n in unknown
+                ],
             )
         hidden = [n for n in names if not permission.can_read_field(n)]
         if hidden:
@@ -286,8 +294,11 @@ class RecordService:
             if kind in ("list", "json"):
                 raise ValidationFailed(
                     f"cannot sort by '{name}'",
-                    errors=[field_error("/query/sort", "not_sortable",
-                                        f"'{name}' holds a list or json value")],
+                    errors=[
+                        field_error(
+                            "/query/sort", "not_sortable", f"'{name}' holds a list or json value"
+                        )
+                    ],
                 )
             order.append((expression, descending))
         id_descending = any(name == "id" and d for name, d in query.sort)
@@ -303,7 +314,10 @@ class RecordService:
                 keyset_predicate(order, values, nulls_first=dialect == "sqlite")
             )
         statement = statement.order_by(
-            *[expression.desc() if descending else expression.asc() for expression, descending in order]
+            *[
+                expression.desc() if descending else expression.asc()
+                for expression, descending in order
+            ]
         ).limit(query.limit + 1)
         rows = session.execute(statement).all()
         more = len(rows) > query.limit
@@ -337,9 +351,14 @@ class RecordService:
         except RuleError as error:
             raise ValidationFailed(
                 "invalid where= filter",
-                errors=[field_error("/query/where", "invalid_cel", error.message,
-                                    **{k: v for k, v in error.to_dict().items()
-                                       if k != "message"})],
+                errors=[
+                    field_error(
+                        "/query/where",
+                        "invalid_cel",
+                        error.message,
+                        **{k: v for k, v in error.to_dict().items() if k != "message"},
+                    )
+                ],
             ) from None
 
     def _included(
@@ -359,8 +378,13 @@ class RecordService:
             if definition is None or definition.type is not FieldType.RELATION:
                 raise ValidationFailed(
                     f"cannot include '{name}'",
-                    errors=[field_error("/query/include", "not_a_relation",
-                                        f"'{name}' is not a relation field of '{compiled.name}'")],
+                    errors=[
+                        field_error(
+                            "/query/include",
+                            "not_a_relation",
+                            f"'{name}' is not a relation field of '{compiled.name}'",
+                        )
+                    ],
                 )
             if not permission.can_read_field(name):
                 raise PermissionDenied(f"you may not read '{name}'")
@@ -424,9 +448,7 @@ class RecordService:
         if_match: int | None,
     ) -> None:
         compiled, permission = self._object(session, context, object_name, "delete")
-        row = self._load_visible(
-            session, context, compiled, permission, record_id, for_update=True
-        )
+        row = self._load_visible(session, context, compiled, permission, record_id, for_update=True)
         if if_match is not None and row.version != if_match:
             raise PreconditionFailed(
                 f"{object_name} {record_id} is at version {row.version}, not {if_match}",
@@ -450,8 +472,15 @@ class RecordService:
         self._write_change_log(
             session,
             context,
-            [{"object": object_name, "record_id": record_id, "action": "delete",
-              "before": dict(row.data), "after": None}],
+            [
+                {
+                    "object": object_name,
+                    "record_id": record_id,
+                    "action": "delete",
+                    "before": dict(row.data),
+                    "after": None,
+                }
+            ],
         )
 
     def bulk(
@@ -511,9 +540,17 @@ class RecordService:
         drafts: list[_Draft] = []
         for position, item in enumerate(items):
             row = existing_rows.get(keys[position]) if keys[position] else None
-            draft = self._draft(compiled, permission, position, item, row, path, errors,
-                                match_on=match_on,
-                                self_id=None if principal.via == "system" else principal.user_id)
+            draft = self._draft(
+                compiled,
+                permission,
+                position,
+                item,
+                row,
+                path,
+                errors,
+                match_on=match_on,
+                self_id=None if principal.via == "system" else principal.user_id,
+            )
             if draft is None:
                 continue
             if row is not None and if_match and if_match.get(row.id) is not None:
@@ -565,8 +602,11 @@ class RecordService:
             if definition is None or not definition.unique:
                 raise ValidationFailed(
                     f"match_on must be 'id' or a unique field of '{compiled.name}'",
-                    errors=[field_error("/match_on", "not_unique",
-                                        f"'{match_on}' is not a unique field")],
+                    errors=[
+                        field_error(
+                            "/match_on", "not_unique", f"'{match_on}' is not a unique field"
+                        )
+                    ],
                 )
             key_expression = field_expression(dialect, match_on, definition.sql_kind)
         keys: list[str | None] = []
@@ -580,8 +620,13 @@ class RecordService:
                     errors.append(field_error(path(position, match_on), error.code, error.message))
                     key = None
             if key is None and operation == "update":
-                errors.append(field_error(path(position, match_on), "required",
-                                          f"'{match_on}' identifies the record to update"))
+                errors.append(
+                    field_error(
+                        path(position, match_on),
+                        "required",
+                        f"'{match_on}' identifies the record to update",
+                    )
+                )
             keys.append(key)
         if errors:
             raise ValidationFailed("records to update must be identified", errors=errors)
@@ -607,15 +652,16 @@ class RecordService:
                 )
         if operation == "update":
             missing = [
-                field_error(path(position, match_on), "not_found",
-                            f"no {compiled.name} with {match_on} '{key}'")
+                field_error(
+                    path(position, match_on),
+                    "not_found",
+                    f"no {compiled.name} with {match_on} '{key}'",
+                )
                 for position, key in enumerate(keys)
                 if key not in visible_ids
             ]
             if missing:
-                raise NotFound(
-                    f"{len(missing)} record(s) to update were not found", errors=missing
-                )
+                raise NotFound(f"{len(missing)} record(s) to update were not found", errors=missing)
         return keys, visible_ids
 
     def _draft(
@@ -638,20 +684,27 @@ class RecordService:
             if not isinstance(given_id, str):
                 errors.append(field_error(path(position, "id"), "type", "id must be a string"))
         payload.pop("version", None)  # informational in bodies; If-Match is authoritative
-        for envelope in ("object", "created_at", "updated_at", "created_by", "updated_by",
-                         "meta"):
+        for envelope in ("object", "created_at", "updated_at", "created_by", "updated_by", "meta"):
             payload.pop(envelope, None)
         data: dict[str, Any] = dict(row.data) if row is not None else {}
         changed: set[str] = set()
         for name, value in payload.items():
             definition = compiled.fields.get(name)
             if definition is None:
-                errors.append(field_error(path(position, name), "unknown_field",
-                                          f"'{compiled.name}' has no field '{name}'"))
+                errors.append(
+                    field_error(
+                        path(position, name),
+                        "unknown_field",
+                        f"'{compiled.name}' has no field '{name}'",
+                    )
+                )
                 continue
             if not permission.can_write_field(name):
-                errors.append(field_error(path(position, name), "forbidden_field",
-                                          f"you may not write '{name}'"))
+                errors.append(
+                    field_error(
+                        path(position, name), "forbidden_field", f"you may not write '{name}'"
+                    )
+                )
                 continue
             if value is None:
                 if data.get(name) is not None:
@@ -674,8 +727,13 @@ class RecordService:
                 data["owner"] = self_id  # new records belong to whoever creates them
         for definition in compiled.definition.fields:
             if definition.required and data.get(definition.name) in (None, "", []):
-                errors.append(field_error(path(position, definition.name), "required",
-                                          f"'{definition.name}' is required"))
+                errors.append(
+                    field_error(
+                        path(position, definition.name),
+                        "required",
+                        f"'{definition.name}' is required",
+                    )
+                )
         if len(errors) > start:
             return None
         if row is None:
@@ -684,12 +742,20 @@ class RecordService:
                 from kindred.records.fields import ID_PATTERN
 
                 if not ID_PATTERN.match(record_id):
-                    errors.append(field_error(path(position, "id"), "format",
-                                              "id must be a lowercase UUID"))
+                    errors.append(
+                        field_error(path(position, "id"), "format", "id must be a lowercase UUID")
+                    )
                     return None
             return _Draft(position, record_id or new_id(), data, changed=set(data))
-        return _Draft(position, row.id, data, version=row.version, before=dict(row.data),
-                      existing=True, changed=changed)
+        return _Draft(
+            position,
+            row.id,
+            data,
+            version=row.version,
+            before=dict(row.data),
+            existing=True,
+            changed=changed,
+        )
 
     def _inherit_territory(
         self, session: Session, compiled: CompiledObject, drafts: list[_Draft]
@@ -697,8 +763,11 @@ class RecordService:
         # A contact, ticket or order without a territory belongs where its account does.
         if not compiled.territorial or "account" not in compiled.fields:
             return
-        wanted = {d.data["account"] for d in drafts
-                  if not d.data.get("territory") and d.data.get("account")}
+        wanted = {
+            d.data["account"]
+            for d in drafts
+            if not d.data.get("territory") and d.data.get("account")
+        }
         if not wanted:
             return
         territories = dict(
@@ -743,9 +812,11 @@ class RecordService:
             visible = self.visibility(target_compiled, target_permission, context.principal)
             if visible is not None:
                 statement = statement.where(visible)
-            found = set(session.execute(statement).scalars()) if target_permission.can(
-                "read"
-            ) else set()
+            found = (
+                set(session.execute(statement).scalars())
+                if target_permission.can("read")
+                else set()
+            )
             # Records created in this same batch may be referenced too (self-relations), and
             # an authenticated principal's own user record always exists.
             if target == compiled.name:
@@ -758,10 +829,13 @@ class RecordService:
                 value = draft.data.get(name)
                 for target_id in value if isinstance(value, list) else [value] if value else []:
                     if target_id not in found:
-                        errors.append(field_error(
-                            path(draft.position, name), "not_found",
-                            f"no {target} with id '{target_id}'",
-                        ))
+                        errors.append(
+                            field_error(
+                                path(draft.position, name),
+                                "not_found",
+                                f"no {target} with id '{target_id}'",
+                            )
+                        )
 
     def _check_rules(
         self,
@@ -778,17 +852,24 @@ class RecordService:
                 try:
                     passed = program.evaluate_bool(activation)
                 except RuleError as error:
-                    errors.append(field_error(
-                        path(draft.position, rule.path.lstrip("/")), "rule_error",
-                        f"rule '{rule.name}' could not be evaluated: {error.message}",
-                        rule=rule.name,
-                    ))
+                    errors.append(
+                        field_error(
+                            path(draft.position, rule.path.lstrip("/")),
+                            "rule_error",
+                            f"rule '{rule.name}' could not be evaluated: {error.message}",
+                            rule=rule.name,
+                        )
+                    )
                     continue
                 if not passed:
-                    errors.append(field_error(
-                        path(draft.position, rule.path.lstrip("/")), "rule_failed",
-                        rule.message, rule=rule.name,
-                    ))
+                    errors.append(
+                        field_error(
+                            path(draft.position, rule.path.lstrip("/")),
+                            "rule_failed",
+                            rule.message,
+                            rule=rule.name,
+                        )
+                    )
 
     def _check_unique(
         self,
@@ -810,10 +891,13 @@ class RecordService:
                 if value is None or name not in draft.changed:
                     continue
                 if value in seen and seen[value].record_id != draft.record_id:
-                    errors.append(field_error(
-                        path(draft.position, name), "duplicate",
-                        f"'{value}' appears more than once in this request",
-                    ))
+                    errors.append(
+                        field_error(
+                            path(draft.position, name),
+                            "duplicate",
+                            f"'{value}' appears more than once in this request",
+                        )
+                    )
                     continue
                 seen[value] = draft
                 candidates[value] = draft
@@ -829,15 +913,23 @@ class RecordService:
                     )
                 ).all()
                 for value, record_id in clashes:
-                    value = int(value) if hasattr(value, "is_integer") and value == int(value) \
-                        and not isinstance(value, str) else value
+                    value = (
+                        int(value)
+                        if hasattr(value, "is_integer")
+                        and value == int(value)
+                        and not isinstance(value, str)
+                        else value
+                    )
                     draft = candidates.get(value)
                     if draft is not None and draft.record_id != record_id:
-                        errors.append(field_error(
-                            path(draft.position, name), "unique",
-                            f"another {compiled.name} already has {name} '{value}'",
-                            conflicting_id=record_id,
-                        ))
+                        errors.append(
+                            field_error(
+                                path(draft.position, name),
+                                "unique",
+                                f"another {compiled.name} already has {name} '{value}'",
+                                conflicting_id=record_id,
+                            )
+                        )
 
     def _check_visible_after_write(
         self,
@@ -854,12 +946,16 @@ class RecordService:
             return
         for draft in drafts:
             owner = draft.data.get("owner")
-            if not self._is_visible(compiled, permission, principal, owner,
-                                    draft.data.get("territory")):
-                errors.append(field_error(
-                    path(draft.position, "territory"), "outside_scope",
-                    "the record would be outside your territories and not owned by you",
-                ))
+            if not self._is_visible(
+                compiled, permission, principal, owner, draft.data.get("territory")
+            ):
+                errors.append(
+                    field_error(
+                        path(draft.position, "territory"),
+                        "outside_scope",
+                        "the record would be outside your territories and not owned by you",
+                    )
+                )
 
     def _write(
         self,
@@ -894,22 +990,39 @@ class RecordService:
                         "reload it and try again"
                     )
                 before = draft.before or {}
-                log.append({
-                    "object": compiled.name, "record_id": draft.record_id, "action": "update",
-                    "before": {k: before.get(k) for k in sorted(draft.changed)},
-                    "after": {k: draft.data.get(k) for k in sorted(draft.changed)},
-                })
+                log.append(
+                    {
+                        "object": compiled.name,
+                        "record_id": draft.record_id,
+                        "action": "update",
+                        "before": {k: before.get(k) for k in sorted(draft.changed)},
+                        "after": {k: draft.data.get(k) for k in sorted(draft.changed)},
+                    }
+                )
             else:
-                inserts.append({
-                    "id": draft.record_id, "object": compiled.name, "data": draft.data,
-                    "version": 1, "owner_id": draft.data.get("owner"),
-                    "territory_id": draft.data.get("territory"), "created_at": now,
-                    "updated_at": now, "created_by": actor, "updated_by": actor,
-                })
-                log.append({
-                    "object": compiled.name, "record_id": draft.record_id, "action": "create",
-                    "before": None, "after": draft.data,
-                })
+                inserts.append(
+                    {
+                        "id": draft.record_id,
+                        "object": compiled.name,
+                        "data": draft.data,
+                        "version": 1,
+                        "owner_id": draft.data.get("owner"),
+                        "territory_id": draft.data.get("territory"),
+                        "created_at": now,
+                        "updated_at": now,
+                        "created_by": actor,
+                        "updated_by": actor,
+                    }
+                )
+                log.append(
+                    {
+                        "object": compiled.name,
+                        "record_id": draft.record_id,
+                        "action": "create",
+                        "before": None,
+                        "after": draft.data,
+                    }
+                )
         try:
             if inserts:
                 session.execute(sa.insert(records), inserts)
@@ -949,8 +1062,9 @@ class RecordService:
             for draft in changed:
                 value = draft.data.get(definition.name)
                 for target in value if isinstance(value, list) else [value] if value else []:
-                    rows.append({"relation": relation, "source_id": draft.record_id,
-                                 "target_id": target})
+                    rows.append(
+                        {"relation": relation, "source_id": draft.record_id, "target_id": target}
+                    )
             if rows:
                 session.execute(sa.insert(links), rows)
 
@@ -961,8 +1075,12 @@ class RecordService:
             return
         now = utcnow()
         rows = [
-            {**entry, "actor_id": context.principal.user_id, "request_id": context.request_id,
-             "created_at": now}
+            {
+                **entry,
+                "actor_id": context.principal.user_id,
+                "request_id": context.request_id,
+                "created_at": now,
+            }
             for entry in entries
         ]
         session.execute(sa.insert(change_log), rows)
@@ -996,9 +1114,13 @@ class RecordService:
 
         return [
             {
-                "id": row.id, "action": row.action, "actor_id": row.actor_id,
-                "request_id": row.request_id, "at": _iso(row.created_at),
-                "before": visible(row.before), "after": visible(row.after),
+                "id": row.id,
+                "action": row.action,
+                "actor_id": row.actor_id,
+                "request_id": row.request_id,
+                "at": _iso(row.created_at),
+                "before": visible(row.before),
+                "after": visible(row.after),
             }
             for row in rows
         ]
