@@ -51,7 +51,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                     "type": PROBLEM_BASE + "malformed-json",
                     "title": "Malformed JSON",
                     "status": 400,
-                    "detail": f"the request body is not valid JSON: {context.get('error', 'parse error')}",
+                    "detail": "the request body is not valid JSON: "
+                    + str(context.get("error", "parse error")),
                     "instance": request.url.path,
                 },
             )

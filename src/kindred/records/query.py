@@ -116,7 +116,8 @@ def parse_list_params(
                 field_error(
                     f"/query/{key}",
                     "unknown_parameter",
-                    f"unknown query parameter '{key}' (filters are written filter[field][op]=value)",
+                    f"unknown query parameter '{key}' "
+                    "(filters are written filter[field][op]=value)",
                 )
             )
     if len(query.sort) > 3:

@@ -553,13 +553,13 @@ class RecordService:
             )
             if draft is None:
                 continue
-            if row is not None and if_match and if_match.get(row.id) is not None:
-                if row.version != if_match[row.id]:
-                    raise PreconditionFailed(
-                        f"{object_name} {row.id} is at version {row.version}, "
-                        f"not {if_match[row.id]}; reload it and apply your change again",
-                        current_version=row.version,
-                    )
+            expected = if_match.get(row.id) if (row is not None and if_match) else None
+            if row is not None and expected is not None and row.version != expected:
+                raise PreconditionFailed(
+                    f"{object_name} {row.id} is at version {row.version}, "
+                    f"not {expected}; reload it and apply your change again",
+                    current_version=row.version,
+                )
             drafts.append(draft)
         if errors:
             raise ValidationFailed(self._summary(errors, len(items)), errors=errors)
@@ -680,9 +680,13 @@ class RecordService:
         start = len(errors)
         payload = dict(item)
         given_id = payload.pop("id", None)
-        if row is None and given_id is not None and match_on == "id":
-            if not isinstance(given_id, str):
-                errors.append(field_error(path(position, "id"), "type", "id must be a string"))
+        if (
+            row is None
+            and given_id is not None
+            and match_on == "id"
+            and not isinstance(given_id, str)
+        ):
+            errors.append(field_error(path(position, "id"), "type", "id must be a string"))
         payload.pop("version", None)  # informational in bodies; If-Match is authoritative
         for envelope in ("object", "created_at", "updated_at", "created_by", "updated_by", "meta"):
             payload.pop(envelope, None)
