@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,8 +31,16 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="apikeys")
 
 
-def _services() -> Kindred:
-    return Kindred.create(get_settings())
+@contextmanager
+def _services(bootstrap: bool = True) -> Iterator[Kindred]:
+    """Services for one command, closed afterwards (connections are not left to the GC)."""
+    kindred = Kindred.create(get_settings())
+    try:
+        if bootstrap:
+            kindred.bootstrap()
+        yield kindred
+    finally:
+        kindred.close()
 
 
 def _progress() -> Progress:
@@ -48,13 +58,13 @@ def _progress() -> Progress:
 @report_errors
 def migrate() -> None:
     """Create or upgrade the database schema and install standard objects and roles."""
-    kindred = _services()
     started = time.perf_counter()
-    kindred.bootstrap()
-    console.print(
-        f"[green]database ready[/] ({kindred.database.dialect}, "
-        f"{time.perf_counter() - started:.1f}s)"
-    )
+    with _services(bootstrap=False) as kindred:
+        kindred.bootstrap()
+        console.print(
+            f"[green]database ready[/] ({kindred.database.dialect}, "
+            f"{time.perf_counter() - started:.1f}s)"
+        )
 
 
 def _seed(kindred: Kindred, customers: int, seed: int) -> dict[str, int]:
@@ -85,16 +95,15 @@ def seed(
     seed_value: int = typer.Option(42, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:
     """Load a deterministic, realistic demo dataset (hospitals, stores, devices, contracts…)."""
-    kindred = _services()
-    kindred.bootstrap()
-    started = time.perf_counter()
-    counts = _seed(kindred, customers, seed_value)
-    elapsed = time.perf_counter() - started
-    total = sum(counts.values())
-    console.print(
-        f"[green]seeded {total:,} records[/] in {elapsed:.1f}s "
-        f"({total / max(elapsed, 1e-9):,.0f} rows/s)"
-    )
+    with _services() as kindred:
+        started = time.perf_counter()
+        counts = _seed(kindred, customers, seed_value)
+        elapsed = time.perf_counter() - started
+        total = sum(counts.values())
+        console.print(
+            f"[green]seeded {total:,} records[/] in {elapsed:.1f}s "
+            f"({total / max(elapsed, 1e-9):,.0f} rows/s)"
+        )
 
 
 def _ensure_demo_logins(kindred: Kindred) -> None:
@@ -215,18 +224,17 @@ def users_create(
     ),
 ) -> None:
     """Create a user."""
-    kindred = _services()
-    kindred.bootstrap()
-    with kindred.database.write() as session:
-        user = kindred.auth.create_user(
-            session,
-            email=email,
-            name=name,
-            password=password,
-            roles=role,
-            territories=territory,
-        )
-    console.print(f"[green]created user[/] {user['email']} ({user['id']})")
+    with _services() as kindred:
+        with kindred.database.write() as session:
+            user = kindred.auth.create_user(
+                session,
+                email=email,
+                name=name,
+                password=password,
+                roles=role,
+                territories=territory,
+            )
+        console.print(f"[green]created user[/] {user['email']} ({user['id']})")
 
 
 @keys_app.command("create")
@@ -236,13 +244,163 @@ def keys_create(
     name: str = typer.Option(..., help="What the key is for."),
 ) -> None:
     """Create an API key; it is printed once."""
-    kindred = _services()
-    kindred.bootstrap()
-    with kindred.database.write() as session:
+    with _services() as kindred:
+        with kindred.database.write() as session:
+            user_id = kindred.auth.find_user_id(session, email)
+            if user_id is None:
+                error_console.print(f"[bold red]error:[/] no user with email {email}")
+                raise typer.Exit(1)
+            row, plaintext = kindred.auth.create_api_key(session, user_id, name)
+        console.print(f"API key [bold]{row.name}[/] ({row.id}):")
+        console.print(plaintext, highlight=False, soft_wrap=True)
+
+
+def _context_as(kindred: Kindred, email: str | None) -> Any:
+    """Act as a user (their permissions apply) or, without --as, as the system."""
+    from kindred.auth.permissions import SYSTEM_PRINCIPAL
+    from kindred.records.service import RequestContext
+
+    if email is None:
+        return RequestContext(SYSTEM_PRINCIPAL, request_id="cli")
+    with kindred.database.read() as session:
         user_id = kindred.auth.find_user_id(session, email)
         if user_id is None:
             error_console.print(f"[bold red]error:[/] no user with email {email}")
             raise typer.Exit(1)
-        row, plaintext = kindred.auth.create_api_key(session, user_id, name)
-    console.print(f"API key [bold]{row.name}[/] ({row.id}):")
-    console.print(plaintext, highlight=False, soft_wrap=True)
+        return RequestContext(kindred.auth.load_principal(session, user_id), request_id="cli")
+
+
+@app.command("import")
+@report_errors
+def import_csv(
+    object_name: str = typer.Argument(..., help="Object to import into, e.g. contact."),
+    path: str = typer.Argument(..., help="CSV file (UTF-8, header row)."),
+    preset: str = typer.Option(
+        None,
+        help="Column preset: hubspot-contacts, hubspot-companies, "
+        "salesforce-contacts, salesforce-accounts.",
+    ),
+    map_: list[str] = typer.Option([], "--map", "-m", help="'CSV column=field' (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate everything, write nothing."),
+    skip_bad_rows: bool = typer.Option(
+        False,
+        "--skip-bad-rows",
+        help="Import the good rows and report the bad ones (default: all or nothing).",
+    ),
+    upsert_on: str = typer.Option(None, help="Update records matching this unique field."),
+    as_user: str = typer.Option(None, "--as", help="Import with this user's permissions."),
+    errors_out: str = typer.Option(None, help="Write the per-row error report to this CSV."),
+) -> None:
+    """Import records from CSV with column mapping, presets, dry run and an error report."""
+    from pathlib import Path
+
+    from kindred.records.transfer import Importer, read_text, write_error_report
+
+    source = Path(path)
+    if not source.is_file():
+        error_console.print(f"[bold red]error:[/] no such file: {path}")
+        raise typer.Exit(2)
+    mapping: dict[str, str] = {}
+    for item in map_:
+        column, separator, target = item.partition("=")
+        if not separator or not column or not target:
+            error_console.print(f"[bold red]error:[/] --map takes 'CSV column=field', got {item!r}")
+            raise typer.Exit(2)
+        mapping[column] = target.strip()
+    with _services() as kindred:
+        context = _context_as(kindred, as_user)
+        with source.open("rb") as handle:
+            total_rows = max(sum(1 for _ in handle) - 1, 0)
+        importer = Importer(kindred.records)
+        started = time.perf_counter()
+        session_factory = kindred.database.write
+        with _progress() as progress, read_text(source) as stream:
+            task = progress.add_task(f"import {object_name}", total=total_rows)
+            try:
+                with session_factory() as session:
+                    report = importer.run(
+                        session,
+                        context,
+                        object_name,
+                        stream,
+                        preset=preset,
+                        mapping=mapping,
+                        mode="skip_bad_rows" if skip_bad_rows else "all_or_nothing",
+                        upsert_on=upsert_on,
+                        progress=lambda n: progress.advance(task, n),
+                    )
+                    if dry_run or not report.committed:
+                        raise _Rollback(report)
+            except _Rollback as rollback:
+                report = rollback.report
+                report.committed = False
+        report.dry_run = dry_run
+        elapsed = time.perf_counter() - started
+        if errors_out:
+            write_error_report(report, Path(errors_out))
+        for error in report.errors[:20]:
+            error_console.print(
+                f"  line {error.line} {error.column or error.field}: {error.message}"
+            )
+        if len(report.errors) > 20:
+            error_console.print(f"  … {len(report.errors) - 20} more (use --errors-out FILE)")
+        verb = (
+            "would import" if dry_run else ("imported" if report.committed else "imported nothing")
+        )
+        console.print(
+            f"{verb}: {report.created:,} created, {report.updated:,} updated, "
+            f"{report.skipped:,} skipped of {report.rows:,} rows in {elapsed:.1f}s "
+            f"({report.rows / max(elapsed, 1e-9):,.0f} rows/s)"
+        )
+        if report.errors and not skip_bad_rows:
+            error_console.print(
+                "[bold red]error:[/] the file has invalid rows; nothing was written "
+                "(fix them, or use --skip-bad-rows)"
+            )
+            raise typer.Exit(2)
+        if dry_run and report.errors:
+            raise typer.Exit(2)
+
+
+class _Rollback(Exception):
+    def __init__(self, report: Any) -> None:
+        super().__init__("rollback")
+        self.report = report
+
+
+@app.command("export")
+@report_errors
+def export(
+    object_name: str = typer.Argument(..., help="Object to export, e.g. account."),
+    format_: str = typer.Option("csv", "--format", "-f", help="csv or jsonl."),
+    out: str = typer.Option(None, "--out", "-o", help="Output file (default: standard output)."),
+    where: str = typer.Option(None, help="CEL filter, e.g. \"record.tier == 'A'\"."),
+    as_user: str = typer.Option(None, "--as", help="Export with this user's permissions."),
+) -> None:
+    """Export records as CSV or JSON Lines; field permissions and visibility apply."""
+    import sys
+
+    from kindred.records.transfer import export_records
+
+    if format_ not in ("csv", "jsonl"):
+        error_console.print(f"[bold red]error:[/] --format must be csv or jsonl, not {format_!r}")
+        raise typer.Exit(2)
+    with _services() as kindred:
+        context = _context_as(kindred, as_user)
+        handle = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+        try:
+            with kindred.database.read() as session:
+                count = export_records(
+                    kindred.records,
+                    session,
+                    context,
+                    object_name,
+                    handle,
+                    format=format_,
+                    where=where,
+                )  # type: ignore[arg-type]
+        finally:
+            if out:
+                handle.close()
+        if out:
+            console.print(f"exported {count:,} {object_name} records to {out}")

@@ -1,0 +1,492 @@
+"""CSV import with column mapping and presets, and CSV / JSON Lines export.
+
+Import goes through the record service's bulk path, so it enforces exactly what the API
+enforces (types, required fields, relations, CEL rules, uniqueness, permissions) and writes
+the change log. Export pages through the same list path as the API, so it honours field
+permissions, territory visibility and the field-read hooks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+from sqlalchemy.orm import Session
+
+from kindred.errors import KindredError, MalformedRequest, ValidationFailed, field_error
+from kindred.records.fields import FieldDefinition, FieldType
+from kindred.records.metadata import CompiledObject
+from kindred.records.query import ListQuery
+from kindred.records.service import RequestContext
+
+BATCH_SIZE = 2000
+
+# Column headers of the CRMs people migrate from, mapped to Kindred fields.
+PRESETS: dict[str, tuple[str, dict[str, str]]] = {
+    "hubspot-contacts": (
+        "contact",
+        {
+            "First Name": "first_name",
+            "Last Name": "last_name",
+            "Email": "email",
+            "Phone Number": "phone",
+            "Mobile Phone Number": "mobile",
+            "Job Title": "title",
+            "City": "city",
+            "Street Address": "address",
+            "Preferred language": "language",
+            "Lifecycle Stage": "lifecycle",
+        },
+    ),
+    "hubspot-companies": (
+        "account",
+        {
+            "Company name": "name",
+            "Name": "name",
+            "Company Domain Name": "website",
+            "Website URL": "website",
+            "Industry": "industry",
+            "Phone Number": "phone",
+            "City": "city",
+            "State/Region": "province",
+            "Country/Region": "country",
+            "Street Address": "address",
+            "Annual Revenue": "annual_revenue",
+            "Number of Employees": "employees",
+            "About Us": "description",
+        },
+    ),
+    "salesforce-contacts": (
+        "contact",
+        {
+            "FirstName": "first_name",
+            "LastName": "last_name",
+            "Email": "email",
+            "Phone": "phone",
+            "MobilePhone": "mobile",
+            "Title": "title",
+            "Department": "department",
+            "MailingCity": "city",
+            "MailingStreet": "address",
+            "Birthdate": "birthday",
+        },
+    ),
+    "salesforce-accounts": (
+        "account",
+        {
+            "Name": "name",
+            "Industry": "industry",
+            "Phone": "phone",
+            "Website": "website",
+            "BillingCity": "city",
+            "BillingState": "province",
+            "BillingCountry": "country",
+            "BillingStreet": "address",
+            "AnnualRevenue": "annual_revenue",
+            "NumberOfEmployees": "employees",
+            "Description": "description",
+        },
+    ),
+}
+
+TRUE_WORDS = {"true", "yes", "y", "1", "是"}
+FALSE_WORDS = {"false", "no", "n", "0", "否"}
+US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+@dataclass
+class RowError:
+    line: int  # 1-based line number in the file, header = line 1
+    column: str
+    field: str
+    code: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    object: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    dry_run: bool = False
+    committed: bool = False
+    errors: list[RowError] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "object": self.object,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "dry_run": self.dry_run,
+            "committed": self.committed,
+            "mapping": self.mapping,
+            "ignored_columns": self.ignored_columns,
+            "errors": [e.__dict__ for e in self.errors],
+        }
+
+
+def resolve_mapping(
+    headers: list[str],
+    compiled: CompiledObject,
+    *,
+    preset: str | None,
+    explicit: dict[str, str],
+) -> tuple[dict[str, str], list[str]]:
+    """Which CSV column feeds which field: explicit ``--map`` first, then the preset, then
+    columns named exactly like a field (or its label). Returns (mapping, ignored columns)."""
+    mapping: dict[str, str] = {}
+    problems: list[dict[str, Any]] = []
+    preset_map: dict[str, str] = {}
+    if preset:
+        if preset not in PRESETS:
+            raise MalformedRequest(f"unknown preset '{preset}'; choose from {sorted(PRESETS)}")
+        preset_object, preset_map = PRESETS[preset]
+        if preset_object != compiled.name:
+            raise MalformedRequest(
+                f"preset '{preset}' imports {preset_object} records, not {compiled.name}"
+            )
+    labels = {(f.label or "").lower(): f.name for f in compiled.definition.fields}
+    for column in headers:
+        if column in explicit:
+            target = explicit[column]
+        elif column in preset_map:
+            target = preset_map[column]
+        elif column in compiled.fields or column == "id":
+            target = column
+        elif column.strip().lower() in labels:
+            target = labels[column.strip().lower()]
+        else:
+            continue
+        if target != "id" and target not in compiled.fields:
+            problems.append(
+                field_error(
+                    f"/mapping/{column}",
+                    "unknown_field",
+                    f"'{compiled.name}' has no field '{target}'",
+                )
+            )
+            continue
+        if target in mapping.values():
+            continue  # the first column for a field wins (e.g. "Name" and "Company name")
+        mapping[column] = target
+    missing = [c for c in explicit if c not in headers]
+    problems.extend(
+        field_error(f"/mapping/{c}", "unknown_column", f"the file has no column '{c}'")
+        for c in missing
+    )
+    if problems:
+        raise ValidationFailed("the column mapping is invalid", errors=problems)
+    if not mapping:
+        raise ValidationFailed(
+            "no column maps to a field",
+            errors=[field_error("/mapping", "empty", "use --map 'Column=field' or a --preset")],
+        )
+    ignored = [c for c in headers if c not in mapping]
+    return mapping, ignored
+
+
+def convert_cell(definition: FieldDefinition, raw: str) -> Any:
+    """Spreadsheet text → the JSON value the record service expects (it validates further)."""
+    text = raw.strip()
+    if text == "":
+        return None
+    match definition.type:
+        case FieldType.NUMBER | FieldType.PERCENT:
+            cleaned = text.replace(",", "").rstrip("%")
+            try:
+                number = float(cleaned)
+            except ValueError:
+                return text  # let the service report a precise type error
+            return int(number) if number.is_integer() else number
+        case FieldType.MONEY:
+            return text.replace(",", "").lstrip("¥$€ ")
+        case FieldType.BOOLEAN:
+            lowered = text.lower()
+            if lowered in TRUE_WORDS:
+                return True
+            if lowered in FALSE_WORDS:
+                return False
+            return text
+        case FieldType.MULTI_ENUM:
+            return [part.strip() for part in text.split(";") if part.strip()]
+        case FieldType.RELATION if definition.cardinality == "many":
+            return [part.strip() for part in text.split(";") if part.strip()]
+        case FieldType.URL if not text.lower().startswith(("http://", "https://")):
+            return f"https://{text}"
+        case FieldType.DATE:
+            us = US_DATE.match(text)
+            if us:
+                return f"{us.group(3)}-{int(us.group(1)):02d}-{int(us.group(2)):02d}"
+            return text[:10] if len(text) > 10 and text[10] in "T " else text
+        case FieldType.JSON:
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return text
+    return text
+
+
+class Importer:
+    def __init__(self, service: Any) -> None:
+        self.service = service  # RecordService
+
+    def run(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        stream: IO[str],
+        *,
+        preset: str | None = None,
+        mapping: dict[str, str] | None = None,
+        mode: Literal["all_or_nothing", "skip_bad_rows"] = "all_or_nothing",
+        upsert_on: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import ``stream`` inside ``session``. The caller commits or rolls back according to
+        the report (``committed`` tells whether anything should be kept)."""
+        compiled = self.service.registry(session).get(object_name)
+        reader = csv.DictReader(stream)
+        headers = list(reader.fieldnames or [])
+        if not headers:
+            raise MalformedRequest("the CSV file is empty (no header row)")
+        duplicates = sorted({h for h in headers if headers.count(h) > 1})
+        if duplicates:
+            raise MalformedRequest(f"duplicate column headers: {', '.join(duplicates)}")
+        resolved, ignored = resolve_mapping(
+            headers, compiled, preset=preset, explicit=mapping or {}
+        )
+        report = ImportReport(object=object_name, mapping=resolved, ignored_columns=ignored)
+        column_of = {target: column for column, target in resolved.items()}
+        batch: list[tuple[int, dict[str, Any]]] = []
+        operation = "upsert" if upsert_on else "create"
+
+        def flush() -> None:
+            if batch:
+                self._write_batch(
+                    session,
+                    context,
+                    compiled,
+                    batch,
+                    operation,
+                    upsert_on or "id",
+                    mode,
+                    report,
+                    column_of,
+                )
+                if progress:
+                    progress(len(batch))
+                batch.clear()
+
+        try:
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    report.errors.append(
+                        RowError(
+                            line, "", "", "extra_cells", "the row has more cells than the header"
+                        )
+                    )
+                    report.rows += 1
+                    if mode == "skip_bad_rows":
+                        report.skipped += 1
+                    continue
+                item: dict[str, Any] = {}
+                for column, target in resolved.items():
+                    raw = row.get(column) or ""
+                    if target == "id":
+                        if raw.strip():
+                            item["id"] = raw.strip()
+                        continue
+                    value = convert_cell(compiled.fields[target], raw)
+                    if value is not None:
+                        item[target] = value
+                batch.append((line, item))
+                report.rows += 1
+                if len(batch) >= BATCH_SIZE:
+                    flush()
+            flush()
+        except csv.Error as error:
+            raise MalformedRequest(
+                f"line {reader.line_num}: the file is not valid CSV ({error})"
+            ) from None
+        report.committed = mode == "skip_bad_rows" or not report.errors
+        return report
+
+    def _write_batch(
+        self,
+        session: Session,
+        context: RequestContext,
+        compiled: CompiledObject,
+        batch: list[tuple[int, dict[str, Any]]],
+        operation: str,
+        match_on: str,
+        mode: str,
+        report: ImportReport,
+        column_of: dict[str, str],
+    ) -> None:
+        pending = list(batch)
+        while pending:
+            # A savepoint per attempt: a failed batch leaves no partial rows behind.
+            savepoint = session.begin_nested()
+            try:
+                written = self.service.bulk(
+                    session,
+                    context,
+                    compiled.name,
+                    operation,
+                    [item for _, item in pending],
+                    match_on=match_on,
+                )
+            except KindredError as error:
+                savepoint.rollback()
+                bad = self._record_errors(error, pending, report, column_of)
+                if mode != "skip_bad_rows" or not bad:
+                    if not bad:
+                        raise
+                    return
+                report.skipped += len(bad)
+                pending = [entry for position, entry in enumerate(pending) if position not in bad]
+                continue
+            savepoint.commit()
+            for record in written:
+                if record["version"] == 1:
+                    report.created += 1
+                else:
+                    report.updated += 1
+            return
+
+    @staticmethod
+    def _record_errors(
+        error: KindredError,
+        pending: list[tuple[int, dict[str, Any]]],
+        report: ImportReport,
+        column_of: dict[str, str],
+    ) -> set[int]:
+        bad: set[int] = set()
+        for item in error.errors:
+            parts = str(item.get("path", "")).split("/")
+            # Paths look like /records/<position>/<field> (or /<field> for one record).
+            if len(parts) >= 3 and parts[1] == "records" and parts[2].isdigit():
+                position = int(parts[2])
+                field_name = parts[3] if len(parts) > 3 else ""
+            elif len(pending) == 1:
+                position, field_name = 0, parts[1] if len(parts) > 1 else ""
+            else:
+                continue
+            if position >= len(pending):
+                continue
+            bad.add(position)
+            report.errors.append(
+                RowError(
+                    line=pending[position][0],
+                    column=column_of.get(field_name, ""),
+                    field=field_name,
+                    code=str(item.get("code", "invalid")),
+                    message=str(item.get("message", error.detail)),
+                )
+            )
+        return bad
+
+
+def write_error_report(report: ImportReport, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "column", "field", "code", "message"])
+        for error in report.errors:
+            writer.writerow([error.line, error.column, error.field, error.code, error.message])
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def iterate_records(
+    service: Any,
+    session: Session,
+    context: RequestContext,
+    object_name: str,
+    *,
+    where: str | None = None,
+    page_size: int = 1000,
+) -> Iterator[dict[str, Any]]:
+    """Every record the principal may see, in id order, through the permission-checked list."""
+    cursor: str | None = None
+    while True:
+        page = service.list(
+            session,
+            context,
+            object_name,
+            ListQuery(where=where, limit=page_size, cursor=cursor),
+        )
+        yield from page.data
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def export_columns(
+    service: Any, session: Session, context: RequestContext, object_name: str
+) -> list[str]:
+    compiled = service.registry(session).get(object_name)
+    permission = context.principal.permission(object_name)
+    fields = [f.name for f in compiled.definition.fields if permission.can_read_field(f.name)]
+    return ["id", *fields, "version", "created_at", "updated_at"]
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def export_records(
+    service: Any,
+    session: Session,
+    context: RequestContext,
+    object_name: str,
+    out: IO[str],
+    *,
+    format: Literal["csv", "jsonl"] = "csv",
+    where: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    columns = export_columns(service, session, context, object_name)
+    writer = csv.writer(out) if format == "csv" else None
+    if writer is not None:
+        writer.writerow(columns)
+    count = 0
+    for record in iterate_records(service, session, context, object_name, where=where):
+        if writer is not None:
+            # A field withheld by a read hook exports as empty, never as stale data.
+            writer.writerow([csv_cell(record.get(c)) for c in columns])
+        else:
+            out.write(orjson.dumps(record).decode() + "\n")
+        count += 1
+        if progress and count % 1000 == 0:
+            progress(1000)
+    if progress:
+        progress(count % 1000)
+    return count
+
+
+def read_text(path: Path) -> io.TextIOWrapper:
+    # utf-8-sig: Excel and HubSpot write a byte-order mark that would corrupt the first header.
+    return path.open("r", encoding="utf-8-sig", newline="")
