@@ -221,4 +221,4 @@ def test_custom_field_on_standard_object_filters_and_sorts_with_an_index(
             )
         else:
             names = session.execute(sa.text("SELECT indexname FROM pg_indexes")).scalars().all()
-    assert "ix_rf_number_bed_count" in names
+    assert "ix_rf_account_bed_count" in names

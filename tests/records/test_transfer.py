@@ -44,8 +44,13 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunne
 
 def contacts(kindred: Any) -> list[dict[str, Any]]:
     with kindred.database.read() as session:
-        rows = session.execute(sa.text(
-            "SELECT data FROM records WHERE object = 'contact' ORDER BY id")).scalars().all()
+        rows = (
+            session.execute(
+                sa.text("SELECT data FROM records WHERE object = 'contact' ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
     return [row if isinstance(row, dict) else json.loads(row) for row in rows]
 
 
@@ -76,25 +81,39 @@ def test_bad_rows_abort_everything_and_are_reported(
     source = tmp_path / "broken.csv"
     source.write_text(BROKEN, encoding="utf-8")
     report = tmp_path / "errors.csv"
-    result = cli.invoke(app, [
-        "import", "contact", str(source), "--map", "First Name=first_name",
-        "--map", "Last Name=last_name", "--map", "Email=email", "--errors-out", str(report),
-    ])
+    result = cli.invoke(
+        app,
+        [
+            "import",
+            "contact",
+            str(source),
+            "--map",
+            "First Name=first_name",
+            "--map",
+            "Last Name=last_name",
+            "--map",
+            "Email=email",
+            "--errors-out",
+            str(report),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "nothing was written" in result.output
     assert contacts(kindred) == [] and change_log_count(kindred) == 0
     with report.open() as handle:
         errors = list(csv.DictReader(handle))
     assert [(e["line"], e["column"], e["code"]) for e in errors] == [
-        ("3", "Email", "format"), ("4", "Last Name", "required"),
+        ("3", "Email", "format"),
+        ("4", "Last Name", "required"),
     ]
 
 
 def test_skip_bad_rows_imports_the_good_ones(cli: CliRunner, kindred: Any, tmp_path: Path) -> None:
     source = tmp_path / "broken.csv"
     source.write_text(BROKEN, encoding="utf-8")
-    result = cli.invoke(app, ["import", "contact", str(source), "--preset", "hubspot-contacts",
-                              "--skip-bad-rows"])
+    result = cli.invoke(
+        app, ["import", "contact", str(source), "--preset", "hubspot-contacts", "--skip-bad-rows"]
+    )
     assert result.exit_code == 0, result.output
     assert "2 created" in result.output and "2 skipped" in result.output
     assert [r["last_name"] for r in contacts(kindred)] == ["One", "Two"]
@@ -103,8 +122,9 @@ def test_skip_bad_rows_imports_the_good_ones(cli: CliRunner, kindred: Any, tmp_p
 def test_dry_run_writes_nothing(cli: CliRunner, kindred: Any, tmp_path: Path) -> None:
     source = tmp_path / "hubspot.csv"
     source.write_text(HUBSPOT, encoding="utf-8")
-    result = cli.invoke(app, ["import", "contact", str(source), "--preset", "hubspot-contacts",
-                              "--dry-run"])
+    result = cli.invoke(
+        app, ["import", "contact", str(source), "--preset", "hubspot-contacts", "--dry-run"]
+    )
     assert result.exit_code == 0, result.output
     assert "would import: 3 created" in result.output
     assert contacts(kindred) == [] and change_log_count(kindred) == 0
@@ -115,8 +135,9 @@ def test_upsert_on_a_unique_field(cli: CliRunner, kindred: Any, tmp_path: Path) 
     first.write_text("Name,Tax ID,Tier\nRuijin,T-1,A\nHuashan,T-2,B\n", encoding="utf-8")
     assert cli.invoke(app, ["import", "account", str(first)]).exit_code == 0
     second = tmp_path / "accounts2.csv"
-    second.write_text("Name,Tax ID,Tier\nRuijin Hospital,T-1,B\nZhongshan,T-3,C\n",
-                      encoding="utf-8")
+    second.write_text(
+        "Name,Tax ID,Tier\nRuijin Hospital,T-1,B\nZhongshan,T-3,C\n", encoding="utf-8"
+    )
     result = cli.invoke(app, ["import", "account", str(second), "--upsert-on", "tax_id"])
     assert result.exit_code == 0, result.output
     assert "1 created, 1 updated" in result.output
@@ -146,21 +167,41 @@ def test_bad_invocations_exit_non_zero_with_a_message(
 def test_export_honours_field_permissions(cli: CliRunner, kindred: Any, tmp_path: Path) -> None:
     source = tmp_path / "hubspot.csv"
     source.write_text(HUBSPOT, encoding="utf-8")
-    assert cli.invoke(app, ["import", "contact", str(source),
-                            "--preset", "hubspot-contacts"]).exit_code == 0
+    assert (
+        cli.invoke(
+            app, ["import", "contact", str(source), "--preset", "hubspot-contacts"]
+        ).exit_code
+        == 0
+    )
     with kindred.database.write() as session:
-        kindred.auth.create_user(session, email="analyst@example.com", name="Analyst",
-                                 password=None, roles=["analyst"])
+        kindred.auth.create_user(
+            session, email="analyst@example.com", name="Analyst", password=None, roles=["analyst"]
+        )
     full = tmp_path / "full.csv"
     assert cli.invoke(app, ["export", "contact", "--out", str(full)]).exit_code == 0
     with full.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["email"] for r in rows] == ["zhang.wei@example.com", "anna@example.de",
-                                          "li.min@example.cn"]
+    assert [r["email"] for r in rows] == [
+        "zhang.wei@example.com",
+        "anna@example.de",
+        "li.min@example.cn",
+    ]
     limited = tmp_path / "limited.jsonl"
-    result = cli.invoke(app, ["export", "contact", "--format", "jsonl", "--out", str(limited),
-                              "--as", "analyst@example.com", "--where",
-                              "record.city == 'Shanghai' || record.city == 'Berlin'"])
+    result = cli.invoke(
+        app,
+        [
+            "export",
+            "contact",
+            "--format",
+            "jsonl",
+            "--out",
+            str(limited),
+            "--as",
+            "analyst@example.com",
+            "--where",
+            "record.city == 'Shanghai' || record.city == 'Berlin'",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in limited.read_text().splitlines()]
     assert [line["last_name"] for line in lines] == ["Zhang", "Schmidt"]

@@ -30,6 +30,7 @@ from kindred.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from kindred.ids import new_id
 from kindred.records.models import RecordRow
 from kindred.records.service import RecordService, RequestContext
+from kindred.records.storage import object_is
 
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "kdr_"
@@ -138,9 +139,7 @@ class AuthService:
         dialect = session.get_bind().dialect.name
         expression = field_expression(dialect, "email", "text")
         return session.execute(
-            sa.select(records.c.id).where(
-                records.c.object == "user", expression == email.strip().lower()
-            )
+            sa.select(records.c.id).where(object_is("user"), expression == email.strip().lower())
         ).scalar()
 
     # -- credentials → principal ------------------------------------------------------------
@@ -231,7 +230,7 @@ class AuthService:
 
     def load_principal(self, session: Session, user_id: str, via: str = "token") -> Principal:
         row = session.execute(
-            sa.select(records.c.data).where(records.c.id == user_id, records.c.object == "user")
+            sa.select(records.c.data).where(records.c.id == user_id, object_is("user"))
         ).first()
         if row is None:
             raise Unauthenticated("the user no longer exists")
@@ -259,7 +258,7 @@ class AuthService:
         parent = field_expression(dialect, "parent", "text")
         children: dict[str, list[str]] = {}
         for territory_id, parent_id in session.execute(
-            sa.select(records.c.id, parent).where(records.c.object == "territory")
+            sa.select(records.c.id, parent).where(object_is("territory"))
         ).all():
             if parent_id:
                 children.setdefault(parent_id, []).append(territory_id)

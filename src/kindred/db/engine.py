@@ -14,11 +14,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 WRITE_OPTION = "kindred_write"
+
+
+def _json_serializer(value: Any) -> str:
+    # orjson is several times faster than json.dumps on the bulk paths (imports, seeds).
+    return orjson.dumps(value).decode()
+
+
+JSON_OPTIONS: dict[str, Any] = {
+    "json_serializer": _json_serializer,
+    "json_deserializer": orjson.loads,
+}
 
 
 class DialectConfiguration(abc.ABC):
@@ -42,6 +54,7 @@ class SQLiteConfiguration(DialectConfiguration):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout_ms / 1000},
+            **JSON_OPTIONS,
             **engine_kwargs,
         )
         busy_timeout = self.busy_timeout_ms
@@ -79,7 +92,7 @@ class PostgresConfiguration(DialectConfiguration):
         engine_kwargs.setdefault("pool_size", 20)
         engine_kwargs.setdefault("max_overflow", 20)
         engine_kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, **engine_kwargs)
+        return create_engine(parsed, **JSON_OPTIONS, **engine_kwargs)
 
 
 CONFIGURATIONS: dict[str, DialectConfiguration] = {

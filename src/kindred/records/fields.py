@@ -169,8 +169,13 @@ class FieldDefinition(BaseModel):
 
     @property
     def needs_index(self) -> bool:
+        # A unique field's unique index already serves lookups and sorting; a second index
+        # would only slow every write of the object down.
         return (
-            (self.indexed or self.unique) and self.type in INDEXABLE and not self.is_many_relation
+            self.indexed
+            and not self.unique
+            and self.type in INDEXABLE
+            and not self.is_many_relation
         )
 
 

@@ -34,7 +34,7 @@ from kindred.records.models import (
     RecordRow,
 )
 from kindred.records.standard import STANDARD_OBJECTS
-from kindred.records.storage import field_expression, sync_indexes
+from kindred.records.storage import field_expression, object_is, sync_indexes
 from kindred.rules import RuleError, compile_rule
 
 RULE_VARIABLES = ("record",)
@@ -305,7 +305,7 @@ class MetadataService:
         if current.standard:
             raise PermissionDenied(f"'{name}' is a standard object and cannot be deleted")
         count = session.execute(
-            sa.select(sa.func.count()).select_from(RecordRow).where(RecordRow.object == name)
+            sa.select(sa.func.count()).select_from(RecordRow).where(object_is(name))
         ).scalar_one()
         if count:
             raise Conflict(
@@ -476,9 +476,7 @@ class MetadataService:
             new_data = sa.func.json_remove(records.c.data, sa.literal_column(f"'$.{field_name}'"))
         else:
             new_data = records.c.data.op("-")(sa.literal_column(f"'{field_name}'"))
-        session.execute(
-            sa.update(records).where(records.c.object == object_name).values(data=new_data)
-        )
+        session.execute(sa.update(records).where(object_is(object_name)).values(data=new_data))
         if field.type is FieldType.RELATION:
             session.execute(
                 sa.delete(RecordLink).where(RecordLink.relation == f"{object_name}.{field_name}")
@@ -543,14 +541,14 @@ class MetadataService:
             session.execute(
                 sa.select(sa.func.count())
                 .select_from(RecordRow)
-                .where(RecordRow.object == object_name, expression.is_(None))
+                .where(object_is(object_name), expression.is_(None))
             ).scalar_one()
         )
 
     def _backfill(self, session: Session, object_name: str, name: str, value: Any) -> None:
         records = RecordRow.__table__
         rows = session.execute(
-            sa.select(records.c.id, records.c.data).where(records.c.object == object_name)
+            sa.select(records.c.id, records.c.data).where(object_is(object_name))
         ).all()
         for record_id, data in rows:
             if data.get(name) is None:
@@ -563,7 +561,7 @@ class MetadataService:
     def _duplicates(self, session: Session, object_name: str, expression: Any) -> list[Any]:
         rows = session.execute(
             sa.select(expression)
-            .where(RecordRow.object == object_name, expression.is_not(None))
+            .where(object_is(object_name), expression.is_not(None))
             .group_by(expression)
             .having(sa.func.count() > 1)
         )
@@ -572,9 +570,7 @@ class MetadataService:
     def _options_in_use(
         self, session: Session, object_name: str, field: FieldDefinition, values: set[str]
     ) -> set[str]:
-        rows = session.execute(
-            sa.select(RecordRow.data).where(RecordRow.object == object_name)
-        ).scalars()
+        rows = session.execute(sa.select(RecordRow.data).where(object_is(object_name))).scalars()
         used: set[str] = set()
         for data in rows:
             value = data.get(field.name)

@@ -49,6 +49,11 @@ SYSTEM_COLUMNS: dict[str, tuple[Any, str]] = {
     "created_by": (records.c.created_by, "text"),
     "updated_by": (records.c.updated_by, "text"),
 }
+# Fields mirrored in indexed columns: filters and sorts use the column, not the JSON value.
+COLUMN_FIELDS: dict[str, Any] = {
+    "owner": records.c.owner_id,
+    "territory": records.c.territory_id,
+}
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,8 @@ class QueryCompiler:
             )
         if not self.readable(name):
             raise PermissionDenied(f"you may not {purpose} by field '{name}'")
+        if name in COLUMN_FIELDS and definition.sql_kind == "text":
+            return COLUMN_FIELDS[name], "text"
         return field_expression(self.dialect, name, definition.sql_kind), definition.sql_kind
 
     def filter(self, item: FieldFilter) -> ColumnElement[bool]:

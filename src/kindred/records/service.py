@@ -41,7 +41,7 @@ from kindred.records.query import (
     keyset_predicate,
     sort_signature,
 )
-from kindred.records.storage import field_expression
+from kindred.records.storage import field_expression, object_is
 from kindred.rules import RuleError
 
 records = RecordRow.__table__
@@ -231,9 +231,7 @@ class RecordService:
         *,
         for_update: bool = False,
     ) -> Any:
-        statement = sa.select(records).where(
-            records.c.id == record_id, records.c.object == compiled.name
-        )
+        statement = sa.select(records).where(records.c.id == record_id, object_is(compiled.name))
         visible = self.visibility(compiled, permission, context.principal)
         if visible is not None:
             statement = statement.where(visible)
@@ -278,7 +276,7 @@ class RecordService:
         self._check_field_names(compiled, permission, query.fields, "fields")
         dialect = session.get_bind().dialect.name
         compiler = QueryCompiler(compiled, dialect, permission.can_read_field)
-        statement = sa.select(records).where(records.c.object == compiled.name)
+        statement = sa.select(records).where(object_is(compiled.name))
         visible = self.visibility(compiled, permission, context.principal)
         if visible is not None:
             statement = statement.where(visible)
@@ -398,9 +396,7 @@ class RecordService:
             target_permission = context.principal.permission(target)
             if not target_permission.can("read") or not ids:
                 continue
-            statement = sa.select(records).where(
-                records.c.object == target, records.c.id.in_(sorted(ids))
-            )
+            statement = sa.select(records).where(object_is(target), records.c.id.in_(sorted(ids)))
             visible = self.visibility(target_compiled, target_permission, context.principal)
             if visible is not None:
                 statement = statement.where(visible)
@@ -493,8 +489,13 @@ class RecordService:
         *,
         match_on: str = "id",
         if_match: dict[str, int | None] | None = None,
+        present_results: bool = True,
     ) -> list[dict[str, Any]]:
-        """Validate every item, then write all of them, or raise and write none."""
+        """Validate every item, then write all of them, or raise and write none.
+
+        Returns the written records as the caller may see them, or, with
+        ``present_results=False`` (bulk loads), only ``{"id", "version"}`` of each.
+        """
         if operation not in ("create", "update", "upsert"):
             raise MalformedRequest(f"unknown bulk operation '{operation}'")
         if len(items) > MAX_BULK:
@@ -571,7 +572,15 @@ class RecordService:
         self._check_visible_after_write(compiled, permission, principal, drafts, path, errors)
         if errors:
             raise ValidationFailed(self._summary(errors, len(items)), errors=errors)
-        rows = self._write(session, context, compiled, drafts)
+        rows = self._write(session, context, compiled, drafts, reload=present_results)
+        if not present_results:
+            return [
+                {
+                    "id": d.record_id,
+                    "version": d.version + 1 if d.existing and d.changed else d.version,
+                }
+                for d in drafts
+            ]
         presented = [self.present(compiled, permission, row) for row in rows]
         self._run_read_hooks(session, context, compiled, presented)
         return presented
@@ -635,7 +644,7 @@ class RecordService:
         for chunk_start in range(0, len(wanted), 900):
             chunk = wanted[chunk_start : chunk_start + 900]
             statement = sa.select(records, key_expression.label("match_key")).where(
-                records.c.object == compiled.name, key_expression.in_(chunk)
+                object_is(compiled.name), key_expression.in_(chunk)
             )
             statement = statement.with_for_update()
             for row in session.execute(statement).all():
@@ -811,7 +820,7 @@ class RecordService:
             target_compiled = self.registry(session).get(target)
             target_permission = context.principal.permission(target)
             statement = sa.select(records.c.id).where(
-                records.c.object == target, records.c.id.in_(sorted(wanted))
+                object_is(target), records.c.id.in_(sorted(wanted))
             )
             visible = self.visibility(target_compiled, target_permission, context.principal)
             if visible is not None:
@@ -913,7 +922,7 @@ class RecordService:
                 chunk = values[start : start + 900]
                 clashes = session.execute(
                     sa.select(expression.label("value"), records.c.id).where(
-                        records.c.object == compiled.name, expression.in_(chunk)
+                        object_is(compiled.name), expression.in_(chunk)
                     )
                 ).all()
                 for value, record_id in clashes:
@@ -967,6 +976,8 @@ class RecordService:
         context: RequestContext,
         compiled: CompiledObject,
         drafts: list[_Draft],
+        *,
+        reload: bool = True,
     ) -> list[Any]:
         now = utcnow()
         actor = context.principal.user_id
@@ -1037,6 +1048,8 @@ class RecordService:
                 f"changed concurrently): {str(error.orig).splitlines()[0]}"
             ) from None
         self._write_change_log(session, context, log)
+        if not reload:
+            return []
         ids = [d.record_id for d in drafts]
         by_id: dict[str, Any] = {}
         for start in range(0, len(ids), 900):

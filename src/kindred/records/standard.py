@@ -54,9 +54,12 @@ def _object(
     rules: tuple[ValidationRule, ...] = (),
     territorial: bool = True,
 ) -> ObjectDefinition:
-    system = [_relation("owner", "user", label="Owner", label_zh="负责人")]
+    # Not field-indexed: the records table keeps owner and territory in indexed columns.
+    system = [_relation("owner", "user", label="Owner", label_zh="负责人", indexed=False)]
     if territorial:
-        system.append(_relation("territory", "territory", label="Territory", label_zh="区域"))
+        system.append(
+            _relation("territory", "territory", label="Territory", label_zh="区域", indexed=False)
+        )
     return ObjectDefinition(
         name=name,
         label=label,

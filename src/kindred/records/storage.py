@@ -58,8 +58,15 @@ def _short(name: str) -> str:
     return f"{name[:49]}_{digest}"
 
 
-def field_index_name(field: FieldDefinition) -> str:
-    return _short(f"{INDEX_PREFIX}{field.sql_kind}_{field.name}")
+def object_is(name: str) -> ColumnElement[bool]:
+    """``records.object = '<name>'`` with the name as a literal: partial indexes are only
+    used when the query repeats their WHERE clause verbatim, which a bound parameter
+    (especially in a prepared, generic plan) does not."""
+    return records.c.object == literal_column(f"'{_checked(name)}'")
+
+
+def field_index_name(object_name: str, field: FieldDefinition) -> str:
+    return _short(f"{INDEX_PREFIX}{object_name}_{field.name}")
 
 
 def unique_index_name(object_name: str, field: FieldDefinition) -> str:
@@ -72,12 +79,20 @@ def _detached_table() -> sa.Table:
     return records.to_metadata(sa.MetaData())
 
 
-def field_index(dialect: str, field: FieldDefinition) -> sa.Index:
-    """(object, value, id): serves equality and range filters and keyset pagination sorted by
-    the field. Shared by every object that has a same-named field of the same kind."""
+def field_index(dialect: str, object_name: str, field: FieldDefinition) -> sa.Index:
+    """(value, id) over one object's rows: serves equality and range filters and keyset
+    pagination sorted by the field. Partial, so writing a record touches only the indexes of
+    its own object, not those of every object sharing the table."""
     table = _detached_table()
     expression = field_expression(dialect, field.name, field.sql_kind, table)
-    return sa.Index(field_index_name(field), table.c.object, expression, table.c.id)
+    where = table.c.object == literal_column(f"'{_checked(object_name)}'")
+    return sa.Index(
+        field_index_name(object_name, field),
+        expression,
+        table.c.id,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
 
 
 def unique_index(dialect: str, object_name: str, field: FieldDefinition) -> sa.Index:
@@ -115,8 +130,8 @@ def sync_indexes(connection: Connection, definitions: list[ObjectDefinition]) ->
     for definition in definitions:
         for field in definition.fields:
             if field.needs_index:
-                index = field_index(dialect, field)
-                wanted.setdefault(str(index.name), index)
+                index = field_index(dialect, definition.name, field)
+                wanted[str(index.name)] = index
             if field.unique:
                 index = unique_index(dialect, definition.name, field)
                 wanted[str(index.name)] = index

@@ -349,6 +349,7 @@ class Importer:
                     operation,
                     [item for _, item in pending],
                     match_on=match_on,
+                    present_results=False,
                 )
             except KindredError as error:
                 savepoint.rollback()
