@@ -3,7 +3,7 @@ and of a filtered, sorted page of 50 over N seeded accounts (filter and sort on 
 custom field), under C concurrent clients — on SQLite and PostgreSQL, side by side with the
 targets.
 
-    .venv/bin/python benchmarks/bench_records.py                      # 100k customers, both dialects
+    .venv/bin/python benchmarks/bench_records.py         # 100k customers, both dialects
     .venv/bin/python benchmarks/bench_records.py --customers 20000 --duration 5 --dialects sqlite
 
 Ends with one JSON line of every figure. Not part of the test run.
@@ -31,11 +31,11 @@ from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
+from kindred.records.seed import seed_demo_data
 from sqlalchemy.engine import make_url
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.config import Settings
-from kindred.records.seed import seed_demo_data
 from kindred.records.service import RequestContext
 from kindred.records.transfer import Importer
 from kindred.services import Kindred
@@ -88,7 +88,8 @@ def prepare(kindred: Kindred, customers: int) -> tuple[float, int]:
         if kindred.database.dialect == "sqlite":
             session.execute(
                 sa.text(
-                    "UPDATE records SET data = json_set(data, '$.credit_score', abs(random()) % 1000) "
+                    "UPDATE records SET data = "
+                    "json_set(data, '$.credit_score', abs(random()) % 1000) "
                     "WHERE object = 'account'"
                 )
             )
