@@ -35,6 +35,7 @@ class Kindred:
         records = RecordService(cache)
         metadata = MetadataService(cache)
         auth = AuthService(settings, records)
+        records.change_hooks.append(auth.on_record_change)
         return cls(settings, database, cache, records, metadata, auth)
 
     def bootstrap(self) -> None:

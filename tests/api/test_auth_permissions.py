@@ -276,3 +276,40 @@ def test_change_log_records_actor_and_request_id(client: Any, world: World, kind
     assert history[0]["request_id"] == "req-12345"
     assert history[0]["actor_id"] == world.admin.id
     assert history[0]["after"]["name"] == "Logged"
+
+
+def test_changes_to_users_and_roles_apply_to_the_next_request(
+    client: Any, world: World, kindred: Any
+) -> None:
+    admin = world.admin.headers
+    beijing = make_account(
+        client, admin, name="Beijing Union", territory=world.territories["north"]
+    )
+    url = f"{BASE}/account/records/{beijing['id']}"
+    problem(client.get(url, headers=world.sales_east.headers), 404)
+    moved = client.patch(
+        f"{BASE}/user/records/{world.sales_east.id}",
+        json={"territories": [world.territories["north"]]},
+        headers=admin,
+    )
+    assert moved.status_code == 200, moved.text
+    assert client.get(url, headers=world.sales_east.headers).status_code == 200
+    # Taking a permission away from a role is effective at once, without re-signing in.
+    roles = {r["name"]: r for r in client.get("/api/v1/roles", headers=admin).json()["data"]}
+    sales = roles["sales"]["permissions"]
+    sales["objects"]["account"] = {"actions": [], "scope": "territory"}
+    assert (
+        client.put(
+            "/api/v1/roles/sales",
+            json={"description": "no accounts", "permissions": sales},
+            headers=admin,
+        ).status_code
+        == 200
+    )
+    problem(client.get(url, headers=world.sales_east.headers), 403)
+    deactivated = client.patch(
+        f"{BASE}/user/records/{world.sales_north.id}", json={"active": False}, headers=admin
+    )
+    assert deactivated.status_code == 200
+    body = problem(client.get(f"{BASE}/contact/records", headers=world.sales_north.headers), 401)
+    assert body["detail"] == "this user is deactivated"

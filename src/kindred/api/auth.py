@@ -13,6 +13,7 @@ from kindred.api.responses import Json
 from kindred.auth.models import ApiKey, RoleDefinition
 from kindred.auth.permissions import RolePermissions
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from kindred.records.metadata import AUTH_COUNTER, bump_generation
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -198,6 +199,7 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
             row.description = payload.description
             row.permissions = data
         session.flush()
+        bump_generation(session, AUTH_COUNTER)
         body = {
             "name": row.name,
             "description": row.description,

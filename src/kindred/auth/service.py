@@ -6,6 +6,7 @@ credential into a ``Principal`` carrying merged role permissions and territory v
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -28,6 +29,7 @@ from kindred.config import Settings
 from kindred.db import utcnow
 from kindred.errors import Conflict, NotFound, Unauthenticated, ValidationFailed, field_error
 from kindred.ids import new_id
+from kindred.records.metadata import AUTH_COUNTER, bump_generation, current_generation
 from kindred.records.models import RecordRow
 from kindred.records.service import RecordService, RequestContext
 from kindred.records.storage import object_is
@@ -58,6 +60,16 @@ class AuthService:
         # Verified against when the email is unknown, so response time does not reveal
         # which email addresses have accounts.
         self._dummy_hash = self.hasher.hash("kindred-timing-equalizer")
+        # user id → (auth generation, principal). Loading a principal takes three queries;
+        # checking the generation takes one, and any change to users, territories, roles or
+        # API keys moves it, so a cached principal is never staler than the last commit.
+        self._principals: dict[str, tuple[int, Principal]] = {}
+        self._keys: dict[str, tuple[int, str]] = {}
+
+    def on_record_change(self, session: Session, entries: list[dict[str, Any]]) -> None:
+        """Change hook: user and territory records shape principals."""
+        if any(entry["object"] in ("user", "territory") for entry in entries):
+            bump_generation(session, AUTH_COUNTER)
 
     def hash_password(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -182,7 +194,21 @@ class AuthService:
             raise Unauthenticated("the access token has expired; sign in again") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the access token is invalid ({error})") from None
-        return self.load_principal(session, str(claims["sub"]), via="token")
+        generation = current_generation(session, AUTH_COUNTER)
+        return self._principal(session, str(claims["sub"]), "token", generation)
+
+    def _principal(self, session: Session, user_id: str, via: str, generation: int) -> Principal:
+        cached = self._principals.get(user_id)
+        if cached is not None and cached[0] == generation:
+            principal = cached[1]
+        else:
+            principal = self.load_principal(session, user_id)
+            if len(self._principals) > 10_000:
+                self._principals.clear()
+            self._principals[user_id] = (generation, principal)
+        if principal.via != via:
+            principal = dataclasses.replace(principal, via=via, _cache={})  # type: ignore[arg-type]
+        return principal
 
     def create_api_key(self, session: Session, user_id: str, name: str) -> tuple[ApiKey, str]:
         if not name.strip():
@@ -204,6 +230,7 @@ class AuthService:
         )
         session.add(row)
         session.flush()
+        bump_generation(session, AUTH_COUNTER)
         return row, plaintext
 
     def revoke_api_key(self, session: Session, key_id: str) -> None:
@@ -214,11 +241,16 @@ class AuthService:
             raise Conflict("the API key is already revoked")
         row.revoked_at = utcnow()
         session.flush()
+        bump_generation(session, AUTH_COUNTER)
 
     def principal_from_api_key(self, session: Session, plaintext: str) -> Principal:
         if not plaintext.startswith(API_KEY_PREFIX):
             raise Unauthenticated("that is not a Kindred API key (they start with 'kdr_')")
         digest = hashlib.sha256(plaintext.encode()).hexdigest()
+        generation = current_generation(session, AUTH_COUNTER)
+        cached = self._keys.get(digest)
+        if cached is not None and cached[0] == generation:
+            return self._principal(session, cached[1], "api_key", generation)
         row = session.execute(
             sa.select(ApiKey.user_id, ApiKey.revoked_at).where(ApiKey.secret_hash == digest)
         ).first()
@@ -226,7 +258,8 @@ class AuthService:
             raise Unauthenticated("unknown API key")
         if row.revoked_at is not None:
             raise Unauthenticated("this API key has been revoked")
-        return self.load_principal(session, row.user_id, via="api_key")
+        self._keys[digest] = (generation, row.user_id)
+        return self._principal(session, row.user_id, "api_key", generation)
 
     def load_principal(self, session: Session, user_id: str, via: str = "token") -> Principal:
         row = session.execute(

@@ -120,11 +120,25 @@ def load_definitions(session: Session) -> list[ObjectDefinition]:
     ]
 
 
-def current_generation(session: Session) -> int:
+METADATA_COUNTER = 1
+AUTH_COUNTER = 2  # users, territories, roles and API keys: invalidates cached principals
+
+
+def current_generation(session: Session, counter: int = METADATA_COUNTER) -> int:
     value = session.execute(
-        sa.select(MetadataState.generation).where(MetadataState.id == 1)
+        sa.select(MetadataState.generation).where(MetadataState.id == counter)
     ).scalar()
     return int(value or 0)
+
+
+def bump_generation(session: Session, counter: int = METADATA_COUNTER) -> None:
+    """Tell every process that its cache keyed on ``counter`` is stale (after commit)."""
+    state = session.get(MetadataState, counter, with_for_update=True)
+    if state is None:
+        session.add(MetadataState(id=counter, generation=1))
+    else:
+        state.generation += 1
+    session.flush()
 
 
 class RegistryCache:
@@ -628,12 +642,7 @@ class MetadataService:
             after=_dump(after) if after else None,
         )
         session.add(change)
-        state = session.get(MetadataState, 1, with_for_update=True)
-        if state is None:
-            session.add(MetadataState(id=1, generation=1))
-        else:
-            state.generation += 1
-        session.flush()
+        bump_generation(session, METADATA_COUNTER)
         if self.on_change is not None:
             self.on_change(session, change)
 
