@@ -18,7 +18,8 @@ ETAG = re.compile(r'^(?:W/)?"v(\d+)"$')
 
 
 def get_kindred(request: Request) -> Kindred:
-    return request.app.state.kindred  # type: ignore[no-any-return]
+    kindred: Kindred = request.app.state.kindred
+    return kindred
 
 
 KindredDep = Annotated[Kindred, Depends(get_kindred)]

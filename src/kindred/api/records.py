@@ -61,7 +61,7 @@ def list_records(
         max_limit=kindred.settings.page_size_max,
     )
     with kindred.database.read() as session:
-        page = kindred.records.list(session, context, object_name, query)
+        page = kindred.records.list_records(session, context, object_name, query)
     body: dict[str, Any] = {"data": page.data, "next_cursor": page.next_cursor}
     if query.include:
         body["included"] = page.included

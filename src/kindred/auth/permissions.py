@@ -18,7 +18,7 @@ Action = Literal["read", "create", "update", "delete"]
 Scope = Literal["own", "territory", "all"]
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "delete")
 SCOPE_RANK: dict[str, int] = {"own": 0, "territory": 1, "all": 2}
-ALL = "*"
+ALL: Literal["*"] = "*"
 
 
 class ObjectGrant(BaseModel):

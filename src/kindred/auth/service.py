@@ -37,7 +37,7 @@ from kindred.records.storage import object_is
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "kdr_"
 MIN_PASSWORD_LENGTH = 10
-records = RecordRow.__table__
+records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
 
 
 def check_password_strength(password: str) -> None:

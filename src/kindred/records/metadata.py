@@ -485,7 +485,8 @@ class MetadataService:
         updated = current.model_copy(update={"fields": fields})
         # Remove stored values too, so re-adding a field of that name starts empty.
         dialect = session.get_bind().dialect.name
-        records = RecordRow.__table__
+        records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
+        new_data: Any
         if dialect == "sqlite":
             new_data = sa.func.json_remove(records.c.data, sa.literal_column(f"'$.{field_name}'"))
         else:
@@ -560,7 +561,7 @@ class MetadataService:
         )
 
     def _backfill(self, session: Session, object_name: str, name: str, value: Any) -> None:
-        records = RecordRow.__table__
+        records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
         rows = session.execute(
             sa.select(records.c.id, records.c.data).where(object_is(object_name))
         ).all()

@@ -24,7 +24,7 @@ from kindred.records.metadata import CompiledObject
 from kindred.records.models import RecordRow
 from kindred.records.storage import field_expression
 
-records = RecordRow.__table__
+records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
 
 OPERATORS = {
     "eq",

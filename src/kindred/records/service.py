@@ -44,9 +44,9 @@ from kindred.records.query import (
 from kindred.records.storage import field_expression, object_is
 from kindred.rules import RuleError
 
-records = RecordRow.__table__
-links = RecordLink.__table__
-change_log = ChangeLogEntry.__table__
+records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
+links: sa.Table = RecordLink.__table__  # type: ignore[assignment]
+change_log: sa.Table = ChangeLogEntry.__table__  # type: ignore[assignment]
 
 MAX_BULK = 10_000
 
@@ -269,7 +269,7 @@ class RecordService:
         if hidden:
             raise PermissionDenied(f"you may not read: {', '.join(hidden)}")
 
-    def list(
+    def list_records(
         self, session: Session, context: RequestContext, object_name: str, query: ListQuery
     ) -> Page:
         compiled, permission = self._object(session, context, object_name, "read")
@@ -342,7 +342,7 @@ class RecordService:
                 return None
             expression, kind = compiler.expression(name, purpose="filter")
             kinds = {"timestamp": "datetime", "json": "text"}
-            return FieldRef(expression=expression, kind=kinds.get(kind, kind))  # type: ignore[arg-type]
+            return FieldRef(expression=expression, kind=kinds.get(kind, kind))
 
         try:
             return compile_filter(source, resolve, root="record")
@@ -388,8 +388,8 @@ class RecordService:
                 raise PermissionDenied(f"you may not read '{name}'")
             for row in rows:
                 value = row.data.get(name)
-                ids = value if isinstance(value, list) else [value]
-                targets[str(definition.target)].update(i for i in ids if i)
+                values = value if isinstance(value, list) else [value]
+                targets[str(definition.target)].update(i for i in values if i)
         included: list[dict[str, Any]] = []
         for target, ids in targets.items():
             target_compiled = self.registry(session).get(target)
@@ -540,7 +540,8 @@ class RecordService:
 
         drafts: list[_Draft] = []
         for position, item in enumerate(items):
-            row = existing_rows.get(keys[position]) if keys[position] else None
+            key = keys[position]
+            row = existing_rows.get(key) if key is not None else None
             draft = self._draft(
                 compiled,
                 permission,
@@ -933,11 +934,11 @@ class RecordService:
                         and not isinstance(value, str)
                         else value
                     )
-                    draft = candidates.get(value)
-                    if draft is not None and draft.record_id != record_id:
+                    clash = candidates.get(value)
+                    if clash is not None and clash.record_id != record_id:
                         errors.append(
                             field_error(
-                                path(draft.position, name),
+                                path(clash.position, name),
                                 "unique",
                                 f"another {compiled.name} already has {name} '{value}'",
                                 conflicting_id=record_id,
@@ -999,7 +1000,7 @@ class RecordService:
                         updated_by=actor,
                     )
                 )
-                if result.rowcount != 1:
+                if result.rowcount != 1:  # type: ignore[attr-defined]
                     raise PreconditionFailed(
                         f"{compiled.name} {draft.record_id} changed while it was being saved; "
                         "reload it and try again"

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kindred.records.fields import IDENTIFIER, FieldDefinition, ObjectDefinition
 from kindred.records.models import RecordRow
 
-records = RecordRow.__table__
+records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
 INDEX_PREFIX = "ix_rf_"
 UNIQUE_PREFIX = "ux_rf_"
 

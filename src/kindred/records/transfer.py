@@ -425,7 +425,7 @@ def iterate_records(
     """Every record the principal may see, in id order, through the permission-checked list."""
     cursor: str | None = None
     while True:
-        page = service.list(
+        page = service.list_records(
             session,
             context,
             object_name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 import kindred.models  # noqa: F401  (registers every table on the metadata)
@@ -12,7 +14,9 @@ from kindred.records.storage import INDEX_PREFIX, UNIQUE_PREFIX
 config = context.config
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # Runtime field indexes follow metadata, not migrations.
     return not (type_ == "index" and name and name.startswith((INDEX_PREFIX, UNIQUE_PREFIX)))
 
