@@ -135,20 +135,32 @@ def test_invalid_definitions_are_refused_and_nothing_is_saved(
     assert error["path"] == "/validation_rules/0/expression"
     assert error["code"] == "invalid_cel"
     assert error["column"] == 22
+    bare = {key: value for key, value in PLANT.items() if key != "title_field"}
     cases = [
         ({**PLANT, "name": "Bad Name"}, "/name"),
-        ({**PLANT, "fields": [{"name": "x", "type": "colour"}]}, "/fields/0/type"),
-        ({**PLANT, "fields": [{"name": "x", "type": "enum"}]}, "/fields/0"),
+        ({**PLANT, "title_field": "colour"}, "/"),
         (
-            {**PLANT, "fields": [{"name": "x", "type": "relation", "target": "starship"}]},
+            {**bare, "validation_rules": [], "fields": [{"name": "x", "type": "colour"}]},
+            "/fields/0/type",
+        ),
+        ({**bare, "validation_rules": [], "fields": [{"name": "x", "type": "enum"}]}, "/fields/0"),
+        (
+            {
+                **bare,
+                "validation_rules": [],
+                "fields": [{"name": "x", "type": "relation", "target": "starship"}],
+            },
             "/fields/0/target",
         ),
-        ({**PLANT, "fields": [{"name": "id", "type": "text"}]}, "/fields/0/name"),
+        (
+            {**bare, "validation_rules": [], "fields": [{"name": "id", "type": "text"}]},
+            "/fields/0/name",
+        ),
         ({**PLANT, "unexpected": True}, "/unexpected"),
     ]
     for payload, path in cases:
         body = problem(client.post(META, json=payload, headers=admin), 422)
-        assert path in [e["path"] for e in body["errors"]], (path, body)
+        assert path in [e["path"] for e in body["errors"]], (path, body["errors"])
     problem(client.post(META, json={**PLANT, "name": "account"}, headers=admin), 409)
     problem(
         client.post(f"{META}/account/fields", json={"name": "tier", "type": "text"}, headers=admin),

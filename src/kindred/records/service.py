@@ -30,7 +30,7 @@ from kindred.errors import (
     field_error,
 )
 from kindred.ids import new_id
-from kindred.records.fields import FieldType, FieldValueError, format_datetime
+from kindred.records.fields import FieldType, FieldValueError, build_checker, format_datetime
 from kindred.records.metadata import CompiledObject, Registry, RegistryCache
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.query import (
@@ -100,6 +100,11 @@ class _Draft:
     before: dict[str, Any] | None = None
     existing: bool = False
     changed: set[str] = field(default_factory=set)
+
+
+def _parse_timestamp(value: Any) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -341,8 +346,35 @@ class RecordService:
             if name not in compiled.fields and name not in ("id", "created_at", "updated_at"):
                 return None
             expression, kind = compiler.expression(name, purpose="filter")
-            kinds = {"timestamp": "datetime", "json": "text"}
-            return FieldRef(expression=expression, kind=kinds.get(kind, kind))
+            if kind == "json":
+                return None
+            if kind == "timestamp":
+                return FieldRef(expression=expression, kind="datetime", normalize=_parse_timestamp)
+            checker = compiled.checkers[name]
+            definition = compiled.fields[name]
+
+            def normalize(value: Any) -> Any:
+                try:
+                    return checker(value)
+                except FieldValueError as error:
+                    raise ValueError(error.message) from None
+
+            if kind == "list":
+                element = build_checker(
+                    definition.model_copy(update={"cardinality": "one"})
+                    if definition.type is FieldType.RELATION
+                    else definition.model_copy(update={"type": FieldType.ENUM})
+                )
+                return FieldRef(
+                    expression=expression,
+                    kind="list",
+                    contains=lambda value: compiler.list_contains(name, element(value)),
+                )
+            return FieldRef(
+                expression=expression,
+                kind=kind,  # type: ignore[arg-type]
+                normalize=None if kind == "text" else normalize,
+            )
 
         try:
             return compile_filter(source, resolve, root="record")
