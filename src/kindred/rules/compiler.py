@@ -204,7 +204,7 @@ class CompiledRule:
             raise RuleEvaluationError(
                 self.source, f"no value for {error.args[0]!r} (use has() for optional fields)"
             ) from None
-        except (TypeError, RuntimeError, ValueError) as error:
+        except Exception as error:  # the engine raises several kinds; all mean "failed"
             message = str(error).split("\n")[0]
             if "No such key" in message or "Undefined variable" in message:
                 message = f"a value the rule reads is missing: {message}"

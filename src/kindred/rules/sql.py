@@ -26,7 +26,14 @@ import sqlalchemy as sa
 from lark import Token, Tree
 from sqlalchemy.sql.elements import ColumnElement
 
-from kindred.rules.compiler import _unwrap, dotted_path, parse_tree, position, syntax_check
+from kindred.rules.compiler import (
+    COMPREHENSION_MACROS,
+    _unwrap,
+    dotted_path,
+    parse_tree,
+    position,
+    syntax_check,
+)
 from kindred.rules.errors import RuleSyntaxError
 
 Kind = Literal["text", "number", "integer", "boolean", "date", "datetime", "list"]
@@ -145,6 +152,12 @@ class _Compiler:
             condition = self.boolean(node.children[0])
             then, otherwise = self.value(node.children[1]), self.value(node.children[2])
             result_kind = then.kind if not then.is_literal else otherwise.kind
+            result_kind = {
+                "literal:str": "text",
+                "literal:int": "number",
+                "literal:float": "number",
+                "literal:bool": "boolean",
+            }.get(result_kind, result_kind)
             return _Value(sa.case((condition, then.sql), else_=otherwise.sql), result_kind)
         raise self.fail(node, f"not supported in filters: {kind.replace('_', ' ')}")
 
@@ -265,8 +278,10 @@ class _Compiler:
         return _Value(result, kind)
 
     def method(self, node: Tree[Any]) -> _Value:
-        target = self.value(node.children[0])
         name = str(node.children[1])
+        if name in COMPREHENSION_MACROS:
+            raise self.fail(node, f"not supported in filters: .{name}() (comprehensions)")
+        target = self.value(node.children[0])
         arguments = [
             self.value(a) for a in (node.children[2].children if len(node.children) > 2 else [])
         ]
