@@ -20,7 +20,7 @@ import ast
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 from lark import Token, Tree
@@ -97,9 +97,9 @@ class _Compiler:
     def boolean(self, node: Any) -> ColumnElement[bool]:
         value = self.value(node)
         if value.kind == "bool_expr":
-            return value.sql  # type: ignore[no-any-return]
+            return value.sql
         if value.kind == "boolean":
-            return value.sql == sa.true()  # type: ignore[no-any-return]
+            return value.sql == sa.true()
         if value.kind == "literal:bool":
             return sa.true() if value.sql else sa.false()
         raise self.fail(node, "this filter must give true or false")
@@ -175,7 +175,7 @@ class _Compiler:
         return _Value(reference.expression, reference.kind, reference)
 
     def literal(self, node: Tree[Any]) -> _Value:
-        token = node.children[0]
+        token = cast(Token, node.children[0])
         text = str(token)
         match token.type:
             case "INT_LIT":
@@ -345,16 +345,16 @@ def _family(kind: str) -> str:
 def _compare(left: Any, symbol: str, right: Any) -> ColumnElement[bool]:
     match symbol:
         case "==":
-            return left == right  # type: ignore[no-any-return]
+            return left == right
         case "!=":
-            return left != right  # type: ignore[no-any-return]
+            return left != right
         case "<":
-            return left < right  # type: ignore[no-any-return]
+            return left < right
         case "<=":
-            return left <= right  # type: ignore[no-any-return]
+            return left <= right
         case ">":
-            return left > right  # type: ignore[no-any-return]
-    return left >= right  # type: ignore[no-any-return]
+            return left > right
+    return left >= right
 
 
 def compile_filter(source: str, resolve: Resolver, *, root: str = "record") -> ColumnElement[bool]:
