@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed, field_error
 from kindred.records.fields import FieldDefinition, FieldType, FieldValueError
 from kindred.records.metadata import CompiledObject
-from kindred.records.models import RecordRow
+from kindred.records.models import RecordLink, RecordRow
 from kindred.records.storage import field_expression
 
 records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
@@ -277,6 +277,19 @@ class QueryCompiler:
             return expression.like(pattern, escape="\\")
         values = item.value.split(",") if op in ("in", "nin") else [item.value]
         parsed = [_parse_scalar(definition, raw, checker) for raw in values]
+        if (
+            definition.type is FieldType.RELATION
+            and item.field not in COLUMN_FIELDS
+            and op in ("eq", "in")
+        ):
+            # "Contacts of this account": walk the indexed edge table backwards.
+            edges = RecordLink.__table__
+            relation = f"{self.compiled.name}.{item.field}"
+            return records.c.id.in_(
+                sa.select(edges.c.source_id).where(
+                    edges.c.relation == relation, edges.c.target_id.in_(parsed)
+                )
+            )
         return self._compare(expression, op, parsed[0], parsed)
 
     @staticmethod

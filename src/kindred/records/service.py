@@ -41,7 +41,12 @@ from kindred.records.query import (
     keyset_predicate,
     sort_signature,
 )
-from kindred.records.storage import field_expression, object_is
+from kindred.records.storage import (
+    SYSTEM_RELATION_COLUMNS,
+    SYSTEM_RELATION_TARGETS,
+    field_expression,
+    object_is,
+)
 from kindred.rules import RuleError
 
 records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
@@ -487,8 +492,17 @@ class RecordService:
             .where(links.c.target_id == record_id, links.c.source_id != record_id)
             .group_by(links.c.relation)
         ).all()
-        if referencing:
-            counts = {relation: count for relation, count in referencing}
+        counts = {relation: count for relation, count in referencing}
+        for field_name, column in SYSTEM_RELATION_COLUMNS.items():
+            if compiled.name == SYSTEM_RELATION_TARGETS[field_name]:
+                owned = session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(records)
+                    .where(records.c[column] == record_id, records.c.id != record_id)
+                ).scalar_one()
+                if owned:
+                    counts[f"*.{field_name}"] = owned
+        if counts:
             described = ", ".join(f"{count} via {relation}" for relation, count in counts.items())
             raise Conflict(
                 f"{object_name} {record_id} is still referenced ({described}); "
@@ -1096,6 +1110,8 @@ class RecordService:
         self, session: Session, compiled: CompiledObject, drafts: list[_Draft]
     ) -> None:
         for definition in compiled.relation_fields:
+            if definition.name in SYSTEM_RELATION_COLUMNS:
+                continue  # owner and territory live in indexed columns, not edges
             relation = f"{compiled.name}.{definition.name}"
             changed = [d for d in drafts if definition.name in d.changed]
             if not changed:

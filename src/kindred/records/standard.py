@@ -39,7 +39,7 @@ def _field(name: str, type_: str, **kwargs: Any) -> FieldDefinition:
 
 
 def _relation(name: str, target: str, **kwargs: Any) -> FieldDefinition:
-    kwargs.setdefault("indexed", kwargs.get("cardinality", "one") == "one")
+    # Not expression-indexed: relation filters are answered from the indexed edge table.
     return _field(name, "relation", target=target, **kwargs)
 
 

@@ -21,6 +21,11 @@ from kindred.records.models import RecordRow
 
 records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
 INDEX_PREFIX = "ix_rf_"
+# Every territorial object has these relations; they are kept in indexed columns of
+# ``records`` (visibility filters read them on every request) instead of as edges in
+# ``record_links``, which would double the edge table for no new information.
+SYSTEM_RELATION_COLUMNS = {"owner": "owner_id", "territory": "territory_id"}
+SYSTEM_RELATION_TARGETS = {"owner": "user", "territory": "territory"}
 UNIQUE_PREFIX = "ux_rf_"
 
 
