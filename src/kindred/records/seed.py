@@ -254,7 +254,13 @@ class _Generator:
         record_id: str | None = None,
     ) -> str:
         record_id = record_id or self.new_id()
-        full = {**self.defaults[object_name], **data}
+        # Absent, not null: the record service never stores null values either.
+        full = {**self.defaults[object_name]}
+        for key, value in data.items():
+            if value is None:
+                continue
+            # Same normal form as the number checker: integral floats are stored as ints.
+            full[key] = int(value) if isinstance(value, float) and value.is_integer() else value
         created = created or self.moment(730, 1)
         self.rows.setdefault(object_name, []).append(
             (record_id, object_name, full, full.get("owner"), full.get("territory"), created)
