@@ -145,21 +145,25 @@ def demo(
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
-    table = Table(title="Where to look", show_header=False, box=None)
-    table.add_row("API docs", f"{base}/docs")
-    table.add_row("OpenAPI", f"{base}/openapi.json")
-    table.add_row("Health", f"{base}/healthz")
-    table.add_row(
-        "Sign in",
-        f"curl -s -d 'username=admin@kindred.demo&password={DEMO_PASSWORD}' "
-        f"{base}/api/v1/auth/token",
+    console.print("\n[bold]Where to look[/]")
+    login = (
+        f"TOKEN=$(curl -s -d 'username=admin@kindred.demo&password={DEMO_PASSWORD}' "
+        f"{base}/api/v1/auth/token | python3 -c 'import json,sys; "
+        'print(json.load(sys.stdin)["access_token"])\')'
     )
-    table.add_row(
-        "Accounts",
-        f"curl -s -H 'Authorization: Bearer $TOKEN' "
-        f"'{base}/api/v1/objects/account/records?filter[tier]=A&sort=-annual_revenue'",
-    )
-    console.print(table)
+    for label, value in (
+        ("API docs", f"{base}/docs"),
+        ("OpenAPI", f"{base}/openapi.json"),
+        ("Health", f"{base}/healthz"),
+        ("Sign in", login),
+        (
+            "Accounts",
+            f'curl -s -H "Authorization: Bearer $TOKEN" '
+            f"'{base}/api/v1/objects/account/records?filter[tier]=A"
+            "&sort=-annual_revenue&limit=5'",
+        ),
+    ):
+        console.print(f"  {label:<9} {value}", markup=False, highlight=False, soft_wrap=True)
     logins = Table(title=f"Demo logins (password: {DEMO_PASSWORD})")
     logins.add_column("email")
     logins.add_column("who")
