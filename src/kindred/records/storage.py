@@ -152,4 +152,22 @@ def sync_indexes(connection: Connection, definitions: list[ObjectDefinition]) ->
     for name in sorted(wanted.keys() - present):
         wanted[name].create(connection)
         changed.append(f"+{name}")
+    if changed:
+        refresh_statistics(connection)
     return changed
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """Update the planner's statistics for ``records``.
+
+    Without them SQLite picks the first usable index instead of the one that also serves
+    ORDER BY (a filtered, sorted page then sorts thousands of rows instead of reading 50).
+    """
+    if connection.dialect.name == "sqlite":
+        # Sampled statistics: fast on large tables and good enough to rank indexes.
+        connection.exec_driver_sql("PRAGMA analysis_limit=2000")
+        connection.exec_driver_sql("ANALYZE records")
+        connection.exec_driver_sql("ANALYZE record_links")
+    else:
+        connection.exec_driver_sql("ANALYZE records")
+        connection.exec_driver_sql("ANALYZE record_links")
