@@ -309,7 +309,10 @@ class RecordService:
                     ],
                 )
             order.append((expression, descending))
-        id_descending = any(name == "id" and d for name, d in query.sort)
+        explicit_id = [d for name, d in query.sort if name == "id"]
+        # The id tiebreaker runs in the direction of the first sort key, so one backward or
+        # forward walk of the (value, id) index yields rows already in order.
+        id_descending = explicit_id[0] if explicit_id else bool(order and order[0][1])
         order.append((records.c.id, id_descending))
         labelled = [expression.label(f"sort_{i}") for i, (expression, _) in enumerate(order)]
         statement = statement.add_columns(*labelled)
