@@ -51,6 +51,11 @@ class SQLiteConfiguration(DialectConfiguration):
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # As many pooled connections as the server's worker threads: opening a SQLite
+        # connection (and running its pragmas) per request costs more than the query.
+        if database and database != ":memory:":
+            engine_kwargs.setdefault("pool_size", 40)
+            engine_kwargs.setdefault("max_overflow", 20)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout_ms / 1000},
