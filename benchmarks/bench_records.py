@@ -31,12 +31,13 @@ from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
-from kindred.records.seed import seed_demo_data
 from sqlalchemy.engine import make_url
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.config import Settings
+from kindred.records.seed import seed_demo_data
 from kindred.records.service import RequestContext
+from kindred.records.storage import refresh_statistics
 from kindred.records.transfer import Importer
 from kindred.services import Kindred
 
@@ -100,8 +101,8 @@ def prepare(kindred: Kindred, customers: int) -> tuple[float, int]:
                     "to_jsonb(floor(random() * 1000)::int)) WHERE object = 'account'"
                 )
             )
-    with kindred.database.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    with kindred.database.write() as session:
+        refresh_statistics(session.connection())
     return seed_seconds, sum(counts.values())
 
 

@@ -92,3 +92,12 @@ def test_sqlite_pragmas(tmp_path: Any) -> None:
         assert session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
         assert session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30000
     database.dispose()
+
+
+def test_autocommit_statements_are_committed(empty_database: Database) -> None:
+    with empty_database.engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("CREATE TABLE kept (x INTEGER)")
+        autocommit.exec_driver_sql("INSERT INTO kept VALUES (1)")
+    with empty_database.read() as session:
+        assert session.execute(sa.text("SELECT count(*) FROM kept")).scalar_one() == 1

@@ -82,7 +82,10 @@ class SQLiteConfiguration(DialectConfiguration):
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            write = connection.get_execution_options().get(WRITE_OPTION, False)
+            options = connection.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # each statement commits by itself; a BEGIN here would never commit
+            write = options.get(WRITE_OPTION, False)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine

@@ -24,6 +24,7 @@ from kindred.records.fields import FieldDefinition, FieldType
 from kindred.records.metadata import CompiledObject
 from kindred.records.query import ListQuery
 from kindred.records.service import RequestContext
+from kindred.records.storage import refresh_statistics
 
 BATCH_SIZE = 2000
 
@@ -323,6 +324,10 @@ class Importer:
                 f"line {reader.line_num}: the file is not valid CSV ({error})"
             ) from None
         report.committed = mode == "skip_bad_rows" or not report.errors
+        if report.committed and report.created + report.updated >= 10_000:
+            # Large loads change value distributions; stale statistics make the planner
+            # pick the wrong index for filtered, sorted lists.
+            refresh_statistics(session.connection())
         return report
 
     def _write_batch(
