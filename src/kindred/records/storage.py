@@ -152,8 +152,54 @@ def sync_indexes(connection: Connection, definitions: list[ObjectDefinition]) ->
     for name in sorted(wanted.keys() - present):
         wanted[name].create(connection)
         changed.append(f"+{name}")
+    if dialect == "postgresql":
+        changed.extend(_sync_statistics(connection, definitions))
     if changed:
         refresh_statistics(connection)
+    return changed
+
+
+STATISTICS_PREFIX = "st_rf_"
+
+
+def _sync_statistics(connection: Connection, definitions: list[ObjectDefinition]) -> list[str]:
+    """PostgreSQL: extended statistics (most-common values) over (object, field value) for
+    every indexed field.
+
+    Why: PostgreSQL gathers no statistics for the expressions of *partial* indexes, so it
+    guessed that ``kind = 'hospital'`` matches 0.5% of accounts (it matches 35%) and chose
+    that index over the one that serves ORDER BY … LIMIT, 100× slower. With these statistics
+    the estimates are right and the plan is an index walk of 50 rows.
+    """
+    wanted: dict[str, str] = {}
+    for definition in definitions:
+        for field in definition.fields:
+            if not (field.needs_index or field.unique):
+                continue
+            expression = field_expression("postgresql", field.name, field.sql_kind)
+            rendered = str(
+                expression.compile(
+                    dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+            name = _short(f"{STATISTICS_PREFIX}{definition.name}_{field.name}")
+            wanted[name] = (
+                f'CREATE STATISTICS IF NOT EXISTS "{name}" (mcv) ON object, ({rendered}) '
+                "FROM records"
+            )
+    present = {
+        str(row[0])
+        for row in connection.exec_driver_sql(
+            "SELECT stxname FROM pg_statistic_ext WHERE starts_with(stxname::text, 'st_rf_')"
+        )
+    }
+    changed: list[str] = []
+    for name in sorted(present - wanted.keys()):
+        connection.exec_driver_sql(f'DROP STATISTICS IF EXISTS "{name}"')
+        changed.append(f"-{name}")
+    for name in sorted(wanted.keys() - present):
+        connection.exec_driver_sql(wanted[name])
+        changed.append(f"+{name}")
     return changed
 
 
