@@ -209,11 +209,8 @@ def run_dialect(dialect: str, arguments: argparse.Namespace) -> dict[str, Any]:
         print(f"[{dialect}] import: {import_rate:,.0f} rows/s", flush=True)
         key = api_key(kindred)
         ids = account_ids(kindred)
-        if dialect == "sqlite":
-            # Fold the load's write-ahead log back into the database, as a running server's
-            # automatic checkpoints would have, so readers do not start against a huge WAL.
-            with kindred.database.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # As `kindred seed` and `kindred import` do after bulk loads (see Database.checkpoint).
+        kindred.database.checkpoint()
         kindred.close()
 
         port = free_port()

@@ -339,6 +339,8 @@ def import_csv(
                 report = rollback.report
                 report.committed = False
         report.dry_run = dry_run
+        if report.committed and report.created + report.updated >= 10_000:
+            kindred.database.checkpoint()
         elapsed = time.perf_counter() - started
         if errors_out:
             write_error_report(report, Path(errors_out))

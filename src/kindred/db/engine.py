@@ -154,5 +154,15 @@ class Database:
         with self._write_sessions() as session, session.begin():
             yield session
 
+    def checkpoint(self) -> None:
+        """SQLite: fold the write-ahead log back into the database file after a bulk load.
+
+        Readers must consult every WAL frame index; after a load of hundreds of MB they do so
+        on every page read until a checkpoint runs, which made list queries 10× slower.
+        """
+        if self.dialect == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         self.engine.dispose()

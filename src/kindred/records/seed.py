@@ -801,6 +801,7 @@ def seed_demo_data(
         sync_indexes(connection, load_definitions(session))
         if progress:
             progress("indexes", 1, 1)
+    database.checkpoint()
     return counts
 
 
