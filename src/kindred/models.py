@@ -1,6 +1,7 @@
 """Imports every domain's tables so the shared metadata (and Alembic) sees all of them."""
 
 from kindred.auth import models as auth_models
+from kindred.ledger import models as ledger_models
 from kindred.records import models as records_models
 
-__all__ = ["auth_models", "records_models"]
+__all__ = ["auth_models", "ledger_models", "records_models"]

@@ -13,6 +13,7 @@ from kindred.auth.service import AuthService
 from kindred.config import Settings, get_settings
 from kindred.db import Database
 from kindred.db.migrate import upgrade
+from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
 
@@ -25,6 +26,7 @@ class Kindred:
     records: RecordService
     metadata: MetadataService
     auth: AuthService
+    ledger: LedgerService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -32,11 +34,30 @@ class Kindred:
         settings = settings or get_settings()
         database = Database(database_url or settings.database_url)
         cache = RegistryCache()
+        ledger = LedgerService(settings.secret_key)
         records = RecordService(cache)
-        metadata = MetadataService(cache)
+
+        def metadata_evidence(session: Any, change: Any) -> None:
+            # Every data-model change is evidenced; the payload (before/after definitions)
+            # stays in ledger_payloads, the leaf holds only its commitment.
+            ledger.append(
+                session,
+                f"metadata.{change.action}",
+                {
+                    "object": change.object,
+                    "version": change.version,
+                    "summary": change.summary,
+                    "before": change.before,
+                    "after": change.after,
+                    "request_id": change.request_id,
+                },
+                [s for s in (change.actor_id,) if s],
+            )
+
+        metadata = MetadataService(cache, on_change=metadata_evidence)
         auth = AuthService(settings, records)
         records.change_hooks.append(auth.on_record_change)
-        return cls(settings, database, cache, records, metadata, auth)
+        return cls(settings, database, cache, records, metadata, auth, ledger)
 
     def bootstrap(self) -> None:
         """Bring the database to the current schema and install standard objects and roles.

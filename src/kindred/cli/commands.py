@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kindred.cli import app, console, error_console, report_errors
+from kindred.cli import ledger as ledger_cli
 from kindred.config import get_settings
 from kindred.services import Kindred
 
@@ -26,6 +27,7 @@ DEMO_LOGINS = (
 )
 
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(ledger_cli.app, name="ledger")
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="apikeys")
