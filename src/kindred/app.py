@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kindred import __version__
-from kindred.api import auth, metadata, records
+from kindred.api import auth, ledger, metadata, records
 from kindred.api.problems import install_problem_handlers, problem_response
 from kindred.errors import PROBLEM_BASE
 from kindred.services import Kindred
@@ -61,15 +63,39 @@ class RequestContextMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+async def _periodic_checkpoints(services: Kindred) -> None:
+    """Sign a ledger checkpoint every ``ledger_checkpoint_seconds`` when the log grew."""
+    interval = services.settings.ledger_checkpoint_seconds
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(_checkpoint_if_grown, services)
+        except Exception:
+            logging.getLogger("kindred.ledger").exception("periodic checkpoint failed")
+
+
+def _checkpoint_if_grown(services: Kindred) -> None:
+    with services.database.write() as session:
+        latest = services.ledger.latest_checkpoint(session)
+        if services.ledger.tree(session).size != (latest.size if latest else 0):
+            services.ledger.checkpoint(session)
+
+
 def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> FastAPI:
     owned = kindred is None
     services = kindred or Kindred.create()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            services.close()
+        task = asyncio.create_task(_periodic_checkpoints(services))
+        try:
+            yield
+        finally:
+            task.cancel()
+            if owned:
+                services.close()
 
     if bootstrap:
         services.bootstrap()
@@ -91,6 +117,7 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(auth.router)
     app.include_router(metadata.router)
     app.include_router(records.router)
+    app.include_router(ledger.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
     def healthz() -> dict[str, str]:

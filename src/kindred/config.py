@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # lowers them because it creates hundreds of users.
     password_time_cost: int = Field(default=3, ge=1, le=20)
     password_memory_kib: int = Field(default=65536, ge=64, le=4 * 1024 * 1024)
+    # Sign a ledger checkpoint this often while serving (0 turns it off).
+    ledger_checkpoint_seconds: int = Field(default=300, ge=0)
     page_size_default: int = Field(default=50, ge=1, le=1000)
     page_size_max: int = Field(default=500, ge=1, le=10000)
 

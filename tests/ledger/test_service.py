@@ -184,3 +184,54 @@ def test_cli_verify_prove_and_offline_check(
         assert tampered.exit_code == 1 and "row 1" in tampered.output
     finally:
         get_settings.cache_clear()
+
+
+def test_ledger_api_is_for_auditors_and_serves_verifiable_proofs(kindred: Any, client: Any) -> None:
+    fill(kindred, 6)
+    with kindred.database.write() as session:
+        admin = kindred.auth.create_user(
+            session, email="a@example.com", name="A", password="long-password-1", roles=["admin"]
+        )
+        rep = kindred.auth.create_user(
+            session, email="r@example.com", name="R", password="long-password-1", roles=["sales"]
+        )
+        _, admin_key = kindred.auth.create_api_key(session, admin["id"], "audit")
+        _, rep_key = kindred.auth.create_api_key(session, rep["id"], "rep")
+    denied = client.get("/api/v1/ledger/verify", headers={"X-API-Key": rep_key})
+    assert denied.status_code == 403
+    headers = {"X-API-Key": admin_key}
+    key = client.get("/api/v1/ledger/public-key", headers=headers).json()["active"]
+    made = client.post("/api/v1/ledger/checkpoints", headers=headers)
+    assert made.status_code == 201 and made.json()["size"] == 6
+    bundle = client.get("/api/v1/ledger/entries/4/proof", headers=headers).json()
+    assert verify_bundle(bundle, key)["i"] == 4
+    assert client.get("/api/v1/ledger/entries/99/proof", headers=headers).status_code == 404
+    proof = client.get(
+        "/api/v1/ledger/consistency", headers=headers, params={"first": 2, "second": 6}
+    )
+    assert proof.status_code == 200 and len(proof.json()["proof"]) > 0
+    assert (
+        client.get(
+            "/api/v1/ledger/consistency", headers=headers, params={"first": 5, "second": 60}
+        ).status_code
+        == 422
+    )
+    assert client.get("/api/v1/ledger/verify", headers=headers).json()["intact"] is True
+
+
+def test_periodic_checkpoint_signs_only_when_the_log_grew(kindred: Any) -> None:
+    from kindred.app import _checkpoint_if_grown
+
+    def count() -> int:
+        with kindred.database.read() as session:
+            return int(
+                session.execute(sa.text("SELECT count(*) FROM ledger_checkpoints")).scalar_one()
+            )
+
+    fill(kindred, 2)
+    _checkpoint_if_grown(kindred)
+    _checkpoint_if_grown(kindred)
+    assert count() == 1
+    fill(kindred, 1)
+    _checkpoint_if_grown(kindred)
+    assert count() == 2

@@ -1,0 +1,92 @@
+"""Evidence log endpoints: checkpoints, proof bundles, consistency proofs, integrity."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from kindred.api.deps import ContextDep, KindredDep
+from kindred.api.responses import Json
+from kindred.errors import PermissionDenied
+from kindred.records.service import RequestContext
+
+router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
+AUDITORS = {"admin", "compliance"}
+
+
+def require_auditor(context: ContextDep) -> RequestContext:
+    if not AUDITORS & set(context.principal.roles):
+        raise PermissionDenied("the evidence log is for the admin and compliance roles")
+    return context
+
+
+AuditorDep = Annotated[RequestContext, Depends(require_auditor)]
+
+
+@router.get("/public-key", summary="The active verifier key and all earlier ones")
+def public_key(kindred: KindredDep, context: AuditorDep) -> Json:
+    with kindred.database.write() as session:
+        active = kindred.ledger.active_public_key(session)
+        keys = kindred.ledger.public_keys(session)
+    return Json({"active": active, "keys": keys})
+
+
+@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP signed note)")
+def latest_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
+    with kindred.database.write() as session:
+        stored = kindred.ledger.latest_checkpoint(session) or kindred.ledger.checkpoint(session)
+        body = {
+            "size": stored.size,
+            "root": base64.b64encode(stored.root).decode(),
+            "note": stored.note,
+        }
+    return Json(body)
+
+
+@router.post("/checkpoints", status_code=201, summary="Sign a checkpoint now")
+def make_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
+    with kindred.database.write() as session:
+        stored = kindred.ledger.checkpoint(session)
+        body = {
+            "size": stored.size,
+            "root": base64.b64encode(stored.root).decode(),
+            "note": stored.note,
+        }
+    return Json(body, status_code=201)
+
+
+@router.get("/entries/{index}/proof", summary="Proof bundle for offline verification")
+def proof_bundle(index: int, kindred: KindredDep, context: AuditorDep) -> Json:
+    with kindred.database.write() as session:
+        bundle = kindred.ledger.bundle(session, index)
+    return Json(bundle)
+
+
+@router.get("/consistency", summary="Consistency proof between two tree sizes")
+def consistency(
+    kindred: KindredDep,
+    context: AuditorDep,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+) -> Json:
+    with kindred.database.read() as session:
+        proof = kindred.ledger.consistency(session, first, second)
+    return Json(
+        {"first": first, "second": second, "proof": [base64.b64encode(p).decode() for p in proof]}
+    )
+
+
+@router.get("/verify", summary="Recompute the whole log and check every checkpoint")
+def verify(kindred: KindredDep, context: AuditorDep) -> Json:
+    with kindred.database.read() as session:
+        report = kindred.ledger.verify_log(session)
+    return Json(
+        {
+            "intact": report.intact,
+            "entries": report.entries,
+            "checkpoints": report.checkpoints,
+            "problems": report.problems,
+        }
+    )
