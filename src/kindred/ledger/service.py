@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy.orm import Session
 
+from kindred.db.bulk import BulkInserter
 from kindred.errors import NotFound, ValidationFailed, field_error
 from kindred.ledger.merkle import MerkleTree, leaf_hash
 from kindred.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerKey, LedgerPayload
@@ -102,19 +103,22 @@ class LedgerService:
                     "at": stamp,
                 }
             )
-            entry_rows.append(
-                {
-                    "idx": index,
-                    "kind": kind,
-                    "leaf": leaf,
-                    "leaf_hash": leaf_hash(leaf),
-                    "created_at": now,
-                }
-            )
-            payload_rows.append({"idx": index, "salt": salt, "payload": payload})
+            entry_rows.append((index, kind, leaf, leaf_hash(leaf), now))
+            payload_rows.append((index, salt, payload))
             indexes.append(index)
-        session.execute(sa.insert(entries), entry_rows)
-        session.execute(sa.insert(payloads), payload_rows)
+        bulk = BulkInserter(session)
+        bulk.insert(
+            "ledger_entries",
+            ("idx", "kind", "leaf", "leaf_hash", "created_at"),
+            entry_rows,
+            time_columns=frozenset({"created_at"}),
+        )
+        bulk.insert(
+            "ledger_payloads",
+            ("idx", "salt", "payload"),
+            payload_rows,
+            json_columns=frozenset({"payload"}),
+        )
         return indexes
 
     # -- the tree ------------------------------------------------------------------------

@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kindred.db import Database
+from kindred.db.bulk import BulkInserter
 from kindred.errors import Conflict
 from kindred.records.fields import FieldType, format_datetime
 from kindred.records.metadata import load_definitions
@@ -806,55 +806,34 @@ def seed_demo_data(
 
 
 class _RawInserter:
-    """Driver-level executemany inside the session's transaction.
-
-    Why not ``session.execute(insert(...), rows)``: at hundreds of thousands of rows the
-    per-parameter processing of SQLAlchemy's types costs more than the inserts themselves.
-    Values are converted here exactly as the column types would store them.
-    """
+    """Bulk rows for the records and edges tables (see kindred.db.bulk for why)."""
 
     def __init__(self, session: Session) -> None:
-        connection = session.connection()
-        self.dialect = connection.dialect.name
-        self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        marker = "?" if self.dialect == "sqlite" else "%s"
-        json_marker = marker if self.dialect == "sqlite" else "%s::jsonb"
-        self.record_sql = (
-            "INSERT INTO records (id, object, data, version, owner_id, territory_id, "
-            f"created_at, updated_at) VALUES ({marker}, {marker}, {json_marker}, {marker}, "
-            f"{marker}, {marker}, {marker}, {marker})"
-        )
-        self.link_sql = (
-            f"INSERT INTO record_links (relation, source_id, target_id) "
-            f"VALUES ({marker}, {marker}, {marker})"
-        )
-
-    def _time(self, value: dt.datetime) -> Any:
-        if self.dialect == "sqlite":
-            # SQLAlchemy's SQLite DateTime storage format, naive UTC (see UTCDateTime).
-            return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return value
+        self.bulk = BulkInserter(session)
 
     def records(self, batch: list[tuple[Any, ...]]) -> None:
-        rows = []
-        for record_id, object_name, data, owner, territory, created in batch:
-            moment = self._time(created)
-            rows.append(
-                (
-                    record_id,
-                    object_name,
-                    orjson.dumps(data).decode(),
-                    1,
-                    owner,
-                    territory,
-                    moment,
-                    moment,
-                )
-            )
-        self.cursor.executemany(self.record_sql, rows)
+        self.bulk.insert(
+            "records",
+            (
+                "id",
+                "object",
+                "data",
+                "version",
+                "owner_id",
+                "territory_id",
+                "created_at",
+                "updated_at",
+            ),
+            [
+                (record_id, name, data, 1, owner, territory, created, created)
+                for record_id, name, data, owner, territory, created in batch
+            ],
+            json_columns=frozenset({"data"}),
+            time_columns=frozenset({"created_at", "updated_at"}),
+        )
 
     def links(self, batch: list[tuple[str, str, str]]) -> None:
-        self.cursor.executemany(self.link_sql, batch)
+        self.bulk.insert("record_links", ("relation", "source_id", "target_id"), batch)
 
 
 def _log_seed(session: Session, counts: dict[str, int], customers: int, seed: int) -> None:
