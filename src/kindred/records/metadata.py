@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -686,7 +686,3 @@ class MetadataService:
 
     def _reloaded(self, session: Session, name: str) -> ObjectDefinition:
         return self.registry(session).get(name).definition
-
-
-def definitions_summary(definitions: Sequence[ObjectDefinition]) -> list[str]:
-    return [f"{d.name} (v{d.version}, {len(d.fields)} fields)" for d in definitions]

@@ -8,7 +8,7 @@ import binascii
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -407,7 +407,3 @@ def sort_signature(query: ListQuery) -> str:
     filters = [f"{f.field}:{f.operator}:{f.value}" for f in query.filters]
     raw = orjson.dumps([parts, filters, query.where or ""])
     return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def row_values(row: Mapping[str, Any], names: list[str]) -> list[Any]:
-    return [row[name] for name in names]
