@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import EffectivePermission, Principal
 from kindred.db import utcnow
+from kindred.db.bulk import BulkInserter
 from kindred.errors import (
     Conflict,
     MalformedRequest,
@@ -54,6 +55,28 @@ links: sa.Table = RecordLink.__table__  # type: ignore[assignment]
 change_log: sa.Table = ChangeLogEntry.__table__  # type: ignore[assignment]
 
 MAX_BULK = 10_000
+RECORD_COLUMNS = (
+    "id",
+    "object",
+    "data",
+    "version",
+    "owner_id",
+    "territory_id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+)
+CHANGE_LOG_COLUMNS = (
+    "object",
+    "record_id",
+    "action",
+    "actor_id",
+    "request_id",
+    "before",
+    "after",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -1088,14 +1111,22 @@ class RecordService:
                         "after": draft.data,
                     }
                 )
+        driver_integrity = session.get_bind().dialect.loaded_dbapi.IntegrityError
         try:
             if inserts:
-                session.execute(sa.insert(records), inserts)
+                BulkInserter(session).insert(
+                    "records",
+                    RECORD_COLUMNS,
+                    [tuple(row[c] for c in RECORD_COLUMNS) for row in inserts],
+                    json_columns=frozenset({"data"}),
+                    time_columns=frozenset({"created_at", "updated_at"}),
+                )
             self._write_links(session, compiled, drafts)
-        except IntegrityError as error:
+        except (IntegrityError, driver_integrity) as error:
+            detail = str(getattr(error, "orig", error)).splitlines()[0]
             raise Conflict(
                 "the write conflicts with existing data (a unique value or a reference "
-                f"changed concurrently): {str(error.orig).splitlines()[0]}"
+                f"changed concurrently): {detail}"
             ) from None
         self._write_change_log(session, context, log)
         if not reload:
@@ -1135,7 +1166,11 @@ class RecordService:
                         {"relation": relation, "source_id": draft.record_id, "target_id": target}
                     )
             if rows:
-                session.execute(sa.insert(links), rows)
+                BulkInserter(session).insert(
+                    "record_links",
+                    ("relation", "source_id", "target_id"),
+                    [(r["relation"], r["source_id"], r["target_id"]) for r in rows],
+                )
 
     def _write_change_log(
         self, session: Session, context: RequestContext, entries: list[dict[str, Any]]
@@ -1152,7 +1187,13 @@ class RecordService:
             }
             for entry in entries
         ]
-        session.execute(sa.insert(change_log), rows)
+        BulkInserter(session).insert(
+            "change_log",
+            CHANGE_LOG_COLUMNS,
+            [tuple(row[c] for c in CHANGE_LOG_COLUMNS) for row in rows],
+            json_columns=frozenset({"before", "after"}),
+            time_columns=frozenset({"created_at"}),
+        )
         for hook in self.change_hooks:
             hook(session, rows)
 
