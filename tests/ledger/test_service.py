@@ -217,6 +217,17 @@ def test_ledger_api_is_for_auditors_and_serves_verifiable_proofs(kindred: Any, c
         == 422
     )
     assert client.get("/api/v1/ledger/verify", headers=headers).json()["intact"] is True
+    changed = client.put(
+        "/api/v1/roles/auditor",
+        headers=headers,
+        json={"description": "read-only", "permissions": {"objects": {"*": {"actions": ["read"]}}}},
+    )
+    assert changed.status_code == 200
+    with kindred.database.read() as session:
+        last = session.execute(
+            sa.text("SELECT kind FROM ledger_entries ORDER BY idx DESC LIMIT 1")
+        ).scalar()
+    assert last == "role.upsert"
 
 
 def test_periodic_checkpoint_signs_only_when_the_log_grew(kindred: Any) -> None:

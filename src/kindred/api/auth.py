@@ -200,6 +200,13 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
             row.permissions = data
         session.flush()
         bump_generation(session, AUTH_COUNTER)
+        # Permission rules are evidenced like data-model changes.
+        kindred.ledger.append(
+            session,
+            "role.upsert",
+            {"role": name, "permissions": data, "request_id": context.request_id},
+            [context.principal.user_id],
+        )
         body = {
             "name": row.name,
             "description": row.description,
