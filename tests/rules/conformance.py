@@ -1,101 +1,178 @@
-"""A small reader for the CEL spec's simple conformance tests (textproto).
+"""Runs the CEL spec's "simple" conformance cases through ``compile_rule``/``evaluate``.
 
-Only the cases this project can run without protobuf messages are read: an expression with
-no bindings, no type environment, no container, and an expected scalar value.
+A case is *runnable* here when it needs nothing Kindred's rules do not have: no protobuf
+message values or types, no custom functions, no name-resolution container, no disabled
+macros or check-only runs, no partial-evaluation (unknown) results. Runnable cases are run
+and either pass or fail; the test pins the exact set of failures.
 """
 
 from __future__ import annotations
 
-import ast
-import re
+import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-VALUE = re.compile(
-    r"value:\s*\{\s*(bool_value|int64_value|uint64_value|string_value|"
-    r"double_value|null_value):\s*(.*?)\s*\}\s*$",
-    re.S,
-)
-SKIP_KEYS = (
-    "bindings",
-    "type_env",
-    "container",
-    "disable_check",
-    "eval_error",
-    "disable_macros",
-    "check_only",
-    "typed_result",
-    "unknown",
-    "any_eval_errors",
-)
+from kindred.rules import RuleCostError, RuleError, compile_rule
+from tests.rules.textproto import Message, Scalar, parse
+
+
+class NotRunnable(Exception):
+    """The case needs something the rules sandbox deliberately does not have."""
+
+
+@dataclass(frozen=True)
+class TypeName:
+    """A CEL type value (``type(1)`` is ``int``); the engine returns it as its name."""
+
+    name: str
+
+
+ERROR = object()  # the case expects an evaluation error
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
 class Case:
-    file: str
-    name: str
+    identifier: str  # file/section/name
     expression: str
-    expected: Any
+    variables: tuple[str, ...]
+    bindings: dict[str, Any]
+    expected: Any  # a value, or ERROR
 
 
-def _blocks(text: str, keyword: str) -> list[str]:
-    blocks, index = [], 0
-    while (start := text.find(keyword + " {", index)) != -1:
-        depth, position = 0, start
-        while True:
-            char = text[position]
-            if char == '"':
-                position = _skip_string(text, position)
-                continue
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            position += 1
-        blocks.append(text[start + len(keyword) + 2 : position])
-        index = position + 1
-    return blocks
+def read_cases(path: Path) -> tuple[list[Case], list[str]]:
+    """(runnable cases, identifiers of cases that are not runnable here)."""
+    document = parse(path.read_text(encoding="utf-8"))
+    runnable: list[Case] = []
+    skipped: list[str] = []
+    for section in document.get("section", []):
+        for test in section.get("test", []):
+            identifier = f"{path.stem}/{_string(section['name'][0])}/{_string(test['name'][0])}"
+            try:
+                runnable.append(_case(identifier, test))
+            except NotRunnable:
+                skipped.append(identifier)
+    return runnable, skipped
 
 
-def _skip_string(text: str, position: int) -> int:
-    position += 1
-    while text[position] != '"':
-        position += 2 if text[position] == "\\" else 1
-    return position + 1
+def _case(identifier: str, test: Message) -> Case:
+    for unsupported in ("disable_macros", "check_only", "unknown", "any_unknowns"):
+        if unsupported in test and _text(test[unsupported][0]) != "false":
+            raise NotRunnable(unsupported)
+    if test.get("container") and _string(test["container"][0]):
+        raise NotRunnable("container")
+    declared: list[str] = []
+    for declaration in test.get("type_env", []):
+        if "function" in declaration:
+            raise NotRunnable("custom function")
+        declared.append(_string(declaration["name"][0]))
+    bindings: dict[str, Any] = {}
+    for entry in test.get("bindings", []):
+        name = _string(entry["key"][0])
+        bindings[name] = _value(entry["value"][0]["value"][0])
+        declared.append(name)
+    if "eval_error" in test or "any_eval_errors" in test:
+        expected: Any = ERROR
+    elif "value" in test:
+        expected = _value(test["value"][0])
+    elif "typed_result" in test:
+        expected = _value(test["typed_result"][0]["result"][0])
+    else:
+        expected = True  # the schema's default matcher
+    return Case(
+        identifier, _string(test["expr"][0]), tuple(dict.fromkeys(declared)), bindings, expected
+    )
 
 
-def _string(literal: str) -> str:
-    return str(ast.literal_eval(literal))
+def _text(scalar: Scalar | Message) -> str:
+    if not isinstance(scalar, Scalar) or scalar.text is None:
+        raise NotRunnable("unexpected shape")
+    return scalar.text
 
 
-def read_cases(path: Path) -> tuple[list[Case], int]:
-    """(runnable cases, number of cases skipped as not runnable here)."""
-    cases, skipped = [], 0
-    for block in _blocks(path.read_text(encoding="utf-8"), "test"):
-        name_match = re.search(r'^\s*name:\s*("(?:[^"\\]|\\.)*")', block, re.M)
-        expr_match = re.search(r'^\s*expr:\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')', block, re.M)
-        value_match = VALUE.search(block)
-        if not (name_match and expr_match and value_match) or any(
-            re.search(rf"^\s*{key}\b", block, re.M) for key in SKIP_KEYS
-        ):
-            skipped += 1
-            continue
-        try:
-            expression = _string(expr_match.group(1))
-            kind, raw = value_match.groups()
-            expected: Any = {
-                "bool_value": lambda r: r == "true",
-                "int64_value": int,
-                "uint64_value": int,
-                "double_value": float,
-                "string_value": _string,
-                "null_value": lambda r: None,
-            }[kind](raw)
-        except (ValueError, SyntaxError):
-            skipped += 1
-            continue
-        cases.append(Case(path.stem, _string(name_match.group(1)), expression, expected))
-    return cases, skipped
+def _string(scalar: Scalar | Message) -> str:
+    if not isinstance(scalar, Scalar) or scalar.data is None:
+        raise NotRunnable("unexpected shape")
+    try:
+        return scalar.data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotRunnable("a string that is not UTF-8") from None
+
+
+def _value(value: Message) -> Any:
+    """A ``cel.expr.Value`` message as the Python value the engine returns for it."""
+    if not value:
+        raise NotRunnable("empty value")
+    ((kind, (content,)),) = value.items()
+    match kind:
+        case "null_value":
+            return None
+        case "bool_value":
+            return _text(content) == "true"
+        case "int64_value" | "uint64_value":
+            return int(_text(content))
+        case "double_value":
+            return float(_text(content))
+        case "string_value":
+            return _string(content)
+        case "bytes_value":
+            assert isinstance(content, Scalar) and content.data is not None
+            return content.data
+        case "type_value":
+            return TypeName(_string(content))
+        case "list_value":
+            return [_value(item) for item in content.get("values", [])]
+        case "map_value":
+            return {
+                _value(entry["key"][0]): _value(entry["value"][0])
+                for entry in content.get("entries", [])
+            }
+        case "object_value":
+            return _well_known(content)
+    raise NotRunnable(kind)
+
+
+def _well_known(any_value: Message) -> Any:
+    """Timestamps and durations, the only message values rules have."""
+    ((type_url, (message,)),) = any_value.items()
+    seconds = int(_text(message["seconds"][0])) if "seconds" in message else 0
+    nanos = int(_text(message["nanos"][0])) if "nanos" in message else 0
+    # Python keeps microseconds; the engine truncates nanoseconds the same way.
+    delta = dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+    if type_url.endswith("google.protobuf.Timestamp]"):
+        return EPOCH + delta
+    if type_url.endswith("google.protobuf.Duration]"):
+        return delta
+    raise NotRunnable(type_url)
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Equality as the conformance suite defines it: exact types, NaN equals NaN, maps
+    unordered."""
+    if isinstance(expected, TypeName):
+        return isinstance(actual, str) and actual == expected.name
+    if type(actual) is not type(expected):
+        return False
+    if isinstance(expected, float) and math.isnan(expected):
+        return math.isnan(actual)
+    if isinstance(expected, list):
+        return len(actual) == len(expected) and all(map(same, actual, expected))
+    if isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            same(actual[key], expected[key]) for key in expected
+        )
+    return bool(actual == expected)
+
+
+def passes(case: Case) -> bool:
+    try:
+        rule = compile_rule(case.expression, variables=case.variables)
+        result = rule.evaluate(case.bindings)
+    except RuleCostError:
+        return False
+    except RuleError:
+        # Refused when compiled or failed when evaluated: both are the error CEL expects.
+        return case.expected is ERROR
+    return case.expected is not ERROR and same(result, case.expected)
