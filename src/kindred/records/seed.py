@@ -36,6 +36,7 @@ from kindred.errors import Conflict
 from kindred.records.fields import FieldType, format_datetime
 from kindred.records.metadata import load_definitions
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
+from kindred.records.service import RECORD_COLUMNS
 from kindred.records.standard import STANDARD_OBJECTS
 from kindred.records.storage import SYSTEM_RELATION_COLUMNS, object_is, sync_indexes
 
@@ -814,18 +815,9 @@ class _RawInserter:
     def records(self, batch: list[tuple[Any, ...]]) -> None:
         self.bulk.insert(
             "records",
-            (
-                "id",
-                "object",
-                "data",
-                "version",
-                "owner_id",
-                "territory_id",
-                "created_at",
-                "updated_at",
-            ),
+            RECORD_COLUMNS,
             [
-                (record_id, name, data, 1, owner, territory, created, created)
+                (record_id, name, data, 1, owner, territory, created, created, None, None)
                 for record_id, name, data, owner, territory, created in batch
             ],
             json_columns=frozenset({"data"}),
