@@ -1,7 +1,8 @@
 """Imports every domain's tables so the shared metadata (and Alembic) sees all of them."""
 
 from kindred.auth import models as auth_models
+from kindred.events import models as events_models
 from kindred.ledger import models as ledger_models
 from kindred.records import models as records_models
 
-__all__ = ["auth_models", "ledger_models", "records_models"]
+__all__ = ["auth_models", "events_models", "ledger_models", "records_models"]
