@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,16 +132,25 @@ def postgresql_template_url(postgres_admin_engine: sa.Engine) -> Iterator[str]:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def make_test_settings(url: str) -> Any:
+def make_test_settings(url: str, **overrides: Any) -> Any:
+    """Settings for a test. Background work (consumers, scheduler) is off unless a test asks:
+    it would make unrelated tests slower and their database contents less predictable."""
     from kindred.config import Settings
 
-    return Settings(
-        mode="test",
-        database_url=url,
-        secret_key="test-secret-" + "x" * 40,
-        password_time_cost=1,
-        password_memory_kib=64,
-    )
+    values: dict[str, Any] = {
+        "mode": "test",
+        "database_url": url,
+        "secret_key": "test-secret-" + "x" * 40,
+        "password_time_cost": 1,
+        "password_memory_kib": 64,
+        "run_consumers": False,
+        "scheduler_enabled": False,
+        "ledger_checkpoint_seconds": 0,
+    }
+    if not url.startswith("sqlite"):
+        values["bus_url"] = f"sqlite:///{tempfile.mkdtemp(prefix='kindred-bus-')}/events.db"
+    values.update(overrides)
+    return Settings(**values)
 
 
 @pytest.fixture

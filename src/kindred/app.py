@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kindred import __version__
-from kindred.api import auth, ledger, metadata, records
+from kindred.api import auth, channels, events, ledger, metadata, records
 from kindred.api.problems import install_problem_handlers, problem_response
 from kindred.errors import PROBLEM_BASE
+from kindred.events.runtime import EventRuntime, jobs_from_settings
 from kindred.services import Kindred
 
 
@@ -90,10 +91,15 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_periodic_checkpoints(services))
+        runtime = EventRuntime(services, jobs_from_settings(services))
+        await runtime.start()
+        app.state.event_runtime = runtime
         try:
             yield
         finally:
             task.cancel()
+            await runtime.stop()
+            await services.events.close()
             if owned:
                 services.close()
 
@@ -118,6 +124,9 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(metadata.router)
     app.include_router(records.router)
     app.include_router(ledger.router)
+    app.include_router(events.router)
+    app.include_router(channels.router)
+    app.include_router(events.metrics_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
     def healthz() -> dict[str, str]:

@@ -40,6 +40,44 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1, le=1000)
     page_size_max: int = Field(default=500, ge=1, le=10000)
 
+    # -- event bus ---------------------------------------------------------------------------
+    # sqlite:///path (embedded log, the default: beside the SQLite database, else under var/)
+    # or nats://host:port (JetStream).
+    bus_url: str | None = None
+    bus_partitions: int = Field(default=8, ge=1, le=256)
+    bus_retention_days: float = Field(default=30, gt=0)
+    # JetStream drops a repeated source+id inside this window; the embedded log forever
+    # (until retention removes the original).
+    bus_dedupe_window_seconds: float = Field(default=24 * 3600, gt=0)
+    # FULL: an acknowledged event survives power loss; NORMAL: it survives a process crash.
+    bus_sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    bus_lease_seconds: float = Field(default=10, gt=0)
+    # JetStream names: several Kindred deployments can share one NATS server with their own.
+    bus_nats_subject_prefix: str = Field(
+        default="kindred.events", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
+    bus_nats_stream_prefix: str = Field(default="KINDRED", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    # One event's JSON may not exceed this (bytes); larger ones are dead-lettered (413).
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Consumers the server runs in-process; `kindred worker` runs them as separate processes.
+    consumers: list[str] = Field(default_factory=lambda: ["timeline"])
+    run_consumers: bool = True
+    # Source adapters. MQTT is off unless a broker URL is set.
+    mqtt_url: str | None = None
+    mqtt_topic_prefix: str = "kindred/devices"
+    # One persistent MQTT session per deployment: the broker queues device messages while
+    # Kindred is down and hands them over on reconnect. Run the bridge in one process.
+    mqtt_client_id: str = "kindred-bridge"
+    wechat_token: str | None = None
+    webhook_secret: str | None = None
+    app_write_key: str | None = None
+    # Time-driven events (contract expiring, warranty ending, birthdays, lapsed purchases).
+    scheduler_enabled: bool = True
+    scheduler_interval_seconds: int = Field(default=3600, ge=10)
+    warranty_notice_days: int = Field(default=30, ge=0)
+    birthday_notice_days: int = Field(default=7, ge=0)
+    lapsed_purchase_days: int = Field(default=90, ge=1)
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:
         # Why: a production deployment signing JWTs with a published secret lets anyone mint
@@ -53,6 +91,15 @@ class Settings(BaseSettings):
                 "print(secrets.token_urlsafe(48))'`)."
             )
         return self
+
+    @property
+    def effective_bus_url(self) -> str:
+        if self.bus_url:
+            return self.bus_url
+        path = self.sqlite_path
+        if path is not None:
+            return f"sqlite:///{path.with_name(path.stem + '-events.db')}"
+        return "sqlite:///var/kindred-events.db"
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -13,6 +13,9 @@ from kindred.auth.service import AuthService
 from kindred.config import Settings, get_settings
 from kindred.db import Database
 from kindred.db.migrate import upgrade
+from kindred.events.bus import BusOptions, open_bus
+from kindred.events.catalog import EventCatalog
+from kindred.events.service import EventService
 from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
@@ -27,6 +30,7 @@ class Kindred:
     metadata: MetadataService
     auth: AuthService
     ledger: LedgerService
+    events: EventService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -57,7 +61,24 @@ class Kindred:
         metadata = MetadataService(cache, on_change=metadata_evidence)
         auth = AuthService(settings, records)
         records.change_hooks.append(auth.on_record_change)
-        return cls(settings, database, cache, records, metadata, auth, ledger)
+        bus = open_bus(
+            settings.effective_bus_url,
+            BusOptions(
+                partitions=settings.bus_partitions,
+                lease_seconds=settings.bus_lease_seconds,
+                retention_days=settings.bus_retention_days,
+                dedupe_window_seconds=settings.bus_dedupe_window_seconds,
+                extra={
+                    "synchronous": settings.bus_sqlite_synchronous,
+                    "subject_prefix": settings.bus_nats_subject_prefix,
+                    "stream_prefix": settings.bus_nats_stream_prefix,
+                },
+            ),
+        )
+        events = EventService(
+            database, EventCatalog(), bus, ledger, max_event_bytes=settings.max_event_bytes
+        )
+        return cls(settings, database, cache, records, metadata, auth, ledger, events)
 
     def bootstrap(self) -> None:
         """Bring the database to the current schema and install standard objects and roles.
@@ -71,4 +92,8 @@ class Kindred:
         self.registry_cache.invalidate()
 
     def close(self) -> None:
+        # The embedded bus owns a writer thread; stop it even when no event loop is left.
+        close_sync = getattr(self.events.bus, "close_sync", None)
+        if close_sync is not None:
+            close_sync()
         self.database.dispose()

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kindred.cli import app, console, error_console, report_errors
+from kindred.cli import events as events_cli
 from kindred.cli import ledger as ledger_cli
 from kindred.config import get_settings
 from kindred.services import Kindred
@@ -28,6 +29,8 @@ DEMO_LOGINS = (
 
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(events_cli.app, name="events")
+app.command("worker")(report_errors(events_cli.worker))
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="apikeys")
@@ -404,9 +407,9 @@ def export(
                     context,
                     object_name,
                     handle,
-                    format=format_,
+                    format=format_,  # type: ignore[arg-type]
                     where=where,
-                )  # type: ignore[arg-type]
+                )
         finally:
             if out:
                 handle.close()

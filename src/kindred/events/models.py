@@ -54,6 +54,8 @@ class DeadLetter(Base):
     event_id: Mapped[str | None] = mapped_column(String(500))
     event_source: Mapped[str | None] = mapped_column(String(1000))
     content_type: Mapped[str | None] = mapped_column(String(200))
+    # What replaying needs besides the bytes (e.g. the WeChat account a message came to).
+    context: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     payload: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     payload_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
     truncated: Mapped[bool] = mapped_column(default=False)

@@ -110,6 +110,10 @@ class NatsBus(EventBus):
         self._groups = await self.js.create_key_value(
             config=api.KeyValueConfig(bucket=f"{self.stream_prefix}_GROUPS", history=1)
         )
+        await self.refresh_streams()
+
+    async def refresh_streams(self) -> None:
+        """Learn the domain streams that exist, including those other processes created."""
         for info in await self.js.streams_info():
             if info.config.name.startswith(self.stream_prefix + "_EV_"):
                 self._streams.add(info.config.name)
@@ -227,12 +231,12 @@ class NatsBus(EventBus):
         vector: dict[str, int] = {}
         if after:
             for part in after.split(","):
-                stream, _, seq = part.rpartition(":")
-                if not stream or not seq.isdigit():
+                stream, _, number = part.rpartition(":")
+                if not stream or not number.isdigit():
                     raise ValueError(
                         f"a JetStream cursor looks like STREAM:seq[,STREAM:seq] (got {after!r})"
                     )
-                vector[stream] = int(seq)
+                vector[stream] = int(number)
         spec = GroupSpec("read", tuple(types) if types else ("*",))
         domains = spec.domains()
         streams = sorted(
@@ -273,8 +277,8 @@ class NatsBus(EventBus):
         if len(candidates) <= limit:
             return page, None
         for stored in page:
-            stream, _, seq = stored.position.rpartition(":")
-            vector[stream] = int(seq)
+            stream, _, number = stored.position.rpartition(":")
+            vector[stream] = int(number)
         return page, ",".join(f"{s}:{n}" for s, n in sorted(vector.items()))
 
     async def count(self) -> int:
@@ -500,6 +504,8 @@ class _NatsConsumer(GroupConsumer):
         for lost in self._owned - owned:
             await self._unbind(lost)
         self._owned = owned
+        # A domain's first event (published by any process) creates its stream: look again.
+        await self.bus.refresh_streams()
         streams = self.bus._streams_for(self.spec)
         for stream in streams:
             for partition in owned:
@@ -533,7 +539,6 @@ class _NatsConsumer(GroupConsumer):
         deadline = time.monotonic() + timeout
         while True:
             await self._rebalance()
-            # Refresh the stream list now and then: a new domain creates a new stream.
             deliveries = await self._fetch_round(
                 max_messages, min(FETCH_SLICE, max(deadline - time.monotonic(), 0.001))
             )

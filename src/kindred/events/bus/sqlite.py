@@ -158,11 +158,11 @@ class _Writer(threading.Thread):
                     results.append((waiter, None, error))
             try:
                 connection.execute("COMMIT")
-            except BaseException as error:
+            except BaseException as commit_error:
                 connection.execute("ROLLBACK")
-                results = [(waiter, None, error) for waiter, _, _ in results]
-            for waiter, result, error in results:
-                _resolve(waiter, result, error)
+                results = [(waiter, None, commit_error) for waiter, _, _ in results]
+            for waiter, result, failure in results:
+                _resolve(waiter, result, failure)
             self.on_commit()
         connection.close()
 

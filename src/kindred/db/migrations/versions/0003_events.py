@@ -36,6 +36,11 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=500), nullable=True),
         sa.Column("event_source", sa.String(length=1000), nullable=True),
         sa.Column("content_type", sa.String(length=200), nullable=True),
+        sa.Column(
+            "context",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("payload_bytes", sa.BigInteger(), nullable=False),
         sa.Column("truncated", sa.Boolean(), nullable=False),

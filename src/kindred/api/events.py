@@ -1,0 +1,454 @@
+"""Event endpoints: CloudEvents HTTP ingest, replay reads, the type catalog, dead letters,
+consumer groups and retention. Thin: parsing of the HTTP binding here, everything else in
+``kindred.events``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from kindred.api.deps import AdminDep, ContextDep, KindredDep
+from kindred.api.responses import Json
+from kindred.errors import MalformedRequest, NotFound, PermissionDenied, ValidationFailed
+from kindred.events import metrics
+from kindred.events.envelope import BATCH, STRUCTURED, binary_to_structured
+from kindred.events.models import DeadLetter
+from kindred.events.service import IngestReport
+from kindred.events.sources import translate_dead_letter
+from kindred.records.service import RequestContext
+
+router = APIRouter(tags=["events"])
+PUBLISHERS = {"admin", "integration"}
+READERS = {"admin", "integration", "analyst", "compliance"}
+
+
+def _require(roles: set[str], what: str) -> Any:
+    def check(context: ContextDep) -> RequestContext:
+        if not roles & set(context.principal.roles):
+            raise PermissionDenied(f"{what} needs one of the roles: {', '.join(sorted(roles))}")
+        return context
+
+    return Depends(check)
+
+
+PublisherDep = Annotated[RequestContext, _require(PUBLISHERS, "publishing events")]
+ReaderDep = Annotated[RequestContext, _require(READERS, "reading the event log")]
+OperatorDep = Annotated[RequestContext, _require(PUBLISHERS, "managing dead letters")]
+
+
+def report_body(report: IngestReport) -> dict[str, Any]:
+    return {
+        "accepted": len(report.accepted),
+        "duplicates": sum(1 for a in report.accepted if a["duplicate"]),
+        "events": report.accepted,
+    }
+
+
+@router.post(
+    "/api/v1/events",
+    summary="Ingest CloudEvents (structured, binary or batch mode)",
+    description=(
+        "CloudEvents 1.0 over the HTTP binding. Structured mode: `Content-Type: "
+        "application/cloudevents+json` and the event as JSON. Batch mode: `application/"
+        "cloudevents-batch+json` and a JSON array. Binary mode: attributes in `ce-*` headers "
+        "and the data as the JSON body. The response comes only after the events are durably "
+        "stored; a repeated source+id is acknowledged again but stored once. Refused events "
+        "go to the dead-letter store and the response lists each with its reason."
+    ),
+    responses={
+        200: {"description": "All events stored (or already stored)"},
+        413: {"description": "Event larger than the limit (dead-lettered)"},
+        422: {"description": "Events refused (dead-lettered); valid ones in the batch are stored"},
+    },
+)
+async def ingest(request: Request, kindred: KindredDep, context: PublisherDep) -> Json:
+    started = time.perf_counter()
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    service = kindred.events
+    try:
+        if content_type == BATCH:
+            parsed = orjson.loads(body)
+            if not isinstance(parsed, list):
+                raise MalformedRequest("batch mode needs a JSON array of events")
+            if not parsed:
+                raise MalformedRequest("the batch is empty")
+            raws: list[Any] = parsed
+            payloads = [orjson.dumps(item) for item in raws]
+        elif content_type == STRUCTURED or (
+            "ce-specversion" not in request.headers and content_type in ("application/json", "")
+        ):
+            raws = [orjson.loads(body)]
+            payloads = [body]
+        else:
+            raw, errors = binary_to_structured(dict(request.headers), body)
+            if errors:
+                raise MalformedRequest(errors[0].message, errors=[e.to_dict() for e in errors])
+            raws = [raw]
+            payloads = [orjson.dumps(raw)]
+    except (orjson.JSONDecodeError, MalformedRequest) as error:
+        detail = (
+            f"the body is not valid JSON: {error}"
+            if isinstance(error, orjson.JSONDecodeError)
+            else error.detail
+        )
+        letter = service.dead_letter_now(
+            channel="http",
+            reason="malformed",
+            detail=detail,
+            payload=body,
+            content_type=content_type or None,
+        )
+        raise MalformedRequest(detail, dead_letter=letter) from None
+    report = await service.ingest(raws, channel="http", payloads=payloads, started=started)
+    if report.rejected:
+        raise report.problem()
+    return Json(report_body(report))
+
+
+def _stored_body(stored: Any) -> dict[str, Any]:
+    return {
+        "position": stored.position,
+        "partition": stored.partition,
+        "stored_at": datetime.fromtimestamp(stored.stored_at, UTC).isoformat(),
+        "event": stored.event.to_dict(),
+    }
+
+
+@router.get("/api/v1/events", summary="Read the event log (replay from an offset or a time)")
+async def read_events(
+    kindred: KindredDep,
+    context: ReaderDep,
+    after: Annotated[str | None, Query(description="Continue after this position/cursor")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Events stored at or after (RFC 3339)")
+    ] = None,
+    type: Annotated[list[str] | None, Query(description="Types or patterns (iot.*)")] = None,
+    key: Annotated[str | None, Query(description="Only this partition key")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Json:
+    await kindred.events.start()
+    try:
+        page, cursor = await kindred.events.bus.read(
+            after=after, since=since, types=type, key=key, limit=limit
+        )
+    except ValueError as error:
+        raise MalformedRequest(str(error)) from None
+    return Json({"items": [_stored_body(s) for s in page], "next": cursor})
+
+
+@router.get("/api/v1/events/{position}", summary="One stored event by position")
+async def get_event(position: str, kindred: KindredDep, context: ReaderDep) -> Json:
+    await kindred.events.start()
+    stored = await kindred.events.bus.get(position)
+    if stored is None:
+        raise NotFound(f"no event at position {position}")
+    return Json(_stored_body(stored))
+
+
+# -- catalog ---------------------------------------------------------------------------------
+
+
+class EventTypeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="<domain>.<entity>.<action>")
+    description: str
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of `data`")
+    partition_field: str | None = None
+
+
+class EventTypeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    partition_field: str | None = None
+
+
+@router.get("/api/v1/event-types", summary="Browse the event type catalog")
+def list_event_types(
+    kindred: KindredDep,
+    context: ContextDep,
+    domain: str | None = None,
+    q: Annotated[str | None, Query(description="Search in names and descriptions")] = None,
+    schemas: Annotated[bool, Query(description="Include each JSON Schema")] = False,
+) -> Json:
+    from kindred.events.catalog import search
+
+    with kindred.database.read() as session:
+        found = search(kindred.events.catalog.all(session), domain=domain, text=q)
+        domains = kindred.events.catalog.domains(session)
+    items = []
+    for item in found:
+        body = item.to_dict()
+        if not schemas:
+            body.pop("schema")
+        items.append(body)
+    return Json({"total": len(items), "domains": domains, "items": items})
+
+
+@router.get("/api/v1/event-types/{event_type}", summary="One event type with its schema")
+def get_event_type(event_type: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        versions = kindred.events.catalog.versions(session, event_type)
+    if not versions:
+        raise NotFound(f"no event type {event_type}")
+    body = versions[-1].to_dict()
+    body["versions"] = [v.version for v in versions]
+    return Json(body)
+
+
+@router.post("/api/v1/event-types", status_code=201, summary="Define an event type (admin)")
+def create_event_type(payload: EventTypeCreate, kindred: KindredDep, context: AdminDep) -> Json:
+    with kindred.database.write() as session:
+        created = kindred.events.catalog.define(
+            session,
+            event_type=payload.type,
+            description=payload.description,
+            schema=payload.schema_,
+            partition_field=payload.partition_field,
+            actor_id=context.principal.user_id,
+        )
+        kindred.ledger.append(
+            session,
+            "events.type.defined",
+            {"type": created.type, "version": created.version, "schema": created.schema},
+            [context.principal.user_id],
+        )
+    return Json(created.to_dict(), status_code=201)
+
+
+@router.put("/api/v1/event-types/{event_type}", summary="Publish a new version (admin)")
+def update_event_type(
+    event_type: str, payload: EventTypeUpdate, kindred: KindredDep, context: AdminDep
+) -> Json:
+    with kindred.database.write() as session:
+        created = kindred.events.catalog.define(
+            session,
+            event_type=event_type,
+            description=payload.description,
+            schema=payload.schema_,
+            partition_field=payload.partition_field,
+            actor_id=context.principal.user_id,
+            replace=True,
+        )
+        kindred.ledger.append(
+            session,
+            "events.type.defined",
+            {"type": created.type, "version": created.version, "schema": created.schema},
+            [context.principal.user_id],
+        )
+    return Json(created.to_dict())
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+
+def _letter_body(letter: DeadLetter, *, payload: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": letter.id,
+        "received_at": letter.received_at.isoformat(),
+        "channel": letter.channel,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "errors": letter.errors,
+        "event_type": letter.event_type,
+        "event_id": letter.event_id,
+        "event_source": letter.event_source,
+        "payload_bytes": letter.payload_bytes,
+        "truncated": letter.truncated,
+        "status": letter.status,
+        "attempts": letter.attempts,
+        "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
+        "resolved_by": letter.resolved_by,
+        "resolution": letter.resolution,
+    }
+    if payload:
+        body["content_type"] = letter.content_type
+        body["context"] = letter.context
+        try:
+            body["payload"] = letter.payload.decode("utf-8")
+            body["payload_encoding"] = "utf-8"
+        except UnicodeDecodeError:
+            body["payload"] = base64.b64encode(letter.payload).decode()
+            body["payload_encoding"] = "base64"
+    return body
+
+
+@router.get("/api/v1/dead-letters", summary="Dead letters (newest first)")
+def list_dead_letters(
+    kindred: KindredDep,
+    context: OperatorDep,
+    status: Annotated[str | None, Query(pattern="^(open|replayed|discarded|any)$")] = "open",
+    reason: str | None = None,
+    type: str | None = None,
+    channel: str | None = None,
+    before: Annotated[str | None, Query(description="Cursor: the last id of the page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Json:
+    letters = kindred.events.list_dead_letters(
+        status=None if status == "any" else status,
+        reason=reason,
+        event_type=type,
+        channel=channel,
+        limit=limit,
+        before=before,
+    )
+    return Json(
+        {
+            "items": [_letter_body(letter, payload=False) for letter in letters],
+            "next": letters[-1].id if len(letters) == limit else None,
+            "counts": kindred.events.dead_letter_counts(),
+        }
+    )
+
+
+@router.get("/api/v1/dead-letters/{letter_id}", summary="One dead letter with its payload")
+def get_dead_letter(letter_id: str, kindred: KindredDep, context: OperatorDep) -> Json:
+    return Json(_letter_body(kindred.events.get_dead_letter(letter_id), payload=True))
+
+
+class DeadLetterFix(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payload: Any = Field(description="The corrected event (JSON) or native payload (string)")
+
+
+@router.patch("/api/v1/dead-letters/{letter_id}", summary="Replace a dead letter's payload")
+def fix_dead_letter(
+    letter_id: str, fix: DeadLetterFix, kindred: KindredDep, context: OperatorDep
+) -> Json:
+    raw = fix.payload.encode() if isinstance(fix.payload, str) else orjson.dumps(fix.payload)
+    letter = kindred.events.fix_dead_letter(letter_id, raw, context.principal.user_id)
+    return Json(_letter_body(letter, payload=True))
+
+
+@router.post("/api/v1/dead-letters/{letter_id}/replay", summary="Ingest a dead letter again")
+async def replay_dead_letter(letter_id: str, kindred: KindredDep, context: OperatorDep) -> Json:
+    report = await kindred.events.replay_dead_letter(
+        letter_id, actor_id=context.principal.user_id, translate=translate_dead_letter
+    )
+    return Json({"dead_letter": letter_id, "status": "replayed", **report_body(report)})
+
+
+class DiscardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, description="Why the dead letter is dropped")
+
+
+@router.post("/api/v1/dead-letters/{letter_id}/discard", summary="Close a dead letter unreplayed")
+def discard_dead_letter(
+    letter_id: str, request: DiscardRequest, kindred: KindredDep, context: OperatorDep
+) -> Json:
+    letter = kindred.events.discard_dead_letter(letter_id, request.note, context.principal.user_id)
+    return Json(_letter_body(letter, payload=False))
+
+
+# -- consumer groups and retention -------------------------------------------------------------
+
+
+@router.get("/api/v1/event-consumers", summary="Consumer groups with their lag and members")
+async def list_consumers(kindred: KindredDep, context: ReaderDep) -> Json:
+    await kindred.events.start()
+    groups = await kindred.events.bus.groups()
+    return Json(
+        {
+            "backend": kindred.events.bus.name,
+            "items": [
+                {"name": g.name, "types": list(g.types), "lag": g.lag, "members": list(g.members)}
+                for g in groups
+            ],
+        }
+    )
+
+
+class SeekRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offset: str | None = Field(default=None, description="Deliver from the event after this one")
+    time: datetime | None = Field(default=None, description="Deliver from events stored since")
+
+
+@router.post("/api/v1/event-consumers/{group}/seek", summary="Replay: move a group (admin)")
+async def seek_consumer(
+    group: str, request: SeekRequest, kindred: KindredDep, context: AdminDep
+) -> Json:
+    if (request.offset is None) == (request.time is None):
+        raise ValidationFailed("give exactly one of offset or time")
+    await kindred.events.start()
+    try:
+        await kindred.events.bus.seek(group, after=request.offset, since=request.time)
+    except KeyError:
+        raise NotFound(f"no consumer group {group}") from None
+    except ValueError as error:
+        raise ValidationFailed(str(error)) from None
+    with kindred.database.write() as session:
+        kindred.ledger.append(
+            session,
+            "events.consumer.seek",
+            {
+                "group": group,
+                "offset": request.offset,
+                "time": request.time.isoformat() if request.time else None,
+            },
+            [context.principal.user_id],
+        )
+    return Json({"group": group, "moved": True})
+
+
+class RetentionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    older_than_days: float = Field(gt=0, description="Delete events stored before now minus this")
+
+
+@router.post("/api/v1/events/retention", summary="Delete old events and reclaim disk (admin)")
+async def apply_retention(
+    request: RetentionRequest, kindred: KindredDep, context: AdminDep
+) -> Json:
+    await kindred.events.start()
+    cutoff = datetime.now(UTC) - timedelta(days=request.older_than_days)
+    report = await kindred.events.bus.apply_retention(cutoff)
+    return Json(
+        {
+            "cutoff": cutoff.isoformat(),
+            "deleted": report.deleted,
+            "bytes_before": report.bytes_before,
+            "bytes_after": report.bytes_after,
+        }
+    )
+
+
+# -- Prometheus --------------------------------------------------------------------------------
+
+metrics_router = APIRouter(tags=["operations"])
+
+
+@metrics_router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description=(
+        "Ingest counts and latency, validation failures by type and reason, consumer lag and "
+        "dead letters. Lag and dead-letter gauges are read at scrape time, so they include "
+        "work done by `kindred worker` processes."
+    ),
+    response_class=Response,
+)
+async def prometheus_metrics(kindred: KindredDep) -> Response:
+    await kindred.events.start()
+    for group in await kindred.events.bus.groups():
+        metrics.CONSUMER_LAG.labels(group.name).set(group.lag)
+    counts = await asyncio.to_thread(kindred.events.dead_letter_counts)
+    for status in ("open", "replayed", "discarded"):
+        metrics.DEAD_LETTERS.labels(status).set(counts.get(status, 0))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,164 @@
+"""The event bus's background work: consumers, the MQTT bridge, the scheduler and retention.
+
+One class runs it for both hosts: the API server (embedded default: everything in-process)
+and ``kindred worker`` (separate processes that join the same consumer groups and split their
+partitions). Each job is an asyncio task that logs and restarts after a failure, so one bad
+minute of the broker or the database does not stop the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from kindred.events.consumers import BUILTIN_CONSUMERS, ConsumerRunner, member_name
+from kindred.events.schedule import ScheduleSettings, time_driven_events
+
+if TYPE_CHECKING:
+    from kindred.services import Kindred
+
+log = logging.getLogger("kindred.events")
+RETENTION_INTERVAL_SECONDS = 3600.0
+
+
+@dataclass
+class RuntimeJobs:
+    consumers: tuple[str, ...] = ()
+    mqtt: bool = False
+    scheduler: bool = False
+    retention: bool = False
+
+
+def jobs_from_settings(kindred: Kindred) -> RuntimeJobs:
+    settings = kindred.settings
+    return RuntimeJobs(
+        consumers=tuple(settings.consumers) if settings.run_consumers else (),
+        mqtt=bool(settings.mqtt_url),
+        scheduler=settings.scheduler_enabled,
+        retention=True,
+    )
+
+
+def unknown_consumers(names: tuple[str, ...] | list[str]) -> list[str]:
+    return [name for name in names if name not in BUILTIN_CONSUMERS]
+
+
+class EventRuntime:
+    def __init__(self, kindred: Kindred, jobs: RuntimeJobs, *, member: str | None = None) -> None:
+        unknown = unknown_consumers(jobs.consumers)
+        if unknown:
+            known = ", ".join(sorted(BUILTIN_CONSUMERS))
+            raise ValueError(f"unknown consumer(s) {', '.join(unknown)}; known: {known}")
+        self.kindred = kindred
+        self.jobs = jobs
+        self.member = member or member_name()
+        self.runners: list[ConsumerRunner] = []
+        self.bridge: object | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.kindred.events.start()
+        for name in self.jobs.consumers:
+            definition = BUILTIN_CONSUMERS[name]
+            runner = ConsumerRunner(
+                self.kindred.events.bus,
+                definition.spec,
+                definition.make_handler(self.kindred),
+                member=self.member,
+            )
+            self.runners.append(runner)
+            self._spawn(f"consumer {name}", runner.run)
+        if self.jobs.mqtt and self.kindred.settings.mqtt_url:
+            from kindred.events.sources import MqttBridge
+
+            bridge = MqttBridge(
+                self.kindred.events,
+                self.kindred.settings.mqtt_url,
+                self.kindred.settings.mqtt_topic_prefix,
+                client_id=self.kindred.settings.mqtt_client_id,
+            )
+            self.bridge = bridge
+            self._spawn("mqtt bridge", bridge.run)
+        if self.jobs.scheduler:
+            self._spawn("scheduler", self._schedule_forever)
+        if self.jobs.retention:
+            self._spawn("retention", self._retention_forever)
+
+    def _spawn(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        async def supervised() -> None:
+            while True:
+                try:
+                    await job()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed; restarting in 1s", name)
+                    await asyncio.sleep(1)
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"kindred {name}"))
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+        # Runners leave their groups cleanly (releasing partitions) when they see the stop.
+        if self.runners:
+            await asyncio.wait(
+                [t for t in self._tasks if t.get_name().startswith("kindred consumer")],
+                timeout=5,
+            )
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    # -- scheduler and retention ---------------------------------------------------------
+
+    async def run_scheduler_once(self, today: datetime | None = None) -> int:
+        """Emit today's time-driven events; returns how many were new."""
+        settings = self.kindred.settings
+        moment = today or datetime.now(UTC)
+        schedule = ScheduleSettings(
+            warranty_notice_days=settings.warranty_notice_days,
+            birthday_notice_days=settings.birthday_notice_days,
+            lapsed_purchase_days=settings.lapsed_purchase_days,
+        )
+
+        def collect() -> list[dict[str, object]]:
+            with self.kindred.database.read() as session:
+                return time_driven_events(session, moment.date(), schedule, now=moment)
+
+        events = await asyncio.to_thread(collect)
+        if not events:
+            return 0
+        report = await self.kindred.events.ingest(events, channel="scheduler")
+        return sum(1 for accepted in report.accepted if not accepted["duplicate"])
+
+    async def _schedule_forever(self) -> None:
+        interval = self.kindred.settings.scheduler_interval_seconds
+        while True:
+            fresh = await self.run_scheduler_once()
+            if fresh:
+                log.info("scheduler emitted %d time-driven event(s)", fresh)
+            await asyncio.sleep(interval)
+
+    async def _retention_forever(self) -> None:
+        days = self.kindred.settings.bus_retention_days
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            report = await self.kindred.events.bus.apply_retention(cutoff)
+            if report.deleted:
+                log.info(
+                    "retention removed %d event(s); log %d → %d bytes",
+                    report.deleted,
+                    report.bytes_before,
+                    report.bytes_after,
+                )
+            await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
