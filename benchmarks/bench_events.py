@@ -413,7 +413,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="events per HTTP batch")
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent batch clients")
     parser.add_argument("--single", type=int, default=2000, help="single-event requests")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--mqtt", type=int, default=2000, help="MQTT messages")
     parser.add_argument("--mqtt-rate", type=float, default=200.0, help="MQTT messages/s")
     parser.add_argument("--backends", default="embedded,jetstream")

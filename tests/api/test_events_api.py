@@ -133,7 +133,7 @@ def test_batch_is_stored_in_order(client: Any, world: Any, kindred: Any) -> None
 def test_schema_violations_are_all_listed_and_dead_lettered(
     client: Any, world: Any, kindred: Any
 ) -> None:
-    bad = fault(severity="catastrophic", code="")
+    bad = fault(severity="catastrophic", code="", sent_at="yesterday")
     del bad["data"]["device_id"]
     good = heartbeat()
     response = post(client, world.integration, [good, bad], BATCH)
@@ -144,6 +144,7 @@ def test_schema_violations_are_all_listed_and_dead_lettered(
     paths = {(e["path"], e["reason"]) for e in problem["errors"]}
     assert ("/1/data/severity", "schema_violation") in paths
     assert ("/1/data/code", "schema_violation") in paths
+    assert ("/1/data/sent_at", "schema_violation") in paths
     assert any(e["path"] == "/1/data" and "device_id" in e["message"] for e in problem["errors"])
     # The valid event of the batch is stored; the bad one waits in the dead-letter store.
     assert [a["id"] for a in problem["accepted"]] == [good["id"]]

@@ -82,7 +82,8 @@ async def ingest(request: Request, kindred: KindredDep, context: PublisherDep) -
             if not parsed:
                 raise MalformedRequest("the batch is empty")
             raws: list[Any] = parsed
-            payloads = [orjson.dumps(item) for item in raws]
+            # Dead letters keep each refused event's JSON (re-serialized on refusal only).
+            payloads: list[bytes] | None = None
         elif content_type == STRUCTURED or (
             "ce-specversion" not in request.headers and content_type in ("application/json", "")
         ):
@@ -108,7 +109,9 @@ async def ingest(request: Request, kindred: KindredDep, context: PublisherDep) -
             content_type=content_type or None,
         )
         raise MalformedRequest(detail, dead_letter=letter) from None
-    report = await service.ingest(raws, channel="http", payloads=payloads, started=started)
+    report = await service.ingest(
+        raws, channel="http", payloads=payloads, started=started, body_bytes=len(body)
+    )
     if report.rejected:
         raise report.problem()
     return Json(report_body(report))

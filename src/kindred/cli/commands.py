@@ -167,6 +167,20 @@ def demo(
             f"'{base}/api/v1/objects/account/records?filter[tier]=A"
             "&sort=-annual_revenue&limit=5'",
         ),
+        (
+            "Event",
+            f'curl -s -H "Authorization: Bearer $TOKEN" '
+            "-H 'Content-Type: application/cloudevents+json' -d "
+            '\'{"specversion":"1.0","id":"demo-1","source":"urn:demo:plant-7",'
+            '"type":"iot.device.fault","data":{"device_id":"CT-0042","code":"E42",'
+            f'"severity":"major"}}}}\' {base}/api/v1/events',
+        ),
+        ("Log", f"curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/events?limit=5'"),
+        (
+            "Types",
+            f"curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/event-types?domain=iot'",
+        ),
+        ("Metrics", f"{base}/metrics"),
     ):
         console.print(f"  {label:<9} {value}", markup=False, highlight=False, soft_wrap=True)
     logins = Table(title=f"Demo logins (password: {DEMO_PASSWORD})")

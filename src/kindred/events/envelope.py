@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -136,6 +137,21 @@ def _string(
     return value
 
 
+# Every attribute a well-formed event of ours may carry besides extensions.
+_PLAIN = frozenset({*CONTEXT, "data", "partitionkey"})
+_OPTIONAL_TEXT = ("subject", "dataschema", "partitionkey")
+
+
+@lru_cache(maxsize=4096)
+def _type_name_ok(name: str) -> bool:
+    return TYPE_PATTERN.match(name) is not None
+
+
+@lru_cache(maxsize=256)
+def _json_media_ok(media: str) -> bool:
+    return _is_json_media(media)
+
+
 def from_structured(
     raw: Any, *, now: datetime | None = None
 ) -> tuple[CloudEvent | None, list[EnvelopeError]]:
@@ -143,6 +159,59 @@ def from_structured(
 
     ``time`` is filled in with ``now`` when absent: consumers order and window by it.
     """
+    event = _well_formed(raw, now)
+    if event is not None:
+        return event, []
+    return _check_thoroughly(raw, now)
+
+
+def _well_formed(raw: Any, now: datetime | None) -> CloudEvent | None:
+    """The fast path for the common case, or None to let the thorough check explain.
+
+    Ingest parses tens of thousands of events a second; most are well formed, and for them
+    a few type checks suffice. Anything unusual (an extension, a missing attribute, a wrong
+    type) goes to the thorough check, which lists every problem.
+    """
+    if type(raw) is not dict or raw.get("specversion") != SPEC_VERSION or not raw.keys() <= _PLAIN:
+        return None
+    event_id, source, event_type = raw.get("id"), raw.get("source"), raw.get("type")
+    if not (
+        type(event_id) is str
+        and event_id
+        and type(source) is str
+        and source
+        and type(event_type) is str
+        and _type_name_ok(event_type)
+    ):
+        return None
+    time = raw.get("time")
+    if time is not None and (type(time) is not str or not RFC3339.match(time)):
+        return None
+    content_type = raw.get("datacontenttype")
+    if content_type is not None and (
+        type(content_type) is not str or not _json_media_ok(content_type)
+    ):
+        return None
+    for name in _OPTIONAL_TEXT:
+        value = raw.get(name)
+        if value is not None and type(value) is not str:
+            return None
+    return CloudEvent(
+        id=event_id,
+        source=source,
+        type=event_type,
+        time=time or format_time(now or datetime.now(UTC)),
+        subject=raw.get("subject"),
+        datacontenttype=content_type or JSON_MEDIA,
+        dataschema=raw.get("dataschema"),
+        partitionkey=raw.get("partitionkey"),
+        data=raw.get("data"),
+    )
+
+
+def _check_thoroughly(
+    raw: Any, now: datetime | None
+) -> tuple[CloudEvent | None, list[EnvelopeError]]:
     if not isinstance(raw, dict):
         return None, [EnvelopeError("", "type", "a CloudEvent must be a JSON object")]
     errors: list[EnvelopeError] = []
