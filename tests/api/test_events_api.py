@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pytest
 import sqlalchemy as sa
 
 from kindred.events.bus import GroupSpec
+from kindred.events.models import DeadLetter
 
 BATCH = "application/cloudevents-batch+json"
 STRUCTURED = "application/cloudevents+json"
@@ -401,15 +402,35 @@ def test_metrics_report_ingest_rejections_and_dead_letters(client: Any, world: A
     assert "kindred_events_ingest_seconds_bucket" in text
 
 
-@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
-def test_retention_deletes_old_events(client: Any, world: Any, kindred: Any) -> None:
+def test_retention_keeps_recent_events_and_purges_old_resolved_dead_letters(
+    client: Any, world: Any, kindred: Any
+) -> None:
     post(client, world.integration, [heartbeat() for _ in range(5)], BATCH)
-    keep = client.post(
-        "/api/v1/events/retention", json={"older_than_days": 1}, headers=world.admin.headers
+    post(client, world.integration, fault(severity="old"))
+    post(client, world.integration, fault(severity="open"))
+    old, still_open = sorted(dead_letters(kindred), key=lambda d: d["id"])
+    discard = client.post(
+        f"/api/v1/dead-letters/{old['id']}/discard",
+        json={"note": "noise"},
+        headers=world.admin.headers,
     )
-    assert keep.status_code == 200 and keep.json()["deleted"] == 0
-    assert stored_count(kindred) == 5
+    assert discard.status_code == 200
+    with kindred.database.write() as session:
+        session.execute(
+            sa.update(DeadLetter)
+            .where(DeadLetter.id == old["id"])
+            .values(resolved_at=datetime(2026, 1, 1, tzinfo=UTC))
+        )
     denied = client.post(
         "/api/v1/events/retention", json={"older_than_days": 1}, headers=world.integration.headers
     )
     assert denied.status_code == 403
+    assert len(dead_letters(kindred)) == 2
+
+    report = client.post(
+        "/api/v1/events/retention", json={"older_than_days": 1}, headers=world.admin.headers
+    )
+    assert report.status_code == 200
+    assert report.json()["deleted"] == 0 and report.json()["dead_letters_purged"] == 1
+    assert stored_count(kindred) == 5
+    assert [d["id"] for d in dead_letters(kindred)] == [still_open["id"]]

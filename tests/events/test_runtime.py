@@ -110,6 +110,45 @@ def test_mqtt_messages_are_stored_and_bad_ones_dead_lettered(mqtt_kindred: Any) 
     asyncio.run(main())
 
 
+def test_one_bridge_per_client_id_even_with_several_runtimes(mqtt_kindred: Any) -> None:
+    """Like `serve --workers 2`: two runtimes, one MQTT session; the second waits, then takes
+    over when the first stops."""
+    kindred = mqtt_kindred
+    prefix = kindred.settings.mqtt_topic_prefix
+
+    async def main() -> None:
+        first = EventRuntime(kindred, RuntimeJobs(mqtt=True))
+        second = EventRuntime(kindred, RuntimeJobs(mqtt=True))
+        await first.start()
+        await second.start()
+        try:
+            assert first.bridge is not None and second.bridge is not None
+            await asyncio.wait_for(first.bridge.connected.wait(), 10)
+            for index in range(3):
+                await publish(f"{prefix}/dev-{index}/heartbeat", b'{"battery_pct": 50}')
+
+            async def three() -> bool:
+                return await kindred.events.bus.count() == 3
+
+            await wait_for(three)
+            await asyncio.sleep(0.5)
+            assert not second.bridge.connected.is_set()
+            assert (first.bridge.stored, second.bridge.stored) == (3, 0)
+            await first.stop()
+            await asyncio.wait_for(second.bridge.connected.wait(), 10)
+            await publish(f"{prefix}/dev-9/heartbeat", b'{"battery_pct": 5}')
+
+            async def four() -> bool:
+                return await kindred.events.bus.count() == 4
+
+            await wait_for(four)
+        finally:
+            await first.stop()
+            await second.stop()
+
+    asyncio.run(main())
+
+
 def test_timeline_consumer_handles_every_event_once(kindred: Any) -> None:
     events = [
         {

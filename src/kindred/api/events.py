@@ -415,19 +415,24 @@ class RetentionRequest(BaseModel):
     older_than_days: float = Field(gt=0, description="Delete events stored before now minus this")
 
 
-@router.post("/api/v1/events/retention", summary="Delete old events and reclaim disk (admin)")
+@router.post(
+    "/api/v1/events/retention",
+    summary="Delete old events (and resolved dead letters) and reclaim disk (admin)",
+)
 async def apply_retention(
     request: RetentionRequest, kindred: KindredDep, context: AdminDep
 ) -> Json:
     await kindred.events.start()
     cutoff = datetime.now(UTC) - timedelta(days=request.older_than_days)
     report = await kindred.events.bus.apply_retention(cutoff)
+    purged = await asyncio.to_thread(kindred.events.purge_resolved_dead_letters, cutoff)
     return Json(
         {
             "cutoff": cutoff.isoformat(),
             "deleted": report.deleted,
             "bytes_before": report.bytes_before,
             "bytes_after": report.bytes_after,
+            "dead_letters_purged": purged,
         }
     )
 

@@ -120,7 +120,8 @@ def read(
         page, cursor = _run(main(kindred))
     for stored in page:
         line = {"position": stored.position, **stored.event.to_dict()}
-        console.print(json.dumps(line, ensure_ascii=False), markup=False, highlight=False)
+        # Plain stdout: JSON Lines are for pipes, and a terminal-width wrap would break them.
+        typer.echo(json.dumps(line, ensure_ascii=False))
     if cursor:
         error_console.print(f"more: --after {cursor}")
 
@@ -142,11 +143,11 @@ def types(
             found = kindred.events.catalog.get(session, show)
             if found is None:
                 raise NotFound(f"no event type {show}; see `kindred events types`")
-            console.print(json.dumps(found.to_dict(), indent=2), markup=False, highlight=False)
+            typer.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
             return
         items = search_types(kindred.events.catalog.all(session), domain=domain, text=search)
     table = Table(title=f"{len(items)} event types")
-    table.add_column("type")
+    table.add_column("type", no_wrap=True)
     table.add_column("v")
     table.add_column("description")
     for item in items:
@@ -223,15 +224,13 @@ def retention(
         None, help="Delete events stored before now minus this (default: the setting)."
     ),
 ) -> None:
-    """Delete old events and give the disk space back."""
+    """Delete old events (and resolved dead letters) and give the disk space back."""
     from kindred.cli.commands import _services
 
-    async def main(kindred: Any, days: float) -> Any:
+    async def main(kindred: Any, cutoff: datetime) -> Any:
         await kindred.events.start()
         try:
-            return await kindred.events.bus.apply_retention(
-                datetime.now(UTC) - timedelta(days=days)
-            )
+            return await kindred.events.bus.apply_retention(cutoff)
         finally:
             await kindred.events.close()
 
@@ -241,10 +240,12 @@ def retention(
         )
         if days <= 0:
             raise ValidationFailed("--older-than-days must be greater than 0")
-        report = _run(main(kindred, days))
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        report = _run(main(kindred, cutoff))
+        purged = kindred.events.purge_resolved_dead_letters(cutoff)
     console.print(
         f"deleted {report.deleted:,} event(s); log {report.bytes_before:,} → "
-        f"{report.bytes_after:,} bytes"
+        f"{report.bytes_after:,} bytes; {purged:,} resolved dead letter(s) removed"
     )
 
 
@@ -274,7 +275,8 @@ def dead_list(
             limit=limit,
         )
     table = Table(title=f"{len(letters)} dead letter(s)")
-    for column in ("id", "received", "channel", "reason", "type", "status", "detail"):
+    table.add_column("id", no_wrap=True)
+    for column in ("received", "channel", "reason", "type", "status", "detail"):
         table.add_column(column)
     for letter in letters:
         table.add_row(
@@ -301,7 +303,7 @@ def dead_show(letter_id: str = typer.Argument(...)) -> None:
     console.print(letter.detail, markup=False)
     for error in letter.errors:
         console.print(f"  {error.get('path', '')}: {error.get('message', '')}", markup=False)
-    console.print(letter.payload.decode("utf-8", "replace"), markup=False, highlight=False)
+    typer.echo(letter.payload.decode("utf-8", "replace"))
 
 
 @dead_app.command("fix")

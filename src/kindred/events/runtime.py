@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kindred.events.consumers import BUILTIN_CONSUMERS, ConsumerRunner, member_name
 from kindred.events.schedule import ScheduleSettings, time_driven_events
+from kindred.events.sources import MqttBridge
 
 if TYPE_CHECKING:
     from kindred.services import Kindred
 
 log = logging.getLogger("kindred.events")
 RETENTION_INTERVAL_SECONDS = 3600.0
+BRIDGE_LOCK_RETRY_SECONDS = 2.0
 
 
 @dataclass
@@ -58,7 +63,7 @@ class EventRuntime:
         self.jobs = jobs
         self.member = member or member_name()
         self.runners: list[ConsumerRunner] = []
-        self.bridge: object | None = None
+        self.bridge: MqttBridge | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -74,8 +79,6 @@ class EventRuntime:
             self.runners.append(runner)
             self._spawn(f"consumer {name}", runner.run)
         if self.jobs.mqtt and self.kindred.settings.mqtt_url:
-            from kindred.events.sources import MqttBridge
-
             bridge = MqttBridge(
                 self.kindred.events,
                 self.kindred.settings.mqtt_url,
@@ -83,7 +86,7 @@ class EventRuntime:
                 client_id=self.kindred.settings.mqtt_client_id,
             )
             self.bridge = bridge
-            self._spawn("mqtt bridge", bridge.run)
+            self._spawn("mqtt bridge", lambda: self._run_bridge(bridge))
         if self.jobs.scheduler:
             self._spawn("scheduler", self._schedule_forever)
         if self.jobs.retention:
@@ -118,6 +121,27 @@ class EventRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+
+    async def _run_bridge(self, bridge: MqttBridge) -> None:
+        """Run the bridge in one process per client id on this machine.
+
+        Why: ``serve --workers N`` starts the runtime in every worker, and MQTT brokers
+        disconnect a session when another client logs in with the same id, so N bridges
+        would knock each other off in a loop. An OS file lock elects one; the others wait
+        and take over if it dies (the kernel releases the lock with the process).
+        """
+        path = Path(tempfile.gettempdir()) / f"kindred-mqtt-{bridge.client_id}.lock"
+        with path.open("a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(BRIDGE_LOCK_RETRY_SECONDS)
+            try:
+                await bridge.run()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- scheduler and retention ---------------------------------------------------------
 
@@ -154,6 +178,11 @@ class EventRuntime:
         while True:
             cutoff = datetime.now(UTC) - timedelta(days=days)
             report = await self.kindred.events.bus.apply_retention(cutoff)
+            purged = await asyncio.to_thread(
+                self.kindred.events.purge_resolved_dead_letters, cutoff
+            )
+            if purged:
+                log.info("retention removed %d resolved dead letter(s)", purged)
             if report.deleted:
                 log.info(
                     "retention removed %d event(s); log %d → %d bytes",

@@ -516,6 +516,20 @@ class EventService:
             session.expunge(letter)
         return letter
 
+    def purge_resolved_dead_letters(self, older_than: datetime) -> int:
+        """Delete replayed and discarded dead letters resolved before ``older_than``.
+
+        Open ones are never purged: they are work somebody still has to do. The ledger keeps
+        the evidence of each replay and discard.
+        """
+        with self.database.write() as session:
+            result = session.execute(
+                sa.delete(DeadLetter).where(
+                    DeadLetter.status != "open", DeadLetter.resolved_at < older_than
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def dead_letter_counts(self) -> dict[str, int]:
         with self.database.read() as session:
             rows = session.execute(
