@@ -18,7 +18,7 @@ from kindred.api.events import report_body
 from kindred.api.responses import Json
 from kindred.errors import NotFound
 from kindred.events import channels
-from kindred.events.service import IngestReport
+from kindred.events.service import BadSignature, IngestReport
 from kindred.events.sources import ingest_native
 from kindred.services import Kindred
 
@@ -52,8 +52,6 @@ def wechat_verify_url(
     try:
         channels.wechat_verify(token, signature, timestamp, nonce, now=datetime.now(UTC))
     except channels.ChannelError as error:
-        from kindred.events.service import BadSignature
-
         raise BadSignature(error.detail) from None
     return PlainTextResponse(echostr)
 

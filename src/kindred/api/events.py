@@ -101,7 +101,8 @@ async def ingest(request: Request, kindred: KindredDep, context: PublisherDep) -
             if isinstance(error, orjson.JSONDecodeError)
             else error.detail
         )
-        letter = service.dead_letter_now(
+        letter = await asyncio.to_thread(
+            service.dead_letter_now,
             channel="http",
             reason="malformed",
             detail=detail,

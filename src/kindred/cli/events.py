@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kindred.cli import console, error_console, report_errors
@@ -51,7 +50,7 @@ def publish(
     batch: int = typer.Option(1000, min=1, max=10_000, help="Events per durable append."),
 ) -> None:
     """Ingest CloudEvents from a file (refused ones are dead-lettered and listed)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.commands import _progress, _services
 
     events = _read_events(file)
     accepted = duplicates = rejected = 0
@@ -59,14 +58,8 @@ def publish(
 
     async def main(kindred: Any) -> None:
         nonlocal accepted, duplicates, rejected
-        with Progress(
-            TextColumn("[bold]publishing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("publish", total=len(events))
+        with _progress() as progress:
+            task = progress.add_task("publishing", total=len(events))
             for start in range(0, len(events), batch):
                 chunk = events[start : start + batch]
                 report = await kindred.events.ingest(chunk, channel="cli")
