@@ -118,6 +118,13 @@ async def ingest(request: Request, kindred: KindredDep, context: PublisherDep) -
     return Json(report_body(report))
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """Times without a zone are UTC (not the server's local time)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 def _stored_body(stored: Any) -> dict[str, Any]:
     return {
         "position": stored.position,
@@ -142,7 +149,7 @@ async def read_events(
     await kindred.events.start()
     try:
         page, cursor = await kindred.events.bus.read(
-            after=after, since=since, types=type, key=key, limit=limit
+            after=after, since=_aware(since), types=type, key=key, limit=limit
         )
     except ValueError as error:
         raise MalformedRequest(str(error)) from None
@@ -391,7 +398,7 @@ async def seek_consumer(
         raise ValidationFailed("give exactly one of offset or time")
     await kindred.events.start()
     try:
-        await kindred.events.bus.seek(group, after=request.offset, since=request.time)
+        await kindred.events.bus.seek(group, after=request.offset, since=_aware(request.time))
     except KeyError:
         raise NotFound(f"no consumer group {group}") from None
     except ValueError as error:
