@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # One event's JSON may not exceed this (bytes); larger ones are dead-lettered (413).
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     # Consumers the server runs in-process; `kindred worker` runs them as separate processes.
-    consumers: list[str] = Field(default_factory=lambda: ["timeline"])
+    consumers: list[str] = Field(default_factory=lambda: ["timeline", "scenarios"])
     run_consumers: bool = True
     # Source adapters. MQTT is off unless a broker URL is set.
     mqtt_url: str | None = None
@@ -77,6 +77,23 @@ class Settings(BaseSettings):
     warranty_notice_days: int = Field(default=30, ge=0)
     birthday_notice_days: int = Field(default=7, ge=0)
     lapsed_purchase_days: int = Field(default=90, ge=1)
+
+    # -- scenario engine ---------------------------------------------------------------------
+    # Message channels the THEN steps use. SMTP defaults to a local relay.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "kindred@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    wechat_api_base: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    # Named secrets webhook steps sign with ({"erp": "…"}), so definitions never hold them.
+    scenario_secrets: dict[str, str] = Field(default_factory=dict)
+    # Runs executed at once per process, and how often waiting/retrying runs are looked for.
+    scenario_concurrency: int = Field(default=16, ge=1, le=1024)
+    scenario_poll_seconds: float = Field(default=0.5, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:

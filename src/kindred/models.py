@@ -4,5 +4,12 @@ from kindred.auth import models as auth_models
 from kindred.events import models as events_models
 from kindred.ledger import models as ledger_models
 from kindred.records import models as records_models
+from kindred.scenarios import models as scenarios_models
 
-__all__ = ["auth_models", "events_models", "ledger_models", "records_models"]
+__all__ = [
+    "auth_models",
+    "events_models",
+    "ledger_models",
+    "records_models",
+    "scenarios_models",
+]

@@ -19,6 +19,7 @@ from kindred.events.service import EventService
 from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
+from kindred.scenarios.service import ScenarioService
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Kindred:
     auth: AuthService
     ledger: LedgerService
     events: EventService
+    scenarios: ScenarioService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -78,7 +80,8 @@ class Kindred:
         events = EventService(
             database, EventCatalog(), bus, ledger, max_event_bytes=settings.max_event_bytes
         )
-        return cls(settings, database, cache, records, metadata, auth, ledger, events)
+        scenarios = ScenarioService(events.catalog, records, ledger, bus)
+        return cls(settings, database, cache, records, metadata, auth, ledger, events, scenarios)
 
     def bootstrap(self) -> None:
         """Bring the database to the current schema and install standard objects and roles.

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from kindred.errors import Conflict, NotFound, ValidationFailed, field_error
 from kindred.events.catalog_data import BUILTIN_DOMAINS, BUILTIN_EVENT_TYPES
-from kindred.events.envelope import TYPE_PATTERN
+from kindred.events.envelope import TYPE_PATTERN, CloudEvent
 from kindred.events.models import EventTypeVersion
 from kindred.records.metadata import bump_generation, current_generation
 
@@ -52,6 +52,13 @@ class EventType:
             "partition_field": self.partition_field,
             "builtin": self.builtin,
         }
+
+    def fill_partition_key(self, event: CloudEvent) -> None:
+        """Key an event by the type's partition field when the producer sent no key."""
+        if event.partitionkey is None and self.partition_field and isinstance(event.data, dict):
+            value = event.data.get(self.partition_field)
+            if isinstance(value, str | int):
+                event.partitionkey = str(value)
 
     def violations(self, data: Any) -> list[dict[str, Any]]:
         """Every way ``data`` breaks the schema, as problem+json errors; [] when valid."""

@@ -30,7 +30,9 @@ BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
 @dataclass(frozen=True)
 class ConsumerDefinition:
     spec: GroupSpec
-    make_handler: Callable[[Any], BatchHandler]
+    # (services, member) → the batch handler, and background work the consumer needs (the
+    # scenario engine executes runs apart from handling deliveries), or None.
+    make_handler: Callable[[Any, str], tuple[BatchHandler, Callable[[], Awaitable[None]] | None]]
     description: str
 
 
@@ -144,7 +146,22 @@ def timeline_handler(database: Database) -> BatchHandler:
 BUILTIN_CONSUMERS: dict[str, ConsumerDefinition] = {
     "timeline": ConsumerDefinition(
         GroupSpec("timeline", ("*",), ack_wait=30.0),
-        lambda services: timeline_handler(services.database),
+        lambda services, member: (timeline_handler(services.database), None),
         "Customer timeline: every event under its customer or device key",
     ),
+    "scenarios": ConsumerDefinition(
+        GroupSpec("scenarios", ("*",), ack_wait=30.0),
+        lambda services, member: _scenario_engine(services, member),
+        "Scenario engine: WHEN/AND/THEN runs for every enabled scenario",
+    ),
 }
+
+
+def _scenario_engine(
+    services: Any, member: str
+) -> tuple[BatchHandler, Callable[[], Awaitable[None]]]:
+    from kindred.scenarios.engine import ScenarioEngine
+
+    engine = ScenarioEngine(services, member)
+    services.extras["scenario_engine"] = engine
+    return engine.handle, engine.run_forever

@@ -70,14 +70,14 @@ class EventRuntime:
         await self.kindred.events.start()
         for name in self.jobs.consumers:
             definition = BUILTIN_CONSUMERS[name]
+            handler, background = definition.make_handler(self.kindred, self.member)
             runner = ConsumerRunner(
-                self.kindred.events.bus,
-                definition.spec,
-                definition.make_handler(self.kindred),
-                member=self.member,
+                self.kindred.events.bus, definition.spec, handler, member=self.member
             )
             self.runners.append(runner)
             self._spawn(f"consumer {name}", runner.run)
+            if background is not None:
+                self._spawn(f"{name} background", background)
         if self.jobs.mqtt and self.kindred.settings.mqtt_url:
             bridge = MqttBridge(
                 self.kindred.events,

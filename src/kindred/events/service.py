@@ -240,10 +240,7 @@ class EventService:
                 violations,
                 *_identity(raw),
             )
-        if event.partitionkey is None and definition.partition_field:
-            value = event.data.get(definition.partition_field)
-            if isinstance(value, str | int):
-                event.partitionkey = str(value)
+        definition.fill_partition_key(event)
         good.append((index, event))
         return None
 

@@ -1,0 +1,206 @@
+"""Scenario endpoints: the published schema and action catalog, save (JSON or YAML), versions,
+enable/disable and dry runs. Thin: parsing here, everything else in ``kindred.scenarios``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from kindred.api.deps import ContextDep, KindredDep, parse_if_match
+from kindred.api.responses import Json
+from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed
+from kindred.records.service import RequestContext
+from kindred.scenarios import metrics as _metrics  # noqa: F401  (registers the metrics)
+from kindred.scenarios.actions import ACTIONS
+from kindred.scenarios.definition import definition_schema, load_text
+from kindred.scenarios.service import get_run, health, list_runs
+
+router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
+# Scenarios are built by front-line staff, not only IT: sales and service may author them.
+AUTHORS = {"admin", "sales", "service"}
+
+
+def _author(context: ContextDep) -> RequestContext:
+    if not AUTHORS & set(context.principal.roles):
+        raise PermissionDenied(
+            f"building scenarios needs one of the roles: {', '.join(sorted(AUTHORS))}"
+        )
+    return context
+
+
+AuthorDep = Annotated[RequestContext, Depends(_author)]
+
+
+async def _definition(request: Request) -> Any:
+    """The body as JSON or YAML (``application/yaml``, ``text/yaml``)."""
+    body = await request.body()
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if media in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"):
+        try:
+            return load_text(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise MalformedRequest(str(error)) from None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedRequest(f"the body is not valid JSON: {error}") from None
+
+
+@router.get("/schema", summary="JSON Schema of a scenario definition")
+async def schema() -> Json:
+    return Json(definition_schema())
+
+
+@router.get("/actions", summary="The actions a step can take, with their parameters")
+async def actions(context: ContextDep) -> Json:
+    return Json({"items": [spec.to_dict() for spec in ACTIONS.values()]})
+
+
+@router.get("", summary="Scenarios")
+def list_scenarios(kindred: KindredDep, context: ContextDep, enabled: bool | None = None) -> Json:
+    with kindred.database.read() as session:
+        items = kindred.scenarios.all(session, enabled=enabled)
+    return Json({"items": [item.to_dict() for item in items]})
+
+
+@router.post("", status_code=201, summary="Save a new scenario (JSON or YAML); starts disabled")
+async def create_scenario(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
+    raw = await _definition(request)
+    with kindred.database.write() as session:
+        saved = kindred.scenarios.create(session, raw, context.principal.user_id)
+    return Json(saved.to_dict(), status_code=201, headers={"ETag": f'"v{saved.version}"'})
+
+
+@router.post("/validate", summary="Check a definition without saving it")
+async def validate_scenario(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
+    raw = await _definition(request)
+    with kindred.database.read() as session:
+        compiled = kindred.scenarios.check(session, raw)
+    return Json({"valid": True, "name": compiled.name, "steps": sum(1 for _ in compiled.walk())})
+
+
+@router.get("/{name}", summary="One scenario (latest version)")
+def get_scenario(name: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        saved = kindred.scenarios.get(session, name)
+    return Json(saved.to_dict(), headers={"ETag": f'"v{saved.version}"'})
+
+
+@router.put("/{name}", summary="Save a new version (If-Match: the version you edited)")
+async def update_scenario(
+    name: str,
+    request: Request,
+    kindred: KindredDep,
+    context: AuthorDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Json:
+    raw = await _definition(request)
+    with kindred.database.write() as session:
+        saved = kindred.scenarios.update(
+            session, name, raw, context.principal.user_id, expected_version=parse_if_match(if_match)
+        )
+    return Json(saved.to_dict(), headers={"ETag": f'"v{saved.version}"'})
+
+
+@router.get("/{name}/versions", summary="Every saved version")
+def scenario_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        return Json({"items": kindred.scenarios.versions(session, name)})
+
+
+@router.post("/{name}/enable", summary="Turn a scenario on")
+def enable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        saved = kindred.scenarios.set_enabled(session, name, True, context.principal.user_id)
+    return Json(saved.to_dict())
+
+
+@router.post("/{name}/disable", summary="Turn a scenario off")
+def disable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        saved = kindred.scenarios.set_enabled(session, name, False, context.principal.user_id)
+    return Json(saved.to_dict())
+
+
+@router.post(
+    "/{name}/dry-run",
+    summary="What the scenario would do for an event — without acting",
+    description='Body: `{"event": <CloudEvent>}`. Conditions with their results, lookups, '
+    "window values from the event log, and every step with its rendered parameters.",
+)
+async def dry_run_saved(
+    name: str, request: Request, kindred: KindredDep, context: ContextDep
+) -> Json:
+    body = await _definition(request)
+    event = _event_of(body)
+    with kindred.database.read() as session:
+        saved = kindred.scenarios.get(session, name)
+        compiled = kindred.scenarios.check(session, saved.definition)
+        await kindred.events.start()
+        evaluation = await kindred.scenarios.dry_run(
+            session, compiled, saved.version, event, context
+        )
+    return Json(evaluation.to_dict())
+
+
+@router.post("/dry-run", summary="Dry run of an unsaved definition")
+async def dry_run_draft(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
+    body = await _definition(request)
+    if not isinstance(body, dict) or "definition" not in body:
+        raise ValidationFailed('send {"definition": {…}, "event": {…}}')
+    event = _event_of(body)
+    with kindred.database.read() as session:
+        compiled = kindred.scenarios.check(session, body["definition"])
+        await kindred.events.start()
+        evaluation = await kindred.scenarios.dry_run(session, compiled, 0, event, context)
+    return Json(evaluation.to_dict())
+
+
+def _event_of(body: Any) -> Any:
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        raise ValidationFailed(
+            "a dry run needs the event to try",
+            errors=[{"path": "/event", "code": "required", "message": "give a CloudEvent"}],
+        )
+    return body["event"]
+
+
+@router.get("/{name}/health", summary="Calls, success rate, p50/p99 latency, failures, BIV")
+def scenario_health(
+    name: str,
+    kindred: KindredDep,
+    context: ContextDep,
+    days: Annotated[float, Query(gt=0, le=366)] = 7,
+) -> Json:
+    since = datetime.now(UTC) - timedelta(days=days)
+    with kindred.database.read() as session:
+        return Json(health(session, name, since=since))
+
+
+runs_router = APIRouter(prefix="/api/v1/scenario-runs", tags=["scenarios"])
+
+
+@runs_router.get("", summary="Run history (newest first), by scenario, status or customer key")
+def scenario_runs(
+    kindred: KindredDep,
+    context: ContextDep,
+    scenario: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(running|waiting|succeeded|failed)$")] = None,
+    key: Annotated[str | None, Query(description="customer or device key")] = None,
+    before: Annotated[str | None, Query(description="cursor: the last run id of a page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Json:
+    with kindred.database.read() as session:
+        items = list_runs(
+            session, scenario=scenario, status=status, key=key, before=before, limit=limit
+        )
+    return Json({"items": items, "next": items[-1]["id"] if len(items) == limit else None})
+
+
+@runs_router.get("/{run_id}", summary="One run with every step's input, output and error")
+def scenario_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        return Json(get_run(session, run_id))

@@ -1,0 +1,1 @@
+"""Scenario engine: WHEN event / AND conditions / THEN actions."""

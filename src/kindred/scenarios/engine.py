@@ -1,0 +1,522 @@
+"""The live scenario engine: events in, durable runs out, actions executed with retries.
+
+Key flow: the ``scenarios`` bus consumer takes a batch of events → feeds the windows →
+evaluates every enabled scenario whose WHEN matches (same code as the dry run) → writes one
+run per (scenario, event) — its id derived from both, so a redelivered event finds its run
+instead of starting another — and only then acknowledges the batch. Runs execute apart from
+the consumer: a failing or waiting step never holds up a partition. Each step's outcome is
+written before the next starts, so a crash resumes a run after its last finished step; a
+retryable failure sets the run's next attempt (exponential backoff, full jitter); a final
+failure follows the step's ``on_failure`` route or fails the run, which keeps the triggering
+event and every error for inspection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from kindred.db import utcnow
+from kindred.events.bus import Delivery
+from kindred.events.envelope import CloudEvent, parse_time
+from kindred.records.metadata import current_generation
+from kindred.rules import RuleError
+from kindred.scenarios import metrics
+from kindred.scenarios.definition import CompiledScenario, CompiledStep
+from kindred.scenarios.evaluate import StepError, evaluate, matches, render_params
+from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
+from kindred.scenarios.messaging import ActionFailed
+from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
+from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM, window_where
+from kindred.scenarios.windows import WindowSpec, WindowStore, parse_duration
+
+if TYPE_CHECKING:
+    from kindred.services import Kindred
+
+log = logging.getLogger("kindred.scenarios")
+RUN_NAMESPACE = uuid.UUID("6f2b8a1e-4c0d-5e7f-9a3b-1c2d3e4f5a6b")
+LEASE_SECONDS = 60.0
+DEFAULT_ATTEMPTS = 1
+DONE = ("succeeded", "skipped", "branch", "failed_handled")
+
+
+def run_id(scenario: str, event: CloudEvent) -> str:
+    return str(uuid.uuid5(RUN_NAMESPACE, f"{scenario}\n{event.source}\n{event.id}"))
+
+
+@dataclass
+class Active:
+    compiled: CompiledScenario
+    version: int
+
+
+class ScenarioEngine:
+    def __init__(self, kindred: Kindred, member: str) -> None:
+        self.kindred = kindred
+        self.member = member
+        self._generation = -1
+        self._active: list[Active] = []
+        self._compiled: dict[tuple[str, int], CompiledScenario] = {}
+        self._windows: WindowStore | None = None
+        self._window_names: dict[str, dict[str, str]] = {}
+        self._seen: dict[str, None] = {}  # insertion-ordered set: window dedupe of redeliveries
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._stopping = asyncio.Event()
+        self.executed = 0
+
+    # -- which scenarios are on ---------------------------------------------------------
+
+    def _refresh(self) -> None:
+        with self.kindred.database.read() as session:
+            generation = current_generation(session, SCENARIOS_COUNTER)
+            if generation == self._generation:
+                return
+            rows = session.execute(
+                sa.select(ScenarioRow.name, ScenarioRow.version).where(ScenarioRow.enabled)
+            ).all()
+            active = [Active(self._compiled_version(session, n, v), v) for n, v in rows]
+        self._active = active
+        self._generation = generation
+        # One store for all scenarios; window names are made unique per scenario.
+        specs = []
+        names: dict[str, dict[str, str]] = {}
+        for index, item in enumerate(active):
+            for window in item.compiled.definition.windows:
+                internal = f"s{index}_{window.name}"[:63]
+                names.setdefault(item.compiled.name, {})[window.name] = internal
+                specs.append(
+                    WindowSpec(
+                        name=internal,
+                        event_types=tuple(window.events),
+                        size=item.compiled.window_sizes[window.name],
+                        aggregate=window.aggregate,
+                        kind=window.kind,
+                        field=window.field,
+                        key_field=window.key_field,
+                        where=window_where(item.compiled, window.name),
+                    )
+                )
+        self._window_names = names
+        self._windows = WindowStore(specs) if specs else None
+
+    def _compiled_version(self, session: Any, name: str, version: int) -> CompiledScenario:
+        key = (name, version)
+        if key not in self._compiled:
+            self._compiled[key] = self.kindred.scenarios.compiled_version(session, name, version)
+        return self._compiled[key]
+
+    # -- the consumer ----------------------------------------------------------------------
+
+    async def handle(self, batch: Sequence[Delivery]) -> None:
+        created = await asyncio.to_thread(self._handle, batch)
+        for identifier in created:
+            self._queue.put_nowait(identifier)
+
+    def _handle(self, batch: Sequence[Delivery]) -> list[str]:
+        self._refresh()
+        if not self._active:
+            return []
+        runs: list[ScenarioRun] = []
+        with self.kindred.database.read() as session:
+            for delivery in batch:
+                event = delivery.event
+                at = parse_time(event.time).timestamp() if event.time else delivery.stored.stored_at
+                self._observe(event, at)
+                depth = int(event.extensions.get(CHAIN_EXTENSION, 0) or 0)
+                for active in self._active:
+                    compiled = active.compiled
+                    if not matches(compiled.definition.when.events, event.type):
+                        continue
+                    if depth >= compiled.definition.max_chain_depth:
+                        metrics.LOOPS.labels(compiled.name).inc()
+                        log.warning(
+                            "scenario %s: event %s is %d links down a chain; not firing",
+                            compiled.name,
+                            event.id,
+                            depth,
+                        )
+                        continue
+                    run = self._evaluate(session, active, event, at, depth)
+                    if run is not None:
+                        runs.append(run)
+        if not runs:
+            return []
+        with self.kindred.database.write() as session:
+            known = set(
+                session.execute(
+                    sa.select(ScenarioRun.id).where(ScenarioRun.id.in_([r.id for r in runs]))
+                ).scalars()
+            )
+            fresh = [r for r in runs if r.id not in known]
+            session.add_all(fresh)
+        for run in fresh:
+            metrics.STARTED.labels(run.scenario).inc()
+        return [r.id for r in fresh]
+
+    def _observe(self, event: CloudEvent, at: float) -> None:
+        if self._windows is None:
+            return
+        identity = event.dedupe_id
+        if identity in self._seen:
+            return  # a redelivery: counted already
+        self._seen[identity] = None
+        if len(self._seen) > 200_000:
+            self._seen.pop(next(iter(self._seen)))
+        data = event.data if isinstance(event.data, dict) else {}
+        self._windows.observe(event.type, event.key, at, data)
+
+    def _evaluate(
+        self, session: Any, active: Active, event: CloudEvent, at: float, depth: int
+    ) -> ScenarioRun | None:
+        compiled = active.compiled
+        store = self._windows
+
+        def windows(scenario: CompiledScenario, key: str, now: float) -> dict[str, Any]:
+            if store is None:
+                return {}
+            own = self._window_names.get(scenario.name, {})
+            return {name: store.value(internal, key, now) for name, internal in own.items()}
+
+        def find(object_name: str, record_id: str | None, match: dict[str, Any] | None) -> Any:
+            return self.kindred.scenarios.find_record(
+                session, SYSTEM, object_name, record_id, match
+            )
+
+        evaluation = evaluate(
+            compiled, active.version, event, find=find, windows=windows, now=time.time()
+        )
+        if not evaluation.fires:
+            return None
+        return ScenarioRun(
+            id=run_id(compiled.name, event),
+            scenario=compiled.name,
+            version=active.version,
+            status="running",
+            key=event.key[:500],
+            event=event.to_dict(),
+            variables=_json_safe(evaluation.variables),
+            chain_depth=depth,
+            started_at=utcnow(),
+            event_at=at,
+        )
+
+    # -- execution ------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        limit = asyncio.Semaphore(self.kindred.settings.scenario_concurrency)
+        poll = self.kindred.settings.scenario_poll_seconds
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(identifier: str) -> None:
+            async with limit:
+                try:
+                    await self.execute(identifier)
+                except Exception:
+                    log.exception("scenario run %s failed in the engine", identifier)
+
+        next_poll = 0.0
+        while not self._stopping.is_set():
+            try:
+                identifier = await asyncio.wait_for(self._queue.get(), timeout=poll)
+                ready = [identifier]
+            except TimeoutError:
+                ready = []
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + poll
+                ready += await asyncio.to_thread(self._due)
+            for identifier in dict.fromkeys(ready):
+                task = asyncio.create_task(one(identifier))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _due(self) -> list[str]:
+        now = time.time()
+        with self.kindred.database.read() as session:
+            return list(
+                session.execute(
+                    sa.select(ScenarioRun.id)
+                    .where(
+                        ScenarioRun.status.in_(("running", "waiting")),
+                        sa.or_(ScenarioRun.next_at.is_(None), ScenarioRun.next_at <= now),
+                        sa.or_(ScenarioRun.lease_until.is_(None), ScenarioRun.lease_until < now),
+                    )
+                    .limit(200)
+                ).scalars()
+            )
+
+    def _claim(self, identifier: str) -> tuple[ScenarioRun, dict[str, ScenarioRunStep]] | None:
+        now = time.time()
+        with self.kindred.database.write() as session:
+            claimed = session.execute(
+                sa.update(ScenarioRun)
+                .where(
+                    ScenarioRun.id == identifier,
+                    ScenarioRun.status.in_(("running", "waiting")),
+                    sa.or_(ScenarioRun.next_at.is_(None), ScenarioRun.next_at <= now),
+                    sa.or_(
+                        ScenarioRun.lease_until.is_(None),
+                        ScenarioRun.lease_until < now,
+                        ScenarioRun.lease_owner == self.member,
+                    ),
+                )
+                .values(lease_owner=self.member, lease_until=now + LEASE_SECONDS)
+            )
+            if not getattr(claimed, "rowcount", 0):
+                return None
+            run = session.get(ScenarioRun, identifier)
+            assert run is not None
+            steps = {
+                s.step: s
+                for s in session.execute(
+                    sa.select(ScenarioRunStep).where(ScenarioRunStep.run_id == identifier)
+                ).scalars()
+            }
+            session.expunge_all()
+        return run, steps
+
+    async def execute(self, identifier: str) -> None:
+        claimed = await asyncio.to_thread(self._claim, identifier)
+        if claimed is None:
+            return  # another member has it, or it is not due
+        run, steps = claimed
+        compiled = await asyncio.to_thread(self._pinned, run.scenario, run.version)
+        variables = dict(run.variables)
+        outputs = {name: row.output for name, row in steps.items() if row.output is not None}
+        variables["steps"] = outputs
+        outcome = await self._walk(run, compiled.steps, variables, steps)
+        await asyncio.to_thread(self._finish, run, outcome)
+
+    def _pinned(self, name: str, version: int) -> CompiledScenario:
+        with self.kindred.database.read() as session:
+            return self._compiled_version(session, name, version)
+
+    async def _walk(
+        self,
+        run: ScenarioRun,
+        steps: list[CompiledStep],
+        variables: dict[str, Any],
+        rows: dict[str, ScenarioRunStep],
+    ) -> str:
+        """Run steps in order; returns "done", "paused" (retry or wait) or "failed"."""
+        for step in steps:
+            row = rows.get(step.step.id)
+            if row is not None and row.status in DONE:
+                if row.status == "branch" and row.output:
+                    taken = step.then if row.output.get("branch") == "then" else step.otherwise
+                    outcome = await self._walk(run, taken, variables, rows)
+                    if outcome != "done":
+                        return outcome
+                continue
+            outcome = await self._step(run, step, variables, rows)
+            if outcome != "done":
+                return outcome
+        return "done"
+
+    async def _step(
+        self,
+        run: ScenarioRun,
+        step: CompiledStep,
+        variables: dict[str, Any],
+        rows: dict[str, ScenarioRunStep],
+    ) -> str:
+        identifier = step.step.id
+        row = rows.get(identifier) or ScenarioRunStep(
+            run_id=run.id,
+            step=identifier,
+            pointer=step.pointer,
+            action=step.step.action,
+            status="pending",
+            attempts=0,
+        )
+        rows[identifier] = row
+        try:
+            if step.guard is not None and not step.guard.evaluate_bool(variables):
+                await self._save_step(row, "skipped")
+                return "done"
+            if step.branch is not None:
+                taken = step.branch.evaluate_bool(variables)
+                await self._save_step(row, "branch", output={"branch": "then" if taken else "else"})
+                return await self._walk(
+                    run, step.then if taken else step.otherwise, variables, rows
+                )
+            params = render_params(step, variables)
+        except (RuleError, StepError) as error:
+            return await self._failed(run, step, variables, rows, row, error.message, "evaluation")
+        action = step.step.action or ""
+        if action == "wait":
+            return await self._wait(run, row, params)
+        executor = EXECUTORS.get(action)
+        if executor is None:
+            return await self._failed(
+                run,
+                step,
+                variables,
+                rows,
+                row,
+                f"the action {action!r} is not available in this version",
+                "unavailable",
+            )
+        context = StepContext(
+            run.id, identifier, run.scenario, run.version, run.chain_depth, f"{run.id}:{identifier}"
+        )
+        row.attempts += 1
+        row.input = _json_safe(params)
+        row.started_at = row.started_at or utcnow()
+        started = time.perf_counter()
+        try:
+            output = await asyncio.wait_for(
+                executor(self.kindred, params, context), timeout=step.timeout or 30.0
+            )
+        except TimeoutError:
+            failure = ActionFailed(
+                f"{action} took longer than {step.timeout or 30.0:g}s",
+                retryable=True,
+                code="timeout",
+            )
+        except ActionFailed as error:
+            failure = error
+        else:
+            metrics.STEP_SECONDS.labels(run.scenario, action).observe(time.perf_counter() - started)
+            outputs = variables["steps"]
+            outputs[identifier] = output
+            await self._save_step(row, "succeeded", output=_json_safe(output))
+            return "done"
+        metrics.STEP_FAILURES.labels(run.scenario, action, failure.code).inc()
+        retry = step.step.retry
+        attempts = retry.attempts if retry else DEFAULT_ATTEMPTS
+        if failure.retryable and row.attempts < attempts:
+            assert retry is not None
+            base = parse_duration(retry.backoff)
+            cap = parse_duration(retry.max_backoff)
+            # Full jitter: many runs failing together must not retry in lockstep.
+            delay = random.uniform(0, min(cap, base * 2 ** (row.attempts - 1)))
+            row.error, row.error_code = failure.detail, failure.code
+            await self._save_step(row, "retrying")
+            await asyncio.to_thread(self._pause, run, time.time() + delay)
+            return "paused"
+        return await self._failed(run, step, variables, rows, row, failure.detail, failure.code)
+
+    async def _failed(
+        self,
+        run: ScenarioRun,
+        step: CompiledStep,
+        variables: dict[str, Any],
+        rows: dict[str, ScenarioRunStep],
+        row: ScenarioRunStep,
+        detail: str,
+        code: str,
+    ) -> str:
+        row.error, row.error_code = detail, code
+        if isinstance(step.on_failure, list):
+            await self._save_step(row, "failed_handled")
+            return await self._walk(run, step.on_failure, variables, rows)
+        if step.on_failure == "continue":
+            await self._save_step(row, "failed_handled")
+            return "done"
+        await self._save_step(row, "failed")
+        run.error = f"step {step.step.id} failed: {detail}"
+        return "failed"
+
+    async def _wait(self, run: ScenarioRun, row: ScenarioRunStep, params: dict[str, Any]) -> str:
+        if row.status == "waiting" and row.output and time.time() >= float(row.output["until"]):
+            await self._save_step(row, "succeeded", output=row.output)
+            return "done"
+        if row.status == "waiting" and row.output:
+            until = float(row.output["until"])
+        elif params.get("for"):
+            until = time.time() + parse_duration(params["for"])
+        elif params.get("until"):
+            until = parse_time(str(params["until"])).timestamp()
+        else:
+            row.error = "waiting for an event is not available in this version"
+            await self._save_step(row, "failed")
+            run.error = row.error
+            return "failed"
+        output = {"until": until, "until_text": datetime.fromtimestamp(until, UTC).isoformat()}
+        await self._save_step(row, "waiting", output=output)
+        await asyncio.to_thread(self._pause, run, until)
+        return "paused"
+
+    async def _save_step(
+        self, row: ScenarioRunStep, status: str, *, output: dict[str, Any] | None = None
+    ) -> None:
+        row.status = status
+        if output is not None:
+            row.output = output
+        if status in ("succeeded", "skipped", "branch", "failed", "failed_handled"):
+            row.finished_at = utcnow()
+        await asyncio.to_thread(self._merge, row)
+
+    def _merge(self, row: ScenarioRunStep) -> None:
+        with self.kindred.database.write() as session:
+            session.merge(row)
+
+    def _pause(self, run: ScenarioRun, until: float) -> None:
+        with self.kindred.database.write() as session:
+            session.execute(
+                sa.update(ScenarioRun)
+                .where(ScenarioRun.id == run.id)
+                .values(status="waiting", next_at=until, lease_owner=None, lease_until=None)
+            )
+
+    def _finish(self, run: ScenarioRun, outcome: str) -> None:
+        if outcome == "paused":
+            return
+        finished = utcnow()
+        status = "succeeded" if outcome == "done" else "failed"
+        duration = (finished.timestamp() - run.event_at) * 1000
+        with self.kindred.database.write() as session:
+            session.execute(
+                sa.update(ScenarioRun)
+                .where(ScenarioRun.id == run.id)
+                .values(
+                    status=status,
+                    finished_at=finished,
+                    duration_ms=duration,
+                    error=run.error,
+                    next_at=None,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+        metrics.FINISHED.labels(run.scenario, status).inc()
+        metrics.RUN_SECONDS.labels(run.scenario).observe(max(duration, 0) / 1000)
+        self.executed += 1
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON (CEL map/list types and datetimes made plain) for storage."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "items"):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+def version_definition(session: Any, name: str, version: int) -> dict[str, Any] | None:
+    row = session.get(ScenarioVersion, (name, version))
+    return row.definition if row else None

@@ -1,0 +1,287 @@
+"""What each action does when a run reaches it.
+
+Every executor receives the rendered parameters and an idempotency key unique to
+(run, step) — the run id is derived from (scenario, event) — and makes its effect
+idempotent with it: records carry the key in their change log request id and are found
+again by it, emitted events use it as their id (the bus stores an id once), emails use it
+as Message-ID, webhooks send it as Idempotency-Key, WeChat as client_msg_id. A step retried
+after a crash therefore does not act twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.errors import KindredError
+from kindred.events.envelope import format_time
+from kindred.records.models import ChangeLogEntry
+from kindred.records.service import RequestContext
+from kindred.scenarios.messaging import (
+    ActionFailed,
+    SmtpSettings,
+    WechatClient,
+    post_webhook,
+    send_email,
+)
+from kindred.scenarios.models import CustomerTag, Notification
+from kindred.scenarios.windows import parse_duration
+
+if TYPE_CHECKING:
+    from kindred.services import Kindred
+
+CHAIN_EXTENSION = "kindredchain"
+
+
+@dataclass
+class StepContext:
+    run_id: str
+    step_id: str
+    scenario: str
+    version: int
+    chain_depth: int
+    idempotency_key: str
+
+
+Executor = Callable[["Kindred", dict[str, Any], StepContext], Awaitable[dict[str, Any]]]
+
+
+def _context(step: StepContext) -> RequestContext:
+    # The request id ties the change log entry to the step: it is how a retried step finds
+    # the record it created before a crash.
+    return RequestContext(SYSTEM_PRINCIPAL, request_id=step.idempotency_key[:64])
+
+
+def _refused(error: KindredError) -> ActionFailed:
+    details = "; ".join(f"{e.get('path', '')}: {e.get('message', '')}" for e in error.errors[:5])
+    return ActionFailed(
+        f"{error.detail}{' — ' + details if details else ''}", retryable=False, code=error.problem
+    )
+
+
+def _already_created(session: Any, request_id: str, object_name: str) -> str | None:
+    row = session.execute(
+        sa.select(ChangeLogEntry.record_id)
+        .where(
+            ChangeLogEntry.request_id == request_id,
+            ChangeLogEntry.object == object_name,
+            ChangeLogEntry.action == "create",
+        )
+        .limit(1)
+    ).scalar()
+    return str(row) if row else None
+
+
+def _create(kindred: Kindred, object_name: str, values: Any, step: StepContext) -> dict[str, Any]:
+    context = _context(step)
+    try:
+        with kindred.database.write() as session:
+            existing = _already_created(session, context.request_id or "", object_name)
+            if existing:
+                return {"id": existing, "object": object_name, "repeated": True}
+            created = kindred.records.create(session, context, object_name, values)
+    except KindredError as error:
+        raise _refused(error) from None
+    return {"id": created["id"], "object": object_name}
+
+
+async def create_record(
+    kindred: Kindred, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    return await asyncio.to_thread(_create, kindred, params["object"], params["values"], step)
+
+
+async def update_record(
+    kindred: Kindred, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    def update() -> dict[str, Any]:
+        try:
+            with kindred.database.write() as session:
+                updated = kindred.records.update(
+                    session,
+                    _context(step),
+                    params["object"],
+                    str(params["id"]),
+                    params["values"],
+                    if_match=None,
+                )
+        except KindredError as error:
+            raise _refused(error) from None
+        return {"id": updated["id"], "version": updated["version"]}
+
+    return await asyncio.to_thread(update)
+
+
+async def create_ticket(
+    kindred: Kindred, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    def create() -> dict[str, Any]:
+        values: dict[str, Any] = dict(params.get("values") or {})
+        values["subject"] = params["subject"]
+        for name in ("account", "asset", "contact", "priority", "description"):
+            if params.get(name) not in (None, ""):
+                values[name] = params[name]
+        if "account" not in values and values.get("asset"):
+            # A device's ticket belongs to the device's customer.
+            with kindred.database.read() as session:
+                try:
+                    asset, _ = kindred.records.get(
+                        session, _context(step), "asset", str(values["asset"])
+                    )
+                except KindredError as error:
+                    raise _refused(error) from None
+            values["account"] = asset.get("account")
+        values.setdefault("opened_at", format_time(datetime.now(UTC)))
+        return _create(kindred, "ticket", values, step)
+
+    return await asyncio.to_thread(create)
+
+
+async def set_tag(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    def write() -> dict[str, Any]:
+        valid_until = None
+        if params.get("valid_for"):
+            valid_until = datetime.now(UTC) + timedelta(seconds=parse_duration(params["valid_for"]))
+        tag_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
+        with kindred.database.write() as session:
+            if session.get(CustomerTag, tag_id) is None:
+                session.add(
+                    CustomerTag(
+                        id=tag_id,
+                        account_id=str(params["account"]),
+                        tag=str(params["tag"]),
+                        source=f"scenario:{step.scenario}@v{step.version}",
+                        note=params.get("note"),
+                        valid_until=valid_until,
+                    )
+                )
+        return {
+            "tag": params["tag"],
+            "valid_until": valid_until.isoformat() if valid_until else None,
+        }
+
+    return await asyncio.to_thread(write)
+
+
+async def notify(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    def write() -> dict[str, Any]:
+        notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
+        with kindred.database.write() as session:
+            if session.get(Notification, notification_id) is None:
+                session.add(
+                    Notification(
+                        id=notification_id,
+                        user_id=params.get("user"),
+                        role=params.get("role"),
+                        title=str(params["title"])[:300],
+                        message=params.get("message"),
+                        link=params.get("link"),
+                        source=f"scenario:{step.scenario}",
+                    )
+                )
+        return {"notification": notification_id}
+
+    return await asyncio.to_thread(write)
+
+
+async def emit_event(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": step.idempotency_key,
+        "source": f"kindred://scenarios/{step.scenario}",
+        "type": params["type"],
+        "data": params["data"],
+        CHAIN_EXTENSION: step.chain_depth + 1,
+    }
+    for name in ("subject", "partitionkey"):
+        if params.get(name):
+            event[name] = str(params[name])
+    report = await kindred.events.ingest([event], channel="scenario")
+    if report.rejected:
+        rejection = report.rejected[0]
+        raise ActionFailed(
+            f"the event was refused: {rejection.detail}", retryable=False, code=rejection.reason
+        )
+    accepted = report.accepted[0]
+    return {"position": accepted["position"], "duplicate": accepted["duplicate"]}
+
+
+async def email(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    settings = kindred.settings
+    recipients = params["to"] if isinstance(params["to"], list) else [params["to"]]
+    return await send_email(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        ),
+        to=[str(r) for r in recipients],
+        subject=str(params["subject"]),
+        text=str(params["text"]),
+        html=params.get("html"),
+        message_id=f"<{step.idempotency_key}@kindred>",
+    )
+
+
+async def webhook(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    secret = None
+    if params.get("secret"):
+        secret = kindred.settings.scenario_secrets.get(str(params["secret"]))
+        if secret is None:
+            raise ActionFailed(
+                f"no secret named {params['secret']!r} is configured (KINDRED_SCENARIO_SECRETS)",
+                retryable=False,
+                code="secret-missing",
+            )
+    return await post_webhook(
+        str(params["url"]), params["payload"], secret=secret, idempotency_key=step.idempotency_key
+    )
+
+
+async def wechat_template(
+    kindred: Kindred, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    settings = kindred.settings
+    if not (settings.wechat_api_base and settings.wechat_app_id and settings.wechat_app_secret):
+        raise ActionFailed(
+            "WeChat sending is not configured: set KINDRED_WECHAT_API_BASE, "
+            "KINDRED_WECHAT_APP_ID and KINDRED_WECHAT_APP_SECRET",
+            retryable=False,
+            code="wechat-unconfigured",
+        )
+    client = WechatClient(
+        settings.wechat_api_base, settings.wechat_app_id, settings.wechat_app_secret
+    )
+    try:
+        return await client.send_template(
+            openid=str(params["openid"]),
+            template_id=str(params["template_id"]),
+            data={str(k): str(v) for k, v in dict(params["data"]).items()},
+            url=params.get("url"),
+            client_msg_id=step.idempotency_key[:64],
+        )
+    finally:
+        await client.close()
+
+
+EXECUTORS: Mapping[str, Executor] = {
+    "create_record": create_record,
+    "update_record": update_record,
+    "create_ticket": create_ticket,
+    "set_tag": set_tag,
+    "notify": notify,
+    "emit_event": emit_event,
+    "send_email": email,
+    "webhook": webhook,
+    "wechat_template": wechat_template,
+}

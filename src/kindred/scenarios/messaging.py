@@ -1,0 +1,799 @@
+"""Message-sending actions of the scenario engine: e-mail, webhooks and WeChat template messages.
+
+Each adapter speaks its real protocol to a real server (SMTP through :mod:`smtplib`, HTTP
+through :mod:`aiohttp`) and turns every failure into one :class:`ActionFailed` whose
+``retryable`` flag tells the scenario runner whether trying the same step again can help:
+
+* the other side was unreachable, timed out, was busy or asked us to slow down → retryable;
+* the request itself is wrong (bad address, unknown recipient, refused credentials, a 4xx
+  answer, a template that does not render) → not retryable: the same request would fail again.
+
+Every send takes an idempotency handle (``message_id``, ``idempotency_key``,
+``client_msg_id``): a runner that retries a step passes the same handle each time, so the
+receiving side can recognise the repeat instead of delivering twice.
+
+Message bodies come from user-authored Jinja2 templates, rendered in a sandbox (see
+:func:`render`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import hashlib
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from types import TracebackType
+from typing import Any, NoReturn
+
+import aiohttp
+import jinja2
+import orjson
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from yarl import URL
+
+from kindred.events.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+
+# Rendered output, and the response bodies we keep, are capped: a runaway loop in a template
+# or a chatty endpoint must not fill memory or the audit log.
+MAX_OUTPUT_BYTES = 64 * 1024
+MAX_RESPONSE_BYTES = 64 * 1024
+TEMPLATE_CACHE_SIZE = 256
+USER_AGENT = "kindred-scenarios/0.1"
+
+
+class ActionFailed(Exception):
+    """A THEN action that did not happen.
+
+    ``retryable`` says whether running the same step again may succeed; ``code`` is a short
+    stable label for dashboards and tests (``"smtp-refused"``, ``"timeout"``, ``"http-5xx"``,
+    ``"wechat-40003"``, ``"template-error"``, …); ``detail`` tells a person what went wrong.
+    """
+
+    def __init__(self, detail: str, *, retryable: bool, code: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retryable = retryable
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"ActionFailed({self.detail!r}, retryable={self.retryable}, code={self.code!r})"
+
+
+# -- templates --------------------------------------------------------------------------------
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The stock immutable sandbox (no private/dunder attributes, no mutation of passed-in
+    lists and dicts, bounded ``range``) plus bounds on the two operators that can build a huge
+    value from a short template: ``'x' * 10**9`` and ``2 ** 10**9``.
+
+    This bounds memory for the obvious cases; it does not bound CPU (a template can still
+    loop for a long time without output). Templates are authored by staff, not customers.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | bytes | list | tuple)
+                    and isinstance(count, int)
+                    and len(seq) * count > MAX_OUTPUT_BYTES
+                ):
+                    raise jinja2.exceptions.SecurityError(
+                        f"repeating a sequence {count} times would exceed {MAX_OUTPUT_BYTES} bytes"
+                    )
+        elif (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left) > 1
+            and right > 0
+            and abs(left).bit_length() * right > MAX_OUTPUT_BYTES * 8
+        ):
+            raise jinja2.exceptions.SecurityError(f"{left} ** {right} is too large to compute")
+        return super().call_binop(context, operator, left, right)
+
+
+_TEXT_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+_HTML_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=True)
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _compile(source: str, html: bool) -> jinja2.Template:
+    """Compile once per distinct source; syntax errors are not cached (they raise)."""
+    return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+
+
+def _template_line(tb: TracebackType | None) -> int | None:
+    """The innermost template line in a traceback Jinja has rewritten to point at the
+    template source (its frames carry the filename ``<template>``)."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _template_failed(error: Exception, line: int | None) -> NoReturn:
+    where = f" on line {line}" if line is not None else ""
+    if isinstance(error, jinja2.exceptions.TemplateSyntaxError):
+        message = error.message or str(error)
+        raise ActionFailed(
+            f"template syntax error{where}: {message}", retryable=False, code="template-error"
+        ) from None
+    if isinstance(error, jinja2.exceptions.UndefinedError):
+        raise ActionFailed(
+            f"template variable is undefined{where}: {error}; add it to the scenario's "
+            "context or guard it with {% if … is defined %}",
+            retryable=False,
+            code="template-error",
+        ) from None
+    if isinstance(error, jinja2.exceptions.SecurityError):
+        raise ActionFailed(
+            f"template refused by the sandbox{where}: {error}",
+            retryable=False,
+            code="template-error",
+        ) from None
+    raise ActionFailed(
+        f"template failed{where}: {type(error).__name__}: {error}",
+        retryable=False,
+        code="template-error",
+    ) from None
+
+
+def _render(source: str, context: Mapping[str, Any], html: bool) -> str:
+    try:
+        template = _compile(source, html)
+    except jinja2.exceptions.TemplateSyntaxError as error:
+        _template_failed(error, error.lineno)
+    parts: list[str] = []
+    size = 0
+    try:
+        # Streamed, so a runaway loop stops at the cap instead of building the whole output.
+        for chunk in template.generate(dict(context)):
+            size += len(chunk.encode("utf-8", "surrogatepass"))
+            if size > MAX_OUTPUT_BYTES:
+                raise ActionFailed(
+                    f"the rendered template is larger than {MAX_OUTPUT_BYTES} bytes; "
+                    "shorten it or the data it loops over",
+                    retryable=False,
+                    code="template-error",
+                )
+            parts.append(chunk)
+    except ActionFailed:
+        raise
+    except Exception as error:
+        _template_failed(error, _template_line(error.__traceback__))
+    return "".join(parts)
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """Render a plain-text template (no autoescaping) in the sandbox.
+
+    Undefined variables are errors, not empty strings: a message saying "Dear ," is worse
+    than no message. Every failure is ``ActionFailed(code="template-error", retryable=False)``
+    naming the line and, for undefined variables, the missing name.
+    """
+    return _render(source, context, html=False)
+
+
+def render_html(source: str, context: Mapping[str, Any]) -> str:
+    """Like :func:`render`, with HTML autoescaping of every substituted value."""
+    return _render(source, context, html=True)
+
+
+def check_template(source: str) -> list[dict[str, Any]]:
+    """Save-time validation: ``[]`` or ``[{"line": n, "message": …}]`` for a syntax error
+    (unknown filters and tests count: Jinja reports them when compiling). Whether variables
+    exist can only be known when rendering with real data."""
+    try:
+        _compile(source, False)
+    except jinja2.exceptions.TemplateSyntaxError as error:
+        return [{"line": error.lineno, "message": error.message or str(error)}]
+    return []
+
+
+# -- e-mail -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    sender: str = "kindred@localhost"
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: float = 10.0
+
+
+_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# 7-bit transfer encodings (base64/quoted-printable) for the bodies: any server relays them,
+# 8BITMIME or not.
+SMTP_POLICY = SMTP.clone(cte_type="7bit")
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ":" (RFC 5322 ftext)
+_MESSAGE_ID = re.compile(r"^<?([!-;=?-~]+@[!-;=?-~]+)>?$")  # no spaces, "<" or ">" inside
+# Headers the message builds itself; letting ``headers`` set them would produce duplicates.
+_RESERVED_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "message-id",
+        "date",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
+
+
+def _invalid(detail: str) -> NoReturn:
+    raise ActionFailed(detail, retryable=False, code="email-invalid")
+
+
+def _address(value: Any, what: str) -> str:
+    """A bare addr-spec (``user@example.com``), with an internationalised domain converted
+    to its ASCII (IDNA) form so any SMTP server accepts it."""
+    how = "give a bare address like someone@example.com"
+    if not isinstance(value, str):
+        _invalid(f"the {what} must be a string, got {type(value).__name__}; {how}")
+    text = value.strip()
+    if not text or len(text) > 254 or any(c in text for c in "\r\n\0"):
+        _invalid(f"the {what} {value!r} is not an e-mail address; {how}")
+    try:
+        parsed = Address(addr_spec=text)
+    except Exception:
+        _invalid(f"the {what} {value!r} is not an e-mail address; {how}")
+    if not parsed.username or not parsed.domain:
+        _invalid(f"the {what} {value!r} is not an e-mail address; {how}")
+    domain = parsed.domain
+    if not domain.startswith("["):
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            _invalid(f"the {what} {value!r} has an invalid domain; {how}")
+        if not all(_DOMAIN_LABEL.match(label) for label in domain.split(".")):
+            _invalid(f"the {what} {value!r} has an invalid domain; {how}")
+    return Address(username=parsed.username, domain=domain).addr_spec
+
+
+def _message_id(message_id: str | None, sender: str) -> str:
+    if message_id is None:
+        return email.utils.make_msgid(domain=sender.rpartition("@")[2])
+    matched = _MESSAGE_ID.match(message_id.strip()) if isinstance(message_id, str) else None
+    if matched is None:
+        _invalid(
+            f"the message id {message_id!r} is not a Message-ID; use <unique@domain> "
+            "(derive it from the scenario run and step so retries reuse it)"
+        )
+    return f"<{matched.group(1)}>"
+
+
+def _build_message(
+    settings: SmtpSettings,
+    *,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str | None,
+    headers: Mapping[str, str] | None,
+) -> tuple[EmailMessage, str, list[str], str]:
+    if isinstance(to, str):
+        to = [to]  # a lone string would otherwise be iterated character by character
+    if not to:
+        _invalid("the message has no recipients; give at least one address in 'to'")
+    sender = _address(settings.sender, "sender address")
+    recipients = list(dict.fromkeys(_address(each, "recipient address") for each in to))
+    if any(c in subject for c in "\r\n"):
+        _invalid("the subject must be a single line (it contains a line break)")
+    mid = _message_id(message_id, sender)
+
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = mid
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            _invalid(f"the header name {name!r} is not valid; use printable ASCII without ':'")
+        if name.lower() in _RESERVED_HEADERS:
+            _invalid(f"the header {name!r} is set by the e-mail action itself; leave it out")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            _invalid(f"the value of header {name!r} must be a single-line string")
+        message[name] = value
+    message.set_content(text, charset="utf-8")
+    if html is not None:
+        message.add_alternative(html, subtype="html", charset="utf-8")
+    return message, sender, recipients, mid
+
+
+def _smtp_reply(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{code} {text}".strip()
+
+
+def _smtp_failed(code: int, reply: bytes | str, what: str) -> NoReturn:
+    if 400 <= code < 500:
+        raise ActionFailed(
+            f"the SMTP server deferred {what}: {_smtp_reply(code, reply)}; try again later",
+            retryable=True,
+            code="smtp-deferred",
+        ) from None
+    raise ActionFailed(
+        f"the SMTP server refused {what}: {_smtp_reply(code, reply)}",
+        retryable=False,
+        code="smtp-refused",
+    ) from None
+
+
+def _send_blocking(
+    settings: SmtpSettings, message: EmailMessage, sender: str, recipients: list[str]
+) -> dict[str, tuple[int, bytes]]:
+    where = f"{settings.host}:{settings.port}"
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as client:
+            if settings.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if settings.username is not None:
+                client.login(settings.username, settings.password or "")
+            return client.send_message(message, from_addr=sender, to_addrs=recipients)
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        listed = "; ".join(
+            f"{rcpt}: {_smtp_reply(code, reply)}"
+            for rcpt, (code, reply) in error.recipients.items()
+        )
+        temporary = any(400 <= code < 500 for code in codes)
+        raise ActionFailed(
+            f"the SMTP server refused every recipient ({listed})",
+            retryable=temporary,
+            code="smtp-deferred" if temporary else "smtp-refused",
+        ) from None
+    except smtplib.SMTPSenderRefused as error:
+        _smtp_failed(error.smtp_code, error.smtp_error, f"the sender {error.sender}")
+    except smtplib.SMTPAuthenticationError as error:
+        _smtp_failed(error.smtp_code, error.smtp_error, f"the login for {settings.username!r}")
+    except smtplib.SMTPResponseException as error:  # HELO, DATA, STARTTLS, … replies
+        _smtp_failed(error.smtp_code, error.smtp_error, "the message")
+    except smtplib.SMTPNotSupportedError as error:
+        raise ActionFailed(
+            f"the SMTP server at {where} lacks a needed extension: {error}",
+            retryable=False,
+            code="smtp-unsupported",
+        ) from None
+    except ssl.SSLError as error:
+        # Certificate and protocol mismatches are configuration problems; they do not heal.
+        raise ActionFailed(
+            f"TLS with the SMTP server at {where} failed: {error}",
+            retryable=False,
+            code="smtp-tls",
+        ) from None
+    except smtplib.SMTPServerDisconnected as error:
+        if isinstance(error.__context__, TimeoutError):  # smtplib wraps read timeouts
+            raise ActionFailed(
+                f"the SMTP server at {where} did not answer within {settings.timeout} s",
+                retryable=True,
+                code="timeout",
+            ) from None
+        raise ActionFailed(
+            f"the SMTP server at {where} closed the connection: {error}",
+            retryable=True,
+            code="smtp-unreachable",
+        ) from None
+    except TimeoutError:
+        raise ActionFailed(
+            f"the SMTP server at {where} did not answer within {settings.timeout} s",
+            retryable=True,
+            code="timeout",
+        ) from None
+    except smtplib.SMTPException as error:
+        raise ActionFailed(
+            f"SMTP with {where} failed: {error}", retryable=False, code="smtp-error"
+        ) from None
+    except OSError as error:  # refused, unreachable, DNS failure, reset
+        raise ActionFailed(
+            f"cannot reach the SMTP server at {where}: {error}",
+            retryable=True,
+            code="smtp-unreachable",
+        ) from None
+
+
+async def send_email(
+    settings: SmtpSettings,
+    *,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    message_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Send one UTF-8 message (plain text, plus an HTML alternative when given) over SMTP.
+
+    Addresses and headers are checked before connecting. ``message_id`` (``<x@y>``; the
+    brackets are added when missing) becomes the Message-ID, so a retried step sends the
+    same id and receivers can drop the duplicate. Returns ``{"message_id", "accepted",
+    "refused"}``; ``refused`` lists recipients the server turned down while accepting others.
+    """
+    message, sender, recipients, mid = _build_message(
+        settings,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id,
+        headers=headers,
+    )
+    refused = await asyncio.to_thread(_send_blocking, settings, message, sender, recipients)
+    return {
+        "message_id": mid,
+        "accepted": [rcpt for rcpt in recipients if rcpt not in refused],
+        "refused": {rcpt: _smtp_reply(code, reply) for rcpt, (code, reply) in refused.items()},
+    }
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+def _http_url(url: Any) -> URL:
+    try:
+        parsed = URL(url) if isinstance(url, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ActionFailed(
+            f"the URL {url!r} is not an http:// or https:// URL with a host",
+            retryable=False,
+            code="url-invalid",
+        )
+    return parsed
+
+
+def _transport_failed(error: BaseException, what: str, timeout: float) -> NoReturn:
+    """Map an aiohttp/asyncio exception raised while talking to ``what``."""
+    if isinstance(error, TimeoutError):  # aiohttp's timeouts subclass it as well
+        raise ActionFailed(
+            f"{what} did not answer within {timeout} s", retryable=True, code="timeout"
+        ) from None
+    if isinstance(error, aiohttp.ClientSSLError):
+        raise ActionFailed(
+            f"TLS with {what} failed: {error}", retryable=False, code="http-tls"
+        ) from None
+    if isinstance(error, aiohttp.ClientConnectorError):
+        raise ActionFailed(
+            f"cannot connect to {what}: {error}", retryable=True, code="http-unreachable"
+        ) from None
+    if isinstance(error, aiohttp.InvalidURL):
+        raise ActionFailed(
+            f"the URL of {what} is invalid: {error}", retryable=False, code="url-invalid"
+        ) from None
+    raise ActionFailed(
+        f"the connection to {what} failed: {type(error).__name__}: {error}",
+        retryable=True,
+        code="http-disconnected",
+    ) from None
+
+
+def _status_failed(status: int, reason: str | None, body: str, what: str) -> NoReturn:
+    excerpt = f": {body[:500]}" if body else ""
+    label = f"{status} {reason or ''}".strip()
+    if status >= 500:
+        raise ActionFailed(f"{what} answered {label}{excerpt}", retryable=True, code="http-5xx")
+    if status in (408, 429):  # Request Timeout, Too Many Requests: asked to come back later
+        raise ActionFailed(
+            f"{what} answered {label}{excerpt}", retryable=True, code=f"http-{status}"
+        )
+    if 300 <= status < 400:
+        raise ActionFailed(
+            f"{what} answered {label} (redirects are not followed: a signed POST must go "
+            f"to the configured URL; update it){excerpt}",
+            retryable=False,
+            code="http-3xx",
+        )
+    raise ActionFailed(f"{what} answered {label}{excerpt}", retryable=False, code="http-4xx")
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+    data = await response.content.read(MAX_RESPONSE_BYTES + 1)
+    # read(n) returns what is buffered; keep reading until the cap or the end.
+    while len(data) <= MAX_RESPONSE_BYTES:
+        more = await response.content.read(MAX_RESPONSE_BYTES + 1 - len(data))
+        if not more:
+            break
+        data += more
+    truncated = len(data) > MAX_RESPONSE_BYTES
+    return data[:MAX_RESPONSE_BYTES], truncated
+
+
+def _decode_body(data: bytes, truncated: bool, content_type: str) -> Any:
+    if not truncated and "json" in content_type:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return data.decode("utf-8", "replace")
+
+
+async def post_webhook(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    secret: str | None = None,
+    idempotency_key: str | None = None,
+    timeout: float = 10.0,
+    session: aiohttp.ClientSession | None = None,
+) -> dict[str, Any]:
+    """POST ``payload`` as JSON; with ``secret``, sign it like inbound Kindred webhooks
+    (``X-Kindred-Timestamp`` + ``X-Kindred-Signature``, see
+    :func:`kindred.events.channels.webhook_signature`) so receivers verify both directions
+    with one routine. Returns ``{"status", "body"}`` (parsed JSON, else text, capped at
+    64 KiB). Redirects are not followed.
+    """
+    target = _http_url(url)
+    try:
+        body = orjson.dumps(payload)
+    except TypeError as error:
+        raise ActionFailed(
+            f"the webhook payload is not JSON-serialisable: {error}",
+            retryable=False,
+            code="payload-invalid",
+        ) from None
+    request_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if idempotency_key is not None:
+        if any(c in idempotency_key for c in "\r\n\0"):
+            raise ActionFailed(
+                "the idempotency key must be a single-line string",
+                retryable=False,
+                code="payload-invalid",
+            )
+        request_headers["Idempotency-Key"] = idempotency_key
+    if secret is not None:
+        timestamp = str(int(time.time()))
+        request_headers[TIMESTAMP_HEADER] = timestamp
+        request_headers[SIGNATURE_HEADER] = webhook_signature(secret, timestamp, body)
+
+    what = f"the webhook {target.with_query(None).with_fragment(None)}"
+    own_session = session is None
+    client = aiohttp.ClientSession() if session is None else session
+    try:
+        async with client.post(
+            target,
+            data=body,
+            headers=request_headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        ) as response:
+            data, truncated = await _read_capped(response)
+            status = response.status
+            reason = response.reason
+            content_type = response.headers.get("Content-Type", "")
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        _transport_failed(error, what, timeout)
+    finally:
+        if own_session:
+            await client.close()
+    decoded = _decode_body(data, truncated, content_type)
+    if not 200 <= status < 300:
+        text = decoded if isinstance(decoded, str) else data.decode("utf-8", "replace")
+        _status_failed(status, reason, text, what)
+    return {"status": status, "body": decoded}
+
+
+# -- WeChat Official Account ------------------------------------------------------------------
+
+# Token problems: fetch a fresh token once and repeat the call.
+WECHAT_TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+# Errors that go away by themselves: system busy, quota and frequency limits.
+WECHAT_RETRYABLE = frozenset({-1, 45009, 45011, 45047})
+WECHAT_ERRORS = {
+    -1: "system busy",
+    40001: "access token is invalid",
+    40003: "invalid openid (the user does not follow this account)",
+    40013: "invalid appid",
+    40014: "invalid access token",
+    40037: "invalid template_id",
+    40125: "invalid app secret",
+    40164: "caller IP is not whitelisted",
+    41001: "access token missing",
+    42001: "access token expired",
+    43004: "the user has unsubscribed",
+    45009: "daily API quota reached",
+    45011: "API called too frequently",
+    47001: "data format error",
+    47003: "argument invalid (the data keys must match the template's keywords)",
+}
+
+
+class WechatClient:
+    """WeChat Official Account API: access-token handling and template messages.
+
+    One client per app; the token is shared by all calls and refreshed once when WeChat
+    says it is invalid or expired. Close the client when done (it owns an HTTP session).
+    """
+
+    def __init__(
+        self, api_base: str, app_id: str, app_secret: str, *, timeout: float = 10.0
+    ) -> None:
+        self._base = _http_url(api_base.rstrip("/"))
+        self._app_id = app_id
+        self._app_secret = app_secret
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._lock = asyncio.Lock()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> WechatClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _url(self, path: str, **query: str) -> URL:
+        return (self._base / path.lstrip("/")).with_query(query)
+
+    async def _call(self, method: str, url: URL, body: bytes | None = None) -> dict[str, Any]:
+        what = f"the WeChat API {url.with_query(None)}"
+        try:
+            async with self._client().request(
+                method,
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"} if body is not None else None,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                allow_redirects=False,
+            ) as response:
+                data, truncated = await _read_capped(response)
+                status, reason = response.status, response.reason
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            _transport_failed(error, what, self._timeout)
+        if status != 200:
+            _status_failed(status, reason, data.decode("utf-8", "replace"), what)
+        # WeChat often labels its JSON text/plain, so the content type is not checked.
+        try:
+            parsed = orjson.loads(data) if not truncated else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ActionFailed(
+                f"{what} answered something that is not a JSON object: "
+                f"{data[:200].decode('utf-8', 'replace')!r}",
+                retryable=True,
+                code="wechat-bad-response",
+            )
+        return parsed
+
+    @staticmethod
+    def _failed(result: Mapping[str, Any], what: str) -> NoReturn:
+        errcode = result.get("errcode")
+        errmsg = result.get("errmsg", "")
+        known = WECHAT_ERRORS.get(errcode) if isinstance(errcode, int) else None
+        meaning = f" ({known})" if known else ""
+        raise ActionFailed(
+            f"WeChat refused {what}: errcode {errcode}{meaning}: {errmsg}",
+            retryable=errcode in WECHAT_RETRYABLE or errcode in WECHAT_TOKEN_ERRORS,
+            code=f"wechat-{errcode}",
+        )
+
+    async def access_token(self) -> str:
+        """The cached access token, fetched when missing or within 60 s of expiry."""
+        async with self._lock:
+            if self._token is not None and time.monotonic() < self._token_expires:
+                return self._token
+            result = await self._call(
+                "GET",
+                self._url(
+                    "/cgi-bin/token",
+                    grant_type="client_credential",
+                    appid=self._app_id,
+                    secret=self._app_secret,
+                ),
+            )
+            token = result.get("access_token")
+            if not isinstance(token, str) or not token:
+                self._failed(result, f"an access token for app {self._app_id!r}")
+            expires_in = result.get("expires_in")
+            lifetime = expires_in if isinstance(expires_in, int | float) else 7200
+            self._token = token
+            self._token_expires = time.monotonic() + max(lifetime - 60, 0)
+            return token
+
+    def _forget(self, token: str) -> None:
+        # Only drop the token we used: another call may already have fetched a newer one.
+        if self._token == token:
+            self._token = None
+
+    async def send_template(
+        self,
+        *,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        url: str | None = None,
+        client_msg_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Send a template message; returns ``{"msgid": …}``.
+
+        ``client_msg_id`` is WeChat's idempotency key (per openid): pass the same value on
+        every retry of one step so at most one message reaches the user.
+        """
+        for key, value in data.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ActionFailed(
+                    f"template data must map keyword names to strings (got {key!r}: "
+                    f"{type(value).__name__})",
+                    retryable=False,
+                    code="payload-invalid",
+                )
+        message: dict[str, Any] = {"touser": openid, "template_id": template_id}
+        if url is not None:
+            message["url"] = url
+        if client_msg_id is not None:
+            message["client_msg_id"] = client_msg_id
+        message["data"] = {key: {"value": value} for key, value in data.items()}
+        body = orjson.dumps(message)
+        what = f"the template message {template_id!r} to {openid!r}"
+
+        for attempt in range(2):
+            token = await self.access_token()
+            result = await self._call(
+                "POST", self._url("/cgi-bin/message/template/send", access_token=token), body
+            )
+            errcode = result.get("errcode", 0)
+            if errcode == 0:
+                return {"msgid": result.get("msgid")}
+            if errcode in WECHAT_TOKEN_ERRORS and attempt == 0:
+                self._forget(token)
+                continue
+            self._failed(result, what)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def message_key(*parts: str) -> str:
+    """A stable idempotency handle from the parts that identify one send (scenario run id,
+    step index, recipient): the same step always gets the same key, a different step never.
+    Usable as ``idempotency_key`` and ``client_msg_id``; wrap as ``<key@domain>`` for e-mail."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:32]
+
+
+__all__ = [
+    "ActionFailed",
+    "SmtpSettings",
+    "WechatClient",
+    "check_template",
+    "message_key",
+    "post_webhook",
+    "render",
+    "render_html",
+    "send_email",
+]

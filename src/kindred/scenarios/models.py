@@ -1,0 +1,128 @@
+"""Tables of the scenarios domain: definitions with every version kept.
+
+A run pins the version it started with (``scenario_versions``), so editing a scenario never
+changes what an in-flight run does, and history shows which version acted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kindred.db import Base, PortableJSON, UTCDateTime, utcnow
+
+
+class ScenarioRow(Base):
+    """The current state of a scenario: its latest version and whether it is enabled."""
+
+    __tablename__ = "scenarios"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScenarioVersion(Base):
+    """One saved version of a definition, exactly as checked and stored."""
+
+    __tablename__ = "scenario_versions"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(PortableJSON, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScenarioRun(Base):
+    """One firing of one scenario version for one event: a durable state machine.
+
+    The id is derived from (scenario, event source, event id), so a redelivered event finds
+    its run again instead of starting a second one, and finished steps are not repeated.
+    """
+
+    __tablename__ = "scenario_runs"
+    __table_args__ = (
+        Index("ix_scenario_runs_due", "status", "next_at"),
+        Index("ix_scenario_runs_scenario", "scenario", "started_at"),
+        Index("ix_scenario_runs_key", "key", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # running → (waiting) → succeeded | failed; failed runs keep every error (a dead letter).
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    key: Mapped[str] = mapped_column(String(500), nullable=False)
+    event: Mapped[dict[str, Any]] = mapped_column(PortableJSON, nullable=False)
+    variables: Mapped[dict[str, Any]] = mapped_column(PortableJSON, nullable=False)
+    chain_depth: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_at: Mapped[float] = mapped_column(Float, nullable=False)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_at: Mapped[float | None] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class ScenarioRunStep(Base):
+    """One step of a run: inputs, outputs, error and attempts — the run history's detail."""
+
+    __tablename__ = "scenario_run_steps"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pointer: Mapped[str] = mapped_column(String(500), nullable=False)
+    action: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    input: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    output: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """An in-app notification (the console shows them; the API lists them per user)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    role: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    message: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(1000))
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CustomerTag(Base):
+    """A tag on a customer with its provenance: who set it (which scenario run), from what
+    source, and until when it is valid."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_account", "account_id", "tag"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    tag: Mapped[str] = mapped_column(String(200), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

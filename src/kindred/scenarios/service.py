@@ -1,0 +1,553 @@
+"""Scenario definitions: save (checked, versioned, evidenced), enable/disable, dry run.
+
+Saving never half-works: a definition is checked completely (``check_definition``) and
+stored only when it has no problem at all; every save is a new version, written to the
+ledger with who saved it, and a run pins the version it started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.db import UTCDateTime, utcnow
+from kindred.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_error
+from kindred.events.bus import EventBus
+from kindred.events.catalog import EventCatalog
+from kindred.events.envelope import CloudEvent, format_time, from_structured, parse_time
+from kindred.ledger.service import LedgerService
+from kindred.records.metadata import bump_generation
+from kindred.records.models import RecordLink, RecordRow
+from kindred.records.query import FieldFilter, ListQuery
+from kindred.records.service import RecordService, RequestContext
+from kindred.records.storage import field_expression, object_is
+from kindred.scenarios.definition import CompiledScenario, check_definition
+from kindred.scenarios.evaluate import Evaluation, evaluate, matches, plan
+from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
+from kindred.scenarios.windows import WindowSpec, WindowStore, parse_duration
+
+SYSTEM = RequestContext(SYSTEM_PRINCIPAL, request_id="scenarios")
+SCENARIOS_COUNTER = 4  # metadata_state row: bumped on every save and switch
+
+
+@dataclass
+class SavedScenario:
+    name: str
+    title: str
+    version: int
+    enabled: bool
+    definition: dict[str, Any]
+    updated_at: str
+    updated_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "version": self.version,
+            "enabled": self.enabled,
+            "updated_at": self.updated_at,
+            "updated_by": self.updated_by,
+            "definition": self.definition,
+        }
+
+
+class ScenarioService:
+    def __init__(
+        self,
+        catalog: EventCatalog,
+        records: RecordService,
+        ledger: LedgerService,
+        bus: EventBus,
+    ) -> None:
+        self.catalog = catalog
+        self.records = records
+        self.ledger = ledger
+        self.bus = bus
+
+    # -- checking ------------------------------------------------------------------------
+
+    def check(self, session: Session, raw: Any) -> CompiledScenario:
+        """The compiled scenario, or ValidationFailed listing every problem."""
+        types = [t.type for t in self.catalog.all(session)]
+
+        def known(pattern: str) -> bool:
+            return any(matches([pattern], name) for name in types)
+
+        compiled, errors = check_definition(raw, known_type=known)
+        if compiled is None:
+            raise ValidationFailed(
+                f"the scenario definition has {len(errors)} problem(s); nothing was saved",
+                errors=errors,
+            )
+        return compiled
+
+    # -- saving --------------------------------------------------------------------------
+
+    def create(self, session: Session, raw: Any, actor_id: str | None) -> SavedScenario:
+        compiled = self.check(session, raw)
+        name = compiled.name
+        if session.get(ScenarioRow, name) is not None:
+            raise Conflict(
+                f"scenario {name} exists; PUT /api/v1/scenarios/{name} saves a new version"
+            )
+        now = utcnow()
+        row = ScenarioRow(
+            name=name,
+            title=compiled.definition.title,
+            version=1,
+            enabled=False,
+            created_at=now,
+            created_by=actor_id,
+            updated_at=now,
+            updated_by=actor_id,
+        )
+        session.add(row)
+        self._store_version(session, name, 1, raw, actor_id)
+        session.flush()
+        return self._saved(session, row)
+
+    def update(
+        self,
+        session: Session,
+        name: str,
+        raw: Any,
+        actor_id: str | None,
+        *,
+        expected_version: int | None = None,
+    ) -> SavedScenario:
+        row = self._row(session, name, lock=True)
+        if expected_version is not None and expected_version != row.version:
+            raise PreconditionFailed(
+                f"scenario {name} is at version {row.version}, not {expected_version}; "
+                "reload it and apply your change again"
+            )
+        compiled = self.check(session, raw)
+        if compiled.name != name:
+            raise ValidationFailed(
+                "the name in the definition differs from the scenario being saved",
+                errors=[field_error("/name", "mismatch", f"expected {name!r}")],
+            )
+        row.version += 1
+        row.title = compiled.definition.title
+        row.updated_at = utcnow()
+        row.updated_by = actor_id
+        self._store_version(session, name, row.version, raw, actor_id)
+        session.flush()
+        return self._saved(session, row)
+
+    def _store_version(
+        self, session: Session, name: str, version: int, raw: Any, actor_id: str | None
+    ) -> None:
+        session.add(
+            ScenarioVersion(
+                name=name,
+                version=version,
+                definition=dict(raw),
+                created_at=utcnow(),
+                created_by=actor_id,
+            )
+        )
+        bump_generation(session, SCENARIOS_COUNTER)
+        self.ledger.append(
+            session,
+            "scenarios.saved",
+            {"scenario": name, "version": version, "definition": dict(raw)},
+            [s for s in (actor_id,) if s],
+        )
+
+    def set_enabled(
+        self, session: Session, name: str, enabled: bool, actor_id: str | None
+    ) -> SavedScenario:
+        row = self._row(session, name, lock=True)
+        if row.enabled != enabled:
+            bump_generation(session, SCENARIOS_COUNTER)
+            row.enabled = enabled
+            row.updated_at = utcnow()
+            row.updated_by = actor_id
+            self.ledger.append(
+                session,
+                "scenarios.enabled" if enabled else "scenarios.disabled",
+                {"scenario": name, "version": row.version},
+                [s for s in (actor_id,) if s],
+            )
+            session.flush()
+        return self._saved(session, row)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _row(self, session: Session, name: str, *, lock: bool = False) -> ScenarioRow:
+        row = session.get(ScenarioRow, name, with_for_update=lock)
+        if row is None:
+            raise NotFound(f"no scenario {name}")
+        return row
+
+    def _saved(self, session: Session, row: ScenarioRow) -> SavedScenario:
+        version = session.get(ScenarioVersion, (row.name, row.version))
+        assert version is not None
+        return SavedScenario(
+            row.name,
+            row.title,
+            row.version,
+            row.enabled,
+            version.definition,
+            row.updated_at.isoformat(),
+            row.updated_by,
+        )
+
+    def get(self, session: Session, name: str) -> SavedScenario:
+        return self._saved(session, self._row(session, name))
+
+    def all(self, session: Session, *, enabled: bool | None = None) -> list[SavedScenario]:
+        query = sa.select(ScenarioRow).order_by(ScenarioRow.name)
+        if enabled is not None:
+            query = query.where(ScenarioRow.enabled == enabled)
+        return [self._saved(session, row) for row in session.execute(query).scalars()]
+
+    def versions(self, session: Session, name: str) -> list[dict[str, Any]]:
+        self._row(session, name)
+        rows = session.execute(
+            sa.select(ScenarioVersion)
+            .where(ScenarioVersion.name == name)
+            .order_by(ScenarioVersion.version)
+        ).scalars()
+        return [
+            {
+                "version": r.version,
+                "created_at": r.created_at.isoformat(),
+                "created_by": r.created_by,
+                "definition": r.definition,
+            }
+            for r in rows
+        ]
+
+    def compiled_version(self, session: Session, name: str, version: int) -> CompiledScenario:
+        stored = session.get(ScenarioVersion, (name, version))
+        if stored is None:
+            raise NotFound(f"scenario {name} has no version {version}")
+        return self.check(session, stored.definition)
+
+    # -- dry run -------------------------------------------------------------------------
+
+    async def dry_run(
+        self,
+        session: Session,
+        compiled: CompiledScenario,
+        version: int,
+        raw_event: Any,
+        context: RequestContext,
+    ) -> Evaluation:
+        """What the scenario would do for this event, acting on nothing.
+
+        Lookups read records as the caller (a dry run shows no more than they may see);
+        windows are computed from the event log, as the engine would have them.
+        """
+        event = self._event(raw_event)
+        definition = self.catalog.get(session, event.type)
+        if definition is not None:  # keyed as ingest would key it
+            definition.fill_partition_key(event)
+        history = await self._window_history(compiled, event)
+
+        def find(object_name: str, record_id: str | None, match: dict[str, Any] | None) -> Any:
+            return self.find_record(session, context, object_name, record_id, match)
+
+        def windows(scenario: CompiledScenario, key: str, now: float) -> dict[str, Any]:
+            return history.values(key, now) if history is not None else {}
+
+        evaluation = evaluate(
+            compiled,
+            version,
+            event,
+            find=find,
+            windows=windows,
+            now=parse_time(event.time).timestamp() if event.time else None,
+        )
+        if evaluation.fires:
+            evaluation.plan = plan(evaluation, compiled)
+        return evaluation
+
+    def _event(self, raw: Any) -> CloudEvent:
+        event, errors = from_structured(raw)
+        if event is None:
+            raise ValidationFailed(
+                "the event is not a valid CloudEvent",
+                errors=[{**e.to_dict(), "path": "/event" + e.path} for e in errors],
+            )
+        return event
+
+    async def _window_history(
+        self, compiled: CompiledScenario, event: CloudEvent
+    ) -> WindowStore | None:
+        """Windows rebuilt from the log for the event's key: the dry run sees what the
+        engine would have seen."""
+        if not compiled.definition.windows:
+            return None
+        specs = [
+            WindowSpec(
+                name=w.name,
+                event_types=tuple(w.events),
+                size=compiled.window_sizes[w.name],
+                aggregate=w.aggregate,
+                kind=w.kind,
+                field=w.field,
+                key_field=w.key_field,
+                where=window_where(compiled, w.name),
+            )
+            for w in compiled.definition.windows
+        ]
+        store = WindowStore(specs)
+        now = parse_time(event.time).timestamp() if event.time else None
+        horizon = max(compiled.window_sizes.values())
+        since = datetime.fromtimestamp((now or 0) - horizon, UTC) if now else None
+        types = sorted({t for w in compiled.definition.windows for t in w.events})
+        cursor: str | None = None
+        for _ in range(100):  # at most 100 pages of 1,000: a dry run must answer quickly
+            page, cursor = await self.bus.read(
+                after=cursor, since=since, types=types, key=event.key, limit=1000
+            )
+            for stored in page:
+                data = stored.event.data if isinstance(stored.event.data, dict) else {}
+                at = (
+                    parse_time(stored.event.time).timestamp()
+                    if stored.event.time
+                    else stored.stored_at
+                )
+                store.observe(stored.event.type, stored.event.key, at, data)
+            if cursor is None:
+                break
+        # The event being tried counts too, as it would once ingested.
+        data = event.data if isinstance(event.data, dict) else {}
+        store.observe(event.type, event.key, now or 0, data)
+        return store
+
+    def find_record(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        record_id: str | None,
+        match: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        if record_id is not None:
+            try:
+                record, _ = self.records.get(session, context, object_name, record_id)
+            except NotFound:
+                return None
+            return record
+        filters = [FieldFilter(name, "eq", str(value)) for name, value in (match or {}).items()]
+        page = self.records.list_records(
+            session, context, object_name, ListQuery(filters=filters, limit=1)
+        )
+        return page.data[0] if page.data else None
+
+
+def window_where(compiled: CompiledScenario, name: str) -> Any:
+    rule = compiled.window_filters.get(name)
+    if rule is None:
+        return None
+
+    def check(data: Mapping[str, Any]) -> bool:
+        return bool(rule.evaluate_bool({"event": {"data": dict(data)}}))
+
+    return check
+
+
+# -- run history and health ---------------------------------------------------------------------
+
+
+def run_summary(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "scenario": run.scenario,
+        "version": run.version,
+        "status": run.status,
+        "key": run.key,
+        "event": {"id": run.event.get("id"), "type": run.event.get("type")},
+        "chain_depth": run.chain_depth,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_ms": round(run.duration_ms, 3) if run.duration_ms is not None else None,
+        "error": run.error,
+    }
+
+
+def list_runs(
+    session: Session,
+    *,
+    scenario: str | None = None,
+    status: str | None = None,
+    key: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Newest first; ``key`` is the customer/device key the run is about."""
+    query = sa.select(ScenarioRun).order_by(ScenarioRun.started_at.desc(), ScenarioRun.id.desc())
+    if scenario:
+        query = query.where(ScenarioRun.scenario == scenario)
+    if status:
+        query = query.where(ScenarioRun.status == status)
+    if key:
+        query = query.where(ScenarioRun.key == key)
+    if before:
+        anchor = session.get(ScenarioRun, before)
+        if anchor is not None:
+            query = query.where(
+                sa.tuple_(ScenarioRun.started_at, ScenarioRun.id)
+                < sa.tuple_(sa.literal(anchor.started_at, UTCDateTime()), sa.literal(anchor.id))
+            )
+    return [run_summary(r) for r in session.execute(query.limit(limit)).scalars()]
+
+
+def get_run(session: Session, run_id: str) -> dict[str, Any]:
+    run = session.get(ScenarioRun, run_id)
+    if run is None:
+        raise NotFound(f"no scenario run {run_id}")
+    steps = session.execute(
+        sa.select(ScenarioRunStep)
+        .where(ScenarioRunStep.run_id == run_id)
+        .order_by(ScenarioRunStep.started_at, ScenarioRunStep.step)
+    ).scalars()
+    return {
+        **run_summary(run),
+        "event": run.event,
+        "variables": run.variables,
+        "next_attempt_at": run.next_at,
+        "steps": [
+            {
+                "id": s.step,
+                "pointer": s.pointer,
+                "action": s.action,
+                "status": s.status,
+                "attempts": s.attempts,
+                "input": s.input,
+                "output": s.output,
+                "error": s.error,
+                "error_code": s.error_code,
+                "started_at": s.started_at.isoformat() if s.started_at else None,
+                "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+            }
+            for s in steps
+        ],
+    }
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 3)
+
+
+def health(session: Session, name: str, *, since: datetime | None = None) -> dict[str, Any]:
+    """Call volume, success rate, latency, failure reasons and business impact value."""
+    if session.get(ScenarioRow, name) is None:
+        raise NotFound(f"no scenario {name}")
+    since = since or datetime.now(UTC) - timedelta(days=7)
+    rows = session.execute(
+        sa.select(
+            ScenarioRun.id,
+            ScenarioRun.status,
+            ScenarioRun.duration_ms,
+            ScenarioRun.variables,
+            ScenarioRun.key,
+            ScenarioRun.started_at,
+        )
+        .where(ScenarioRun.scenario == name, ScenarioRun.started_at >= since)
+        .order_by(ScenarioRun.started_at.desc())
+        .limit(100_000)
+    ).all()
+    finished = [r for r in rows if r.status in ("succeeded", "failed")]
+    succeeded = [r for r in finished if r.status == "succeeded"]
+    durations = [float(r.duration_ms) for r in finished if r.duration_ms is not None]
+    reasons = session.execute(
+        sa.select(ScenarioRunStep.error_code, sa.func.count())
+        .join(ScenarioRun, ScenarioRun.id == ScenarioRunStep.run_id)
+        .where(
+            ScenarioRun.scenario == name,
+            ScenarioRun.started_at >= since,
+            ScenarioRunStep.error_code.is_not(None),
+        )
+        .group_by(ScenarioRunStep.error_code)
+    ).all()
+    return {
+        "scenario": name,
+        "since": since.isoformat(),
+        "runs": len(rows),
+        "in_progress": len(rows) - len(finished),
+        "succeeded": len(succeeded),
+        "failed": len(finished) - len(succeeded),
+        "success_rate": round(len(succeeded) / len(finished), 4) if finished else None,
+        "latency_ms": {"p50": _percentile(durations, 0.5), "p99": _percentile(durations, 0.99)},
+        "failure_reasons": {str(code): int(n) for code, n in reasons},
+        "business_impact": business_impact(session, name, list(rows)),
+    }
+
+
+def business_impact(session: Session, name: str, runs: list[Any]) -> dict[str, Any] | None:
+    """The scenario's configured impact measure over its succeeded runs (at most 500).
+
+    ``order_value``: the value of orders the run's customer placed within ``within`` after
+    the run; ``ticket_avoided``: runs after which the customer opened no complaint ticket
+    within ``within``, times ``value`` (default 1); ``fixed``: ``value`` per succeeded run.
+    The customer is the run's ``account`` lookup when it has one, else the run's key.
+    """
+    row = session.get(ScenarioRow, name)
+    stored = session.get(ScenarioVersion, (name, row.version)) if row else None
+    impact = (stored.definition or {}).get("impact") if stored else None
+    if not impact:
+        return None
+    measure = impact.get("measure", "order_value")
+    within = timedelta(seconds=parse_duration(impact.get("within", "30d")))
+    value = float(impact.get("value") or 1.0)
+    succeeded = [r for r in runs if r.status == "succeeded"][:500]
+    if measure == "fixed":
+        return {
+            "measure": measure,
+            "value": round(value * len(succeeded), 2),
+            "runs": len(succeeded),
+        }
+    dialect = session.get_bind().dialect.name
+    records, links = RecordRow.__table__, RecordLink.__table__
+    total = 0.0
+    for run in succeeded:
+        account = (run.variables or {}).get("account")
+        account_id = account.get("id") if isinstance(account, dict) else run.key
+        start, end = run.started_at, run.started_at + within
+        if measure == "order_value":
+            amount = field_expression(dialect, "total", "number")
+            placed = field_expression(dialect, "ordered_at", "text")
+            query = (
+                sa.select(sa.func.coalesce(sa.func.sum(amount), 0))
+                .select_from(records.join(links, links.c.source_id == records.c.id))
+                .where(
+                    object_is("order"),
+                    links.c.relation == "order.account",
+                    links.c.target_id == account_id,
+                    placed >= format_time(start),
+                    placed < format_time(end),
+                )
+            )
+            total += float(session.execute(query).scalar_one() or 0)
+        else:  # ticket_avoided
+            kind = field_expression(dialect, "kind", "text")
+            opened = field_expression(dialect, "opened_at", "text")
+            complaints = session.execute(
+                sa.select(sa.func.count())
+                .select_from(records.join(links, links.c.source_id == records.c.id))
+                .where(
+                    object_is("ticket"),
+                    links.c.relation == "ticket.account",
+                    links.c.target_id == account_id,
+                    kind == "complaint",
+                    opened >= format_time(start),
+                    opened < format_time(end),
+                )
+            ).scalar_one()
+            total += value if not complaints else 0.0
+    return {"measure": measure, "value": round(total, 2), "runs": len(succeeded)}

@@ -1,0 +1,366 @@
+"""The live engine on both dialects: an ingested event fires an enabled scenario, its steps act
+for real, and the run history shows every step. Redeliveries do not act twice, retries back
+off, failures follow their route (or fail the run and keep the event), chains are
+loop-protected, windows count per key, and a run keeps the version it started with."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.events.runtime import EventRuntime, RuntimeJobs
+from kindred.records.service import RequestContext
+from kindred.scenarios.definition import load_text
+from kindred.scenarios.models import CustomerTag, Notification, ScenarioRun, ScenarioRunStep
+
+SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
+
+DISPATCH = """
+name: fault-dispatch
+title: Device fault → ticket, note, tag
+when:
+  events: [iot.device.fault]
+  filter: event.data.severity != 'minor'
+lookups:
+  - {name: asset, object: asset, match: {serial_number: event.data.device_id}}
+and:
+  - asset != null
+then:
+  - id: ticket
+    action: create_ticket
+    with:
+      subject: "Fault {{ event.data.code }} on {{ asset.serial_number }}"
+      asset: {cel: asset.id}
+      priority: high
+  - id: tell
+    action: notify
+    with: {role: service, title: "Ticket {{ steps.ticket.id }} opened"}
+  - id: tag
+    action: set_tag
+    with: {account: {cel: asset.account}, tag: device-fault, valid_for: 30d}
+"""
+
+
+def fault(event_id: str, device: str = "CT-0042", severity: str = "major") -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "urn:test:plant",
+        "type": "iot.device.fault",
+        "data": {"device_id": device, "code": "E42", "severity": severity},
+    }
+
+
+def save(kindred: Any, text: str, *, enable: bool = True) -> None:
+    with kindred.database.write() as session:
+        kindred.scenarios.create(session, load_text(text), None)
+        if enable:
+            kindred.scenarios.set_enabled(session, load_text(text)["name"], True, None)
+
+
+def world(kindred: Any) -> dict[str, str]:
+    with kindred.database.write() as session:
+        account = kindred.records.create(session, SYSTEM, "account", {"name": "Ruijin"})
+        product = kindred.records.create(session, SYSTEM, "product", {"name": "CT", "sku": "CT"})
+        asset = kindred.records.create(
+            session,
+            SYSTEM,
+            "asset",
+            {"serial_number": "CT-0042", "product": product["id"], "account": account["id"]},
+        )
+    return {"account": account["id"], "asset": asset["id"]}
+
+
+def runs(kindred: Any) -> list[ScenarioRun]:
+    with kindred.database.read() as session:
+        found = list(
+            session.execute(sa.select(ScenarioRun).order_by(ScenarioRun.started_at)).scalars()
+        )
+        session.expunge_all()
+    return found
+
+
+def steps(kindred: Any, run_id: str) -> dict[str, ScenarioRunStep]:
+    with kindred.database.read() as session:
+        found = {
+            s.step: s
+            for s in session.execute(
+                sa.select(ScenarioRunStep).where(ScenarioRunStep.run_id == run_id)
+            ).scalars()
+        }
+        session.expunge_all()
+    return found
+
+
+def count(kindred: Any, object_name: str) -> int:
+    with kindred.database.read() as session:
+        return int(
+            session.execute(
+                sa.text("SELECT count(*) FROM records WHERE object = :o"), {"o": object_name}
+            ).scalar_one()
+        )
+
+
+async def until(check: Callable[[], bool], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def with_engine(kindred: Any, body: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        runtime = EventRuntime(kindred, RuntimeJobs(consumers=("scenarios",)))
+        await runtime.start()
+        try:
+            await body()
+        finally:
+            await runtime.stop()
+
+    asyncio.run(main())
+
+
+def finished(kindred: Any, expected: int) -> Callable[[], bool]:
+    return lambda: sum(1 for r in runs(kindred) if r.status in ("succeeded", "failed")) >= expected
+
+
+def test_an_event_fires_the_scenario_and_every_step_acts(kindred: Any) -> None:
+    ids = world(kindred)
+    save(kindred, DISPATCH)
+
+    async def body() -> None:
+        await kindred.events.ingest([fault("f-1"), fault("f-2", severity="minor")], channel="test")
+        await until(finished(kindred, 1))
+        # The same event again (a producer retry): stored once, no second run.
+        await kindred.events.ingest([fault("f-1")], channel="test")
+        await asyncio.sleep(0.5)
+
+    with_engine(kindred, body)
+    [run] = runs(kindred)
+    assert (run.scenario, run.version, run.status, run.key) == (
+        "fault-dispatch",
+        1,
+        "succeeded",
+        "CT-0042",
+    )
+    history = steps(kindred, run.id)
+    assert {name: s.status for name, s in history.items()} == {
+        "ticket": "succeeded",
+        "tell": "succeeded",
+        "tag": "succeeded",
+    }
+    ticket_id = history["ticket"].output["id"]
+    with kindred.database.read() as session:
+        ticket, _ = kindred.records.get(session, SYSTEM, "ticket", ticket_id)
+        [note] = session.execute(sa.select(Notification)).scalars()
+        [tag] = session.execute(sa.select(CustomerTag)).scalars()
+        session.expunge_all()
+    assert ticket["subject"] == "Fault E42 on CT-0042"
+    assert (ticket["asset"], ticket["account"], ticket["priority"]) == (
+        ids["asset"],
+        ids["account"],
+        "high",
+    )
+    assert note.title == f"Ticket {ticket_id} opened" and note.role == "service"
+    assert (tag.account_id, tag.tag, tag.source) == (
+        ids["account"],
+        "device-fault",
+        "scenario:fault-dispatch@v1",
+    )
+    assert tag.valid_until is not None
+    assert count(kindred, "ticket") == 1
+    assert run.duration_ms is not None and run.duration_ms >= 0
+
+
+def test_disabled_scenarios_and_unmatched_events_do_nothing(kindred: Any) -> None:
+    world(kindred)
+    save(kindred, DISPATCH, enable=False)
+
+    async def body() -> None:
+        await kindred.events.ingest([fault("f-1"), fault("f-2", device="unknown")], channel="test")
+        await asyncio.sleep(1.0)
+        with kindred.database.write() as session:
+            kindred.scenarios.set_enabled(session, "fault-dispatch", True, None)
+        await kindred.events.ingest([fault("f-3", device="unknown")], channel="test")
+        await asyncio.sleep(1.0)
+
+    with_engine(kindred, body)
+    assert runs(kindred) == [] and count(kindred, "ticket") == 0
+
+
+def test_retries_back_off_then_succeed(kindred: Any) -> None:
+    calls: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        calls.append(request.headers.get("Idempotency-Key", ""))
+        return web.json_response({"ok": len(calls) >= 3}, status=200 if len(calls) >= 3 else 503)
+
+    async def body() -> None:
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            definition = f"""
+name: notify-erp
+title: Tell the ERP
+when: {{events: [iot.device.fault]}}
+then:
+  - id: post
+    action: webhook
+    with:
+      url: "http://127.0.0.1:{port}/hook"
+      payload: {{device: {{cel: event.data.device_id}}}}
+    retry: {{attempts: 4, backoff: 0.05s, max_backoff: 0.2s}}
+"""
+            save(kindred, definition)
+            await kindred.events.ingest([fault("f-1")], channel="test")
+            await until(finished(kindred, 1))
+        finally:
+            await runner.cleanup()
+
+    with_engine(kindred, body)
+    [run] = runs(kindred)
+    post = steps(kindred, run.id)["post"]
+    assert (run.status, post.status, post.attempts) == ("succeeded", "succeeded", 3)
+    assert len(calls) == 3 and len(set(calls)) == 1  # the same idempotency key every attempt
+    assert post.output["status"] == 200
+
+
+def test_a_final_failure_follows_its_route_or_fails_the_run(kindred: Any) -> None:
+    definition = """
+name: bad-ticket
+title: Ticket without a customer
+when: {events: [iot.device.fault]}
+then:
+  - id: ticket
+    action: create_ticket
+    with: {subject: "no account given"}
+    on_failure:
+      - id: tell
+        action: notify
+        with: {role: service, title: "Could not open a ticket for {{ event.data.device_id }}"}
+  - id: strict
+    action: create_record
+    with: {object: opportunity, values: {name: "x"}}
+"""
+    save(kindred, definition)
+
+    async def body() -> None:
+        await kindred.events.ingest([fault("f-1")], channel="test")
+        await until(finished(kindred, 1))
+
+    with_engine(kindred, body)
+    [run] = runs(kindred)
+    history = steps(kindred, run.id)
+    assert history["ticket"].status == "failed_handled"
+    assert history["ticket"].error_code == "validation-failed"
+    assert "account" in history["ticket"].error
+    assert history["tell"].status == "succeeded"
+    assert history["strict"].status == "failed"
+    assert run.status == "failed" and run.error.startswith("step strict failed")
+    # The triggering event is kept with the failed run.
+    assert run.event["id"] == "f-1" and run.event["data"]["code"] == "E42"
+    assert count(kindred, "ticket") == 0 and count(kindred, "opportunity") == 0
+
+
+def test_chains_are_loop_protected(kindred: Any) -> None:
+    definition = """
+name: echo
+title: A scenario that feeds itself
+max_chain_depth: 3
+when: {events: [iot.device.fault]}
+then:
+  - id: again
+    action: emit_event
+    with:
+      type: iot.device.fault
+      data: {device_id: "{{ event.data.device_id }}", code: "E42", severity: major}
+"""
+    save(kindred, definition)
+
+    async def body() -> None:
+        await kindred.events.ingest([fault("f-1")], channel="test")
+        await until(finished(kindred, 3))
+        await asyncio.sleep(1.0)
+
+    with_engine(kindred, body)
+    found = runs(kindred)
+    assert sorted(r.chain_depth for r in found) == [0, 1, 2]
+    assert all(r.status == "succeeded" for r in found)
+
+
+def test_windows_count_per_key(kindred: Any) -> None:
+    definition = """
+name: repeated-faults
+title: Third fault of one device within 10 minutes
+when: {events: [iot.device.fault]}
+windows:
+  - {name: faults, events: [iot.device.fault], size: 10m, aggregate: count}
+and:
+  - windows.faults >= 3
+then:
+  - id: tell
+    action: notify
+    with: {role: service, title: "{{ event.data.device_id }} failed {{ windows.faults }} times"}
+"""
+    save(kindred, definition)
+
+    async def body() -> None:
+        events = [fault(f"a-{n}", device="A") for n in range(2)] + [fault("b-0", device="B")]
+        await kindred.events.ingest(events, channel="test")
+        await asyncio.sleep(0.5)
+        await kindred.events.ingest([fault("a-2", device="A")], channel="test")
+        await until(finished(kindred, 1))
+        await asyncio.sleep(0.3)
+
+    with_engine(kindred, body)
+    [run] = runs(kindred)
+    assert run.key == "A" and run.variables["windows"] == {"faults": 3}
+    with kindred.database.read() as session:
+        titles = [n.title for n in session.execute(sa.select(Notification)).scalars()]
+    assert titles == ["A failed 3 times"]
+
+
+def test_a_run_keeps_its_version(kindred: Any) -> None:
+    definition = """
+name: pinned
+title: Wait, then tag
+when: {events: [iot.device.fault]}
+then:
+  - id: pause
+    action: wait
+    with: {for: 1s}
+  - id: tag
+    action: set_tag
+    with: {account: acc-1, tag: "v1"}
+"""
+    save(kindred, definition)
+
+    async def body() -> None:
+        await kindred.events.ingest([fault("f-1")], channel="test")
+        await until(lambda: any(r.status == "waiting" for r in runs(kindred)))
+        with kindred.database.write() as session:
+            kindred.scenarios.update(
+                session, "pinned", load_text(definition.replace('tag: "v1"', 'tag: "v2"')), None
+            )
+        await until(finished(kindred, 1))
+
+    with_engine(kindred, body)
+    [run] = runs(kindred)
+    assert run.version == 1 and run.status == "succeeded"
+    history = steps(kindred, run.id)
+    assert history["pause"].status == "succeeded"
+    with kindred.database.read() as session:
+        assert [t.tag for t in session.execute(sa.select(CustomerTag)).scalars()] == ["v1"]
