@@ -364,3 +364,41 @@ then:
     assert history["pause"].status == "succeeded"
     with kindred.database.read() as session:
         assert [t.tag for t in session.execute(sa.select(CustomerTag)).scalars()] == ["v1"]
+
+
+def test_absence_fires_once_per_silence(kindred: Any) -> None:
+    definition = """
+name: heartbeat-lost
+title: No heartbeat for a second
+when:
+  absence: {events: [iot.device.heartbeat], after: 1s}
+then:
+  - id: tell
+    action: notify
+    with: {role: service, title: "{{ absence.key }} went quiet"}
+"""
+    save(kindred, definition)
+
+    def beat(event_id: str) -> dict[str, Any]:
+        return {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "urn:test:plant",
+            "type": "iot.device.heartbeat",
+            "data": {"device_id": "dev-1"},
+        }
+
+    async def body() -> None:
+        await kindred.events.ingest([beat("b-1")], channel="test")
+        await until(finished(kindred, 1))
+        await asyncio.sleep(1.5)  # still silent: not reported again
+        assert len(runs(kindred)) == 1
+        await kindred.events.ingest([beat("b-2")], channel="test")  # re-armed
+        await until(finished(kindred, 2))
+
+    with_engine(kindred, body)
+    found = runs(kindred)
+    assert [r.key for r in found] == ["dev-1", "dev-1"]
+    with kindred.database.read() as session:
+        titles = [n.title for n in session.execute(sa.select(Notification)).scalars()]
+    assert titles == ["dev-1 went quiet", "dev-1 went quiet"]

@@ -121,9 +121,7 @@ def test_window_spec_check_lists_every_problem() -> None:
         "kind 'hopping' must be sliding or tumbling",
         "field 'a..b' must be a dotted path such as device.id",
     ]
-    assert WindowSpec("c", ("a",), 1, "count", field="x").check() == [
-        "count takes no field; use where to count only some events"
-    ]
+    assert WindowSpec("c", ("a",), 1, "count", field="x").check() == []
 
 
 def test_window_store_refuses_bad_specs_listing_them() -> None:
@@ -283,6 +281,26 @@ def test_integer_sums_stay_exact_integers() -> None:
     assert store.value("total", "k", T0 + 3) == math.fsum([2**60, 1, 0.1, 0.2])
 
 
+def test_sums_beyond_float_range_are_infinite_not_an_error() -> None:
+    store = WindowStore([WindowSpec("total", ("e",), 60, "sum", field="n")])
+    store.observe("e", "k", T0, {"n": -(10**400)})
+    store.observe("e", "k", T0 + 1, {"n": 0.5})
+    assert store.value("total", "k", T0 + 1) == -math.inf
+
+
+def test_asking_about_the_past_leaves_out_later_events() -> None:
+    store = WindowStore(
+        [
+            WindowSpec("seen", ("e",), 600, "count"),
+            WindowSpec("total", ("e",), 600, "sum", field="n"),
+        ]
+    )
+    for offset in (0, 100, 200):
+        store.observe("e", "k", T0 + offset, {"n": offset + 1})
+    assert store.values("k", T0 + 150) == {"seen": 2, "total": 102}
+    assert store.values("k", T0 + 200) == {"seen": 3, "total": 303}
+
+
 def test_distinct_uses_a_stable_repr() -> None:
     store = WindowStore([WindowSpec("ips", ("login",), 600, "distinct", field="client")])
     clients: list[Any] = [
@@ -322,6 +340,13 @@ def test_key_field_overrides_the_observe_key() -> None:
     assert store.value("per_device", "site-1", T0 + 3) == 0
     assert store.value("per_subject", "site-1", T0 + 3) == 4
     assert store.values("d1", T0 + 3) == {"per_device": 1, "per_subject": 0}
+
+
+def test_count_with_a_field_counts_events_that_have_it() -> None:
+    store = WindowStore([WindowSpec("readings", ("reading",), 60, "count", field="v")])
+    for offset, data in enumerate([{"v": 1}, {"v": None}, {}, {"v": "high"}, {"v": 0}]):
+        store.observe("reading", "k", T0 + offset, data)
+    assert store.value("readings", "k", T0 + 5) == 3
 
 
 def test_where_predicate_filters_events() -> None:

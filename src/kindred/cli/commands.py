@@ -147,6 +147,7 @@ def demo(
     else:
         console.print(f"demo data present ({accounts:,} accounts); keeping it")
     _ensure_demo_logins(kindred)
+    _demo_scenarios(kindred)
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
@@ -194,6 +195,75 @@ def demo(
         return
     console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
     _serve(kindred, host, port, workers=1)
+
+
+def _demo_scenarios(kindred: Kindred) -> None:
+    """Install the article's chains and send the events that set them off; the engine in the
+    server runs them (contract expiries come from the scheduler on its own)."""
+    import asyncio
+
+    with kindred.database.write() as session:
+        installed = kindred.scenarios.install_examples(session)
+        asset = session.execute(
+            sa.text(
+                "SELECT r.id, json_extract(r.data, '$.serial_number') FROM records r "
+                "WHERE r.object = 'asset' ORDER BY r.id LIMIT 1"
+            )
+            if kindred.database.dialect == "sqlite"
+            else sa.text(
+                "SELECT r.id, r.data->>'serial_number' FROM records r "
+                "WHERE r.object = 'asset' ORDER BY r.id LIMIT 1"
+            )
+        ).first()
+        account = session.execute(
+            sa.text("SELECT id FROM records WHERE object = 'account' ORDER BY id LIMIT 1")
+        ).scalar()
+    events: list[dict[str, Any]] = [
+        {
+            "specversion": "1.0",
+            "id": "demo-shortage-1",
+            "source": "urn:demo:erp",
+            "type": "inventory.stock.shortage",
+            "data": {"sku": "CT-TUBE-01", "region": "East China", "available": 3, "threshold": 10},
+        }
+    ]
+    if asset is not None:
+        events.append(
+            {
+                "specversion": "1.0",
+                "id": "demo-fault-1",
+                "source": "urn:demo:plant-7",
+                "type": "iot.device.fault",
+                "data": {"device_id": asset[1], "code": "E42", "severity": "critical"},
+            }
+        )
+    if account is not None:
+        events.append(
+            {
+                "specversion": "1.0",
+                "id": "demo-mention-1",
+                "source": "urn:demo:weibo",
+                "type": "social.mention.created",
+                "data": {
+                    "platform": "weibo",
+                    "mention_id": "demo-mention-1",
+                    "author": "患者家属",
+                    "text": "设备故障两天了还没人来修",
+                    "sentiment": -0.8,
+                    "account_id": account,
+                },
+            }
+        )
+
+    async def publish() -> None:
+        await kindred.events.ingest(events, channel="demo")
+
+    asyncio.run(publish())
+    names = ", ".join(installed) if installed else "already installed"
+    console.print(
+        f"scenarios: the article's 4 chains are enabled ({names}); demo events sent — "
+        "watch them run: GET /api/v1/scenario-runs"
+    )
 
 
 def _serve(kindred: Kindred, host: str, port: int, workers: int) -> None:

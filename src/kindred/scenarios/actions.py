@@ -35,6 +35,8 @@ class ActionSpec:
     # One of these groups must be given (e.g. a message needs a user or a role).
     one_of: tuple[tuple[str, ...], ...] = ()
     side_effect: bool = True  # false: safe to run in a dry run (e.g. wait computes a time)
+    # False: listed so authors see what is coming, refused at save time until it ships.
+    available: bool = True
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -50,6 +52,7 @@ class ActionSpec:
                 for name, p in self.params.items()
             },
             "one_of": [list(group) for group in self.one_of],
+            "available": self.available,
         }
 
 
@@ -107,6 +110,7 @@ ACTIONS = _specs(
             "team": Param("text", description="candidates: members of this team"),
             "skill": Param("text", description="for skill_load"),
         },
+        available=False,
     ),
     ActionSpec(
         "reserve_inventory",
@@ -191,19 +195,18 @@ ACTIONS = _specs(
     ),
     ActionSpec(
         "wait",
-        "Pause the run until a time, for a while, or until an event arrives.",
+        "Pause the run for a while or until a time (waiting for an event comes later).",
         {
             "for": Param("duration"),
             "until": Param("text", description="RFC 3339 time"),
-            "event": Param("text", description="event type to wait for (same key)"),
-            "timeout": Param("duration", description="with event: give up after"),
         },
-        one_of=(("for", "until", "event"),),
+        one_of=(("for", "until"),),
         side_effect=False,
     ),
     ActionSpec(
         "start_agent",
         "Start an agent workflow with inputs.",
         {"workflow": TEXT_REQUIRED, "inputs": Param("object")},
+        available=False,
     ),
 )

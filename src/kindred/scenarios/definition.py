@@ -32,14 +32,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import yaml
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kindred.errors import field_error
 from kindred.rules import RuleError, compile_rule
 from kindred.rules.compiler import CompiledRule
 from kindred.scenarios.actions import ACTIONS, ActionSpec, Param
+from kindred.scenarios.messaging import check_template
 from kindred.scenarios.windows import parse_duration
 
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
@@ -203,9 +202,6 @@ class CompiledScenario:
         return visit(self.steps)
 
 
-_templates = ImmutableSandboxedEnvironment()
-
-
 class _Checker:
     def __init__(self, known_type: Callable[[str], bool] | None) -> None:
         self.known_type = known_type
@@ -241,14 +237,12 @@ class _Checker:
                 )
 
     def template(self, source: str, path: str) -> Template:
-        try:
-            _templates.parse(source)
-        except TemplateSyntaxError as error:
+        for problem in check_template(source):
             self.problem(
                 path,
                 "template",
-                f"template error on line {error.lineno}: {error.message}",
-                line=error.lineno,
+                f"template error on line {problem['line']}: {problem['message']}",
+                line=problem["line"],
             )
         return Template(source)
 
@@ -329,6 +323,12 @@ class _Checker:
                     pointer + "/action",
                     "unknown_action",
                     f"unknown action {step.action!r}; known: {', '.join(sorted(ACTIONS))}",
+                )
+            elif not action.available:
+                self.problem(
+                    pointer + "/action",
+                    "unavailable",
+                    f"the action {action.name!r} is not available in this version of Kindred",
                 )
             else:
                 params = self.params(action, step.with_, pointer + "/with", variables)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from kindred.db import utcnow
 from kindred.events.bus import Delivery
-from kindred.events.envelope import CloudEvent, parse_time
+from kindred.events.envelope import CloudEvent, format_time, parse_time
 from kindred.records.metadata import current_generation
 from kindred.rules import RuleError
 from kindred.scenarios import metrics
@@ -38,7 +38,13 @@ from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
 from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
 from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM, window_where
-from kindred.scenarios.windows import WindowSpec, WindowStore, parse_duration
+from kindred.scenarios.windows import (
+    AbsenceSpec,
+    AbsenceTracker,
+    WindowSpec,
+    WindowStore,
+    parse_duration,
+)
 
 if TYPE_CHECKING:
     from kindred.services import Kindred
@@ -48,6 +54,7 @@ RUN_NAMESPACE = uuid.UUID("6f2b8a1e-4c0d-5e7f-9a3b-1c2d3e4f5a6b")
 LEASE_SECONDS = 60.0
 DEFAULT_ATTEMPTS = 1
 DONE = ("succeeded", "skipped", "branch", "failed_handled")
+WARM_UP_PAGES = 200  # at most 200,000 events are replayed into windows after a restart
 
 
 def run_id(scenario: str, event: CloudEvent) -> str:
@@ -69,6 +76,9 @@ class ScenarioEngine:
         self._compiled: dict[tuple[str, int], CompiledScenario] = {}
         self._windows: WindowStore | None = None
         self._window_names: dict[str, dict[str, str]] = {}
+        self._absence: AbsenceTracker | None = None
+        self._absence_of: dict[str, Active] = {}
+        self._warm = True
         self._seen: dict[str, None] = {}  # insertion-ordered set: window dedupe of redeliveries
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._stopping = asyncio.Event()
@@ -108,6 +118,23 @@ class ScenarioEngine:
                 )
         self._window_names = names
         self._windows = WindowStore(specs) if specs else None
+        absences = [
+            AbsenceSpec(
+                name=f"s{index}",
+                event_types=tuple(item.compiled.definition.when.absence.events),
+                after=item.compiled.absence_after or 0.0,
+                key_field=item.compiled.definition.when.absence.key_field,
+            )
+            for index, item in enumerate(active)
+            if item.compiled.definition.when.absence is not None
+        ]
+        self._absence_of = {
+            f"s{index}": item
+            for index, item in enumerate(active)
+            if item.compiled.definition.when.absence is not None
+        }
+        self._absence = AbsenceTracker(absences) if absences else None
+        self._warm = False
 
     def _compiled_version(self, session: Any, name: str, version: int) -> CompiledScenario:
         key = (name, version)
@@ -135,7 +162,9 @@ class ScenarioEngine:
                 depth = int(event.extensions.get(CHAIN_EXTENSION, 0) or 0)
                 for active in self._active:
                     compiled = active.compiled
-                    if not matches(compiled.definition.when.events, event.type):
+                    if compiled.definition.when.absence is not None or not matches(
+                        compiled.definition.when.events, event.type
+                    ):
                         continue
                     if depth >= compiled.definition.max_chain_depth:
                         metrics.LOOPS.labels(compiled.name).inc()
@@ -149,6 +178,9 @@ class ScenarioEngine:
                     run = self._evaluate(session, active, event, at, depth)
                     if run is not None:
                         runs.append(run)
+        return self._store_runs(runs)
+
+    def _store_runs(self, runs: list[ScenarioRun]) -> list[str]:
         if not runs:
             return []
         with self.kindred.database.write() as session:
@@ -164,16 +196,41 @@ class ScenarioEngine:
         return [r.id for r in fresh]
 
     def _observe(self, event: CloudEvent, at: float) -> None:
-        if self._windows is None:
+        if self._windows is None and self._absence is None:
             return
         identity = event.dedupe_id
         if identity in self._seen:
-            return  # a redelivery: counted already
+            return  # a redelivery (or seen while warming up): counted already
         self._seen[identity] = None
         if len(self._seen) > 200_000:
             self._seen.pop(next(iter(self._seen)))
         data = event.data if isinstance(event.data, dict) else {}
-        self._windows.observe(event.type, event.key, at, data)
+        if self._windows is not None:
+            self._windows.observe(event.type, event.key, at, data)
+        if self._absence is not None:
+            self._absence.observe(event.type, event.key, at, data)
+
+    async def warm_up(self) -> None:
+        """Rebuild windows and silence watches from the log after a (re)start: they are
+        derived state, and the log holds what they were derived from."""
+        await asyncio.to_thread(self._refresh)
+        if self._warm:
+            return
+        self._warm = True
+        horizons = [a.compiled.absence_after or 0.0 for a in self._absence_of.values()]
+        horizons += [size for a in self._active for size in a.compiled.window_sizes.values()]
+        if not horizons:
+            return
+        since = datetime.fromtimestamp(time.time() - max(horizons) * 2, UTC)
+        cursor: str | None = None
+        for _ in range(WARM_UP_PAGES):
+            page, cursor = await self.kindred.events.bus.read(after=cursor, since=since, limit=1000)
+            for stored in page:
+                event = stored.event
+                at = parse_time(event.time).timestamp() if event.time else stored.stored_at
+                self._observe(event, at)
+            if cursor is None:
+                break
 
     def _evaluate(
         self, session: Any, active: Active, event: CloudEvent, at: float, depth: int
@@ -233,6 +290,9 @@ class ScenarioEngine:
                 ready = []
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + poll
+                if not self._warm:
+                    await self.warm_up()
+                ready += await asyncio.to_thread(self._silences)
                 ready += await asyncio.to_thread(self._due)
             for identifier in dict.fromkeys(ready):
                 task = asyncio.create_task(one(identifier))
@@ -246,6 +306,37 @@ class ScenarioEngine:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _silences(self) -> list[str]:
+        """Runs for keys that went quiet (absence triggers)."""
+        if self._absence is None:
+            return []
+        due = self._absence.due(time.time())
+        if not due:
+            return []
+        runs = []
+        with self.kindred.database.read() as session:
+            for silence in due:
+                active = self._absence_of.get(silence.name)
+                if active is None:
+                    continue
+                event = CloudEvent(
+                    id=f"{silence.key}:{silence.last_seen:.6f}",
+                    source=f"kindred://scenarios/{active.compiled.name}/absence",
+                    type="kindred.absence.detected",
+                    time=format_time(datetime.fromtimestamp(silence.due_at, UTC)),
+                    subject=silence.key,
+                    partitionkey=silence.key,
+                    data={
+                        "key": silence.key,
+                        "last_seen": format_time(datetime.fromtimestamp(silence.last_seen, UTC)),
+                        "silent_for_seconds": round(time.time() - silence.last_seen, 3),
+                    },
+                )
+                run = self._evaluate(session, active, event, silence.due_at, 0)
+                if run is not None:
+                    runs.append(run)
+        return self._store_runs(runs)
 
     def _due(self) -> list[str]:
         now = time.time()
@@ -445,8 +536,8 @@ class ScenarioEngine:
             until = time.time() + parse_duration(params["for"])
         elif params.get("until"):
             until = parse_time(str(params["until"])).timestamp()
-        else:
-            row.error = "waiting for an event is not available in this version"
+        else:  # the definition check makes this unreachable; kept for stored old versions
+            row.error = "wait needs 'for' or 'until'"
             await self._save_step(row, "failed")
             run.error = row.error
             return "failed"

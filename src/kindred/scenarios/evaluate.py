@@ -14,21 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from kindred.events.envelope import CloudEvent, parse_time
 from kindred.rules import RuleError
 from kindred.rules.compiler import CompiledRule
 from kindred.scenarios.definition import CompiledScenario, CompiledStep, Template
+from kindred.scenarios.messaging import ActionFailed, render
 
 # Looks a record up: (object, id) → record or None; (object, {field: value}) → first match.
 RecordFinder = Callable[[str, str | None, dict[str, Any] | None], dict[str, Any] | None]
 # Window values for one key: name → value (the engine's live store, or the log for dry runs).
 WindowSource = Callable[[CompiledScenario, str, float], dict[str, Any]]
-MAX_TEXT = 64 * 1024
-
-_environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 class StepError(Exception):
@@ -135,7 +130,7 @@ def evaluate(
     moment = time.time() if now is None else now
     report = Evaluation(compiled.name, version, matched=False)
     when = compiled.definition.when
-    if not matches(when.events, event.type):
+    if when.absence is None and not matches(when.events, event.type):
         report.reason = f"{event.type} is not one of the WHEN events"
         return report
     variables: dict[str, Any] = {
@@ -143,6 +138,9 @@ def evaluate(
         "now": datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z"),
         "scenario": {"name": compiled.name, "version": version},
     }
+    if when.absence is not None:
+        # The engine's synthetic event for a silence carries the key and when it was last heard.
+        variables["absence"] = event_variable(event)["data"]
     report.variables = variables
     if compiled.filter is not None:
         try:
@@ -204,14 +202,9 @@ def render_value(value: Any, variables: Mapping[str, Any], pointer: str) -> Any:
     """Compute a parameter: templates rendered, CEL evaluated, containers walked."""
     if isinstance(value, Template):
         try:
-            text = _environment.from_string(value.source).render(**variables)
-        except TemplateError as error:
-            line = getattr(error, "lineno", None)
-            where = f" (line {line})" if line else ""
-            raise StepError(pointer, f"template failed{where}: {error}") from None
-        if len(text) > MAX_TEXT:
-            raise StepError(pointer, f"the rendered text is longer than {MAX_TEXT} characters")
-        return text
+            return render(value.source, variables)
+        except ActionFailed as error:
+            raise StepError(pointer, error.detail) from None
     if isinstance(value, CompiledRule):
         try:
             return _plain(value.evaluate(variables))

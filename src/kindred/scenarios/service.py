@@ -162,6 +162,18 @@ class ScenarioService:
             [s for s in (actor_id,) if s],
         )
 
+    def install_examples(self, session: Session, actor_id: str | None = None) -> list[str]:
+        """Save and enable the example chains that are not installed yet; returns their names."""
+        from kindred.scenarios.examples import example_definitions
+
+        installed = []
+        for raw in example_definitions():
+            if session.get(ScenarioRow, raw["name"]) is None:
+                self.create(session, raw, actor_id)
+                self.set_enabled(session, raw["name"], True, actor_id)
+                installed.append(raw["name"])
+        return installed
+
     def set_enabled(
         self, session: Session, name: str, enabled: bool, actor_id: str | None
     ) -> SavedScenario:

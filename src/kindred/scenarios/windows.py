@@ -22,7 +22,7 @@ import math
 import re
 import reprlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from itertools import count as _counter
@@ -128,9 +128,14 @@ def dotted(data: Mapping[str, Any], path: str) -> Any:
     one particular event is normal (optional fields), so it is ``None`` rather than an error.
     Integer segments index into lists.
     """
-    current: Any = data
-    for segment in path.split("."):
-        if isinstance(current, Mapping):
+    return _dig(data, tuple(path.split(".")))
+
+
+def _dig(data: Any, parts: tuple[str, ...]) -> Any:
+    """``dotted`` on a path split once at setup (this runs for every event and window)."""
+    current = data
+    for segment in parts:
+        if type(current) is dict or isinstance(current, Mapping):
             current = current.get(segment)
         elif isinstance(current, list | tuple) and segment.isdigit():
             index = int(segment)
@@ -243,9 +248,10 @@ class WindowSpec:
 
     ``event_types`` holds exact types or fnmatch patterns (``iot.*``). ``field`` and
     ``key_field`` are dotted paths into the event data; without ``key_field`` the key the engine
-    passes to ``observe`` (usually the subject record) is used. ``where`` is an extra predicate on
-    the data (the engine passes a compiled CEL check); if it raises, ``observe`` raises and the
-    store is left unchanged.
+    passes to ``observe`` (usually the subject record) is used. A count with a ``field`` counts
+    only events that have it (like SQL ``COUNT(field)``). ``where`` is an extra predicate on the
+    data (the engine passes a compiled CEL check); if it raises, ``observe`` raises and the store
+    is left unchanged.
     """
 
     name: str
@@ -271,8 +277,6 @@ class WindowSpec:
             problems.append(f"kind {self.kind!r} must be sliding or tumbling")
         if self.aggregate in _NEEDS_FIELD and not self.field:
             problems.append(f"{self.aggregate} needs a field to aggregate (a dotted path)")
-        if self.aggregate == "count" and self.field is not None:
-            problems.append("count takes no field; use where to count only some events")
         for label, path in (("field", self.field), ("key_field", self.key_field)):
             if path is not None and (
                 not isinstance(path, str) or not all(part for part in path.split("."))
@@ -283,40 +287,69 @@ class WindowSpec:
         return problems
 
 
-class _Window:
-    """Runtime state of one spec: per key, a time-sorted deque, keys in least-recent-use order."""
+class _Series:
+    """One key's events in one window: times ascending, values alongside (none for count).
 
-    __slots__ = ("aggregate", "field", "key_field", "keys", "size", "spec", "tumbling", "where")
+    Two parallel deques rather than a deque of pairs: trimming only ever looks at times, and a
+    count window keeps no values at all.
+    """
+
+    __slots__ = ("times", "values")
+
+    def __init__(self, keeps_values: bool) -> None:
+        self.times: deque[float] = deque()
+        self.values: deque[Any] | None = deque() if keeps_values else None
+
+    def trim(self, cut: float, inclusive: bool) -> int:
+        """Drop entries older than ``cut`` (or at ``cut`` too when ``inclusive``)."""
+        times, values = self.times, self.values
+        dropped = 0
+        while times and (times[0] <= cut if inclusive else times[0] < cut):
+            times.popleft()
+            if values is not None:
+                values.popleft()
+            dropped += 1
+        return dropped
+
+
+class _Window:
+    """Runtime state of one spec: a series per key, keys in least-recently-observed order."""
+
+    __slots__ = (
+        "aggregate",
+        "field",
+        "key_field",
+        "keys",
+        "size",
+        "spec",
+        "tumbling",
+        "values",
+        "where",
+    )
 
     def __init__(self, spec: WindowSpec) -> None:
         self.spec = spec
         self.size = float(spec.size)
         self.tumbling = spec.kind == "tumbling"
         self.aggregate = spec.aggregate
-        self.field = spec.field
-        self.key_field = spec.key_field
+        self.values = spec.aggregate != "count"
+        self.field = tuple(spec.field.split(".")) if spec.field else None
+        self.key_field = tuple(spec.key_field.split(".")) if spec.key_field else None
         self.where = spec.where
-        # count keeps bare timestamps; the others keep (at, value) pairs.
-        self.keys: OrderedDict[str, deque[Any]] = OrderedDict()
+        self.keys: OrderedDict[str, _Series] = OrderedDict()
 
-    def floor(self, horizon: float) -> float:
-        """The oldest time still needed once the clock is at ``horizon`` (inclusive bound)."""
+    def cut(self, horizon: float) -> float:
+        """Once the clock is at ``horizon``, entries before this time (sliding: at it, too) go.
+
+        Sliding windows are (now - size, now], so an entry at exactly horizon - size is already
+        out; tumbling windows are [bucket start, ...), so the bucket start itself stays.
+        """
         if self.tumbling:
             return math.floor(horizon / self.size) * self.size
-        # Sliding windows are open on the left: an entry at exactly horizon - size is out.
-        return math.nextafter(horizon - self.size, math.inf)
+        return horizon - self.size
 
-
-def _at(entry: Any) -> float:
-    return entry if isinstance(entry, float) else entry[0]
-
-
-def _trim(series: deque[Any], keep_from: float) -> int:
-    dropped = 0
-    while series and _at(series[0]) < keep_from:
-        series.popleft()
-        dropped += 1
-    return dropped
+    def trim(self, series: _Series, horizon: float) -> int:
+        return series.trim(self.cut(horizon), not self.tumbling)
 
 
 class WindowStore:
@@ -372,48 +405,65 @@ class WindowStore:
             if window.where is not None and not window.where(data):
                 continue
             window_key = (
-                key if window.key_field is None else _key_text(dotted(data, window.key_field))
+                key if window.key_field is None else _key_text(_dig(data, window.key_field))
             )
             if window_key is None:
                 continue
-            if window.aggregate == "count":
-                updates.append((window, window_key, at))
+            if window.field is None:
+                updates.append((window, window_key, None))
                 continue
-            raw = dotted(data, window.field) if window.field else None
-            if window.aggregate == "distinct":
+            raw = _dig(data, window.field)
+            if window.aggregate == "count":  # like SQL COUNT(field): events that have it
+                if raw is not None:
+                    updates.append((window, window_key, None))
+            elif window.aggregate == "distinct":
                 if raw is None:
                     continue
-                updates.append((window, window_key, (at, _canonical(raw))))
+                updates.append((window, window_key, _canonical(raw)))
             else:
                 number = _number(raw)
                 if number is None:
                     continue
-                updates.append((window, window_key, (at, number)))
-        for window, window_key, entry in updates:
-            self._insert(window, window_key, at, entry)
+                updates.append((window, window_key, number))
+        for window, window_key, value in updates:
+            self._insert(window, window_key, at, value)
 
-    def _insert(self, window: _Window, key: str, at: float, entry: Any) -> None:
+    def _insert(self, window: _Window, key: str, at: float, value: Any) -> None:
         keys = window.keys
         series = keys.get(key)
-        newest = _at(series[-1]) if series else -math.inf
-        keep_from = window.floor(max(self._now, newest, at))
-        if at < keep_from:
-            return  # too late to matter for any window from now on (replay of an old event)
         if series is None:
-            series = keys[key] = deque()
+            if at < self._now and _expired(window, at, self._now):
+                return  # too late to matter for any window from now on
+            series = keys[key] = _Series(window.values)
+            series.times.append(at)
+            if series.values is not None:
+                series.values.append(value)
             if len(keys) > self._max_keys:
                 keys.popitem(last=False)
                 self._keys_dropped += 1
-        else:
-            keys.move_to_end(key)
+            return
+        times = series.times
+        newest = times[-1]
         if at >= newest:
-            series.append(entry)
+            horizon = at if at > self._now else self._now
+            if horizon > at and _expired(window, at, horizon):
+                return
+            times.append(at)
+            if series.values is not None:
+                series.values.append(value)
         else:
-            position = len(series) - 1
-            while position > 0 and _at(series[position - 1]) > at:
+            horizon = newest if newest > self._now else self._now
+            if _expired(window, at, horizon):
+                return  # a replayed or late event no window from now on can see
+            position = len(times) - 1
+            while position > 0 and times[position - 1] > at:
                 position -= 1
-            series.insert(position, entry)
-        _trim(series, keep_from)
+            times.insert(position, at)
+            if series.values is not None:
+                series.values.insert(position, value)
+        keys.move_to_end(key)
+        if _expired(window, times[0], horizon):
+            window.trim(series, horizon)
 
     def value(self, name: str, key: str, now: float) -> float | int | None:
         """The aggregate of window ``name`` for ``key`` as of ``now``.
@@ -440,17 +490,22 @@ class WindowStore:
         series = window.keys.get(key)
         if series is None:
             return None if window.aggregate in ("avg", "min", "max") else 0
-        horizon = max(self._now, _at(series[-1]))
-        _trim(series, window.floor(horizon))
-        if not series:
-            del window.keys[key]
-            return None if window.aggregate in ("avg", "min", "max") else 0
-        low = window.floor(now)
-        if window.aggregate == "count":
-            if _at(series[0]) >= low and series[-1] <= now:
-                return len(series)
-            return sum(1 for at in series if low <= at <= now)
-        picked = [entry[1] for entry in series if low <= entry[0] <= now]
+        times = series.times
+        horizon = times[-1] if times[-1] > self._now else self._now
+        if _expired(window, times[0], horizon):
+            window.trim(series, horizon)
+            if not times:
+                del window.keys[key]
+                return None if window.aggregate in ("avg", "min", "max") else 0
+        # What is held is now inside the window as of ``now`` (now <= horizon), except entries
+        # later than ``now``, which exist only when the caller asks about the past.
+        inside = None
+        if times[-1] > now:
+            inside = [i for i, at in enumerate(times) if at <= now]
+        if series.values is None:
+            return len(times) if inside is None else len(inside)
+        values = series.values
+        picked = values if inside is None else [values[i] for i in inside]
         return _aggregate(window.aggregate, picked)
 
     def evict(self, now: float) -> int:
@@ -466,9 +521,9 @@ class WindowStore:
         for window in self._windows:
             empty = []
             for key, series in window.keys.items():
-                horizon = max(self._now, _at(series[-1])) if series else self._now
-                dropped += _trim(series, window.floor(horizon))
-                if not series:
+                newest = series.times[-1]
+                dropped += window.trim(series, newest if newest > self._now else self._now)
+                if not series.times:
                     empty.append(key)
             for key in empty:
                 del window.keys[key]
@@ -480,13 +535,20 @@ class WindowStore:
             "windows": len(self._windows),
             "keys": sum(len(window.keys) for window in self._windows),
             "entries": sum(
-                len(series) for window in self._windows for series in window.keys.values()
+                len(series.times) for window in self._windows for series in window.keys.values()
             ),
             "keys_dropped": self._keys_dropped,
         }
 
 
-def _aggregate(aggregate: str, picked: list[Any]) -> float | int | None:
+def _expired(window: _Window, at: float, horizon: float) -> bool:
+    """Whether an entry at ``at`` is outside every window once the clock is at ``horizon``."""
+    if window.tumbling:
+        return at < math.floor(horizon / window.size) * window.size
+    return at <= horizon - window.size
+
+
+def _aggregate(aggregate: str, picked: Collection[Any]) -> float | int | None:
     if aggregate == "distinct":
         return len(set(picked))
     if aggregate == "sum":
@@ -500,12 +562,13 @@ def _aggregate(aggregate: str, picked: list[Any]) -> float | int | None:
     return max(picked)
 
 
-def _total(numbers: Iterable[Number]) -> Number:
+def _total(numbers: Collection[Number]) -> Number:
     """Exact for integers, correctly rounded (fsum) as soon as a float is involved."""
-    items = list(numbers)
-    if all(isinstance(number, int) for number in items):
-        return sum(items)
-    return math.fsum(items)
+    try:
+        total = sum(numbers)
+        return math.fsum(numbers) if isinstance(total, float) else total
+    except OverflowError:  # beyond float range: huge integers mixed with floats, or 1e308s
+        return math.copysign(math.inf, sum(number / 2**600 for number in numbers))
 
 
 # -- absence ---------------------------------------------------------------------------------
