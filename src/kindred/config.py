@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # Runs executed at once per process, and how often waiting/retrying runs are looked for.
     scenario_concurrency: int = Field(default=16, ge=1, le=1024)
     scenario_poll_seconds: float = Field(default=0.5, gt=0)
+    # Finished runs are kept this long (the run history), then deleted by the retention job.
+    scenario_run_retention_days: float = Field(default=90, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:

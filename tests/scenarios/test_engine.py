@@ -402,3 +402,67 @@ then:
     with kindred.database.read() as session:
         titles = [n.title for n in session.execute(sa.select(Notification)).scalars()]
     assert titles == ["dev-1 went quiet", "dev-1 went quiet"]
+
+
+def test_a_failed_run_is_retried_after_the_fix_and_old_runs_are_purged(kindred: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kindred.errors import Conflict
+    from kindred.scenarios.service import purge_runs, retry_run
+
+    answers = [400]
+
+    async def hook(request: web.Request) -> web.Response:
+        return web.json_response({}, status=answers[-1])
+
+    async def body() -> None:
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            save(
+                kindred,
+                f"""
+name: strict-hook
+title: Tell a picky system
+when: {{events: [iot.device.fault]}}
+then:
+  - id: note
+    action: notify
+    with: {{role: service, title: "seen"}}
+  - id: post
+    action: webhook
+    with: {{url: "http://127.0.0.1:{port}/hook", payload: {{}}}}
+""",
+            )
+            await kindred.events.ingest([fault("f-1")], channel="test")
+            await until(finished(kindred, 1))
+            assert runs(kindred)[0].status == "failed"
+            answers.append(200)  # the other side is fixed
+            with kindred.database.write() as session:
+                retry_run(session, runs(kindred)[0].id, kindred.ledger, None)
+            await until(lambda: runs(kindred)[0].status == "succeeded")
+        finally:
+            await runner.cleanup()
+
+    with_engine(kindred, body)
+    [run] = runs(kindred)
+    history = steps(kindred, run.id)
+    assert (history["note"].attempts, history["post"].attempts) == (1, 1)
+    with kindred.database.read() as session:
+        assert len(session.execute(sa.select(Notification)).scalars().all()) == 1
+    with kindred.database.write() as session:
+        try:
+            retry_run(session, run.id, kindred.ledger, None)
+            raise AssertionError("a succeeded run cannot be retried")
+        except Conflict:
+            pass
+    with kindred.database.write() as session:
+        assert purge_runs(session, datetime.now(UTC) - timedelta(days=1)) == 0
+    with kindred.database.write() as session:
+        assert purge_runs(session, datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert runs(kindred) == [] and steps(kindred, run.id) == {}

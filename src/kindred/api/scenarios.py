@@ -16,7 +16,7 @@ from kindred.records.service import RequestContext
 from kindred.scenarios import metrics as _metrics  # noqa: F401  (registers the metrics)
 from kindred.scenarios.actions import ACTIONS
 from kindred.scenarios.definition import definition_schema, load_text
-from kindred.scenarios.service import get_run, health, list_runs
+from kindred.scenarios.service import get_run, health, list_runs, retry_run
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 # Scenarios are built by front-line staff, not only IT: sales and service may author them.
@@ -204,3 +204,10 @@ def scenario_runs(
 def scenario_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json(get_run(session, run_id))
+
+
+@runs_router.post("/{run_id}/retry", summary="Run a failed run's failed step again")
+def retry_scenario_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        retry_run(session, run_id, kindred.ledger, context.principal.user_id)
+    return Json({"run": run_id, "status": "running"})

@@ -173,6 +173,13 @@ class EventRuntime:
                 log.info("scheduler emitted %d time-driven event(s)", fresh)
             await asyncio.sleep(interval)
 
+    def _purge_runs(self) -> int:
+        from kindred.scenarios.service import purge_runs
+
+        days = self.kindred.settings.scenario_run_retention_days
+        with self.kindred.database.write() as session:
+            return purge_runs(session, datetime.now(UTC) - timedelta(days=days))
+
     async def _retention_forever(self) -> None:
         days = self.kindred.settings.bus_retention_days
         while True:
@@ -183,6 +190,9 @@ class EventRuntime:
             )
             if purged:
                 log.info("retention removed %d resolved dead letter(s)", purged)
+            runs = await asyncio.to_thread(self._purge_runs)
+            if runs:
+                log.info("retention removed %d finished scenario run(s)", runs)
             if report.deleted:
                 log.info(
                     "retention removed %d event(s); log %d → %d bytes",

@@ -563,3 +563,36 @@ def business_impact(session: Session, name: str, runs: list[Any]) -> dict[str, A
             ).scalar_one()
             total += value if not complaints else 0.0
     return {"measure": measure, "value": round(total, 2), "runs": len(succeeded)}
+
+
+def retry_run(session: Session, run_id: str, ledger: LedgerService, actor_id: str | None) -> None:
+    """Send a failed run through its failed step again (e.g. after fixing the connector).
+
+    Finished steps stay finished (their effects happened); only the failed step is reset.
+    """
+    run = session.get(ScenarioRun, run_id, with_for_update=True)
+    if run is None:
+        raise NotFound(f"no scenario run {run_id}")
+    if run.status != "failed":
+        raise Conflict(f"run {run_id} is {run.status}; only failed runs can be retried")
+    session.execute(
+        sa.update(ScenarioRunStep)
+        .where(ScenarioRunStep.run_id == run_id, ScenarioRunStep.status == "failed")
+        .values(status="pending", attempts=0)
+    )
+    run.status, run.error, run.finished_at, run.next_at = "running", None, None, None
+    ledger.append(session, "scenarios.run_retried", {"run": run_id}, [s for s in (actor_id,) if s])
+
+
+def purge_runs(session: Session, older_than: datetime) -> int:
+    """Delete finished runs (and their steps) started before ``older_than``."""
+    old = sa.select(ScenarioRun.id).where(
+        ScenarioRun.status.in_(("succeeded", "failed")), ScenarioRun.started_at < older_than
+    )
+    session.execute(sa.delete(ScenarioRunStep).where(ScenarioRunStep.run_id.in_(old)))
+    result = session.execute(
+        sa.delete(ScenarioRun).where(
+            ScenarioRun.status.in_(("succeeded", "failed")), ScenarioRun.started_at < older_than
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
