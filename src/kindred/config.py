@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     wechat_api_base: str | None = None
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
+    # The inventory (ERP) connector reserve_inventory steps call (the reference ERP service, or
+    # a real one speaking the same API: docs/scenarios.md).
+    inventory_url: str | None = None
+    inventory_timeout: float = Field(default=10.0, gt=0, le=120)
     # Named secrets webhook steps sign with ({"erp": "…"}), so definitions never hold them.
     scenario_secrets: dict[str, str] = Field(default_factory=dict)
     # Runs executed at once per process, and how often waiting/retrying runs are looked for.

@@ -344,7 +344,8 @@ def test_key_field_overrides_the_observe_key() -> None:
 
 def test_count_with_a_field_counts_events_that_have_it() -> None:
     store = WindowStore([WindowSpec("readings", ("reading",), 60, "count", field="v")])
-    for offset, data in enumerate([{"v": 1}, {"v": None}, {}, {"v": "high"}, {"v": 0}]):
+    rows: list[dict[str, Any]] = [{"v": 1}, {"v": None}, {}, {"v": "high"}, {"v": 0}]
+    for offset, data in enumerate(rows):
         store.observe("reading", "k", T0 + offset, data)
     assert store.value("readings", "k", T0 + 5) == 3
 

@@ -147,6 +147,7 @@ def demo(
     else:
         console.print(f"demo data present ({accounts:,} accounts); keeping it")
     _ensure_demo_logins(kindred)
+    erp = _start_reference_erp(settings) if serve and not settings.inventory_url else None
     _demo_scenarios(kindred)
     host = host or settings.host
     port = port or settings.port
@@ -194,7 +195,50 @@ def demo(
         kindred.close()
         return
     console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
-    _serve(kindred, host, port, workers=1)
+    try:
+        _serve(kindred, host, port, workers=1)
+    finally:
+        if erp is not None:
+            erp.terminate()
+            erp.wait(timeout=10)
+
+
+def _start_reference_erp(settings: Any) -> Any:
+    """The reference ERP (warehouses, spare-part stock, reservations) for the demo's
+    device-fault chain: a separate process with its own database, reached over HTTP."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = settings.sqlite_path.parent if settings.sqlite_path else Path("var")
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kindred.reference.erp",
+            "--db",
+            str(folder / "reference-erp.db"),
+            "--port",
+            "0",
+            "--seed-demo",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("listening on "):
+        process.terminate()
+        error_console.print(f"the reference ERP did not start ({line!r}); spare parts disabled")
+        return None
+    settings.inventory_url = line.removeprefix("listening on ")
+    import threading
+
+    # Keep reading its output so a full pipe can never stall the service.
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    console.print(f"reference ERP (inventory connector): {settings.inventory_url}")
+    return process
 
 
 def _demo_scenarios(kindred: Kindred) -> None:

@@ -119,8 +119,14 @@ ACTIONS = _specs(
             "sku": TEXT_REQUIRED,
             "quantity": Param("number", True),
             "warehouse": Param("text"),
+            "region": Param("text", description="prefer a warehouse in this region"),
             "reference": Param("text", description="ticket or order the reservation is for"),
         },
+    ),
+    ActionSpec(
+        "release_inventory",
+        "Release a reservation (compensation when a later step fails).",
+        {"reservation": Param("text", True, "the reservation id")},
     ),
     ActionSpec(
         "send_email",
@@ -191,6 +197,7 @@ ACTIONS = _specs(
             "url": TEXT_REQUIRED,
             "body": Param("any"),
             "headers": Param("object"),
+            "timeout": Param("number", description="seconds, at most 60"),
         },
     ),
     ActionSpec(

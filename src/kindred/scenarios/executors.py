@@ -24,6 +24,7 @@ from kindred.errors import KindredError
 from kindred.events.envelope import format_time
 from kindred.records.models import ChangeLogEntry
 from kindred.records.service import RequestContext
+from kindred.scenarios.connectors import http_call, release_inventory, reserve_inventory
 from kindred.scenarios.messaging import (
     ActionFailed,
     SmtpSettings,
@@ -284,4 +285,7 @@ EXECUTORS: Mapping[str, Executor] = {
     "send_email": email,
     "webhook": webhook,
     "wechat_template": wechat_template,
+    "reserve_inventory": reserve_inventory,
+    "release_inventory": release_inventory,
+    "http": http_call,
 }

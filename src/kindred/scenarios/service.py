@@ -423,7 +423,7 @@ def get_run(session: Session, run_id: str) -> dict[str, Any]:
     steps = session.execute(
         sa.select(ScenarioRunStep)
         .where(ScenarioRunStep.run_id == run_id)
-        .order_by(ScenarioRunStep.started_at, ScenarioRunStep.step)
+        .order_by(ScenarioRunStep.pointer)
     ).scalars()
     return {
         **run_summary(run),
