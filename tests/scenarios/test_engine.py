@@ -466,3 +466,103 @@ then:
     with kindred.database.write() as session:
         assert purge_runs(session, datetime.now(UTC) + timedelta(seconds=1)) == 1
     assert runs(kindred) == [] and steps(kindred, run.id) == {}
+
+
+def test_assignment_strategies(kindred: Any) -> None:
+    with kindred.database.write() as session:
+        east = kindred.records.create(session, SYSTEM, "territory", {"name": "East", "code": "E"})
+        shanghai = kindred.records.create(
+            session, SYSTEM, "territory", {"name": "SH", "code": "SH", "parent": east["id"]}
+        )
+        people = {}
+        for name, skills, scope in (
+            ("ann", ["repair"], [east["id"]]),
+            ("bob", ["repair"], []),
+            ("cai", ["imaging"], []),
+        ):
+            user = kindred.auth.create_user(
+                session,
+                email=f"{name}@example.com",
+                name=name,
+                password=None,
+                roles=["service"],
+                territories=scope,
+                extra={"skills": skills},
+            )
+            people[name] = user["id"]
+        kindred.auth.create_user(
+            session, email="sam@example.com", name="sam", password=None, roles=["sales"]
+        )
+        account = kindred.records.create(session, SYSTEM, "account", {"name": "Ruijin"})
+        # ann already carries two open tickets.
+        for index in range(2):
+            kindred.records.create(
+                session,
+                SYSTEM,
+                "ticket",
+                {"subject": f"old {index}", "account": account["id"], "owner": people["ann"]},
+            )
+    definition = f"""
+name: dispatch
+title: Open and assign
+when: {{events: [iot.device.fault]}}
+then:
+  - id: ticket
+    action: create_ticket
+    with:
+      subject: "{{{{ event.id }}}}"
+      account: {account["id"]}
+      values: {{territory: {shanghai["id"]}}}
+  - id: by_turn
+    if: event.data.code == 'RR'
+    then:
+      - id: rr
+        action: assign
+        with: {{object: ticket, id: {{cel: steps.ticket.id}}, strategy: round_robin, role: service}}
+    else:
+      - id: by_load
+        if: event.data.code == 'LOAD'
+        then:
+          - id: load
+            action: assign
+            with:
+              object: ticket
+              id: {{cel: steps.ticket.id}}
+              strategy: skill_load
+              role: service
+              skill: repair
+        else:
+          - id: area
+            action: assign
+            with:
+              object: ticket
+              id: {{cel: steps.ticket.id}}
+              strategy: territory
+              role: service
+"""
+    save(kindred, definition)
+
+    def event(event_id: str, code: str) -> dict[str, Any]:
+        return {**fault(event_id), "data": {"device_id": "d", "code": code, "severity": "major"}}
+
+    async def body() -> None:
+        for index in range(3):
+            await kindred.events.ingest([event(f"rr-{index}", "RR")], channel="test")
+            await until(finished(kindred, index + 1))
+        await kindred.events.ingest(
+            [event("load-1", "LOAD"), event("area-1", "AREA")], channel="test"
+        )
+        await until(finished(kindred, 5))
+
+    with_engine(kindred, body)
+    owners = {}
+    with kindred.database.read() as session:
+        for found in runs(kindred):
+            history = steps(kindred, found.id)
+            ticket_id = history["ticket"].output["id"]
+            ticket, _ = kindred.records.get(session, SYSTEM, "ticket", ticket_id)
+            owners[found.event["id"]] = ticket["owner"]
+    by_id = sorted(people.values())
+    assert [owners[f"rr-{i}"] for i in range(3)] == by_id  # one each, in turn
+    assert owners["load-1"] == people["bob"]  # repair skill, fewer open tickets than ann
+    assert owners["area-1"] == people["ann"]  # covers East, the parent of the ticket's territory

@@ -110,7 +110,6 @@ ACTIONS = _specs(
             "team": Param("text", description="candidates: members of this team"),
             "skill": Param("text", description="for skill_load"),
         },
-        available=False,
     ),
     ActionSpec(
         "reserve_inventory",

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import KindredError
 from kindred.events.envelope import format_time
-from kindred.records.models import ChangeLogEntry
+from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.service import RequestContext
+from kindred.records.storage import field_expression
 from kindred.scenarios.connectors import http_call, release_inventory, reserve_inventory
 from kindred.scenarios.messaging import (
     ActionFailed,
@@ -32,7 +33,7 @@ from kindred.scenarios.messaging import (
     post_webhook,
     send_email,
 )
-from kindred.scenarios.models import CustomerTag, Notification
+from kindred.scenarios.models import CustomerTag, Notification, ScenarioRun, ScenarioRunStep
 from kindred.scenarios.windows import parse_duration
 
 if TYPE_CHECKING:
@@ -275,6 +276,136 @@ async def wechat_template(
         await client.close()
 
 
+# -- assignment ---------------------------------------------------------------------------------
+
+OPEN_TICKET = ("new", "assigned", "in_progress", "waiting")
+
+
+def _candidates(session: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Active users with the role / in the team / with the skill the step names."""
+    records = RecordRow.__table__
+    links = RecordLink.__table__
+    rows = session.execute(
+        sa.select(records.c.id, records.c.data).where(records.c.object == "user")
+    ).all()
+    team_of = dict(
+        session.execute(
+            sa.select(links.c.source_id, links.c.target_id).where(links.c.relation == "user.team")
+        ).all()
+    )
+    territories: dict[str, set[str]] = {}
+    for source, target in session.execute(
+        sa.select(links.c.source_id, links.c.target_id).where(
+            links.c.relation == "user.territories"
+        )
+    ):
+        territories.setdefault(source, set()).add(target)
+    found = []
+    for user_id, data in rows:
+        if data.get("active") is False:
+            continue
+        if params.get("role") and params["role"] not in (data.get("roles") or []):
+            continue
+        if params.get("team") and team_of.get(user_id) != params["team"]:
+            continue
+        if params.get("skill") and params["skill"] not in (data.get("skills") or []):
+            continue
+        found.append(
+            {
+                "id": user_id,
+                "name": data.get("name"),
+                "territories": territories.get(user_id, set()),
+            }
+        )
+    return sorted(found, key=lambda c: c["id"])
+
+
+def _open_load(session: Any, user_ids: list[str]) -> dict[str, int]:
+    """Open tickets owned by each user: the load skill_load balances."""
+    records = RecordRow.__table__
+    status = field_expression(session.get_bind().dialect.name, "status", "text")
+    counts = dict(
+        session.execute(
+            sa.select(records.c.owner_id, sa.func.count())
+            .where(
+                records.c.object == "ticket",
+                records.c.owner_id.in_(user_ids),
+                status.in_(OPEN_TICKET),
+            )
+            .group_by(records.c.owner_id)
+        ).all()
+    )
+    return {user: int(counts.get(user, 0)) for user in user_ids}
+
+
+def _territory_chain(session: Any, territory_id: str | None) -> list[str]:
+    """The record's territory and its ancestors, nearest first."""
+    chain: list[str] = []
+    links = RecordLink.__table__
+    current = territory_id
+    while current and current not in chain and len(chain) < 20:
+        chain.append(current)
+        current = session.execute(
+            sa.select(links.c.target_id).where(
+                links.c.source_id == current, links.c.relation == "territory.parent"
+            )
+        ).scalar()
+    return chain
+
+
+async def assign(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    def choose() -> dict[str, Any]:
+        object_name, record_id, strategy = params["object"], str(params["id"]), params["strategy"]
+        context = _context(step)
+        with kindred.database.write() as session:
+            try:
+                record, _ = kindred.records.get(session, context, object_name, record_id)
+            except KindredError as error:
+                raise _refused(error) from None
+            candidates = _candidates(session, params)
+            if strategy == "territory":
+                for territory in _territory_chain(session, record.get("territory")):
+                    near = [c for c in candidates if territory in c["territories"]]
+                    if near:
+                        candidates = near
+                        break
+                else:
+                    candidates = []
+            if not candidates:
+                raise ActionFailed(
+                    f"no active user matches {strategy} assignment "
+                    f"(role={params.get('role')}, team={params.get('team')}, "
+                    f"skill={params.get('skill')})",
+                    retryable=False,
+                    code="no-assignee",
+                )
+            if strategy == "round_robin":
+                # The n-th assignment this scenario made picks the n-th candidate.
+                done = session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(ScenarioRunStep)
+                    .join(ScenarioRun, ScenarioRun.id == ScenarioRunStep.run_id)
+                    .where(
+                        ScenarioRun.scenario == step.scenario,
+                        ScenarioRunStep.action == "assign",
+                        ScenarioRunStep.status == "succeeded",
+                    )
+                ).scalar_one()
+                chosen = candidates[int(done) % len(candidates)]
+            else:  # territory and skill_load: the least loaded of the matching users
+                load = _open_load(session, [c["id"] for c in candidates])
+                chosen = min(candidates, key=lambda c: (load[c["id"]], c["id"]))
+            try:
+                kindred.records.update(
+                    session, context, object_name, record_id, {"owner": chosen["id"]}, if_match=None
+                )
+            except KindredError as error:
+                raise _refused(error) from None
+        return {"user": chosen["id"], "name": chosen["name"], "strategy": strategy}
+
+    return await asyncio.to_thread(choose)
+
+
 EXECUTORS: Mapping[str, Executor] = {
     "create_record": create_record,
     "update_record": update_record,
@@ -288,4 +419,5 @@ EXECUTORS: Mapping[str, Executor] = {
     "reserve_inventory": reserve_inventory,
     "release_inventory": release_inventory,
     "http": http_call,
+    "assign": assign,
 }
