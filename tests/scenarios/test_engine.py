@@ -566,3 +566,64 @@ then:
     assert [owners[f"rr-{i}"] for i in range(3)] == by_id  # one each, in turn
     assert owners["load-1"] == people["bob"]  # repair skill, fewer open tickets than ann
     assert owners["area-1"] == people["ann"]  # covers East, the parent of the ticket's territory
+
+
+def test_waiting_for_an_event_of_the_same_key(kindred: Any) -> None:
+    definition = """
+name: wait-for-recovery
+title: Fault → wait for the device to come back (or escalate)
+when: {events: [iot.device.fault]}
+then:
+  - id: back
+    action: wait
+    with:
+      event: iot.device.status_changed
+      timeout: "{{ '1s' if event.data.code == 'FAST' else '30s' }}"
+    on_failure:
+      - id: escalate
+        action: notify
+        with: {role: service, title: "{{ event.data.device_id }} did not come back"}
+  - id: done
+    action: notify
+    with:
+      role: service
+      title: >-
+        {{ event.data.device_id }} is
+        {{ steps.back.received.data.status if steps.back.received is defined else 'lost' }}
+"""
+    save(kindred, definition)
+    status = {
+        "specversion": "1.0",
+        "id": "s-1",
+        "source": "urn:test:plant",
+        "type": "iot.device.status_changed",
+        "data": {"device_id": "CT-0042", "status": "online"},
+    }
+
+    async def body() -> None:
+        await kindred.events.ingest([fault("f-1")], channel="test")
+        await until(lambda: any(r.status == "waiting" for r in runs(kindred)))
+        await kindred.events.ingest(
+            [{**status, "data": {**status["data"], "device_id": "other"}}], channel="test"
+        )
+        await asyncio.sleep(0.5)
+        assert runs(kindred)[0].status == "waiting"  # another device's status: still waiting
+        await kindred.events.ingest([{**status, "id": "s-2"}], channel="test")
+        await until(finished(kindred, 1))
+        timeout_fault = {
+            **fault("f-2", device="CT-0099"),
+            "data": {"device_id": "CT-0099", "code": "FAST", "severity": "major"},
+        }
+        await kindred.events.ingest([timeout_fault], channel="test")
+        await until(finished(kindred, 2))
+
+    with_engine(kindred, body)
+    by_event = {r.event["id"]: r for r in runs(kindred)}
+    assert by_event["f-1"].status == "succeeded"
+    first = steps(kindred, by_event["f-1"].id)
+    assert first["back"].output["received"]["id"] == "s-2"
+    second = steps(kindred, by_event["f-2"].id)
+    assert (second["back"].status, second["back"].error_code) == ("failed_handled", "wait-timeout")
+    with kindred.database.read() as session:
+        titles = sorted(n.title for n in session.execute(sa.select(Notification)).scalars())
+    assert titles == ["CT-0042 is online", "CT-0099 did not come back", "CT-0099 is lost"]

@@ -201,12 +201,14 @@ ACTIONS = _specs(
     ),
     ActionSpec(
         "wait",
-        "Pause the run for a while or until a time (waiting for an event comes later).",
+        "Pause the run for a while, until a time, or until an event of the same key arrives.",
         {
             "for": Param("duration"),
             "until": Param("text", description="RFC 3339 time"),
+            "event": Param("text", description="event type to wait for (same key as the run)"),
+            "timeout": Param("duration", description="with event: give up after (default 1d)"),
         },
-        one_of=(("for", "until"),),
+        one_of=(("for", "until", "event"),),
         side_effect=False,
     ),
     ActionSpec(

@@ -151,8 +151,12 @@ class ScenarioEngine:
 
     def _handle(self, batch: Sequence[Delivery]) -> list[str]:
         self._refresh()
+        woken: list[str] = []
+        if self._waiting_possible():
+            with self.kindred.database.write() as session:
+                woken = self._wake_waiting(session, [d.event for d in batch])
         if not self._active:
-            return []
+            return woken
         runs: list[ScenarioRun] = []
         with self.kindred.database.read() as session:
             for delivery in batch:
@@ -178,7 +182,20 @@ class ScenarioEngine:
                     run = self._evaluate(session, active, event, at, depth)
                     if run is not None:
                         runs.append(run)
-        return self._store_runs(runs)
+        return woken + self._store_runs(runs)
+
+    def _waiting_possible(self) -> bool:
+        """Whether any scenario version in use can wait for an event (a cheap guard that
+        spares the consumer a query per batch when none can)."""
+        return any(
+            step.step.action == "wait" and "event" in step.params
+            for compiled in self._compiled.values()
+            for step in compiled.walk()
+        ) or any(
+            step.step.action == "wait" and "event" in step.params
+            for active in self._active
+            for step in active.compiled.walk()
+        )
 
     def _store_runs(self, runs: list[ScenarioRun]) -> list[str]:
         if not runs:
@@ -453,7 +470,10 @@ class ScenarioEngine:
             return await self._failed(run, step, variables, rows, row, error.message, "evaluation")
         action = step.step.action or ""
         if action == "wait":
-            return await self._wait(run, row, params)
+            try:
+                return await self._wait(run, row, params)
+            except ActionFailed as error:
+                return await self._failed(run, step, variables, rows, row, error.detail, error.code)
         executor = EXECUTORS.get(action)
         if executor is None:
             return await self._failed(
@@ -527,24 +547,77 @@ class ScenarioEngine:
         return "failed"
 
     async def _wait(self, run: ScenarioRun, row: ScenarioRunStep, params: dict[str, Any]) -> str:
-        if row.status == "waiting" and row.output and time.time() >= float(row.output["until"]):
-            await self._save_step(row, "succeeded", output=row.output)
+        """Pause for a time, or until an event of the run's key arrives (the consumer puts it
+        into the step's output and wakes the run); raises ActionFailed on a wait timeout."""
+        waited = row.output if row.status == "waiting" and row.output else None
+        now = time.time()
+        if waited is not None and "received" in waited:
+            await self._save_step(row, "succeeded", output=waited)
             return "done"
-        if row.status == "waiting" and row.output:
-            until = float(row.output["until"])
+        if waited is not None and now >= float(waited["until"]):
+            if waited.get("event"):
+                raise ActionFailed(
+                    f"no {waited['event']} event for {run.key} arrived in time",
+                    retryable=False,
+                    code="wait-timeout",
+                )
+            await self._save_step(row, "succeeded", output=waited)
+            return "done"
+        event_type = None
+        if waited is not None:
+            until = float(waited["until"])
+            event_type = waited.get("event")
+        elif params.get("event"):
+            event_type = str(params["event"])
+            until = now + parse_duration(params.get("timeout") or "1d")
         elif params.get("for"):
-            until = time.time() + parse_duration(params["for"])
+            until = now + parse_duration(params["for"])
         elif params.get("until"):
             until = parse_time(str(params["until"])).timestamp()
         else:  # the definition check makes this unreachable; kept for stored old versions
-            row.error = "wait needs 'for' or 'until'"
-            await self._save_step(row, "failed")
-            run.error = row.error
-            return "failed"
-        output = {"until": until, "until_text": datetime.fromtimestamp(until, UTC).isoformat()}
+            raise ActionFailed("wait needs 'for', 'until' or 'event'", retryable=False, code="wait")
+        output: dict[str, Any] = {
+            "until": until,
+            "until_text": datetime.fromtimestamp(until, UTC).isoformat(),
+        }
+        if event_type:
+            output["event"] = event_type
         await self._save_step(row, "waiting", output=output)
-        await asyncio.to_thread(self._pause, run, until)
+        await asyncio.to_thread(self._pause, run, until, event_type)
         return "paused"
+
+    def _wake_waiting(self, session: Any, events: list[CloudEvent]) -> list[str]:
+        """Runs waiting for one of these events (same type, same key): hand it over."""
+        wanted = {(e.type, e.key[:500]): e for e in events}
+        if not wanted:
+            return []
+        rows = session.execute(
+            sa.select(ScenarioRun.id, ScenarioRun.wait_event, ScenarioRun.key).where(
+                ScenarioRun.status == "waiting",
+                ScenarioRun.wait_event.in_({t for t, _ in wanted}),
+                ScenarioRun.key.in_({k for _, k in wanted}),
+            )
+        ).all()
+        woken = []
+        for identifier, event_type, key in rows:
+            event = wanted.get((event_type, key))
+            if event is None:
+                continue
+            step = session.execute(
+                sa.select(ScenarioRunStep).where(
+                    ScenarioRunStep.run_id == identifier, ScenarioRunStep.status == "waiting"
+                )
+            ).scalar()
+            if step is None:
+                continue
+            step.output = {**(step.output or {}), "received": event.to_dict()}
+            session.execute(
+                sa.update(ScenarioRun)
+                .where(ScenarioRun.id == identifier)
+                .values(next_at=None, wait_event=None)
+            )
+            woken.append(identifier)
+        return woken
 
     async def _save_step(
         self, row: ScenarioRunStep, status: str, *, output: dict[str, Any] | None = None
@@ -560,12 +633,18 @@ class ScenarioEngine:
         with self.kindred.database.write() as session:
             session.merge(row)
 
-    def _pause(self, run: ScenarioRun, until: float) -> None:
+    def _pause(self, run: ScenarioRun, until: float, event_type: str | None = None) -> None:
         with self.kindred.database.write() as session:
             session.execute(
                 sa.update(ScenarioRun)
                 .where(ScenarioRun.id == run.id)
-                .values(status="waiting", next_at=until, lease_owner=None, lease_until=None)
+                .values(
+                    status="waiting",
+                    next_at=until,
+                    wait_event=event_type,
+                    lease_owner=None,
+                    lease_until=None,
+                )
             )
 
     def _finish(self, run: ScenarioRun, outcome: str) -> None:

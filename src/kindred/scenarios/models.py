@@ -55,6 +55,7 @@ class ScenarioRun(Base):
         Index("ix_scenario_runs_due", "status", "next_at"),
         Index("ix_scenario_runs_scenario", "scenario", "started_at"),
         Index("ix_scenario_runs_key", "key", "started_at"),
+        Index("ix_scenario_runs_wait", "wait_event", "key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -70,6 +71,8 @@ class ScenarioRun(Base):
     event_at: Mapped[float] = mapped_column(Float, nullable=False)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     next_at: Mapped[float | None] = mapped_column(Float)
+    # The event type a `wait` step waits for (with this run's key); null when not waiting.
+    wait_event: Mapped[str | None] = mapped_column(String(200))
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("event_at", sa.Float(), nullable=False),
         sa.Column("finished_at", kindred.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("next_at", sa.Float(), nullable=True),
+        sa.Column("wait_event", sa.String(length=200), nullable=True),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
         sa.Column("lease_until", sa.Float(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
@@ -77,6 +78,7 @@ def upgrade() -> None:
     op.create_index("ix_scenario_runs_due", "scenario_runs", ["status", "next_at"])
     op.create_index("ix_scenario_runs_scenario", "scenario_runs", ["scenario", "started_at"])
     op.create_index("ix_scenario_runs_key", "scenario_runs", ["key", "started_at"])
+    op.create_index("ix_scenario_runs_wait", "scenario_runs", ["wait_event", "key"])
     op.create_table(
         "scenario_run_steps",
         sa.Column("run_id", sa.String(length=36), nullable=False),
