@@ -215,6 +215,7 @@ ACTIONS = _specs(
         "start_agent",
         "Start an agent workflow with inputs.",
         {"workflow": TEXT_REQUIRED, "inputs": Param("object")},
+        # Through kindred.scenarios.ports.AgentLauncher, which the agents domain registers.
         available=False,
     ),
 )

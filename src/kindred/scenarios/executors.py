@@ -34,6 +34,7 @@ from kindred.scenarios.messaging import (
     send_email,
 )
 from kindred.scenarios.models import CustomerTag, Notification, ScenarioRun, ScenarioRunStep
+from kindred.scenarios.ports import AgentLauncher
 from kindred.scenarios.windows import parse_duration
 
 if TYPE_CHECKING:
@@ -406,6 +407,22 @@ async def assign(kindred: Kindred, params: dict[str, Any], step: StepContext) ->
     return await asyncio.to_thread(choose)
 
 
+async def start_agent(
+    kindred: Kindred, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    launcher: AgentLauncher | None = kindred.extras.get("agent_launcher")
+    if launcher is None:
+        raise ActionFailed(
+            "no agent runtime is registered in this deployment", retryable=False, code="no-agents"
+        )
+    return await launcher.start(
+        str(params["workflow"]),
+        dict(params.get("inputs") or {}),
+        idempotency_key=step.idempotency_key,
+        trigger={"scenario": step.scenario, "version": step.version, "run": step.run_id},
+    )
+
+
 EXECUTORS: Mapping[str, Executor] = {
     "create_record": create_record,
     "update_record": update_record,
@@ -420,4 +437,5 @@ EXECUTORS: Mapping[str, Executor] = {
     "release_inventory": release_inventory,
     "http": http_call,
     "assign": assign,
+    "start_agent": start_agent,
 }

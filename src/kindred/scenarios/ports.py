@@ -1,0 +1,24 @@
+"""Ports the scenario engine calls but other domains fill.
+
+``AgentLauncher`` is how a ``start_agent`` step starts an agent workflow. The agents domain
+registers one (``kindred.extras["agent_launcher"]``); until then the action is listed but
+refused at save time, so no scenario can be saved that would fail on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class AgentLauncher(Protocol):
+    async def start(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        trigger: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Start (or, for a known idempotency key, find) a workflow run; returns its id."""
+        ...
