@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from kindred.db.sqlite_lock import begin_immediate
+
 WRITE_OPTION = "kindred_write"
 
 
@@ -85,8 +87,10 @@ class SQLiteConfiguration(DialectConfiguration):
             options = connection.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # each statement commits by itself; a BEGIN here would never commit
-            write = options.get(WRITE_OPTION, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            if options.get(WRITE_OPTION, False):
+                begin_immediate(connection.connection.driver_connection)
+            else:
+                connection.exec_driver_sql("BEGIN")
 
         return engine
 

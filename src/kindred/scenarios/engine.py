@@ -82,6 +82,7 @@ class ScenarioEngine:
         self._seen: dict[str, None] = {}  # insertion-ordered set: window dedupe of redeliveries
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._stopping = asyncio.Event()
+        self._in_flight: set[str] = set()
         self.executed = 0
 
     # -- which scenarios are on ---------------------------------------------------------
@@ -297,6 +298,8 @@ class ScenarioEngine:
                     await self.execute(identifier)
                 except Exception:
                     log.exception("scenario run %s failed in the engine", identifier)
+                finally:
+                    self._in_flight.discard(identifier)
 
         next_poll = 0.0
         while not self._stopping.is_set():
@@ -312,6 +315,9 @@ class ScenarioEngine:
                 ready += await asyncio.to_thread(self._silences)
                 ready += await asyncio.to_thread(self._due)
             for identifier in dict.fromkeys(ready):
+                if identifier in self._in_flight:
+                    continue  # queued and also listed by the poll: one execution
+                self._in_flight.add(identifier)
                 task = asyncio.create_task(one(identifier))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -379,11 +385,9 @@ class ScenarioEngine:
                     ScenarioRun.id == identifier,
                     ScenarioRun.status.in_(("running", "waiting")),
                     sa.or_(ScenarioRun.next_at.is_(None), ScenarioRun.next_at <= now),
-                    sa.or_(
-                        ScenarioRun.lease_until.is_(None),
-                        ScenarioRun.lease_until < now,
-                        ScenarioRun.lease_owner == self.member,
-                    ),
+                    # Never re-claim a run under a live lease, not even our own: the poll
+                    # can list a run this process is executing right now.
+                    sa.or_(ScenarioRun.lease_until.is_(None), ScenarioRun.lease_until < now),
                 )
                 .values(lease_owner=self.member, lease_until=now + LEASE_SECONDS)
             )

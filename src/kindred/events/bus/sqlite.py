@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from kindred.db.sqlite_lock import begin_immediate
 from kindred.events.bus import (
     BusOptions,
     Delivery,
@@ -128,8 +129,6 @@ class _Writer(threading.Thread):
     def run(self) -> None:
         try:
             connection = _connect(self.path, self.synchronous)
-            # The write lock is taken by _begin_immediate's own short retries instead.
-            connection.execute("PRAGMA busy_timeout=0")
             # Checkpoints run in their own thread (below), not inside a commit: copying the
             # WAL back (and its fsync) would otherwise stall every publisher waiting on us.
             connection.execute("PRAGMA wal_autocheckpoint=0")
@@ -160,7 +159,7 @@ class _Writer(threading.Thread):
                     break
                 batch.append(more)
             results: list[tuple[Any, Any, BaseException | None]] = []
-            _begin_immediate(connection)
+            begin_immediate(connection, wait_seconds=LOCK_WAIT_SECONDS)
             for operation, waiter in batch:
                 connection.execute("SAVEPOINT op")
                 try:
@@ -193,27 +192,6 @@ class _Writer(threading.Thread):
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             connection.close()
-
-
-def _begin_immediate(connection: sqlite3.Connection) -> None:
-    """Take the write lock, retrying every 0.1–2 ms for up to LOCK_WAIT_SECONDS.
-
-    Why not SQLite's busy timeout: its handler sleeps 1, 2, 5, 10, 15 … ms between tries, so
-    with several processes appending (``serve --workers 2``, workers acking) a writer often
-    sleeps far longer than the lock is held (one commit, ~1–3 ms), which showed up as
-    throughput loss and ack-latency spikes.
-    """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    delay = 0.0001
-    while True:
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.002)
 
 
 def _resolve(waiter: Any, result: Any, error: BaseException | None) -> None:
