@@ -50,7 +50,6 @@ import argparse
 import asyncio
 import hashlib
 import math
-import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,6 +61,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from kindred.reference import serve_until_signalled
 
 CHINA = timezone(timedelta(hours=8), "CST")
 MAX_QUANTITY = 1_000_000
@@ -915,15 +916,7 @@ async def _serve(args: argparse.Namespace) -> None:
         seed_demo=args.seed_demo,
         today=china_today if pinned is None else (lambda: pinned),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    print(f"listening on {url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signalled(runner, url)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

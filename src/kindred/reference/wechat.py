@@ -40,7 +40,6 @@ import asyncio
 import hmac
 import re
 import secrets
-import signal
 import sqlite3
 import sys
 import time
@@ -51,6 +50,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from kindred.reference import serve_until_signalled
 
 DEFAULT_TOKEN_TTL = 7200
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.DATA\s*\}\}")
@@ -522,15 +523,7 @@ def _app_arg(value: str) -> tuple[str, str]:
 
 async def _serve(args: argparse.Namespace) -> None:
     runner, url = await start(args.db, args.app, args.host, args.port, token_ttl=args.token_ttl)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    print(f"listening on {url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signalled(runner, url)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
