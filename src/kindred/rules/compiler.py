@@ -520,6 +520,31 @@ class _Converter:
         raise _InputError(f"a value of type {type(value).__name__} is not supported")
 
 
+class SharedActivation:
+    """An activation converted once, for evaluating many rules on the same input."""
+
+    __slots__ = ("context", "limits", "names", "prepared")
+
+    def __init__(self, prepared: dict[str, Any], limits: InputLimits) -> None:
+        self.prepared = prepared
+        self.limits = limits
+        self.names = frozenset(prepared)
+        self.context = cel.Context(prepared)
+
+
+def share(
+    activation: Mapping[str, Any], limits: InputLimits = DEFAULT_INPUT_LIMITS
+) -> SharedActivation | None:
+    """Convert ``activation`` once (within ``limits``); None when it exceeds them — the
+    rules then convert only the fields each reads, as ``evaluate`` does."""
+    converter = _Converter(limits)
+    try:
+        prepared = {name: converter.convert(value, 1) for name, value in activation.items()}
+    except _InputError:
+        return None
+    return SharedActivation(prepared, limits)
+
+
 def _failure_signature(error: BaseException) -> tuple[str, str]:
     text = str(error).splitlines()[0] if str(error) else ""
     return type(error).__name__, text
@@ -567,8 +592,37 @@ class CompiledRule:
         except Exception as error:  # the engine raises many kinds; all mean "failed"
             raise self._failure(error, prepared) from None
 
-    def evaluate_bool(self, activation: Mapping[str, Any]) -> bool:
-        result = self.evaluate(activation)
+    def evaluate_shared(
+        self, shared: SharedActivation | None, activation: Mapping[str, Any]
+    ) -> Any:
+        """``evaluate``, reusing an activation converted once for many rules.
+
+        Converting the input is most of the cost of a cheap rule; a scenario checks a
+        filter and several conditions against the same event, so converting it once (into a
+        reusable engine context) instead of once per rule pays. Falls back to ``evaluate``
+        where the shared form does not apply (loops need the cost check on projected input;
+        other limits; a variable the shared activation lacks).
+        """
+        if (
+            shared is None
+            or self._plan.loops
+            or shared.limits is not self._limits
+            or not shared.names.issuperset(self._projection)
+        ):
+            return self.evaluate(activation)
+        try:
+            return self._program.execute(shared.context)
+        except Exception as error:  # the engine raises many kinds; all mean "failed"
+            raise self._failure(error, shared.prepared) from None
+
+    def evaluate_bool(
+        self, activation: Mapping[str, Any], shared: SharedActivation | None = None
+    ) -> bool:
+        result = (
+            self.evaluate(activation)
+            if shared is None
+            else self.evaluate_shared(shared, activation)
+        )
         if not isinstance(result, bool):
             raise RuleEvaluationError(
                 self.source,

@@ -31,9 +31,16 @@ from kindred.events.bus import Delivery
 from kindred.events.envelope import CloudEvent, format_time, parse_time
 from kindred.records.metadata import current_generation
 from kindred.rules import RuleError
+from kindred.rules.compiler import SharedActivation
 from kindred.scenarios import metrics
 from kindred.scenarios.definition import CompiledScenario, CompiledStep
-from kindred.scenarios.evaluate import StepError, evaluate, matches, render_params
+from kindred.scenarios.evaluate import (
+    StepError,
+    evaluate,
+    event_activation,
+    matches,
+    render_params,
+)
 from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
 from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
@@ -165,6 +172,8 @@ class ScenarioEngine:
                 at = parse_time(event.time).timestamp() if event.time else delivery.stored.stored_at
                 self._observe(event, at)
                 depth = int(event.extensions.get(CHAIN_EXTENSION, 0) or 0)
+                now = time.time()
+                shared: SharedActivation | None = None
                 for active in self._active:
                     compiled = active.compiled
                     if compiled.definition.when.absence is not None or not matches(
@@ -180,7 +189,9 @@ class ScenarioEngine:
                             depth,
                         )
                         continue
-                    run = self._evaluate(session, active, event, at, depth)
+                    if shared is None:  # converted once, for every candidate scenario
+                        shared = event_activation(event, now)
+                    run = self._evaluate(session, active, event, at, depth, shared, now)
                     if run is not None:
                         runs.append(run)
         return woken + self._store_runs(runs)
@@ -251,7 +262,14 @@ class ScenarioEngine:
                 break
 
     def _evaluate(
-        self, session: Any, active: Active, event: CloudEvent, at: float, depth: int
+        self,
+        session: Any,
+        active: Active,
+        event: CloudEvent,
+        at: float,
+        depth: int,
+        shared: SharedActivation | None = None,
+        now: float | None = None,
     ) -> ScenarioRun | None:
         compiled = active.compiled
         store = self._windows
@@ -268,7 +286,7 @@ class ScenarioEngine:
             )
 
         evaluation = evaluate(
-            compiled, active.version, event, find=find, windows=windows, now=time.time()
+            compiled, active.version, event, find=find, windows=windows, now=now, shared=shared
         )
         if not evaluation.fires:
             return None

@@ -16,7 +16,7 @@ from typing import Any
 
 from kindred.events.envelope import CloudEvent, parse_time
 from kindred.rules import RuleError
-from kindred.rules.compiler import CompiledRule
+from kindred.rules.compiler import CompiledRule, SharedActivation, share
 from kindred.scenarios.definition import CompiledScenario, CompiledStep, Template
 from kindred.scenarios.messaging import ActionFailed, render
 
@@ -46,6 +46,16 @@ def event_variable(event: CloudEvent) -> dict[str, Any]:
         "key": event.key,
         "data": event.data if isinstance(event.data, dict) else {},
     }
+
+
+def event_activation(event: CloudEvent, now: float) -> SharedActivation | None:
+    """The event and ``now`` as rules see them, converted once for many scenarios."""
+    return share(
+        {
+            "event": event_variable(event),
+            "now": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+        }
+    )
 
 
 def matches(patterns: list[str], event_type: str) -> bool:
@@ -125,26 +135,41 @@ def evaluate(
     find: RecordFinder,
     windows: WindowSource,
     now: float | None = None,
+    shared: SharedActivation | None = None,
 ) -> Evaluation:
-    """WHEN, lookups, windows and AND for one event; ``plan`` is left for the caller."""
+    """WHEN, lookups, windows and AND for one event; ``plan`` is left for the caller.
+
+    ``shared``: the event (and ``now``) converted once for every candidate scenario — see
+    ``event_activation``; built here when the caller has none.
+    """
     moment = time.time() if now is None else now
     report = Evaluation(compiled.name, version, matched=False)
     when = compiled.definition.when
     if when.absence is None and not matches(when.events, event.type):
         report.reason = f"{event.type} is not one of the WHEN events"
         return report
-    variables: dict[str, Any] = {
-        "event": event_variable(event),
-        "now": datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z"),
-        "scenario": {"name": compiled.name, "version": version},
-    }
+    if shared is not None and {"event", "now"} <= shared.names:
+        # Built once per event by the caller: the same values for every candidate.
+        variables: dict[str, Any] = {
+            "event": shared.prepared["event"],
+            "now": shared.prepared["now"],
+            "scenario": {"name": compiled.name, "version": version},
+        }
+    else:
+        variables = {
+            "event": event_variable(event),
+            "now": datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z"),
+            "scenario": {"name": compiled.name, "version": version},
+        }
     if when.absence is not None:
         # The engine's synthetic event for a silence carries the key and when it was last heard.
         variables["absence"] = event_variable(event)["data"]
     report.variables = variables
+    if shared is None:
+        shared = share({"event": variables["event"], "now": variables["now"]})
     if compiled.filter is not None:
         try:
-            passed = compiled.filter.evaluate_bool(variables)
+            passed = compiled.filter.evaluate_bool(variables, shared)
         except RuleError as error:
             report.reason = f"the WHEN filter failed: {error.message}"
             return report
@@ -177,9 +202,12 @@ def evaluate(
             )
             return report
     variables["windows"] = windows(compiled, window_key(compiled, event), moment)
+    if compiled.conditions and (compiled.lookups or compiled.definition.windows):
+        # Conditions read lookups and windows too: convert this scenario's inputs once.
+        shared = share(variables)
     for source, rule in compiled.conditions:
         try:
-            report.conditions.append(ConditionResult(source, rule.evaluate_bool(variables)))
+            report.conditions.append(ConditionResult(source, rule.evaluate_bool(variables, shared)))
         except RuleError as error:
             report.conditions.append(ConditionResult(source, None, error.message))
             break
