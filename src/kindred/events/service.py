@@ -24,22 +24,13 @@ from kindred.errors import Conflict, KindredError, NotFound, ValidationFailed, f
 from kindred.events import metrics
 from kindred.events.bus import EventBus, PublishResult
 from kindred.events.catalog import EventCatalog
-from kindred.events.envelope import CloudEvent, EnvelopeError, from_structured
+from kindred.events.envelope import CloudEvent, from_structured
 from kindred.events.models import DeadLetter
 from kindred.ids import new_id
 from kindred.ledger.service import LedgerService
 
 # Oversize payloads are kept only up to this many bytes (plus their size and a note).
 DEAD_LETTER_KEEP_BYTES = 64 * 1024
-REASONS = (
-    "invalid_envelope",
-    "unknown_type",
-    "schema_violation",
-    "oversize",
-    "bad_signature",
-    "malformed",
-    "unsupported",
-)
 
 
 class PayloadTooLarge(KindredError):
@@ -545,7 +536,3 @@ def _identity(raw: Any) -> tuple[str | None, str | None, str | None]:
         return value if isinstance(value, str) else None
 
     return text("type"), text("id"), text("source")
-
-
-def envelope_problem(errors: list[EnvelopeError]) -> list[dict[str, Any]]:
-    return [e.to_dict() for e in errors]

@@ -39,11 +39,12 @@ from kindred.scenarios.evaluate import (
     evaluate,
     event_activation,
     matches,
+    plain_json,
     render_params,
 )
 from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
 from kindred.scenarios.messaging import ActionFailed
-from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
+from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep
 from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM, window_where
 from kindred.scenarios.windows import (
     AbsenceSpec,
@@ -297,7 +298,7 @@ class ScenarioEngine:
             status="running",
             key=event.key[:500],
             event=event.to_dict(),
-            variables=_json_safe(evaluation.variables),
+            variables=plain_json(evaluation.variables),
             chain_depth=depth,
             started_at=utcnow(),
             event_at=at,
@@ -511,7 +512,7 @@ class ScenarioEngine:
             run.id, identifier, run.scenario, run.version, run.chain_depth, f"{run.id}:{identifier}"
         )
         row.attempts += 1
-        row.input = _json_safe(params)
+        row.input = plain_json(params)
         row.started_at = row.started_at or utcnow()
         started = time.perf_counter()
         try:
@@ -530,7 +531,7 @@ class ScenarioEngine:
             metrics.STEP_SECONDS.labels(run.scenario, action).observe(time.perf_counter() - started)
             outputs = variables["steps"]
             outputs[identifier] = output
-            await self._save_step(row, "succeeded", output=_json_safe(output))
+            await self._save_step(row, "succeeded", output=plain_json(output))
             return "done"
         metrics.STEP_FAILURES.labels(run.scenario, action, failure.code).inc()
         retry = step.step.retry
@@ -692,23 +693,3 @@ class ScenarioEngine:
         metrics.FINISHED.labels(run.scenario, status).inc()
         metrics.RUN_SECONDS.labels(run.scenario).observe(max(duration, 0) / 1000)
         self.executed += 1
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain JSON (CEL map/list types and datetimes made plain) for storage."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if hasattr(value, "items"):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    return str(value)
-
-
-def version_definition(session: Any, name: str, version: int) -> dict[str, Any] | None:
-    row = session.get(ScenarioVersion, (name, version))
-    return row.definition if row else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kindred.events.envelope import CloudEvent, parse_time
+from kindred.events.envelope import CloudEvent
 from kindred.rules import RuleError
 from kindred.rules.compiler import CompiledRule, SharedActivation, share
 from kindred.scenarios.definition import CompiledScenario, CompiledStep, Template
@@ -60,10 +60,6 @@ def event_activation(event: CloudEvent, now: float) -> SharedActivation | None:
 
 def matches(patterns: list[str], event_type: str) -> bool:
     return any(p == event_type or fnmatch.fnmatchcase(event_type, p) for p in patterns)
-
-
-def window_key(compiled: CompiledScenario, event: CloudEvent) -> str:
-    return event.key
 
 
 @dataclass
@@ -201,7 +197,7 @@ def evaluate(
                 ConditionResult(f"lookup {lookup.name}", None, f"lookup failed: {error.message}")
             )
             return report
-    variables["windows"] = windows(compiled, window_key(compiled, event), moment)
+    variables["windows"] = windows(compiled, event.key, moment)
     if compiled.conditions and (compiled.lookups or compiled.definition.windows):
         # Conditions read lookups and windows too: convert this scenario's inputs once.
         shared = share(variables)
@@ -235,7 +231,7 @@ def render_value(value: Any, variables: Mapping[str, Any], pointer: str) -> Any:
             raise StepError(pointer, error.detail) from None
     if isinstance(value, CompiledRule):
         try:
-            return _plain(value.evaluate(variables))
+            return plain_json(value.evaluate(variables))
         except RuleError as error:
             raise StepError(pointer, f"CEL failed: {error.message}") from None
     if isinstance(value, dict):
@@ -245,13 +241,20 @@ def render_value(value: Any, variables: Mapping[str, Any], pointer: str) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """CEL results as plain JSON values (the engine returns its own map/list types)."""
+def plain_json(value: Any) -> Any:
+    """Plain JSON values: CEL map/list results, tuples and datetimes made plain, for
+    parameters and for storage in run history."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+        return [plain_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "items"):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    return str(value)
 
 
 def render_params(step: CompiledStep, variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,7 +304,3 @@ def plan(evaluation: Evaluation, compiled: CompiledScenario) -> list[PlannedStep
 
     walk(compiled.steps)
     return planned
-
-
-def parse_event_time(event: CloudEvent) -> float:
-    return parse_time(event.time).timestamp() if event.time else time.time()

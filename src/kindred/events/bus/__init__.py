@@ -16,7 +16,6 @@ Guarantees every adapter keeps (``tests/events/test_bus_contract.py`` checks the
 from __future__ import annotations
 
 import fnmatch
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -202,10 +201,6 @@ def preferred_partitions(partitions: int, members: Sequence[str], member: str) -
     ordered = sorted(set(members) | {member})
     index = ordered.index(member)
     return {p for p in range(partitions) if p % len(ordered) == index}
-
-
-def fair_share(partitions: int, members: int) -> int:
-    return math.ceil(partitions / max(members, 1))
 
 
 def open_bus(url: str, options: BusOptions | None = None) -> EventBus:
