@@ -39,7 +39,7 @@ from kindred.rules import RuleError, compile_rule
 from kindred.rules.compiler import CompiledRule
 from kindred.scenarios.actions import ACTIONS, ActionSpec, Param
 from kindred.scenarios.messaging import check_template
-from kindred.scenarios.windows import parse_duration
+from kindred.scenarios.windows import WindowSpec, parse_duration
 
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
 IDENTIFIER = r"^[a-z][a-z0-9_]{0,62}$"
@@ -189,6 +189,34 @@ class CompiledScenario:
     @property
     def name(self) -> str:
         return self.definition.name
+
+    def window_specs(self, prefix: str = "") -> list[WindowSpec]:
+        """The scenario's windows as the window store takes them. With a ``prefix`` (several
+        scenarios sharing one store) a window is named ``<prefix><position>``: short and
+        unique, where prefixing the author's name could exceed the store's name limit."""
+        return [
+            WindowSpec(
+                name=f"{prefix}{position}" if prefix else window.name,
+                event_types=tuple(window.events),
+                size=self.window_sizes[window.name],
+                aggregate=window.aggregate,
+                kind=window.kind,
+                field=window.field,
+                key_field=window.key_field,
+                where=self._where(window.name),
+            )
+            for position, window in enumerate(self.definition.windows)
+        ]
+
+    def _where(self, name: str) -> Callable[[Mapping[str, Any]], bool] | None:
+        rule = self.window_filters.get(name)
+        if rule is None:
+            return None
+
+        def check(data: Mapping[str, Any]) -> bool:
+            return bool(rule.evaluate_bool({"event": {"data": dict(data)}}))
+
+        return check
 
     def walk(self) -> Iterator[CompiledStep]:
         def visit(steps: list[CompiledStep]) -> Iterator[CompiledStep]:

@@ -45,7 +45,7 @@ from kindred.scenarios.evaluate import (
 from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
 from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep
-from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM, window_where
+from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM
 from kindred.scenarios.windows import (
     AbsenceSpec,
     AbsenceTracker,
@@ -107,24 +107,15 @@ class ScenarioEngine:
         self._active = active
         self._generation = generation
         # One store for all scenarios; window names are made unique per scenario.
-        specs = []
+        specs: list[WindowSpec] = []
         names: dict[str, dict[str, str]] = {}
         for index, item in enumerate(active):
-            for window in item.compiled.definition.windows:
-                internal = f"s{index}_{window.name}"[:63]
-                names.setdefault(item.compiled.name, {})[window.name] = internal
-                specs.append(
-                    WindowSpec(
-                        name=internal,
-                        event_types=tuple(window.events),
-                        size=item.compiled.window_sizes[window.name],
-                        aggregate=window.aggregate,
-                        kind=window.kind,
-                        field=window.field,
-                        key_field=window.key_field,
-                        where=window_where(item.compiled, window.name),
-                    )
-                )
+            own = item.compiled.window_specs(prefix=f"s{index}_")
+            names[item.compiled.name] = {
+                window.name: spec.name
+                for window, spec in zip(item.compiled.definition.windows, own, strict=True)
+            }
+            specs += own
         self._window_names = names
         self._windows = WindowStore(specs) if specs else None
         absences = [

@@ -30,7 +30,7 @@ from kindred.records.storage import field_expression, object_is
 from kindred.scenarios.definition import CompiledScenario, check_definition
 from kindred.scenarios.evaluate import Evaluation, evaluate, matches, plan
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
-from kindred.scenarios.windows import WindowSpec, WindowStore, parse_duration
+from kindred.scenarios.windows import WindowStore, parse_duration
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL, request_id="scenarios")
 SCENARIOS_COUNTER = 4  # metadata_state row: bumped on every save and switch
@@ -300,19 +300,7 @@ class ScenarioService:
         engine would have seen."""
         if not compiled.definition.windows:
             return None
-        specs = [
-            WindowSpec(
-                name=w.name,
-                event_types=tuple(w.events),
-                size=compiled.window_sizes[w.name],
-                aggregate=w.aggregate,
-                kind=w.kind,
-                field=w.field,
-                key_field=w.key_field,
-                where=window_where(compiled, w.name),
-            )
-            for w in compiled.definition.windows
-        ]
+        specs = compiled.window_specs()
         store = WindowStore(specs)
         now = parse_time(event.time).timestamp() if event.time else None
         horizon = max(compiled.window_sizes.values())
@@ -357,17 +345,6 @@ class ScenarioService:
             session, context, object_name, ListQuery(filters=filters, limit=1)
         )
         return page.data[0] if page.data else None
-
-
-def window_where(compiled: CompiledScenario, name: str) -> Any:
-    rule = compiled.window_filters.get(name)
-    if rule is None:
-        return None
-
-    def check(data: Mapping[str, Any]) -> bool:
-        return bool(rule.evaluate_bool({"event": {"data": dict(data)}}))
-
-    return check
 
 
 # -- run history and health ---------------------------------------------------------------------
