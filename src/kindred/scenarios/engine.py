@@ -91,6 +91,7 @@ class ScenarioEngine:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self._in_flight: set[str] = set()
+        self._waits_for_events = False
         self.executed = 0
 
     # -- which scenarios are on ---------------------------------------------------------
@@ -139,7 +140,13 @@ class ScenarioEngine:
     def _compiled_version(self, session: Any, name: str, version: int) -> CompiledScenario:
         key = (name, version)
         if key not in self._compiled:
-            self._compiled[key] = self.kindred.scenarios.compiled_version(session, name, version)
+            compiled = self.kindred.scenarios.compiled_version(session, name, version)
+            self._compiled[key] = compiled
+            # Known once per version, not per batch: only then does the consumer look for
+            # runs waiting on the events it handles.
+            self._waits_for_events = self._waits_for_events or any(
+                step.step.action == "wait" and "event" in step.params for step in compiled.walk()
+            )
         return self._compiled[key]
 
     # -- the consumer ----------------------------------------------------------------------
@@ -152,7 +159,7 @@ class ScenarioEngine:
     def _handle(self, batch: Sequence[Delivery]) -> list[str]:
         self._refresh()
         woken: list[str] = []
-        if self._waiting_possible():
+        if self._waits_for_events:
             with self.kindred.database.write() as session:
                 woken = self._wake_waiting(session, [d.event for d in batch])
         if not self._active:
@@ -187,19 +194,6 @@ class ScenarioEngine:
                     if run is not None:
                         runs.append(run)
         return woken + self._store_runs(runs)
-
-    def _waiting_possible(self) -> bool:
-        """Whether any scenario version in use can wait for an event (a cheap guard that
-        spares the consumer a query per batch when none can)."""
-        return any(
-            step.step.action == "wait" and "event" in step.params
-            for compiled in self._compiled.values()
-            for step in compiled.walk()
-        ) or any(
-            step.step.action == "wait" and "event" in step.params
-            for active in self._active
-            for step in active.compiled.walk()
-        )
 
     def _store_runs(self, runs: list[ScenarioRun]) -> list[str]:
         if not runs:
