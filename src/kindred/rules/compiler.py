@@ -23,6 +23,7 @@ the bounds on the input itself.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import enum
@@ -42,6 +43,7 @@ from kindred.rules.errors import (
     RuleSyntaxError,
     RuleTypeError,
 )
+from kindred.rules.fast import Predicate, Unsure, compile_predicate
 from kindred.rules.syntax import (
     Binary,
     Call,
@@ -401,6 +403,7 @@ def _compile(
         _plan=plan,
         _max_evaluation_cost=max_evaluation_cost,
         _limits=limits,
+        _fast=compile_predicate(tree),
     )
 
 
@@ -480,9 +483,24 @@ class _Converter:
 
     def convert_map(self, value: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
         converted = {}
+        limits = self.limits
         for key, item in value.items():
             if type(key) is not str and type(key) not in (int, bool):
                 raise _InputError(f"a map key of type {type(key).__name__} is not supported")
+            kind = type(item)
+            # Plain text, numbers, bools and nulls inline (as ``convert`` takes them): event
+            # data is mostly these, and a call per value is most of the cost of sharing.
+            if (
+                (kind is str and len(item) <= limits.max_text_length)
+                or (kind is int and _INT64[0] <= item <= _INT64[1])
+                or kind is float
+                or kind is bool
+                or item is None
+            ):
+                self.count += 1
+                if self.count <= limits.max_values:
+                    converted[key] = item
+                    continue
             try:
                 converted[key] = self.convert(item, depth)
             except _InputError as error:
@@ -523,13 +541,20 @@ class _Converter:
 class SharedActivation:
     """An activation converted once, for evaluating many rules on the same input."""
 
-    __slots__ = ("context", "limits", "names", "prepared")
+    __slots__ = ("_context", "limits", "names", "prepared")
 
     def __init__(self, prepared: dict[str, Any], limits: InputLimits) -> None:
         self.prepared = prepared
         self.limits = limits
         self.names = frozenset(prepared)
-        self.context = cel.Context(prepared)
+        self._context: Any = None
+
+    @property
+    def context(self) -> Any:
+        # Built on first use: rules the fast evaluator answers never need the engine's form.
+        if self._context is None:
+            self._context = cel.Context(self.prepared)
+        return self._context
 
 
 def share(
@@ -568,6 +593,8 @@ class CompiledRule:
     _max_evaluation_cost: int = field(repr=False)
     _limits: InputLimits = field(repr=False)
     _subprograms: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
+    # The rule as a plain Python predicate when it is in the simple subset (kindred.rules.fast).
+    _fast: Predicate | None = field(default=None, repr=False)
 
     def field_paths(self, root: str) -> set[str]:
         """The dotted paths under variable ``root`` the rule reads, e.g. {"record.amount"}.
@@ -615,9 +642,32 @@ class CompiledRule:
         except Exception as error:  # the engine raises many kinds; all mean "failed"
             raise self._failure(error, shared.prepared) from None
 
+    def fast_for(
+        self, names: Collection[str], limits: InputLimits = DEFAULT_INPUT_LIMITS
+    ) -> Predicate | None:
+        """The rule as a Python predicate over ``share(activation, limits).prepared`` for
+        activations that hold ``names``; it raises ``kindred.rules.fast.Unsure`` where only
+        the engine can answer. None when the rule is outside the fast subset or reads
+        variables beyond ``names``."""
+        if self._fast is None or limits is not self._limits:
+            return None
+        if not set(self._projection) <= set(names):
+            return None
+        return self._fast
+
     def evaluate_bool(
         self, activation: Mapping[str, Any], shared: SharedActivation | None = None
     ) -> bool:
+        fast = self._fast
+        if (
+            fast is not None
+            and shared is not None
+            and shared.limits is self._limits
+            and shared.names.issuperset(self._projection)
+        ):
+            # Input that passed the limits, answered in Python when the answer is certain.
+            with contextlib.suppress(Unsure):
+                return fast(shared.prepared)
         result = (
             self.evaluate(activation)
             if shared is None

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -35,14 +35,15 @@ from kindred.rules.compiler import SharedActivation
 from kindred.scenarios import metrics
 from kindred.scenarios.definition import CompiledScenario, CompiledStep
 from kindred.scenarios.evaluate import (
+    Evaluation,
     StepError,
     evaluate,
     event_activation,
-    matches,
     plain_json,
     render_params,
 )
 from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
+from kindred.scenarios.matching import ScenarioMatcher
 from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep
 from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM
@@ -85,7 +86,8 @@ class ScenarioEngine:
         self._windows: WindowStore | None = None
         self._window_names: dict[str, dict[str, str]] = {}
         self._absence: AbsenceTracker | None = None
-        self._absence_of: dict[str, Active] = {}
+        self._absence_of: dict[str, int] = {}  # silence name → position in _active
+        self._matcher: ScenarioMatcher | None = None
         self._warm = True
         self._seen: dict[str, None] = {}  # insertion-ordered set: window dedupe of redeliveries
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -130,10 +132,11 @@ class ScenarioEngine:
             if item.compiled.definition.when.absence is not None
         ]
         self._absence_of = {
-            f"s{index}": item
+            f"s{index}": index
             for index, item in enumerate(active)
             if item.compiled.definition.when.absence is not None
         }
+        self._matcher = ScenarioMatcher([(a.compiled, a.version) for a in active])
         self._absence = AbsenceTracker(absences) if absences else None
         self._warm = False
 
@@ -165,34 +168,32 @@ class ScenarioEngine:
         if not self._active:
             return woken
         runs: list[ScenarioRun] = []
+        matcher = self._matcher
+        assert matcher is not None
         with self.kindred.database.read() as session:
             for delivery in batch:
                 event = delivery.event
                 at = parse_time(event.time).timestamp() if event.time else delivery.stored.stored_at
                 self._observe(event, at)
+                if not matcher.candidates(event.type):
+                    continue
                 depth = int(event.extensions.get(CHAIN_EXTENSION, 0) or 0)
                 now = time.time()
-                shared: SharedActivation | None = None
-                for active in self._active:
-                    compiled = active.compiled
-                    if compiled.definition.when.absence is not None or not matches(
-                        compiled.definition.when.events, event.type
-                    ):
-                        continue
-                    if depth >= compiled.definition.max_chain_depth:
-                        metrics.LOOPS.labels(compiled.name).inc()
+                # Converted once, for every candidate scenario.
+                shared = event_activation(event, now)
+                evaluate_one = self._evaluator(session, now)
+                for position, evaluation in matcher.fire(event, shared, evaluate_one):
+                    active = self._active[position]
+                    if depth >= active.compiled.definition.max_chain_depth:
+                        metrics.LOOPS.labels(active.compiled.name).inc()
                         log.warning(
                             "scenario %s: event %s is %d links down a chain; not firing",
-                            compiled.name,
+                            active.compiled.name,
                             event.id,
                             depth,
                         )
                         continue
-                    if shared is None:  # converted once, for every candidate scenario
-                        shared = event_activation(event, now)
-                    run = self._evaluate(session, active, event, at, depth, shared, now)
-                    if run is not None:
-                        runs.append(run)
+                    runs.append(self._new_run(active, event, at, depth, evaluation))
         return woken + self._store_runs(runs)
 
     def _store_runs(self, runs: list[ScenarioRun]) -> list[str]:
@@ -232,7 +233,9 @@ class ScenarioEngine:
         if self._warm:
             return
         self._warm = True
-        horizons = [a.compiled.absence_after or 0.0 for a in self._absence_of.values()]
+        horizons = [
+            self._active[p].compiled.absence_after or 0.0 for p in self._absence_of.values()
+        ]
         horizons += [size for a in self._active for size in a.compiled.window_sizes.values()]
         if not horizons:
             return
@@ -247,17 +250,11 @@ class ScenarioEngine:
             if cursor is None:
                 break
 
-    def _evaluate(
-        self,
-        session: Any,
-        active: Active,
-        event: CloudEvent,
-        at: float,
-        depth: int,
-        shared: SharedActivation | None = None,
-        now: float | None = None,
-    ) -> ScenarioRun | None:
-        compiled = active.compiled
+    def _evaluator(
+        self, session: Any, now: float
+    ) -> Callable[[int, CloudEvent, SharedActivation | None], Evaluation]:
+        """``evaluate`` for the active scenario at a position, with the engine's record
+        lookups (in ``session``) and live windows."""
         store = self._windows
 
         def windows(scenario: CompiledScenario, key: str, now: float) -> dict[str, Any]:
@@ -271,14 +268,37 @@ class ScenarioEngine:
                 session, SYSTEM, object_name, record_id, match
             )
 
-        evaluation = evaluate(
-            compiled, active.version, event, find=find, windows=windows, now=now, shared=shared
-        )
+        def evaluate_one(
+            position: int, event: CloudEvent, shared: SharedActivation | None
+        ) -> Evaluation:
+            active = self._active[position]
+            return evaluate(
+                active.compiled,
+                active.version,
+                event,
+                find=find,
+                windows=windows,
+                now=now,
+                shared=shared,
+            )
+
+        return evaluate_one
+
+    def _evaluate(
+        self, session: Any, position: int, event: CloudEvent, at: float
+    ) -> ScenarioRun | None:
+        evaluation = self._evaluator(session, time.time())(position, event, None)
         if not evaluation.fires:
             return None
+        return self._new_run(self._active[position], event, at, 0, evaluation)
+
+    @staticmethod
+    def _new_run(
+        active: Active, event: CloudEvent, at: float, depth: int, evaluation: Evaluation
+    ) -> ScenarioRun:
         return ScenarioRun(
-            id=run_id(compiled.name, event),
-            scenario=compiled.name,
+            id=run_id(active.compiled.name, event),
+            scenario=active.compiled.name,
             version=active.version,
             status="running",
             key=event.key[:500],
@@ -344,9 +364,10 @@ class ScenarioEngine:
         runs = []
         with self.kindred.database.read() as session:
             for silence in due:
-                active = self._absence_of.get(silence.name)
-                if active is None:
+                position = self._absence_of.get(silence.name)
+                if position is None:
                     continue
+                active = self._active[position]
                 event = CloudEvent(
                     id=f"{silence.key}:{silence.last_seen:.6f}",
                     source=f"kindred://scenarios/{active.compiled.name}/absence",
@@ -360,7 +381,7 @@ class ScenarioEngine:
                         "silent_for_seconds": round(time.time() - silence.last_seen, 3),
                     },
                 )
-                run = self._evaluate(session, active, event, silence.due_at, 0)
+                run = self._evaluate(session, position, event, silence.due_at)
                 if run is not None:
                     runs.append(run)
         return self._store_runs(runs)

@@ -212,6 +212,20 @@ def evaluate(
     return report
 
 
+def fired(compiled: CompiledScenario, version: int, shared: SharedActivation) -> Evaluation:
+    """The evaluation ``evaluate`` gives when a scenario without lookups or windows fires:
+    for callers that established that cheaply (kindred.scenarios.matching)."""
+    report = Evaluation(compiled.name, version, matched=True)
+    report.variables = {
+        "event": shared.prepared["event"],
+        "now": shared.prepared["now"],
+        "scenario": {"name": compiled.name, "version": version},
+        "windows": {},
+    }
+    report.conditions = [ConditionResult(source, True) for source, _ in compiled.conditions]
+    return report
+
+
 def _reads_missing(rule: CompiledRule, variables: Mapping[str, Any]) -> bool:
     return any(
         name in variables and variables[name] is None
