@@ -42,7 +42,12 @@ from kindred.scenarios.evaluate import (
     plain_json,
     render_params,
 )
-from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, StepContext
+from kindred.scenarios.executors import (
+    CHAIN_EXTENSION,
+    EXECUTORS,
+    LOCAL_EXECUTORS,
+    StepContext,
+)
 from kindred.scenarios.matching import ScenarioMatcher
 from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep
@@ -88,6 +93,7 @@ class ScenarioEngine:
         self._absence: AbsenceTracker | None = None
         self._absence_of: dict[str, int] = {}  # silence name → position in _active
         self._matcher: ScenarioMatcher | None = None
+        self._inline_of: dict[int, bool] = {}  # id(compiled version) → runs execute inline
         self._warm = True
         self._seen: dict[str, None] = {}  # insertion-ordered set: window dedupe of redeliveries
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -197,8 +203,20 @@ class ScenarioEngine:
         return woken + self._store_runs(runs)
 
     def _store_runs(self, runs: list[ScenarioRun]) -> list[str]:
+        """Write new runs; returns the ids the executor must take up.
+
+        A run made only of local actions (effects in this database alone) is executed right
+        here, in the transaction that writes it, each in a savepoint: the run, its steps and
+        its effects commit together or not at all, with no claim, lease or step-by-step
+        writes — the cheap path most scenarios take. Should anything go wrong (an action
+        refused, a template failing), that savepoint is rolled back and the run is written
+        as pending: the executor then runs it step by step with retries and failure routes,
+        and its history shows every attempt.
+        """
         if not runs:
             return []
+        done: list[ScenarioRun] = []
+        timings: list[tuple[str, str, float]] = []
         with self.kindred.database.write() as session:
             known = set(
                 session.execute(
@@ -206,10 +224,109 @@ class ScenarioEngine:
                 ).scalars()
             )
             fresh = [r for r in runs if r.id not in known]
-            session.add_all(fresh)
+            for run in fresh:
+                compiled = self._compiled.get((run.scenario, run.version))
+                steps = None
+                if compiled is not None and self._inline(compiled):
+                    steps = self._execute_inline(session, run, compiled, timings)
+                session.add(run)
+                if steps is not None:
+                    session.add_all(steps)
+                    done.append(run)
         for run in fresh:
             metrics.STARTED.labels(run.scenario).inc()
-        return [r.id for r in fresh]
+        for scenario, action, seconds in timings:
+            metrics.STEP_SECONDS.labels(scenario, action).observe(seconds)
+        for run in done:
+            metrics.FINISHED.labels(run.scenario, "succeeded").inc()
+            metrics.RUN_SECONDS.labels(run.scenario).observe(max(run.duration_ms or 0, 0) / 1000)
+        self.executed += len(done)
+        finished = {run.id for run in done}
+        return [r.id for r in fresh if r.id not in finished]
+
+    def _inline(self, compiled: CompiledScenario) -> bool:
+        """Whether a scenario's runs can execute inside the consumer's transaction: every
+        step on the path without failures is a local action without a timeout of its own
+        (one transaction cannot be cut short) or a branch over such steps."""
+        found = self._inline_of.get(id(compiled))
+        if found is None:
+
+            def local(steps: list[CompiledStep]) -> bool:
+                for step in steps:
+                    if step.branch is not None:
+                        if not (local(step.then) and local(step.otherwise)):
+                            return False
+                    elif step.step.action not in LOCAL_EXECUTORS or step.timeout is not None:
+                        return False
+                return True
+
+            found = self._inline_of[id(compiled)] = local(compiled.steps)
+        return found
+
+    def _execute_inline(
+        self,
+        session: Any,
+        run: ScenarioRun,
+        compiled: CompiledScenario,
+        timings: list[tuple[str, str, float]],
+    ) -> list[ScenarioRunStep] | None:
+        """Run every step in ``session`` (one savepoint); the step rows, or None after a
+        failure, which leaves nothing behind."""
+        variables = dict(run.variables)
+        outputs: dict[str, Any] = {}
+        variables["steps"] = outputs
+        rows: list[ScenarioRunStep] = []
+        measured: list[tuple[str, str, float]] = []
+
+        def walk(steps: list[CompiledStep]) -> None:
+            for step in steps:
+                identifier = step.step.id
+                row = ScenarioRunStep(
+                    run_id=run.id,
+                    step=identifier,
+                    pointer=step.pointer,
+                    action=step.step.action,
+                    status="pending",
+                    attempts=0,
+                )
+                rows.append(row)
+                if step.guard is not None and not step.guard.evaluate_bool(variables):
+                    row.status, row.finished_at = "skipped", utcnow()
+                    continue
+                if step.branch is not None:
+                    taken = step.branch.evaluate_bool(variables)
+                    row.status, row.finished_at = "branch", utcnow()
+                    row.output = {"branch": "then" if taken else "else"}
+                    walk(step.then if taken else step.otherwise)
+                    continue
+                action = step.step.action or ""
+                params = render_params(step, variables)
+                context = StepContext(
+                    run.id,
+                    identifier,
+                    run.scenario,
+                    run.version,
+                    run.chain_depth,
+                    f"{run.id}:{identifier}",
+                )
+                row.attempts, row.input, row.started_at = 1, plain_json(params), utcnow()
+                started = time.perf_counter()
+                output = LOCAL_EXECUTORS[action](self.kindred, session, params, context)
+                measured.append((run.scenario, action, time.perf_counter() - started))
+                outputs[identifier] = output
+                row.status, row.output, row.finished_at = "succeeded", plain_json(output), utcnow()
+
+        try:
+            with session.begin_nested():
+                walk(compiled.steps)
+        except Exception as error:  # any failure: the executor retries it the durable way
+            log.debug("scenario run %s: inline execution failed (%s); queued", run.id, error)
+            return None
+        finished = utcnow()
+        run.status, run.finished_at = "succeeded", finished
+        run.duration_ms = (finished.timestamp() - run.event_at) * 1000
+        timings += measured
+        return rows
 
     def _observe(self, event: CloudEvent, at: float) -> None:
         if self._windows is None and self._absence is None:

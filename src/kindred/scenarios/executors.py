@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import KindredError
@@ -82,116 +83,107 @@ def _already_created(session: Any, request_id: str, object_name: str) -> str | N
     return str(row) if row else None
 
 
-def _create(kindred: Kindred, object_name: str, values: Any, step: StepContext) -> dict[str, Any]:
+# -- local actions: effects in the Kindred database only --------------------------------------
+#
+# Each takes the session to act in. The engine runs them either in a transaction of their own
+# (``EXECUTORS``, below) or, for a run made only of local actions, inside the consumer's
+# transaction that also writes the run: then the run and its effects commit together.
+
+
+def _create(
+    kindred: Kindred, session: Session, object_name: str, values: Any, step: StepContext
+) -> dict[str, Any]:
     context = _context(step)
+    existing = _already_created(session, context.request_id or "", object_name)
+    if existing:
+        return {"id": existing, "object": object_name, "repeated": True}
     try:
-        with kindred.database.write() as session:
-            existing = _already_created(session, context.request_id or "", object_name)
-            if existing:
-                return {"id": existing, "object": object_name, "repeated": True}
-            created = kindred.records.create(session, context, object_name, values)
+        created = kindred.records.create(session, context, object_name, values)
     except KindredError as error:
         raise _refused(error) from None
     return {"id": created["id"], "object": object_name}
 
 
-async def create_record(
-    kindred: Kindred, params: dict[str, Any], step: StepContext
+def create_record_in(
+    kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(_create, kindred, params["object"], params["values"], step)
+    return _create(kindred, session, params["object"], params["values"], step)
 
 
-async def update_record(
-    kindred: Kindred, params: dict[str, Any], step: StepContext
+def update_record_in(
+    kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
-    def update() -> dict[str, Any]:
+    try:
+        updated = kindred.records.update(
+            session,
+            _context(step),
+            params["object"],
+            str(params["id"]),
+            params["values"],
+            if_match=None,
+        )
+    except KindredError as error:
+        raise _refused(error) from None
+    return {"id": updated["id"], "version": updated["version"]}
+
+
+def create_ticket_in(
+    kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    values: dict[str, Any] = dict(params.get("values") or {})
+    values["subject"] = params["subject"]
+    for name in ("account", "asset", "contact", "priority", "description"):
+        if params.get(name) not in (None, ""):
+            values[name] = params[name]
+    if "account" not in values and values.get("asset"):
+        # A device's ticket belongs to the device's customer.
         try:
-            with kindred.database.write() as session:
-                updated = kindred.records.update(
-                    session,
-                    _context(step),
-                    params["object"],
-                    str(params["id"]),
-                    params["values"],
-                    if_match=None,
-                )
+            asset, _ = kindred.records.get(session, _context(step), "asset", str(values["asset"]))
         except KindredError as error:
             raise _refused(error) from None
-        return {"id": updated["id"], "version": updated["version"]}
+        values["account"] = asset.get("account")
+    values.setdefault("opened_at", format_time(datetime.now(UTC)))
+    return _create(kindred, session, "ticket", values, step)
 
-    return await asyncio.to_thread(update)
 
-
-async def create_ticket(
-    kindred: Kindred, params: dict[str, Any], step: StepContext
+def set_tag_in(
+    kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
-    def create() -> dict[str, Any]:
-        values: dict[str, Any] = dict(params.get("values") or {})
-        values["subject"] = params["subject"]
-        for name in ("account", "asset", "contact", "priority", "description"):
-            if params.get(name) not in (None, ""):
-                values[name] = params[name]
-        if "account" not in values and values.get("asset"):
-            # A device's ticket belongs to the device's customer.
-            with kindred.database.read() as session:
-                try:
-                    asset, _ = kindred.records.get(
-                        session, _context(step), "asset", str(values["asset"])
-                    )
-                except KindredError as error:
-                    raise _refused(error) from None
-            values["account"] = asset.get("account")
-        values.setdefault("opened_at", format_time(datetime.now(UTC)))
-        return _create(kindred, "ticket", values, step)
-
-    return await asyncio.to_thread(create)
+    valid_until = None
+    if params.get("valid_for"):
+        valid_until = datetime.now(UTC) + timedelta(seconds=parse_duration(params["valid_for"]))
+    tag_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
+    if session.get(CustomerTag, tag_id) is None:
+        session.add(
+            CustomerTag(
+                id=tag_id,
+                account_id=str(params["account"]),
+                tag=str(params["tag"]),
+                source=f"scenario:{step.scenario}@v{step.version}",
+                note=params.get("note"),
+                valid_until=valid_until,
+            )
+        )
+    return {"tag": params["tag"], "valid_until": valid_until.isoformat() if valid_until else None}
 
 
-async def set_tag(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
-    def write() -> dict[str, Any]:
-        valid_until = None
-        if params.get("valid_for"):
-            valid_until = datetime.now(UTC) + timedelta(seconds=parse_duration(params["valid_for"]))
-        tag_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
-        with kindred.database.write() as session:
-            if session.get(CustomerTag, tag_id) is None:
-                session.add(
-                    CustomerTag(
-                        id=tag_id,
-                        account_id=str(params["account"]),
-                        tag=str(params["tag"]),
-                        source=f"scenario:{step.scenario}@v{step.version}",
-                        note=params.get("note"),
-                        valid_until=valid_until,
-                    )
-                )
-        return {
-            "tag": params["tag"],
-            "valid_until": valid_until.isoformat() if valid_until else None,
-        }
-
-    return await asyncio.to_thread(write)
-
-
-async def notify(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
-    def write() -> dict[str, Any]:
-        notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
-        with kindred.database.write() as session:
-            if session.get(Notification, notification_id) is None:
-                session.add(
-                    Notification(
-                        id=notification_id,
-                        user_id=params.get("user"),
-                        role=params.get("role"),
-                        title=str(params["title"])[:300],
-                        message=params.get("message"),
-                        link=params.get("link"),
-                        source=f"scenario:{step.scenario}",
-                    )
-                )
-        return {"notification": notification_id}
-
-    return await asyncio.to_thread(write)
+def notify_in(
+    kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
+    if session.get(Notification, notification_id) is None:
+        session.add(
+            Notification(
+                id=notification_id,
+                user_id=params.get("user"),
+                role=params.get("role"),
+                title=str(params["title"])[:300],
+                message=params.get("message"),
+                link=params.get("link"),
+                source=f"scenario:{step.scenario}",
+            )
+        )
+    return {"notification": notification_id}
 
 
 async def emit_event(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
@@ -354,57 +346,55 @@ def _territory_chain(session: Any, territory_id: str | None) -> list[str]:
     return chain
 
 
-async def assign(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
-    def choose() -> dict[str, Any]:
-        object_name, record_id, strategy = params["object"], str(params["id"]), params["strategy"]
-        context = _context(step)
-        with kindred.database.write() as session:
-            try:
-                record, _ = kindred.records.get(session, context, object_name, record_id)
-            except KindredError as error:
-                raise _refused(error) from None
-            candidates = _candidates(session, params)
-            if strategy == "territory":
-                for territory in _territory_chain(session, record.get("territory")):
-                    near = [c for c in candidates if territory in c["territories"]]
-                    if near:
-                        candidates = near
-                        break
-                else:
-                    candidates = []
-            if not candidates:
-                raise ActionFailed(
-                    f"no active user matches {strategy} assignment "
-                    f"(role={params.get('role')}, team={params.get('team')}, "
-                    f"skill={params.get('skill')})",
-                    retryable=False,
-                    code="no-assignee",
-                )
-            if strategy == "round_robin":
-                # The n-th assignment this scenario made picks the n-th candidate.
-                done = session.execute(
-                    sa.select(sa.func.count())
-                    .select_from(ScenarioRunStep)
-                    .join(ScenarioRun, ScenarioRun.id == ScenarioRunStep.run_id)
-                    .where(
-                        ScenarioRun.scenario == step.scenario,
-                        ScenarioRunStep.action == "assign",
-                        ScenarioRunStep.status == "succeeded",
-                    )
-                ).scalar_one()
-                chosen = candidates[int(done) % len(candidates)]
-            else:  # territory and skill_load: the least loaded of the matching users
-                load = _open_load(session, [c["id"] for c in candidates])
-                chosen = min(candidates, key=lambda c: (load[c["id"]], c["id"]))
-            try:
-                kindred.records.update(
-                    session, context, object_name, record_id, {"owner": chosen["id"]}, if_match=None
-                )
-            except KindredError as error:
-                raise _refused(error) from None
-        return {"user": chosen["id"], "name": chosen["name"], "strategy": strategy}
-
-    return await asyncio.to_thread(choose)
+def assign_in(
+    kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
+) -> dict[str, Any]:
+    object_name, record_id, strategy = params["object"], str(params["id"]), params["strategy"]
+    context = _context(step)
+    try:
+        record, _ = kindred.records.get(session, context, object_name, record_id)
+    except KindredError as error:
+        raise _refused(error) from None
+    candidates = _candidates(session, params)
+    if strategy == "territory":
+        for territory in _territory_chain(session, record.get("territory")):
+            near = [c for c in candidates if territory in c["territories"]]
+            if near:
+                candidates = near
+                break
+        else:
+            candidates = []
+    if not candidates:
+        raise ActionFailed(
+            f"no active user matches {strategy} assignment "
+            f"(role={params.get('role')}, team={params.get('team')}, "
+            f"skill={params.get('skill')})",
+            retryable=False,
+            code="no-assignee",
+        )
+    if strategy == "round_robin":
+        # The n-th assignment this scenario made picks the n-th candidate.
+        done = session.execute(
+            sa.select(sa.func.count())
+            .select_from(ScenarioRunStep)
+            .join(ScenarioRun, ScenarioRun.id == ScenarioRunStep.run_id)
+            .where(
+                ScenarioRun.scenario == step.scenario,
+                ScenarioRunStep.action == "assign",
+                ScenarioRunStep.status == "succeeded",
+            )
+        ).scalar_one()
+        chosen = candidates[int(done) % len(candidates)]
+    else:  # territory and skill_load: the least loaded of the matching users
+        load = _open_load(session, [c["id"] for c in candidates])
+        chosen = min(candidates, key=lambda c: (load[c["id"]], c["id"]))
+    try:
+        kindred.records.update(
+            session, context, object_name, record_id, {"owner": chosen["id"]}, if_match=None
+        )
+    except KindredError as error:
+        raise _refused(error) from None
+    return {"user": chosen["id"], "name": chosen["name"], "strategy": strategy}
 
 
 async def start_agent(
@@ -423,12 +413,33 @@ async def start_agent(
     )
 
 
+LocalExecutor = Callable[["Kindred", Session, dict[str, Any], StepContext], dict[str, Any]]
+# Actions whose effects live in the Kindred database alone.
+LOCAL_EXECUTORS: Mapping[str, LocalExecutor] = {
+    "create_record": create_record_in,
+    "update_record": update_record_in,
+    "create_ticket": create_ticket_in,
+    "set_tag": set_tag_in,
+    "notify": notify_in,
+    "assign": assign_in,
+}
+
+
+def _own_transaction(local: LocalExecutor) -> Executor:
+    async def execute(
+        kindred: Kindred, params: dict[str, Any], step: StepContext
+    ) -> dict[str, Any]:
+        def act() -> dict[str, Any]:
+            with kindred.database.write() as session:
+                return local(kindred, session, params, step)
+
+        return await asyncio.to_thread(act)
+
+    return execute
+
+
 EXECUTORS: Mapping[str, Executor] = {
-    "create_record": create_record,
-    "update_record": update_record,
-    "create_ticket": create_ticket,
-    "set_tag": set_tag,
-    "notify": notify,
+    **{name: _own_transaction(local) for name, local in LOCAL_EXECUTORS.items()},
     "emit_event": emit_event,
     "send_email": email,
     "webhook": webhook,
@@ -436,6 +447,5 @@ EXECUTORS: Mapping[str, Executor] = {
     "reserve_inventory": reserve_inventory,
     "release_inventory": release_inventory,
     "http": http_call,
-    "assign": assign,
     "start_agent": start_agent,
 }
