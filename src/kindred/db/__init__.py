@@ -1,6 +1,6 @@
 """Persistence: engines per dialect, declarative base, portable types and migrations."""
 
 from kindred.db.base import Base, PortableJSON, UTCDateTime, metadata, utcnow
-from kindred.db.engine import Database
+from kindred.db.engine import Database, insert_new
 
-__all__ = ["Base", "Database", "PortableJSON", "UTCDateTime", "metadata", "utcnow"]
+__all__ = ["Base", "Database", "PortableJSON", "UTCDateTime", "insert_new", "metadata", "utcnow"]

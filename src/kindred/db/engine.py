@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -170,3 +171,23 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_INSERT_NEW: dict[tuple[type[Any], str], Any] = {}
+
+
+def _insert_new_statement(model: type[Any], dialect: str) -> Any:
+    found = _INSERT_NEW.get((model, dialect))
+    if found is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        found = _INSERT_NEW[(model, dialect)] = make(model).on_conflict_do_nothing()
+    return found
+
+
+def insert_new(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
+    """INSERT a row unless one with the same key exists (no read first, no error); True when
+    it was inserted. SQLite and PostgreSQL both say ``ON CONFLICT DO NOTHING``. The
+    statement is built once per model: building one costs more than running it."""
+    statement = _insert_new_statement(model, session.get_bind().dialect.name)
+    result = session.execute(statement, values)
+    return bool(getattr(result, "rowcount", 0))

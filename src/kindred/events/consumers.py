@@ -34,6 +34,9 @@ class ConsumerDefinition:
     # scenario engine executes runs apart from handling deliveries), or None.
     make_handler: Callable[[Any, str], tuple[BatchHandler, Callable[[], Awaitable[None]] | None]]
     description: str
+    # False: the handler takes a whole fetch (several partitions, each still in order) at
+    # once — for handlers whose cost is per transaction more than per event.
+    per_partition: bool = True
 
 
 def member_name() -> str:
@@ -50,6 +53,7 @@ class ConsumerRunner:
         member: str | None = None,
         batch_size: int = 200,
         max_backoff: float = 30.0,
+        per_partition: bool = True,
     ) -> None:
         self.bus = bus
         self.spec = spec
@@ -57,6 +61,7 @@ class ConsumerRunner:
         self.member = member or member_name()
         self.batch_size = batch_size
         self.max_backoff = max_backoff
+        self.per_partition = per_partition
         self._stopping = asyncio.Event()
         self.handled = 0
 
@@ -72,8 +77,11 @@ class ConsumerRunner:
                 if not deliveries:
                     continue
                 by_partition: dict[int, list[Delivery]] = {}
-                for delivery in deliveries:
-                    by_partition.setdefault(delivery.partition, []).append(delivery)
+                if self.per_partition:
+                    for delivery in deliveries:
+                        by_partition.setdefault(delivery.partition, []).append(delivery)
+                else:
+                    by_partition[-1] = list(deliveries)
                 for batch in by_partition.values():
                     try:
                         await self.handler(batch)
@@ -153,6 +161,7 @@ BUILTIN_CONSUMERS: dict[str, ConsumerDefinition] = {
         GroupSpec("scenarios", ("*",), ack_wait=30.0),
         lambda services, member: _scenario_engine(services, member),
         "Scenario engine: WHEN/AND/THEN runs for every enabled scenario",
+        per_partition=False,
     ),
 }
 

@@ -72,7 +72,11 @@ class EventRuntime:
             definition = BUILTIN_CONSUMERS[name]
             handler, background = definition.make_handler(self.kindred, self.member)
             runner = ConsumerRunner(
-                self.kindred.events.bus, definition.spec, handler, member=self.member
+                self.kindred.events.bus,
+                definition.spec,
+                handler,
+                member=self.member,
+                per_partition=definition.per_partition,
             )
             self.runners.append(runner)
             self._spawn(f"consumer {name}", runner.run)

@@ -68,6 +68,7 @@ RUN_NAMESPACE = uuid.UUID("6f2b8a1e-4c0d-5e7f-9a3b-1c2d3e4f5a6b")
 LEASE_SECONDS = 60.0
 DEFAULT_ATTEMPTS = 1
 DONE = ("succeeded", "skipped", "branch", "failed_handled")
+INLINE_GROUP_FAILURES = 3  # failed runs in one batch before one savepoint per run
 WARM_UP_PAGES = 200  # at most 200,000 events are replayed into windows after a restart
 
 
@@ -206,17 +207,15 @@ class ScenarioEngine:
         """Write new runs; returns the ids the executor must take up.
 
         A run made only of local actions (effects in this database alone) is executed right
-        here, in the transaction that writes it, each in a savepoint: the run, its steps and
-        its effects commit together or not at all, with no claim, lease or step-by-step
-        writes — the cheap path most scenarios take. Should anything go wrong (an action
-        refused, a template failing), that savepoint is rolled back and the run is written
-        as pending: the executor then runs it step by step with retries and failure routes,
-        and its history shows every attempt.
+        here, in the transaction that writes it: the run, its steps and its effects commit
+        together or not at all, with no claim, lease or step-by-step writes — the cheap path
+        most scenarios take. Should anything go wrong for a run (an action refused, a
+        template failing), its effects are rolled back and it is written as pending: the
+        executor then runs it step by step with retries and failure routes, and its history
+        shows every attempt.
         """
         if not runs:
             return []
-        done: list[ScenarioRun] = []
-        timings: list[tuple[str, str, float]] = []
         with self.kindred.database.write() as session:
             known = set(
                 session.execute(
@@ -224,15 +223,15 @@ class ScenarioEngine:
                 ).scalars()
             )
             fresh = [r for r in runs if r.id not in known]
+            inline = []
             for run in fresh:
                 compiled = self._compiled.get((run.scenario, run.version))
-                steps = None
                 if compiled is not None and self._inline(compiled):
-                    steps = self._execute_inline(session, run, compiled, timings)
-                session.add(run)
-                if steps is not None:
-                    session.add_all(steps)
-                    done.append(run)
+                    inline.append((run, compiled))
+            done, steps, timings = self._execute_inline(session, inline)
+            # Added last, in one flush: one multi-row INSERT per table for the whole batch.
+            session.add_all(fresh)
+            session.add_all(steps)
         for run in fresh:
             metrics.STARTED.labels(run.scenario).inc()
         for scenario, action, seconds in timings:
@@ -243,6 +242,53 @@ class ScenarioEngine:
         self.executed += len(done)
         finished = {run.id for run in done}
         return [r.id for r in fresh if r.id not in finished]
+
+    def _execute_inline(
+        self, session: Any, runs: list[tuple[ScenarioRun, CompiledScenario]]
+    ) -> tuple[list[ScenarioRun], list[ScenarioRunStep], list[tuple[str, str, float]]]:
+        """Execute runs in ``session``: (the runs finished, their step rows, step timings).
+
+        Optimistically all in one savepoint; when a run fails, the savepoint is rolled back
+        and tried again without it (after a few failures in one batch, one savepoint per
+        run, so a bad batch costs linear time).
+        """
+        pending = list(runs)
+        failures = 0
+        while pending:
+            if failures >= INLINE_GROUP_FAILURES:
+                break
+            attempt: list[tuple[ScenarioRun, list[ScenarioRunStep]]] = []
+            timings: list[tuple[str, str, float]] = []
+            try:
+                with session.begin_nested():
+                    for run, compiled in pending:
+                        current = run
+                        attempt.append((run, self._walk_inline(session, run, compiled, timings)))
+            except Exception as error:  # any failure: that run goes the durable way
+                log.debug("scenario run %s: inline execution failed (%s)", current.id, error)
+                pending = [(r, c) for r, c in pending if r is not current]
+                failures += 1
+                continue
+            return self._finished_inline(attempt, timings)
+        attempt, timings = [], []
+        for run, compiled in pending:
+            try:
+                with session.begin_nested():
+                    attempt.append((run, self._walk_inline(session, run, compiled, timings)))
+            except Exception as error:
+                log.debug("scenario run %s: inline execution failed (%s)", run.id, error)
+        return self._finished_inline(attempt, timings)
+
+    @staticmethod
+    def _finished_inline(
+        attempt: list[tuple[ScenarioRun, list[ScenarioRunStep]]],
+        timings: list[tuple[str, str, float]],
+    ) -> tuple[list[ScenarioRun], list[ScenarioRunStep], list[tuple[str, str, float]]]:
+        finished = utcnow()
+        for run, _ in attempt:
+            run.status, run.finished_at = "succeeded", finished
+            run.duration_ms = (finished.timestamp() - run.event_at) * 1000
+        return [run for run, _ in attempt], [row for _, rows in attempt for row in rows], timings
 
     def _inline(self, compiled: CompiledScenario) -> bool:
         """Whether a scenario's runs can execute inside the consumer's transaction: every
@@ -263,20 +309,18 @@ class ScenarioEngine:
             found = self._inline_of[id(compiled)] = local(compiled.steps)
         return found
 
-    def _execute_inline(
+    def _walk_inline(
         self,
         session: Any,
         run: ScenarioRun,
         compiled: CompiledScenario,
         timings: list[tuple[str, str, float]],
-    ) -> list[ScenarioRunStep] | None:
-        """Run every step in ``session`` (one savepoint); the step rows, or None after a
-        failure, which leaves nothing behind."""
+    ) -> list[ScenarioRunStep]:
+        """Every step of ``run`` in ``session``; its step rows. Raises on any failure."""
         variables = dict(run.variables)
         outputs: dict[str, Any] = {}
         variables["steps"] = outputs
         rows: list[ScenarioRunStep] = []
-        measured: list[tuple[str, str, float]] = []
 
         def walk(steps: list[CompiledStep]) -> None:
             for step in steps:
@@ -312,20 +356,11 @@ class ScenarioEngine:
                 row.attempts, row.input, row.started_at = 1, plain_json(params), utcnow()
                 started = time.perf_counter()
                 output = LOCAL_EXECUTORS[action](self.kindred, session, params, context)
-                measured.append((run.scenario, action, time.perf_counter() - started))
+                timings.append((run.scenario, action, time.perf_counter() - started))
                 outputs[identifier] = output
                 row.status, row.output, row.finished_at = "succeeded", plain_json(output), utcnow()
 
-        try:
-            with session.begin_nested():
-                walk(compiled.steps)
-        except Exception as error:  # any failure: the executor retries it the durable way
-            log.debug("scenario run %s: inline execution failed (%s); queued", run.id, error)
-            return None
-        finished = utcnow()
-        run.status, run.finished_at = "succeeded", finished
-        run.duration_ms = (finished.timestamp() - run.event_at) * 1000
-        timings += measured
+        walk(compiled.steps)
         return rows
 
     def _observe(self, event: CloudEvent, at: float) -> None:

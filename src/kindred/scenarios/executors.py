@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.db import insert_new
 from kindred.errors import KindredError
 from kindred.events.envelope import format_time
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
@@ -152,18 +153,19 @@ def set_tag_in(
     valid_until = None
     if params.get("valid_for"):
         valid_until = datetime.now(UTC) + timedelta(seconds=parse_duration(params["valid_for"]))
-    tag_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
-    if session.get(CustomerTag, tag_id) is None:
-        session.add(
-            CustomerTag(
-                id=tag_id,
-                account_id=str(params["account"]),
-                tag=str(params["tag"]),
-                source=f"scenario:{step.scenario}@v{step.version}",
-                note=params.get("note"),
-                valid_until=valid_until,
-            )
-        )
+    # Keyed by the step: a repeated step finds its tag there and inserts nothing.
+    insert_new(
+        session,
+        CustomerTag,
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key)),
+            "account_id": str(params["account"]),
+            "tag": str(params["tag"]),
+            "source": f"scenario:{step.scenario}@v{step.version}",
+            "note": params.get("note"),
+            "valid_until": valid_until,
+        },
+    )
     return {"tag": params["tag"], "valid_until": valid_until.isoformat() if valid_until else None}
 
 
@@ -171,18 +173,19 @@ def notify_in(
     kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
     notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
-    if session.get(Notification, notification_id) is None:
-        session.add(
-            Notification(
-                id=notification_id,
-                user_id=params.get("user"),
-                role=params.get("role"),
-                title=str(params["title"])[:300],
-                message=params.get("message"),
-                link=params.get("link"),
-                source=f"scenario:{step.scenario}",
-            )
-        )
+    insert_new(
+        session,
+        Notification,
+        {
+            "id": notification_id,
+            "user_id": params.get("user"),
+            "role": params.get("role"),
+            "title": str(params["title"])[:300],
+            "message": params.get("message"),
+            "link": params.get("link"),
+            "source": f"scenario:{step.scenario}",
+        },
+    )
     return {"notification": notification_id}
 
 
