@@ -189,5 +189,6 @@ def insert_new(session: Session, model: type[Any], values: dict[str, Any]) -> bo
     it was inserted. SQLite and PostgreSQL both say ``ON CONFLICT DO NOTHING``. The
     statement is built once per model: building one costs more than running it."""
     statement = _insert_new_statement(model, session.get_bind().dialect.name)
-    result = session.execute(statement, values)
+    # The connection, not the session: a Core statement needs no ORM processing.
+    result = session.connection().execute(statement, values)
     return bool(getattr(result, "rowcount", 0))
