@@ -76,6 +76,40 @@ def run_id(scenario: str, event: CloudEvent) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, f"{scenario}\n{event.source}\n{event.id}"))
 
 
+@dataclass(slots=True)
+class NewRun:
+    """A run the consumer is about to write (a plain object: written with Core, in bulk)."""
+
+    id: str
+    scenario: str
+    version: int
+    key: str
+    event: dict[str, Any]
+    variables: dict[str, Any]
+    chain_depth: int
+    started_at: datetime
+    event_at: float
+    status: str = "running"
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "scenario": self.scenario,
+            "version": self.version,
+            "status": self.status,
+            "key": self.key,
+            "event": self.event,
+            "variables": self.variables,
+            "chain_depth": self.chain_depth,
+            "started_at": self.started_at,
+            "event_at": self.event_at,
+            "finished_at": self.finished_at,
+            "duration_ms": self.duration_ms,
+        }
+
+
 @dataclass
 class Active:
     compiled: CompiledScenario
@@ -174,7 +208,7 @@ class ScenarioEngine:
                 woken = self._wake_waiting(session, [d.event for d in batch])
         if not self._active:
             return woken
-        runs: list[ScenarioRun] = []
+        runs: list[NewRun] = []
         matcher = self._matcher
         assert matcher is not None
         with self.kindred.database.read() as session:
@@ -203,7 +237,7 @@ class ScenarioEngine:
                     runs.append(self._new_run(active, event, at, depth, evaluation))
         return woken + self._store_runs(runs)
 
-    def _store_runs(self, runs: list[ScenarioRun]) -> list[str]:
+    def _store_runs(self, runs: list[NewRun]) -> list[str]:
         """Write new runs; returns the ids the executor must take up.
 
         A run made only of local actions (effects in this database alone) is executed right
@@ -229,9 +263,13 @@ class ScenarioEngine:
                 if compiled is not None and self._inline(compiled):
                     inline.append((run, compiled))
             done, steps, timings = self._execute_inline(session, inline)
-            # Added last, in one flush: one multi-row INSERT per table for the whole batch.
-            session.add_all(fresh)
-            session.add_all(steps)
+            # Written last, one executemany per table for the whole batch (Core: an ORM
+            # object per run cost more than the insert).
+            connection = session.connection()
+            if fresh:
+                connection.execute(sa.insert(ScenarioRun), [run.row() for run in fresh])
+            if steps:
+                connection.execute(sa.insert(ScenarioRunStep), steps)
         for run in fresh:
             metrics.STARTED.labels(run.scenario).inc()
         for scenario, action, seconds in timings:
@@ -244,8 +282,8 @@ class ScenarioEngine:
         return [r.id for r in fresh if r.id not in finished]
 
     def _execute_inline(
-        self, session: Any, runs: list[tuple[ScenarioRun, CompiledScenario]]
-    ) -> tuple[list[ScenarioRun], list[ScenarioRunStep], list[tuple[str, str, float]]]:
+        self, session: Any, runs: list[tuple[NewRun, CompiledScenario]]
+    ) -> tuple[list[NewRun], list[dict[str, Any]], list[tuple[str, str, float]]]:
         """Execute runs in ``session``: (the runs finished, their step rows, step timings).
 
         Optimistically all in one savepoint; when a run fails, the savepoint is rolled back
@@ -257,7 +295,7 @@ class ScenarioEngine:
         while pending:
             if failures >= INLINE_GROUP_FAILURES:
                 break
-            attempt: list[tuple[ScenarioRun, list[ScenarioRunStep]]] = []
+            attempt: list[tuple[NewRun, list[dict[str, Any]]]] = []
             timings: list[tuple[str, str, float]] = []
             try:
                 with session.begin_nested():
@@ -281,9 +319,9 @@ class ScenarioEngine:
 
     @staticmethod
     def _finished_inline(
-        attempt: list[tuple[ScenarioRun, list[ScenarioRunStep]]],
+        attempt: list[tuple[NewRun, list[dict[str, Any]]]],
         timings: list[tuple[str, str, float]],
-    ) -> tuple[list[ScenarioRun], list[ScenarioRunStep], list[tuple[str, str, float]]]:
+    ) -> tuple[list[NewRun], list[dict[str, Any]], list[tuple[str, str, float]]]:
         finished = utcnow()
         for run, _ in attempt:
             run.status, run.finished_at = "succeeded", finished
@@ -312,35 +350,39 @@ class ScenarioEngine:
     def _walk_inline(
         self,
         session: Any,
-        run: ScenarioRun,
+        run: NewRun,
         compiled: CompiledScenario,
         timings: list[tuple[str, str, float]],
-    ) -> list[ScenarioRunStep]:
+    ) -> list[dict[str, Any]]:
         """Every step of ``run`` in ``session``; its step rows. Raises on any failure."""
         variables = dict(run.variables)
         outputs: dict[str, Any] = {}
         variables["steps"] = outputs
-        rows: list[ScenarioRunStep] = []
+        rows: list[dict[str, Any]] = []
 
         def walk(steps: list[CompiledStep]) -> None:
             for step in steps:
                 identifier = step.step.id
-                row = ScenarioRunStep(
-                    run_id=run.id,
-                    step=identifier,
-                    pointer=step.pointer,
-                    action=step.step.action,
-                    status="pending",
-                    attempts=0,
-                )
+                row: dict[str, Any] = {
+                    "run_id": run.id,
+                    "step": identifier,
+                    "pointer": step.pointer,
+                    "action": step.step.action,
+                    "status": "pending",
+                    "attempts": 0,
+                    "input": None,
+                    "output": None,
+                    "started_at": None,
+                    "finished_at": None,
+                }
                 rows.append(row)
                 if step.guard is not None and not step.guard.evaluate_bool(variables):
-                    row.status, row.finished_at = "skipped", utcnow()
+                    row["status"], row["finished_at"] = "skipped", utcnow()
                     continue
                 if step.branch is not None:
                     taken = step.branch.evaluate_bool(variables)
-                    row.status, row.finished_at = "branch", utcnow()
-                    row.output = {"branch": "then" if taken else "else"}
+                    row["status"], row["finished_at"] = "branch", utcnow()
+                    row["output"] = {"branch": "then" if taken else "else"}
                     walk(step.then if taken else step.otherwise)
                     continue
                 action = step.step.action or ""
@@ -353,12 +395,13 @@ class ScenarioEngine:
                     run.chain_depth,
                     f"{run.id}:{identifier}",
                 )
-                row.attempts, row.input, row.started_at = 1, plain_json(params), utcnow()
+                row["attempts"], row["input"], row["started_at"] = 1, plain_json(params), utcnow()
                 started = time.perf_counter()
                 output = LOCAL_EXECUTORS[action](self.kindred, session, params, context)
                 timings.append((run.scenario, action, time.perf_counter() - started))
                 outputs[identifier] = output
-                row.status, row.output, row.finished_at = "succeeded", plain_json(output), utcnow()
+                row["status"], row["output"] = "succeeded", plain_json(output)
+                row["finished_at"] = utcnow()
 
         walk(compiled.steps)
         return rows
@@ -436,9 +479,7 @@ class ScenarioEngine:
 
         return evaluate_one
 
-    def _evaluate(
-        self, session: Any, position: int, event: CloudEvent, at: float
-    ) -> ScenarioRun | None:
+    def _evaluate(self, session: Any, position: int, event: CloudEvent, at: float) -> NewRun | None:
         evaluation = self._evaluator(session, time.time())(position, event, None)
         if not evaluation.fires:
             return None
@@ -447,8 +488,8 @@ class ScenarioEngine:
     @staticmethod
     def _new_run(
         active: Active, event: CloudEvent, at: float, depth: int, evaluation: Evaluation
-    ) -> ScenarioRun:
-        return ScenarioRun(
+    ) -> NewRun:
+        return NewRun(
             id=run_id(active.compiled.name, event),
             scenario=active.compiled.name,
             version=active.version,
