@@ -55,7 +55,7 @@ import sqlalchemy as sa
 from kindred.config import Settings
 from kindred.events.catalog import BUILTIN
 from kindred.events.envelope import CloudEvent, format_time, from_structured
-from kindred.events.runtime import EventRuntime, RuntimeJobs
+from kindred.events.runtime import EventRuntime, RuntimeJobs, freeze_startup_heap
 from kindred.scenarios.definition import CompiledScenario, check_definition, load_text
 from kindred.scenarios.evaluate import evaluate, event_activation, matches
 from kindred.scenarios.matching import ScenarioMatcher
@@ -776,6 +776,7 @@ def make_kindred(directory: Path, arguments: argparse.Namespace) -> Kindred:
 async def with_runtime(kindred: Kindred, body: Callable[[EndToEnd], Any]) -> Any:
     runtime = EventRuntime(kindred, RuntimeJobs(consumers=("scenarios",)))
     await runtime.start()
+    freeze_startup_heap()  # as `kindred serve` and `kindred worker` do once they are up
     bench = EndToEnd(kindred, kindred.extras["scenario_engine"])
     try:
         return await body(bench)

@@ -15,7 +15,7 @@ from kindred import __version__
 from kindred.api import auth, channels, events, ledger, metadata, records, scenarios
 from kindred.api.problems import install_problem_handlers, problem_response
 from kindred.errors import PROBLEM_BASE
-from kindred.events.runtime import EventRuntime, jobs_from_settings
+from kindred.events.runtime import EventRuntime, freeze_startup_heap, jobs_from_settings
 from kindred.services import Kindred
 
 
@@ -93,6 +93,8 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
         task = asyncio.create_task(_periodic_checkpoints(services))
         runtime = EventRuntime(services, jobs_from_settings(services))
         await runtime.start()
+        if services.settings.mode != "test":
+            freeze_startup_heap()
         app.state.event_runtime = runtime
         try:
             yield

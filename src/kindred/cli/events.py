@@ -376,7 +376,12 @@ def worker(
 ) -> None:
     """Run event consumers in this process (start several; they split the partitions)."""
     from kindred.cli.commands import _services
-    from kindred.events.runtime import EventRuntime, RuntimeJobs, unknown_consumers
+    from kindred.events.runtime import (
+        EventRuntime,
+        RuntimeJobs,
+        freeze_startup_heap,
+        unknown_consumers,
+    )
 
     async def main(kindred: Any) -> None:
         names = tuple(consumer or kindred.settings.consumers)
@@ -391,6 +396,8 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await runtime.start()
+        if kindred.settings.mode != "test":
+            freeze_startup_heap()
         console.print(
             f"worker {runtime.member}: consumers {', '.join(names) or '-'} on "
             f"{kindred.events.bus.name}; Ctrl-C to stop",
