@@ -1,10 +1,15 @@
 """The live scenario engine: events in, durable runs out, actions executed with retries.
 
 Key flow: the ``scenarios`` bus consumer takes a batch of events → feeds the windows →
-evaluates every enabled scenario whose WHEN matches (same code as the dry run) → writes one
-run per (scenario, event) — its id derived from both, so a redelivered event finds its run
-instead of starting another — and only then acknowledges the batch. Runs execute apart from
-the consumer: a failing or waiting step never holds up a partition. Each step's outcome is
+finds the enabled scenarios that fire (``ScenarioMatcher``: an equality index and fast
+predicates in front of the same ``evaluate`` the dry run uses) → writes one run per
+(scenario, event) — its id derived from both, so a redelivered event finds its run instead
+of starting another — and only then acknowledges the batch.
+
+Runs made only of local actions (records, tickets, tags, notifications, assignment) are
+executed right there, in the transaction that writes them: run, steps and effects commit
+together. Every other run, and any local run that fails there, executes apart from the
+consumer: a failing or waiting step never holds up a partition. Each step's outcome is
 written before the next starts, so a crash resumes a run after its last finished step; a
 retryable failure sets the run's next attempt (exponential backoff, full jitter); a final
 failure follows the step's ``on_failure`` route or fails the run, which keeps the triggering
