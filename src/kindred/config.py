@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     scenario_poll_seconds: float = Field(default=0.5, gt=0)
     # Finished runs are kept this long (the run history), then deleted by the retention job.
     scenario_run_retention_days: float = Field(default=90, gt=0)
+    # Sovereignty: the host (and port) the enterprise's did:web names — where its DID
+    # documents are served (https://<public_host>/.well-known/did.json); the data domains,
+    # each with a did:web of its own; the objects whose records are customers (a DID each).
+    public_host: str = "localhost:8000"
+    data_domains: list[str] = Field(
+        default_factory=lambda: ["crm", "erp", "service", "commerce", "iot", "marketing"]
+    )
+    customer_objects: list[str] = Field(default_factory=lambda: ["contact", "lead"])
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:

@@ -5,6 +5,7 @@ from kindred.events import models as events_models
 from kindred.ledger import models as ledger_models
 from kindred.records import models as records_models
 from kindred.scenarios import models as scenarios_models
+from kindred.sovereignty import models as sovereignty_models
 
 __all__ = [
     "auth_models",
@@ -12,4 +13,5 @@ __all__ = [
     "ledger_models",
     "records_models",
     "scenarios_models",
+    "sovereignty_models",
 ]

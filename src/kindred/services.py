@@ -20,6 +20,7 @@ from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
 from kindred.scenarios.service import ScenarioService
+from kindred.sovereignty.identities import IdentityService
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Kindred:
     ledger: LedgerService
     events: EventService
     scenarios: ScenarioService
+    identities: IdentityService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -81,7 +83,27 @@ class Kindred:
             database, EventCatalog(), bus, ledger, max_event_bytes=settings.max_event_bytes
         )
         scenarios = ScenarioService(events.catalog, records, ledger, bus)
-        return cls(settings, database, cache, records, metadata, auth, ledger, events, scenarios)
+        identities = IdentityService(
+            settings.secret_key,
+            ledger,
+            public_host=settings.public_host,
+            data_domains=settings.data_domains,
+            customer_objects=settings.customer_objects,
+        )
+        # A customer record created is a customer registered: a DID in the same transaction.
+        records.change_hooks.append(identities.on_record_change)
+        return cls(
+            settings,
+            database,
+            cache,
+            records,
+            metadata,
+            auth,
+            ledger,
+            events,
+            scenarios,
+            identities,
+        )
 
     def bootstrap(self) -> None:
         """Bring the database to the current schema and install standard objects and roles.

@@ -24,14 +24,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy.orm import Session
 
 from kindred.db.bulk import BulkInserter
 from kindred.errors import NotFound, ValidationFailed, field_error
+from kindred.keywrap import KeyWrapper
 from kindred.ledger.merkle import MerkleTree, leaf_hash
 from kindred.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerKey, LedgerPayload
 from kindred.ledger.note import Checkpoint, Verifier, key_id, sign_note, verifier_key
@@ -154,21 +152,17 @@ class LedgerService:
 
     # -- keys and checkpoints ------------------------------------------------------------
 
-    def _cipher(self) -> AESGCM:
-        key = HKDF(
-            algorithm=SHA256(),
-            length=32,
-            salt=b"kindred-ledger-keys",
-            info=b"ledger signing key wrap",
-        ).derive(self._secret.encode())
-        return AESGCM(key)
+    def _wrapper(self) -> KeyWrapper:
+        # Salt and info unchanged since keys were first stored: existing keys still unwrap.
+        return KeyWrapper(
+            self._secret, salt=b"kindred-ledger-keys", info=b"ledger signing key wrap"
+        )
 
     def rotate_key(self, session: Session) -> str:
         """Make a new signing key active; old checkpoints stay verifiable with old keys."""
         private = Ed25519PrivateKey.generate()
         public = private.public_key().public_bytes_raw()
         identifier = key_id(self.origin, public).hex()
-        nonce = os.urandom(12)
         raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         session.execute(sa.update(LedgerKey).values(active=False))
         session.add(
@@ -176,7 +170,7 @@ class LedgerService:
                 key_id=identifier,
                 name=self.origin,
                 public_key=public,
-                private_key=nonce + self._cipher().encrypt(nonce, raw, identifier.encode()),
+                private_key=self._wrapper().wrap(raw, identifier.encode()),
                 active=True,
             )
         )
@@ -188,8 +182,7 @@ class LedgerService:
         if row is None:
             self.rotate_key(session)
             row = session.execute(sa.select(LedgerKey).where(LedgerKey.active)).scalar_one()
-        blob = bytes(row.private_key)
-        raw = self._cipher().decrypt(blob[:12], blob[12:], row.key_id.encode())
+        raw = self._wrapper().unwrap(bytes(row.private_key), row.key_id.encode())
         return row, Ed25519PrivateKey.from_private_bytes(raw)
 
     def public_keys(self, session: Session) -> list[str]:

@@ -1,0 +1,283 @@
+"""Identities: every customer gets a ``did:key`` when their record is created; the enterprise
+and each data domain sign as a ``did:web`` with keys kept here.
+
+Custody: by default a customer's key is custodial — generated here, stored wrapped, used only
+to sign what the customer asked for (after they authenticated). A customer with a wallet
+registers their own public key instead (``custody="customer"``): then only their wallet can
+sign their consents, and the private key never reaches us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from sqlalchemy.orm import Session
+
+from kindred.errors import Conflict, NotFound, ValidationFailed, field_error
+from kindred.keywrap import KeyWrapper
+from kindred.ledger.service import LedgerService
+from kindred.sovereignty.identity import (
+    DidError,
+    did_key,
+    did_key_document,
+    did_key_public_key,
+    did_web,
+    did_web_document,
+    domain_did,
+)
+from kindred.sovereignty.models import CustomerIdentity, DomainKey
+
+ENTERPRISE = "enterprise"
+
+
+def _raw_private(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+
+class IdentityService:
+    def __init__(
+        self,
+        secret: str,
+        ledger: LedgerService,
+        *,
+        public_host: str,
+        data_domains: Sequence[str],
+        customer_objects: Sequence[str],
+    ) -> None:
+        self._wrapper = KeyWrapper(secret, salt=b"kindred-sovereignty", info=b"identity key wrap")
+        self.ledger = ledger
+        self.public_host = public_host
+        self.data_domains = tuple(data_domains)
+        self.customer_objects = frozenset(customer_objects)
+        self.enterprise_did = did_web(public_host)
+
+    # -- customers ------------------------------------------------------------------------
+
+    def register(
+        self,
+        session: Session,
+        subject_object: str,
+        subject_id: str,
+        *,
+        public_key: bytes | None = None,
+    ) -> CustomerIdentity:
+        """Give a customer a DID: custodial (a key generated here) unless ``public_key`` (the
+        raw 32 bytes of the customer's own Ed25519 key) is given."""
+        return self.register_many(session, [(subject_object, subject_id)], public_key=public_key)[0]
+
+    def register_many(
+        self,
+        session: Session,
+        subjects: Sequence[tuple[str, str]],
+        *,
+        public_key: bytes | None = None,
+    ) -> list[CustomerIdentity]:
+        existing = self._existing(session, subjects)
+        if existing and public_key is not None:
+            raise Conflict("this customer already has a DID")
+        created: list[CustomerIdentity] = []
+        result = []
+        for subject_object, subject_id in subjects:
+            found = existing.get((subject_object, subject_id))
+            if found is not None:
+                result.append(found)
+                continue
+            if public_key is not None:
+                try:
+                    public = Ed25519PublicKey.from_public_bytes(public_key)
+                except ValueError:
+                    raise ValidationFailed(
+                        "the public key is not an Ed25519 key",
+                        errors=[
+                            field_error("public_key", "invalid", "32 raw bytes of an Ed25519 key")
+                        ],
+                    ) from None
+                wrapped = None
+                custody = "customer"
+            else:
+                private = Ed25519PrivateKey.generate()
+                public = private.public_key()
+                custody = "custodial"
+                wrapped = None
+            did = did_key(public)
+            if custody == "custodial":
+                wrapped = self._wrapper.wrap(_raw_private(private), did.encode())
+            identity = CustomerIdentity(
+                did=did,
+                subject_object=subject_object,
+                subject_id=subject_id,
+                custody=custody,
+                public_key=public.public_bytes_raw(),
+                private_key=wrapped,
+            )
+            created.append(identity)
+            result.append(identity)
+        if created:
+            session.add_all(created)
+            session.flush()
+            # Evidence without personal data: the DID is a pseudonym, the subject an opaque id.
+            self.ledger.append_many(
+                session,
+                [
+                    (
+                        "sovereignty.identity.registered",
+                        {"did": i.did, "custody": i.custody, "subject": i.subject_object},
+                        [i.did],
+                    )
+                    for i in created
+                ],
+            )
+        return result
+
+    def _existing(
+        self, session: Session, subjects: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], CustomerIdentity]:
+        found: dict[tuple[str, str], CustomerIdentity] = {}
+        by_object: dict[str, list[str]] = {}
+        for subject_object, subject_id in subjects:
+            by_object.setdefault(subject_object, []).append(subject_id)
+        for subject_object, ids in by_object.items():
+            for start in range(0, len(ids), 500):
+                rows = session.execute(
+                    sa.select(CustomerIdentity).where(
+                        CustomerIdentity.subject_object == subject_object,
+                        CustomerIdentity.subject_id.in_(ids[start : start + 500]),
+                    )
+                ).scalars()
+                for row in rows:
+                    found[(row.subject_object, row.subject_id)] = row
+        return found
+
+    def on_record_change(self, session: Session, entries: list[dict[str, Any]]) -> None:
+        """Records change hook: a customer record created is a customer registered."""
+        subjects = [
+            (entry["object"], entry["record_id"])
+            for entry in entries
+            if entry["action"] == "create" and entry["object"] in self.customer_objects
+        ]
+        if subjects:
+            self.register_many(session, subjects)
+
+    def of_subject(
+        self, session: Session, subject_object: str, subject_id: str
+    ) -> CustomerIdentity:
+        row = session.execute(
+            sa.select(CustomerIdentity).where(
+                CustomerIdentity.subject_object == subject_object,
+                CustomerIdentity.subject_id == subject_id,
+            )
+        ).scalar()
+        if row is None:
+            raise NotFound(f"{subject_object} {subject_id} has no DID")
+        return row
+
+    def by_did(self, session: Session, did: str) -> CustomerIdentity:
+        row = session.get(CustomerIdentity, did.split("#", 1)[0])
+        if row is None:
+            raise NotFound(f"no customer has the DID {did}")
+        return row
+
+    def custodial_key(self, session: Session, did: str) -> Ed25519PrivateKey:
+        """The customer's key, for signing what they asked for; only for custodial DIDs."""
+        identity = self.by_did(session, did)
+        if identity.custody != "custodial" or identity.private_key is None:
+            raise Conflict(f"{did} holds its own key: only the customer's wallet can sign")
+        raw = self._wrapper.unwrap(bytes(identity.private_key), identity.did.encode())
+        return Ed25519PrivateKey.from_private_bytes(raw)
+
+    # -- the enterprise and its data domains ------------------------------------------------
+
+    def domain_did(self, domain: str) -> str:
+        if domain not in self.data_domains:
+            known = ", ".join(self.data_domains)
+            raise NotFound(f"there is no data domain {domain!r} (known: {known})")
+        return domain_did(self.public_host, domain)
+
+    def _owner(self, domain: str | None) -> str:
+        if domain is None:
+            return ENTERPRISE
+        self.domain_did(domain)
+        return f"domain:{domain}"
+
+    def signing_key(
+        self, session: Session, domain: str | None = None
+    ) -> tuple[str, Ed25519PrivateKey]:
+        """(DID URL of the key, the key) the enterprise (or ``domain``) signs with now; the
+        first call makes one."""
+        owner = self._owner(domain)
+        row = session.execute(
+            sa.select(DomainKey).where(DomainKey.owner == owner, DomainKey.active)
+        ).scalar()
+        if row is None:
+            row = self._new_key(session, owner)
+        raw = self._wrapper.unwrap(bytes(row.private_key), row.key_id.encode())
+        did = self.enterprise_did if domain is None else self.domain_did(domain)
+        return f"{did}#{row.key_id}", Ed25519PrivateKey.from_private_bytes(raw)
+
+    def rotate(self, session: Session, domain: str | None = None) -> str:
+        """A new active key; the old ones stay in the document (old signatures verify)."""
+        owner = self._owner(domain)
+        session.execute(sa.update(DomainKey).where(DomainKey.owner == owner).values(active=False))
+        return self._new_key(session, owner).key_id
+
+    def _new_key(self, session: Session, owner: str) -> DomainKey:
+        private = Ed25519PrivateKey.generate()
+        public = private.public_key().public_bytes_raw()
+        key_id = "key-" + hashlib.sha256(public).hexdigest()[:16]
+        row = DomainKey(
+            key_id=key_id,
+            owner=owner,
+            public_key=public,
+            private_key=self._wrapper.wrap(_raw_private(private), key_id.encode()),
+            active=True,
+        )
+        session.add(row)
+        session.flush()
+        self.ledger.append(
+            session, "sovereignty.key.created", {"owner": owner, "key_id": key_id}, [owner]
+        )
+        return row
+
+    def web_document(self, session: Session, domain: str | None = None) -> dict[str, Any]:
+        owner = self._owner(domain)
+        rows = list(
+            session.execute(
+                sa.select(DomainKey).where(DomainKey.owner == owner).order_by(DomainKey.created_at)
+            ).scalars()
+        )
+        if not rows:
+            rows = [self._new_key(session, owner)]
+        active = next((r.key_id for r in rows if r.active), rows[-1].key_id)
+        did = self.enterprise_did if domain is None else self.domain_did(domain)
+        keys = [(r.key_id, Ed25519PublicKey.from_public_bytes(bytes(r.public_key))) for r in rows]
+        return did_web_document(did, keys, active=active)
+
+    # -- resolution -------------------------------------------------------------------------
+
+    def resolve(self, session: Session, did: str) -> dict[str, Any]:
+        """The DID document of a did:key (any, derived from the identifier) or of one of our
+        did:webs (the enterprise or a data domain)."""
+        identifier = did.split("#", 1)[0]
+        if identifier.startswith("did:key:"):
+            try:
+                return did_key_document(identifier)
+            except DidError as error:
+                raise ValidationFailed(
+                    f"not a usable did:key: {error.message}",
+                    errors=[field_error("did", "invalid", error.message)],
+                ) from None
+        if identifier == self.enterprise_did:
+            return self.web_document(session)
+        prefix = self.enterprise_did + ":domains:"
+        if identifier.startswith(prefix):
+            return self.web_document(session, identifier[len(prefix) :])
+        raise NotFound(f"{did} is neither a did:key nor one of this deployment's did:web")
+
+    @staticmethod
+    def public_key(did: str) -> Ed25519PublicKey:
+        return did_key_public_key(did)
