@@ -12,7 +12,16 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kindred import __version__
-from kindred.api import auth, channels, events, ledger, metadata, records, scenarios
+from kindred.api import (
+    auth,
+    channels,
+    events,
+    ledger,
+    metadata,
+    records,
+    scenarios,
+    sovereignty,
+)
 from kindred.api.problems import install_problem_handlers, problem_response
 from kindred.errors import PROBLEM_BASE
 from kindred.events.runtime import EventRuntime, freeze_startup_heap, jobs_from_settings
@@ -130,6 +139,7 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(channels.router)
     app.include_router(scenarios.router)
     app.include_router(scenarios.runs_router)
+    app.include_router(sovereignty.router)
     app.include_router(events.metrics_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")

@@ -21,6 +21,7 @@ from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
 from kindred.scenarios.service import ScenarioService
 from kindred.sovereignty.identities import IdentityService
+from kindred.sovereignty.passport import PassportAuth
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Kindred:
     events: EventService
     scenarios: ScenarioService
     identities: IdentityService
+    passport: PassportAuth
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -92,6 +94,7 @@ class Kindred:
         )
         # A customer record created is a customer registered: a DID in the same transaction.
         records.change_hooks.append(identities.on_record_change)
+        passport = PassportAuth(settings.secret_key, identities)
         return cls(
             settings,
             database,
@@ -103,6 +106,7 @@ class Kindred:
             events,
             scenarios,
             identities,
+            passport,
         )
 
     def bootstrap(self) -> None:

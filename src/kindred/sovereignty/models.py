@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Index, LargeBinary, String
+from sqlalchemy import Boolean, Float, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kindred.db import Base, UTCDateTime, utcnow
@@ -44,3 +44,15 @@ class DomainKey(Base):
     private_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # wrapped
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PassportChallenge(Base):
+    """A sign-in challenge or magic link, by the SHA-256 of its secret (single use)."""
+
+    __tablename__ = "passport_challenges"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    did: Mapped[str] = mapped_column(String(120), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # challenge | magic-link
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)
+    used_at: Mapped[float | None] = mapped_column(Float)

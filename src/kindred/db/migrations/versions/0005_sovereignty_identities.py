@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-02 00:14:56.234659
+Create Date: 2026-12-02 00:18:17.727752
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,15 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "passport_challenges",
+        sa.Column("nonce_hash", sa.String(length=64), nullable=False),
+        sa.Column("did", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.Column("used_at", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("nonce_hash", name=op.f("pk_passport_challenges")),
+    )
+    op.create_table(
         "sovereignty_domain_keys",
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("owner", sa.String(length=80), nullable=False),
@@ -58,6 +67,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sovereignty_domain_keys_owner")
 
     op.drop_table("sovereignty_domain_keys")
+    op.drop_table("passport_challenges")
     with op.batch_alter_table("customer_identities", schema=None) as batch_op:
         batch_op.drop_index("ux_customer_identities_subject")
 
