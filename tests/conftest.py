@@ -26,6 +26,7 @@ POSTGRES_SERVER_URL = os.environ.get(
     "KINDRED_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 DIALECTS = ["sqlite", "postgresql"]
+TEST_SECRET = "test-secret-" + "x" * 40  # shared by the fixture services and CLI runs
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +141,7 @@ def make_test_settings(url: str, **overrides: Any) -> Any:
     values: dict[str, Any] = {
         "mode": "test",
         "database_url": url,
-        "secret_key": "test-secret-" + "x" * 40,
+        "secret_key": TEST_SECRET,
         "password_time_cost": 1,
         "password_memory_kib": 64,
         "run_consumers": False,

@@ -20,8 +20,10 @@ from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
 from kindred.scenarios.service import ScenarioService
+from kindred.sovereignty.consents import ConsentService
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.passport import PassportAuth
+from kindred.sovereignty.pdp import PolicyDecisionPoint
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Kindred:
     scenarios: ScenarioService
     identities: IdentityService
     passport: PassportAuth
+    consents: ConsentService
+    pdp: PolicyDecisionPoint
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +99,10 @@ class Kindred:
         # A customer record created is a customer registered: a DID in the same transaction.
         records.change_hooks.append(identities.on_record_change)
         passport = PassportAuth(settings.secret_key, identities)
+        consents = ConsentService(identities, ledger, records)
+        # Every read of a customer-authorized value passes the policy decision point.
+        pdp = PolicyDecisionPoint(database, ledger, settings.customer_objects)
+        records.read_hooks.append(pdp.enforce)
         return cls(
             settings,
             database,
@@ -107,6 +115,8 @@ class Kindred:
             scenarios,
             identities,
             passport,
+            consents,
+            pdp,
         )
 
     def bootstrap(self) -> None:
@@ -121,6 +131,7 @@ class Kindred:
         self.registry_cache.invalidate()
 
     def close(self) -> None:
+        self.pdp.close()  # the last access decisions reach the ledger
         # The embedded bus owns a writer thread; stop it even when no event loop is left.
         close_sync = getattr(self.events.bus, "close_sync", None)
         if close_sync is not None:

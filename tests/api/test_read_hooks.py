@@ -31,7 +31,9 @@ class WithholdEmail:
 
 def test_every_read_path_passes_the_hook(client: Any, world: World, kindred: Any) -> None:
     hook = WithholdEmail()
-    kindred.records.read_hooks.append(hook)
+    # The mechanism alone (the consent decision point, normally installed, is tested in
+    # tests/sovereignty): this hook in its place.
+    kindred.records.read_hooks[:] = [hook]
     admin = world.admin.headers
     account = make_account(client, admin)
     created = client.post(

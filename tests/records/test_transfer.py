@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 from kindred.cli import app
 from kindred.cli import commands as _commands  # noqa: F401  (registers the commands)
 from kindred.config import get_settings
+from kindred.sovereignty.credentials import Grantee
+from tests.conftest import TEST_SECRET
 
 HUBSPOT = (
     "\ufeffFirst Name,Last Name,Email,Phone Number,Job Title,City,Favourite colour\n"
@@ -35,6 +38,8 @@ BROKEN = (
 @pytest.fixture
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("KINDRED_DATABASE_URL", database_url)
+    # The same secret as the test's services: keys the CLI wraps, they can unwrap.
+    monkeypatch.setenv("KINDRED_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("KINDRED_PASSWORD_TIME_COST", "1")
     monkeypatch.setenv("KINDRED_PASSWORD_MEMORY_KIB", "64")
     get_settings.cache_clear()
@@ -178,14 +183,32 @@ def test_export_honours_field_permissions(cli: CliRunner, kindred: Any, tmp_path
             session, email="analyst@example.com", name="Analyst", password=None, roles=["analyst"]
         )
     full = tmp_path / "full.csv"
-    assert cli.invoke(app, ["export", "contact", "--out", str(full)]).exit_code == 0
+    # No purpose declared: the customer-authorized emails do not leave, and the CLI says so.
+    plain = cli.invoke(app, ["export", "contact", "--out", str(full)])
+    assert plain.exit_code == 0
+    assert "values were withheld" in plain.output
     with full.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["email"] for r in rows] == [
-        "zhang.wei@example.com",
-        "anna@example.de",
-        "li.min@example.cn",
-    ]
+    assert [r["email"] for r in rows] == ["", "", ""]
+    # Under consents for bulk export (two of the three customers gave one), theirs do.
+    with kindred.database.write() as session:
+        for row in rows[:2]:
+            did = kindred.identities.of_subject(session, "contact", row["id"]).did
+            kindred.consents.grant(
+                session,
+                did,
+                dimensions=["contact.email"],
+                purpose="bulk-export",
+                grantee=Grantee("role", "admin"),
+                valid_until=datetime.now(UTC) + timedelta(days=1),
+            )
+    purposeful = cli.invoke(
+        app, ["export", "contact", "--out", str(full), "--purpose", "bulk-export"]
+    )
+    assert purposeful.exit_code == 0, purposeful.output
+    with full.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["email"] for r in rows] == ["zhang.wei@example.com", "anna@example.de", ""]
     limited = tmp_path / "limited.jsonl"
     result = cli.invoke(
         app,

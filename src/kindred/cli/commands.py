@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -515,8 +516,14 @@ def export(
     out: str = typer.Option(None, "--out", "-o", help="Output file (default: standard output)."),
     where: str = typer.Option(None, help="CEL filter, e.g. \"record.tier == 'A'\"."),
     as_user: str = typer.Option(None, "--as", help="Export with this user's permissions."),
+    purpose: str = typer.Option(
+        None,
+        "--purpose",
+        help="Declared purpose (e.g. bulk-export): customer-authorized values are exported "
+        "only under the customer's consent for it, and withheld otherwise.",
+    ),
 ) -> None:
-    """Export records as CSV or JSON Lines; field permissions and visibility apply."""
+    """Export records as CSV or JSON Lines; field permissions, visibility and consents apply."""
     import sys
 
     from kindred.records.transfer import export_records
@@ -525,7 +532,10 @@ def export(
         error_console.print(f"[bold red]error:[/] --format must be csv or jsonl, not {format_!r}")
         raise typer.Exit(2)
     with _services() as kindred:
-        context = _context_as(kindred, as_user)
+        context = dataclasses.replace(
+            _context_as(kindred, as_user), purpose=purpose, channel="export"
+        )
+        withheld: list[int] = []
         handle = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
         try:
             with kindred.database.read() as session:
@@ -537,9 +547,16 @@ def export(
                     handle,
                     format=format_,  # type: ignore[arg-type]
                     where=where,
+                    on_withheld=withheld.append,
                 )
         finally:
             if out:
                 handle.close()
         if out:
             console.print(f"exported {count:,} {object_name} records to {out}")
+        if withheld:
+            # On stderr: stdout may be the export itself.
+            error_console.print(
+                f"{sum(withheld):,} customer-authorized values were withheld (no valid consent "
+                f"for purpose {purpose or '(none declared: use --purpose)'})"
+            )

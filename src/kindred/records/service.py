@@ -81,11 +81,17 @@ CHANGE_LOG_COLUMNS = (
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who is asking, under which request id, and for what declared purpose."""
+    """Who is asking, under which request id, and for what declared purpose.
+
+    ``agent``: the agent acting (consents can name an agent as grantee); ``channel``: the
+    read path (api, export, scenario, agent), recorded with every consent decision.
+    """
 
     principal: Principal
     request_id: str | None = None
     purpose: str | None = None
+    agent: str | None = None
+    channel: str = "api"
 
 
 class FieldReadHook(Protocol):

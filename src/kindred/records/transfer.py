@@ -473,13 +473,18 @@ def export_records(
     format: Literal["csv", "jsonl"] = "csv",
     where: str | None = None,
     progress: Callable[[int], None] | None = None,
+    on_withheld: Callable[[int], None] | None = None,
 ) -> int:
+    """Write the records; ``on_withheld`` hears how many values of each record a read hook
+    (the consent check) withheld."""
     columns = export_columns(service, session, context, object_name)
     writer = csv.writer(out) if format == "csv" else None
     if writer is not None:
         writer.writerow(columns)
     count = 0
     for record in iterate_records(service, session, context, object_name, where=where):
+        if on_withheld is not None and record.get("meta", {}).get("withheld"):
+            on_withheld(len(record["meta"]["withheld"]))
         if writer is not None:
             # A field withheld by a read hook exports as empty, never as stale data.
             writer.writerow([csv_cell(record.get(c)) for c in columns])

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Float, Index, LargeBinary, String
+from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kindred.db import Base, UTCDateTime, utcnow
+from kindred.db import Base, PortableJSON, UTCDateTime, utcnow
 
 
 class CustomerIdentity(Base):
@@ -56,3 +56,82 @@ class PassportChallenge(Base):
     kind: Mapped[str] = mapped_column(String(20), nullable=False)  # challenge | magic-link
     expires_at: Mapped[float] = mapped_column(Float, nullable=False)
     used_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Consent(Base):
+    """A consent the customer signed (the SD-JWT credential itself is kept, verbatim)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_subject", "subject_did", "purpose"),)
+
+    id: Mapped[str] = mapped_column(String(45), primary_key=True)  # urn:uuid:…
+    subject_did: Mapped[str] = mapped_column(String(120), nullable=False)
+    dimensions: Mapped[list[str]] = mapped_column(PortableJSON, nullable=False)
+    purpose: Mapped[str] = mapped_column(String(64), nullable=False)
+    grantee_kind: Mapped[str] = mapped_column(String(10), nullable=False)  # role | user | agent
+    grantee_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    valid_from: Mapped[float] = mapped_column(Float, nullable=False)
+    valid_until: Mapped[float] = mapped_column(Float, nullable=False)
+    status_list: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    credential: Mapped[str | None] = mapped_column(Text)  # None while prepared for a wallet
+    state: Mapped[str] = mapped_column(String(12), nullable=False)  # prepared | active | revoked
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+    request_id: Mapped[str | None] = mapped_column(String(36))  # the consent request answered
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatusListRow(Base):
+    """A revocation list (IETF Token Status List, 1 bit per consent)."""
+
+    __tablename__ = "consent_status_lists"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_index: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    bits: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class ConsentRequest(Base):
+    """A staff member asking a customer for a consent (dimensions + purpose)."""
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (Index("ix_consent_requests_subject", "subject_did", "state"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_did: Mapped[str] = mapped_column(String(120), nullable=False)
+    dimensions: Mapped[list[str]] = mapped_column(PortableJSON, nullable=False)
+    purpose: Mapped[str] = mapped_column(String(64), nullable=False)
+    grantee_kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    grantee_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    valid_seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(12), nullable=False)  # pending|approved|declined
+    consent_id: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessDecision(Base):
+    """One policy decision on a customer-authorized value (allowed or withheld), and the
+    ledger batch that commits to it."""
+
+    __tablename__ = "access_decisions"
+    __table_args__ = (
+        Index("ix_access_decisions_subject", "subject_did", "at"),
+        Index("ix_access_decisions_batch", "batch"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    subject_did: Mapped[str | None] = mapped_column(String(120))
+    dimension: Mapped[str] = mapped_column(String(130), nullable=False)
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    accessor: Mapped[str] = mapped_column(String(100), nullable=False)  # user id or agent id
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)  # api | export | scenario …
+    allowed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str] = mapped_column(String(40), nullable=False)
+    consent_id: Mapped[str | None] = mapped_column(String(45))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    batch: Mapped[str] = mapped_column(String(36), nullable=False)
