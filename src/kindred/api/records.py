@@ -12,6 +12,7 @@ from kindred.api.idempotency import fingerprint, run_idempotent
 from kindred.api.responses import Json
 from kindred.records.query import parse_list_params
 from kindred.records.service import MAX_BULK
+from kindred.sovereignty.pdp import ConsentRequired
 
 router = APIRouter(prefix="/api/v1/objects/{object_name}/records", tags=["records"])
 
@@ -140,6 +141,15 @@ async def get_record(
     with kindred.database.read() as session:
         record, included = kindred.records.get(
             session, context, object_name, record_id, fields=field_list, include=include_list
+        )
+    withheld = record.get("meta", {}).get("withheld", [])
+    if field_list and withheld and {w["field"] for w in withheld} >= set(field_list):
+        # Everything asked for needs a consent the caller lacks: say so as a whole.
+        raise ConsentRequired(
+            f"every field requested needs the customer's consent for "
+            f"{context.purpose or 'a declared purpose'}",
+            withheld=withheld,
+            request_consent=withheld[0]["request_consent"],
         )
     body: dict[str, Any] = record
     if include_list:

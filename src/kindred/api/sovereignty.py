@@ -5,15 +5,20 @@ signature or magic link. Thin: everything else in ``kindred.sovereignty``."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
 from kindred.errors import NotFound, Unauthenticated, ValidationFailed, field_error
 from kindred.scenarios.messaging import SmtpSettings, send_email
+from kindred.scenarios.windows import parse_duration
+from kindred.sovereignty.credentials import Grantee
+from kindred.sovereignty.models import AccessDecision
 from kindred.sovereignty.passport import PassportRefused, PassportSession
 
 router = APIRouter(tags=["sovereignty"])
@@ -154,7 +159,7 @@ def _magic_link_for(kindred: Any, email: str) -> tuple[str, str] | None:
     from kindred.auth.permissions import SYSTEM_PRINCIPAL
     from kindred.records.service import RequestContext
 
-    system = RequestContext(SYSTEM_PRINCIPAL, purpose="passport-sign-in")
+    system = RequestContext(SYSTEM_PRINCIPAL, purpose="passport-sign-in", channel="passport")
     with kindred.database.write() as session:
         for object_name in kindred.settings.customer_objects:
             record = kindred.scenarios.find_record(
@@ -194,3 +199,280 @@ def me(owner: PassportDep) -> Json:
             "via": owner.via,
         }
     )
+
+
+# -- consents: the customer's side (passport) --------------------------------------------------
+
+
+class GranteeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["role", "user", "agent"]
+    id: str = Field(min_length=1, max_length=100)
+
+
+class ConsentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dimensions: list[str] = Field(min_length=1, max_length=50)
+    purpose: str
+    grantee: GranteeBody
+    valid_until: datetime | None = None
+    valid_for: str | None = Field(default=None, description="a duration instead: 30d, 12h …")
+    valid_from: datetime | None = None
+
+
+class SubmitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: str = Field(min_length=10, max_length=100_000)
+
+
+class ShortenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    valid_until: datetime
+
+
+def consent_view(row: Any, *, credential: bool = False) -> dict[str, Any]:
+    body = {
+        "id": row.id,
+        "did": row.subject_did,
+        "dimensions": row.dimensions,
+        "purpose": row.purpose,
+        "grantee": {"kind": row.grantee_kind, "id": row.grantee_id},
+        "valid_from": datetime.fromtimestamp(row.valid_from, UTC).isoformat(),
+        "valid_until": datetime.fromtimestamp(row.valid_until, UTC).isoformat(),
+        "state": row.state,
+        "revoked_at": (
+            datetime.fromtimestamp(row.revoked_at, UTC).isoformat() if row.revoked_at else None
+        ),
+        "status": {"list": row.status_list, "index": row.status_index},
+        "request": row.request_id,
+    }
+    if credential:
+        body["credential"] = row.credential
+    return body
+
+
+def request_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "did": row.subject_did,
+        "dimensions": row.dimensions,
+        "purpose": row.purpose,
+        "grantee": {"kind": row.grantee_kind, "id": row.grantee_id},
+        "valid_for_seconds": row.valid_seconds,
+        "note": row.note,
+        "state": row.state,
+        "consent": row.consent_id,
+        "created_at": row.created_at.isoformat(),
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+    }
+
+
+def _window(body: ConsentBody) -> tuple[datetime | None, datetime]:
+    if (body.valid_until is None) == (body.valid_for is None):
+        raise ValidationFailed(
+            "give either valid_until or valid_for",
+            errors=[field_error("valid_until", "required", "one of valid_until, valid_for")],
+        )
+    start = body.valid_from
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if body.valid_until is not None:
+        end = body.valid_until if body.valid_until.tzinfo else body.valid_until.replace(tzinfo=UTC)
+    else:
+        try:
+            seconds = parse_duration(str(body.valid_for))
+        except ValueError as error:
+            raise ValidationFailed(
+                str(error), errors=[field_error("valid_for", "invalid", str(error))]
+            ) from None
+        end = (start or datetime.now(UTC)) + timedelta(seconds=seconds)
+    return start, end
+
+
+@router.get("/api/v1/passport/consents", summary="My consents")
+def my_consents(kindred: KindredDep, owner: PassportDep) -> Json:
+    with kindred.database.read() as session:
+        rows = kindred.consents.of(session, owner.did)
+        return Json({"data": [consent_view(r, credential=True) for r in rows]})
+
+
+@router.post("/api/v1/passport/consents", status_code=201, summary="Grant a consent")
+def grant(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
+    start, end = _window(body)
+    with kindred.database.write() as session:
+        row = kindred.consents.grant(
+            session,
+            owner.did,
+            dimensions=body.dimensions,
+            purpose=body.purpose,
+            grantee=Grantee(body.grantee.kind, body.grantee.id),
+            valid_from=start,
+            valid_until=end,
+        )
+        return Json(consent_view(row, credential=True), status_code=201)
+
+
+@router.post(
+    "/api/v1/passport/consents/prepare",
+    status_code=201,
+    summary="Prepare a consent for my wallet to sign",
+)
+def prepare(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
+    start, end = _window(body)
+    with kindred.database.write() as session:
+        draft = kindred.consents.prepare(
+            session,
+            owner.did,
+            dimensions=body.dimensions,
+            purpose=body.purpose,
+            grantee=Grantee(body.grantee.kind, body.grantee.id),
+            valid_from=start,
+            valid_until=end,
+        )
+    return Json(
+        {
+            "id": draft.id,
+            "subject": draft.subject,
+            "dimensions": list(draft.dimensions),
+            "purpose": draft.purpose,
+            "grantee": {"kind": draft.grantee.kind, "id": draft.grantee.id},
+            "valid_from": draft.valid_from.isoformat(),
+            "valid_until": draft.valid_until.isoformat(),
+            "issued_at": draft.issued_at.isoformat(),
+            "status": {"uri": draft.status.list_uri, "index": draft.status.index},
+            "sign_as": "vc+sd-jwt (EdDSA) with the key of your DID; submit to /submit",
+        },
+        status_code=201,
+    )
+
+
+@router.post("/api/v1/passport/consents/submit", status_code=201, summary="Submit a signed consent")
+def submit(kindred: KindredDep, owner: PassportDep, body: SubmitBody) -> Json:
+    with kindred.database.write() as session:
+        row = kindred.consents.submit(session, owner.did, body.credential)
+        return Json(consent_view(row, credential=True), status_code=201)
+
+
+@router.delete("/api/v1/passport/consents/{consent_id}", summary="Revoke a consent (at once)")
+def revoke(kindred: KindredDep, owner: PassportDep, consent_id: str) -> Json:
+    with kindred.database.write() as session:
+        return Json(consent_view(kindred.consents.revoke(session, owner.did, consent_id)))
+
+
+@router.patch("/api/v1/passport/consents/{consent_id}", summary="End a consent earlier")
+def shorten(kindred: KindredDep, owner: PassportDep, consent_id: str, body: ShortenBody) -> Json:
+    end = body.valid_until if body.valid_until.tzinfo else body.valid_until.replace(tzinfo=UTC)
+    with kindred.database.write() as session:
+        row = kindred.consents.shorten(session, owner.did, consent_id, end)
+        return Json(consent_view(row, credential=True))
+
+
+@router.get("/api/v1/passport/consent-requests", summary="Consents staff asked me for")
+def my_requests(kindred: KindredDep, owner: PassportDep) -> Json:
+    with kindred.database.read() as session:
+        return Json(
+            {"data": [request_view(r) for r in kindred.consents.requests(session, owner.did)]}
+        )
+
+
+@router.post("/api/v1/passport/consent-requests/{request_id}/{answer}", summary="Answer a request")
+def answer(kindred: KindredDep, owner: PassportDep, request_id: str, answer: str) -> Json:
+    if answer not in ("approve", "decline"):
+        raise NotFound(f"answer a request with /approve or /decline, not /{answer}")
+    with kindred.database.write() as session:
+        row = kindred.consents.decide(session, owner.did, request_id, answer == "approve")
+        return Json(request_view(row))
+
+
+@router.get("/api/v1/passport/access-log", summary="Who read my data, when, for what")
+def access_log(
+    kindred: KindredDep, owner: PassportDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> Json:
+    kindred.pdp.log.flush()  # what was decided a moment ago is part of the answer
+    with kindred.database.read() as session:
+        rows = session.execute(
+            sa.select(AccessDecision)
+            .where(AccessDecision.subject_did == owner.did)
+            .order_by(AccessDecision.id.desc())
+            .limit(limit)
+        ).scalars()
+        return Json(
+            {
+                "data": [
+                    {
+                        "at": datetime.fromtimestamp(r.at, UTC).isoformat(),
+                        "dimension": r.dimension,
+                        "purpose": r.purpose,
+                        "accessor": r.accessor,
+                        "channel": r.channel,
+                        "allowed": r.allowed,
+                        "reason": r.reason,
+                        "consent": r.consent_id,
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+
+@router.get("/api/v1/passport/data", summary="Every data dimension held about me")
+def my_data(kindred: KindredDep, owner: PassportDep) -> Json:
+    kindred.pdp.log.flush()
+    with kindred.database.read() as session:
+        return Json(kindred.consents.passport(session, owner.did))
+
+
+# -- consents: staff and verifiers -------------------------------------------------------------
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    object: str
+    record_id: str
+    dimensions: list[str] = Field(min_length=1, max_length=50)
+    purpose: str
+    valid_for: str = "365d"
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/api/v1/consent-requests", status_code=201, summary="Ask a customer for consent")
+def ask(kindred: KindredDep, context: ContextDep, body: RequestBody) -> Json:
+    try:
+        seconds = parse_duration(body.valid_for)
+    except ValueError as error:
+        raise ValidationFailed(
+            str(error), errors=[field_error("valid_for", "invalid", str(error))]
+        ) from None
+    with kindred.database.write() as session:
+        row = kindred.consents.ask(
+            session,
+            context,
+            body.object,
+            body.record_id,
+            dimensions=body.dimensions,
+            purpose=body.purpose,
+            valid_for=timedelta(seconds=seconds),
+            note=body.note,
+        )
+        return Json(request_view(row), status_code=201)
+
+
+@router.get(
+    "/api/v1/objects/{object_name}/records/{record_id}/consents",
+    summary="A customer's consents (staff view)",
+)
+def record_consents(
+    kindred: KindredDep, context: ContextDep, object_name: str, record_id: str
+) -> Json:
+    with kindred.database.read() as session:
+        kindred.records.get(session, context, object_name, record_id, fields=[])
+        identity = kindred.identities.of_subject(session, object_name, record_id)
+        rows = kindred.consents.of(session, identity.did)
+        return Json({"data": [consent_view(r) for r in rows]})
+
+
+@router.get("/api/v1/status-lists/{list_id}", summary="A revocation list (statuslist+jwt)")
+def status_list(kindred: KindredDep, list_id: str) -> Response:
+    with kindred.database.write() as session:
+        token = kindred.consents.status_list(session, list_id)
+    return Response(token, media_type="application/statuslist+jwt")

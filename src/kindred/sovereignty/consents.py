@@ -34,7 +34,7 @@ from kindred.sovereignty.credentials import (
 )
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.identity import key_fragment
-from kindred.sovereignty.models import Consent, ConsentRequest, StatusListRow
+from kindred.sovereignty.models import AccessDecision, Consent, ConsentRequest, StatusListRow
 from kindred.sovereignty.purposes import purpose as registered_purpose
 from kindred.sovereignty.status_list import DEFAULT_SIZE, StatusList, status_list_token
 
@@ -415,3 +415,65 @@ class ConsentService:
                 session, "sovereignty.consent.declined", {"request": row.id, "did": did}, [did]
             )
         return row
+
+    # -- the passport view ---------------------------------------------------------------------
+
+    def passport(self, session: Session, did: str) -> dict[str, Any]:
+        """Every dimension held about the customer: its value (theirs to see), class, data
+        domain, the consents covering it and the latest accesses to it."""
+        from kindred.auth.permissions import SYSTEM_PRINCIPAL
+
+        identity = self.identities.by_did(session, did)
+        context = RequestContext(
+            SYSTEM_PRINCIPAL, purpose="data-access-request", channel="passport"
+        )
+        record, _ = self.records.get(session, context, identity.subject_object, identity.subject_id)
+        compiled = self.records.registry(session).get(identity.subject_object)
+        consents = [c for c in self.of(session, did) if c.state == "active"]
+        recent: dict[str, list[dict[str, Any]]] = {}
+        rows = session.execute(
+            sa.select(AccessDecision)
+            .where(AccessDecision.subject_did == did)
+            .order_by(AccessDecision.id.desc())
+            .limit(500)
+        ).scalars()
+        for row in rows:
+            bucket = recent.setdefault(row.dimension, [])
+            if len(bucket) < 5:
+                bucket.append(
+                    {
+                        "at": datetime.fromtimestamp(row.at, UTC).isoformat(),
+                        "accessor": row.accessor,
+                        "purpose": row.purpose,
+                        "channel": row.channel,
+                        "allowed": row.allowed,
+                        "reason": row.reason,
+                    }
+                )
+        domain = "crm"  # records live in the CRM's own data domain
+        dimensions = []
+        for definition in compiled.definition.fields:
+            dimension = f"{identity.subject_object}.{definition.name}"
+            value = record.get(definition.name)
+            dimensions.append(
+                {
+                    "dimension": dimension,
+                    "label": definition.label,
+                    "class": str(definition.sovereignty),
+                    "domain": domain,
+                    "held": value not in (None, "", []),
+                    "value": value,
+                    "consents": [c.id for c in consents if dimension in c.dimensions],
+                    "accesses": recent.get(dimension, []),
+                }
+            )
+        return {
+            "did": did,
+            "custody": identity.custody,
+            "subject": {"object": identity.subject_object, "id": identity.subject_id},
+            "domains": [
+                {"name": name, "did": self.identities.domain_did(name)}
+                for name in self.identities.data_domains
+            ],
+            "dimensions": dimensions,
+        }

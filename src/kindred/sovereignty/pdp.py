@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.db import Database
+from kindred.errors import KindredError
 from kindred.ledger.service import LedgerService
 from kindred.records.fields import SovereigntyClass
 from kindred.records.metadata import MetadataState
@@ -46,6 +47,14 @@ from kindred.sovereignty.purposes import PURPOSES
 log = logging.getLogger("kindred.sovereignty")
 FLUSH_SECONDS = 0.2
 CONSENT_REQUESTS = "/api/v1/consent-requests"
+
+
+class ConsentRequired(KindredError):
+    """The whole request is for values the caller has no consent for."""
+
+    status = 403
+    problem = "consent-required"
+    title = "Consent required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +157,9 @@ class PolicyDecisionPoint:
         if registered is None:
             return Decision(False, "unknown-purpose")
         if registered.basis == "customer-request":
-            if context.principal.user_id == SYSTEM_PRINCIPAL.user_id:
+            # Only the passport itself, acting for the signed-in customer: not staff, not an
+            # export or a script that declares the purpose.
+            if context.channel == "passport" and context.principal is SYSTEM_PRINCIPAL:
                 return Decision(True, "customer-request")
             return Decision(False, "not-for-you")
         if subject_grants is None:
