@@ -21,6 +21,8 @@ from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
 from kindred.scenarios.service import ScenarioService
 from kindred.sovereignty.consents import ConsentService
+from kindred.sovereignty.datakeys import DataKeys
+from kindred.sovereignty.erasure import CustomerRights
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.passport import PassportAuth
 from kindred.sovereignty.pdp import PolicyDecisionPoint
@@ -41,6 +43,8 @@ class Kindred:
     passport: PassportAuth
     consents: ConsentService
     pdp: PolicyDecisionPoint
+    datakeys: DataKeys
+    rights: CustomerRights
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,6 +107,10 @@ class Kindred:
         # Every read of a customer-authorized value passes the policy decision point.
         pdp = PolicyDecisionPoint(database, ledger, settings.customer_objects)
         records.read_hooks.append(pdp.enforce)
+        # Customer-authorized values in the change history are sealed with the customer's key.
+        datakeys = DataKeys(settings.secret_key, records, frozenset(settings.customer_objects))
+        records.change_log_sealers.append(datakeys.seal_change_log)
+        rights = CustomerRights(identities, consents, datakeys, records, ledger)
         return cls(
             settings,
             database,
@@ -117,6 +125,8 @@ class Kindred:
             passport,
             consents,
             pdp,
+            datakeys,
+            rights,
         )
 
     def bootstrap(self) -> None:

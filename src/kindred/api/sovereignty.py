@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
-from kindred.errors import NotFound, Unauthenticated, ValidationFailed, field_error
+from kindred.errors import (
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+    field_error,
+)
 from kindred.scenarios.messaging import SmtpSettings, send_email
 from kindred.scenarios.windows import parse_duration
 from kindred.sovereignty.credentials import Grantee
@@ -476,3 +482,68 @@ def status_list(kindred: KindredDep, list_id: str) -> Response:
     with kindred.database.write() as session:
         token = kindred.consents.status_list(session, list_id)
     return Response(token, media_type="application/statuslist+jwt")
+
+
+# -- the customer's rights: export and erasure ---------------------------------------------------
+
+
+class EraseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: Literal["erase everything about me", "erase this customer"]
+
+
+RIGHTS_OFFICERS = {"admin", "compliance"}
+
+
+def _officer(context: ContextDep) -> Any:
+    if not RIGHTS_OFFICERS & set(context.principal.roles):
+        raise PermissionDenied(
+            "data subject requests are handled by the admin and compliance roles"
+        )
+    return context
+
+
+OfficerDep = Annotated[Any, Depends(_officer)]
+
+
+@router.get("/api/v1/passport/export", summary="Everything held about me (JSON)")
+def export_me(kindred: KindredDep, owner: PassportDep) -> Json:
+    kindred.pdp.log.flush()
+    with kindred.database.read() as session:
+        body = kindred.rights.export(session, owner.did)
+    return Json(
+        body, headers={"Content-Disposition": 'attachment; filename="my-kindred-data.json"'}
+    )
+
+
+@router.post("/api/v1/passport/erase", summary="Erase everything about me")
+def erase_me(kindred: KindredDep, owner: PassportDep, body: EraseBody) -> Json:
+    if body.confirm != "erase everything about me":
+        raise ValidationFailed(
+            "confirm with the words 'erase everything about me'",
+            errors=[field_error("confirm", "confirmation", "erase everything about me")],
+        )
+    kindred.pdp.log.flush()  # decisions already made are erased too, not written after
+    with kindred.database.write() as session:
+        counts = kindred.rights.erase(session, owner.did, requested_by="customer")
+    return Json({"erased": owner.did, "removed": counts})
+
+
+@router.get("/api/v1/data-subjects/{did}/export", summary="A customer's data (DSAR, staff)")
+def export_subject(kindred: KindredDep, context: OfficerDep, did: str) -> Json:
+    kindred.pdp.log.flush()
+    with kindred.database.read() as session:
+        return Json(kindred.rights.export(session, did))
+
+
+@router.post("/api/v1/data-subjects/{did}/erase", summary="Erase a customer (staff)")
+def erase_subject(kindred: KindredDep, context: OfficerDep, did: str, body: EraseBody) -> Json:
+    if body.confirm != "erase this customer":
+        raise ValidationFailed(
+            "confirm with the words 'erase this customer'",
+            errors=[field_error("confirm", "confirmation", "erase this customer")],
+        )
+    kindred.pdp.log.flush()
+    with kindred.database.write() as session:
+        counts = kindred.rights.erase(session, did, requested_by="staff")
+    return Json({"erased": did, "removed": counts})

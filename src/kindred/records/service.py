@@ -116,6 +116,9 @@ class ChangeHook(Protocol):
     def __call__(self, session: Session, entries: list[dict[str, Any]]) -> None: ...
 
 
+SEALED = "$sealed"  # a change-log value stored encrypted: {"$sealed": "<base64>"}
+
+
 @dataclass
 class Page:
     data: list[dict[str, Any]]
@@ -155,6 +158,9 @@ class RecordService:
         self.cache = cache
         self.read_hooks = list(read_hooks)
         self.change_hooks = list(change_hooks)
+        # Called on change-log entries before they are written: may replace values by
+        # sealed ones (customer data encrypted under the customer's own key).
+        self.change_log_sealers: list[ChangeHook] = []
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -1183,6 +1189,8 @@ class RecordService:
     ) -> None:
         if not entries:
             return
+        for sealer in self.change_log_sealers:
+            sealer(session, entries)
         now = utcnow()
         rows = [
             {
@@ -1226,7 +1234,12 @@ class RecordService:
         def visible(values: dict[str, Any] | None) -> dict[str, Any] | None:
             if values is None:
                 return None
-            return {k: v for k, v in values.items() if permission.can_read_field(k)}
+            return {
+                # A sealed value stays opaque here: only its customer's export opens it.
+                k: {SEALED: True} if isinstance(v, dict) and SEALED in v else v
+                for k, v in values.items()
+                if permission.can_read_field(k)
+            }
 
         return [
             {

@@ -251,7 +251,6 @@ class ConsentService:
                 "grantee": {"kind": row.grantee_kind, "id": row.grantee_id},
                 "valid_until": row.valid_until,
             },
-            [row.subject_did],
         )
 
     # -- revoking and changing --------------------------------------------------------------
@@ -279,7 +278,6 @@ class ConsentService:
             session,
             "sovereignty.consent.revoked",
             {"consent": row.id, "did": did, "status_index": row.status_index},
-            [did],
         )
         return row
 
@@ -377,7 +375,6 @@ class ConsentService:
                 "dimensions": row.dimensions,
                 "purpose": purpose,
             },
-            [identity.did],
         )
         return row
 
@@ -412,7 +409,7 @@ class ConsentService:
         session.flush()
         if not approve:
             self.ledger.append(
-                session, "sovereignty.consent.declined", {"request": row.id, "did": did}, [did]
+                session, "sovereignty.consent.declined", {"request": row.id, "did": did}
             )
         return row
 

@@ -120,14 +120,14 @@ class IdentityService:
         if created:
             session.add_all(created)
             session.flush()
-            # Evidence without personal data: the DID is a pseudonym, the subject an opaque id.
+            # Evidence: the payload (erasable) names the DID; the leaf only commits to it.
             self.ledger.append_many(
                 session,
                 [
                     (
                         "sovereignty.identity.registered",
                         {"did": i.did, "custody": i.custody, "subject": i.subject_object},
-                        [i.did],
+                        (),
                     )
                     for i in created
                 ],

@@ -135,3 +135,30 @@ class AccessDecision(Base):
     consent_id: Mapped[str | None] = mapped_column(String(45))
     request_id: Mapped[str | None] = mapped_column(String(64))
     batch: Mapped[str] = mapped_column(String(36), nullable=False)
+
+
+class CustomerDataKey(Base):
+    """A customer's own data key (AES-256, wrapped): the copies of their customer-authorized
+    values that must stay (the change history) are sealed with it, so shredding it is
+    erasing them. Keyed by subject: a record's history starts before its DID exists."""
+
+    __tablename__ = "customer_data_keys"
+
+    subject_object: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Erasure(Base):
+    """That a customer was erased, when and by whose request — and nothing about them."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # SHA-256 of the DID: "was this DID erased?" stays answerable for whoever knows the DID,
+    # and the table names nobody.
+    subject_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(20), nullable=False)  # customer | staff
+    counts: Mapped[dict[str, int]] = mapped_column(PortableJSON, nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-02 00:23:03.455334
+Create Date: 2026-12-02 00:33:07.538960
 """
 
 from collections.abc import Sequence
@@ -100,6 +100,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_consents_subject", ["subject_did", "purpose"], unique=False)
 
     op.create_table(
+        "customer_data_keys",
+        sa.Column("subject_object", sa.String(length=64), nullable=False),
+        sa.Column("subject_id", sa.String(length=36), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", kindred.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("subject_object", "subject_id", name=op.f("pk_customer_data_keys")),
+    )
+    op.create_table(
         "customer_identities",
         sa.Column("did", sa.String(length=120), nullable=False),
         sa.Column("subject_object", sa.String(length=64), nullable=False),
@@ -115,6 +123,19 @@ def upgrade() -> None:
             "ux_customer_identities_subject", ["subject_object", "subject_id"], unique=True
         )
 
+    op.create_table(
+        "erasures",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("subject_sha256", sa.String(length=64), nullable=False),
+        sa.Column("requested_by", sa.String(length=20), nullable=False),
+        sa.Column(
+            "counts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("at", kindred.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_erasures")),
+    )
     op.create_table(
         "passport_challenges",
         sa.Column("nonce_hash", sa.String(length=64), nullable=False),
@@ -147,10 +168,12 @@ def downgrade() -> None:
 
     op.drop_table("sovereignty_domain_keys")
     op.drop_table("passport_challenges")
+    op.drop_table("erasures")
     with op.batch_alter_table("customer_identities", schema=None) as batch_op:
         batch_op.drop_index("ux_customer_identities_subject")
 
     op.drop_table("customer_identities")
+    op.drop_table("customer_data_keys")
     with op.batch_alter_table("consents", schema=None) as batch_op:
         batch_op.drop_index("ix_consents_subject")
 
