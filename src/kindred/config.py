@@ -108,6 +108,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["crm", "erp", "service", "commerce", "iot", "marketing"]
     )
     customer_objects: list[str] = Field(default_factory=lambda: ["contact", "lead"])
+    # How long values stay valid, per dimension ({"contact.phone": 730}): then flagged as
+    # expired and kept out of automated decisions until collected again.
+    value_validity_days: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:

@@ -26,6 +26,7 @@ from kindred.sovereignty.erasure import CustomerRights
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.passport import PassportAuth
 from kindred.sovereignty.pdp import PolicyDecisionPoint
+from kindred.sovereignty.provenance import ProvenanceService
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Kindred:
     pdp: PolicyDecisionPoint
     datakeys: DataKeys
     rights: CustomerRights
+    provenance: ProvenanceService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -111,6 +113,9 @@ class Kindred:
         datakeys = DataKeys(settings.secret_key, records, frozenset(settings.customer_objects))
         records.change_log_sealers.append(datakeys.seal_change_log)
         rights = CustomerRights(identities, consents, datakeys, records, ledger)
+        provenance = ProvenanceService(records, settings.value_validity_days)
+        records.change_hooks.append(provenance.on_record_change)
+        records.read_hooks.append(provenance.flag_expired)
         return cls(
             settings,
             database,
@@ -127,6 +132,7 @@ class Kindred:
             pdp,
             datakeys,
             rights,
+            provenance,
         )
 
     def bootstrap(self) -> None:

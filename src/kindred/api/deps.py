@@ -39,6 +39,12 @@ async def get_context(
     x_purpose: Annotated[
         str | None, Header(description="Declared purpose of this access (consent checks)")
     ] = None,
+    x_source_system: Annotated[
+        str | None, Header(description="System the written values come from (provenance)")
+    ] = None,
+    x_legal_basis: Annotated[
+        str | None, Header(description="Legal basis for holding the written values")
+    ] = None,
 ) -> RequestContext:
     token = credentials.credentials if credentials else None
     if token is None and x_api_key is None:
@@ -55,7 +61,13 @@ async def get_context(
             principal = kindred.auth.principal_from_api_key(session, token)
         else:
             principal = kindred.auth.principal_from_token(session, token or "")
-    return RequestContext(principal=principal, request_id=request_id(request), purpose=x_purpose)
+    return RequestContext(
+        principal=principal,
+        request_id=request_id(request),
+        purpose=x_purpose,
+        source=(x_source_system or "crm")[:64],
+        legal_basis=x_legal_basis[:40] if x_legal_basis else None,
+    )
 
 
 ContextDep = Annotated[RequestContext, Depends(get_context)]

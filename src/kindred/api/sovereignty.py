@@ -5,6 +5,7 @@ signature or magic link. Thin: everything else in ``kindred.sovereignty``."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -425,7 +426,15 @@ def access_log(
 def my_data(kindred: KindredDep, owner: PassportDep) -> Json:
     kindred.pdp.log.flush()
     with kindred.database.read() as session:
-        return Json(kindred.consents.passport(session, owner.did))
+        body = kindred.consents.passport(session, owner.did)
+        subject = body["subject"]
+        held = {
+            f"{subject['object']}.{r.field}": provenance_view(r)
+            for r in kindred.provenance.of(session, subject["object"], subject["id"])
+        }
+    for dimension in body["dimensions"]:
+        dimension["provenance"] = held.get(dimension["dimension"])
+    return Json(body)
 
 
 # -- consents: staff and verifiers -------------------------------------------------------------
@@ -547,3 +556,92 @@ def erase_subject(kindred: KindredDep, context: OfficerDep, did: str, body: Eras
     with kindred.database.write() as session:
         counts = kindred.rights.erase(session, did, requested_by="staff")
     return Json({"erased": did, "removed": counts})
+
+
+# -- provenance, disputes and KPIs --------------------------------------------------------------
+
+
+def provenance_view(row: Any) -> dict[str, Any]:
+    def moment(value: float | None) -> str | None:
+        return datetime.fromtimestamp(value, UTC).isoformat() if value is not None else None
+
+    return {
+        "field": row.field,
+        "source_system": row.source_system,
+        "collector": row.collector,
+        "collected_at": moment(row.collected_at),
+        "valid_until": moment(row.valid_until),
+        "expired": row.valid_until is not None and row.valid_until < time.time(),
+        "legal_basis": row.legal_basis,
+        "verified": row.verified,
+        "disputed_at": moment(row.disputed_at),
+        "dispute_reason": row.dispute_reason,
+    }
+
+
+class ProvenancePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_system: str | None = Field(default=None, max_length=64)
+    collector: str | None = Field(default=None, max_length=100)
+    valid_until: datetime | None = None
+    legal_basis: str | None = None
+    verified: bool | None = None
+
+
+class DisputeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dimension: str
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get(
+    "/api/v1/objects/{object_name}/records/{record_id}/provenance",
+    summary="Where each value of a record comes from",
+)
+def record_provenance(
+    kindred: KindredDep, context: ContextDep, object_name: str, record_id: str
+) -> Json:
+    with kindred.database.read() as session:
+        kindred.records.get(session, context, object_name, record_id, fields=[])
+        rows = kindred.provenance.of(session, object_name, record_id)
+        return Json({"data": [provenance_view(r) for r in rows]})
+
+
+@router.patch(
+    "/api/v1/objects/{object_name}/records/{record_id}/provenance/{field}",
+    summary="Correct or verify a value's provenance",
+)
+def patch_provenance(
+    kindred: KindredDep,
+    context: ContextDep,
+    object_name: str,
+    record_id: str,
+    field: str,
+    body: ProvenancePatch,
+) -> Json:
+    changes = body.model_dump(exclude_unset=True)
+    if "valid_until" in changes and changes["valid_until"] is not None:
+        moment = changes["valid_until"]
+        changes["valid_until"] = (
+            moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        ).timestamp()
+    with kindred.database.write() as session:
+        row = kindred.provenance.update(session, context, object_name, record_id, field, changes)
+        return Json(provenance_view(row))
+
+
+@router.post("/api/v1/passport/disputes", status_code=201, summary="Dispute a value held about me")
+def dispute(kindred: KindredDep, owner: PassportDep, body: DisputeBody) -> Json:
+    with kindred.database.write() as session:
+        identity = kindred.identities.by_did(session, owner.did)
+        row = kindred.provenance.dispute(session, identity, body.dimension, body.reason)
+        return Json(provenance_view(row), status_code=201)
+
+
+@router.get(
+    "/api/v1/sovereignty/kpis", summary="Tag accuracy, authorization validity, consent rate"
+)
+def kpis(kindred: KindredDep, context: OfficerDep) -> Json:
+    kindred.pdp.log.flush()
+    with kindred.database.read() as session:
+        return Json(kindred.provenance.kpis(session))

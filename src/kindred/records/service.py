@@ -84,7 +84,8 @@ class RequestContext:
     """Who is asking, under which request id, and for what declared purpose.
 
     ``agent``: the agent acting (consents can name an agent as grantee); ``channel``: the
-    read path (api, export, scenario, agent), recorded with every consent decision.
+    read path (api, export, scenario, agent), recorded with every consent decision;
+    ``source`` / ``legal_basis``: the provenance of values written.
     """
 
     principal: Principal
@@ -92,6 +93,10 @@ class RequestContext:
     purpose: str | None = None
     agent: str | None = None
     channel: str = "api"
+    # Where written values come from (provenance): the source system and the legal basis
+    # for holding them; None → the defaults of the field's class.
+    source: str = "crm"
+    legal_basis: str | None = None
 
 
 class FieldReadHook(Protocol):
@@ -1196,6 +1201,9 @@ class RecordService:
             {
                 **entry,
                 "actor_id": context.principal.user_id,
+                # Not a change-log column: for change hooks (field provenance).
+                "source": context.source,
+                "legal_basis": context.legal_basis,
                 "request_id": context.request_id,
                 "created_at": now,
             }

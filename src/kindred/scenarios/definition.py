@@ -40,6 +40,7 @@ from kindred.rules.compiler import CompiledRule
 from kindred.scenarios.actions import ACTIONS, ActionSpec, Param
 from kindred.scenarios.messaging import check_template
 from kindred.scenarios.windows import WindowSpec, parse_duration
+from kindred.sovereignty.purposes import PURPOSES
 
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
 IDENTIFIER = r"^[a-z][a-z0-9_]{0,62}$"
@@ -132,6 +133,12 @@ class ScenarioDefinition(_Model):
     then: list[Step] = Field(min_length=1)
     impact: Impact | None = None
     max_chain_depth: int = Field(default=5, ge=1, le=50, description="loop protection")
+    purpose: str | None = Field(
+        default=None,
+        description="the purpose the scenario's record lookups declare: customer-authorized "
+        "values are seen only under the customer's consent for it (grantee: the agent "
+        "'scenario:<name>' or the role the consent names)",
+    )
 
 
 def definition_schema() -> dict[str, Any]:
@@ -435,6 +442,8 @@ def check_definition(
         return None, errors
     checker = _Checker(known_type)
     when = definition.when
+    if definition.purpose is not None and definition.purpose not in PURPOSES:
+        checker.problem("/purpose", "unknown-purpose", f"one of: {', '.join(PURPOSES)}")
     if bool(when.events) == (when.absence is not None):
         checker.problem("/when", "shape", "WHEN needs either 'events' or 'absence' (not both)")
     checker.event_types(when.events, "/when/events")

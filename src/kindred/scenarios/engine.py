@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -35,6 +36,7 @@ from kindred.db import utcnow
 from kindred.events.bus import Delivery
 from kindred.events.envelope import CloudEvent, format_time, parse_time
 from kindred.records.metadata import current_generation
+from kindred.records.service import RequestContext
 from kindred.rules import RuleError
 from kindred.rules.compiler import SharedActivation
 from kindred.scenarios import metrics
@@ -75,6 +77,17 @@ DEFAULT_ATTEMPTS = 1
 DONE = ("succeeded", "skipped", "branch", "failed_handled")
 INLINE_GROUP_FAILURES = 3  # failed runs in one batch before one savepoint per run
 WARM_UP_PAGES = 200  # at most 200,000 events are replayed into windows after a restart
+
+
+def scenario_reader(compiled: CompiledScenario) -> RequestContext:
+    """Who a scenario's lookups read as: the system, for the scenario's declared purpose,
+    as the agent ``scenario:<name>`` (consents can name it), on the scenario channel."""
+    return dataclasses.replace(
+        SYSTEM,
+        purpose=compiled.definition.purpose,
+        agent=f"scenario:{compiled.name}",
+        channel="scenario",
+    )
 
 
 def run_id(scenario: str, event: CloudEvent) -> str:
@@ -463,15 +476,18 @@ class ScenarioEngine:
             own = self._window_names.get(scenario.name, {})
             return {name: store.value(internal, key, now) for name, internal in own.items()}
 
+        reader: list[RequestContext] = [SYSTEM]
+
         def find(object_name: str, record_id: str | None, match: dict[str, Any] | None) -> Any:
             return self.kindred.scenarios.find_record(
-                session, SYSTEM, object_name, record_id, match
+                session, reader[0], object_name, record_id, match
             )
 
         def evaluate_one(
             position: int, event: CloudEvent, shared: SharedActivation | None
         ) -> Evaluation:
             active = self._active[position]
+            reader[0] = scenario_reader(active.compiled)
             return evaluate(
                 active.compiled,
                 active.version,

@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.ledger.models import LedgerPayload
 from kindred.ledger.service import LedgerService
-from kindred.records.metadata import bump_generation
 from kindred.records.models import ChangeLogEntry, IdempotencyKey, RecordLink, RecordRow
 from kindred.records.service import RecordService, RequestContext
-from kindred.sovereignty.consents import CONSENTS_COUNTER, ConsentService
+from kindred.sovereignty.consents import ConsentService, consents_changed
 from kindred.sovereignty.datakeys import DataKeys, Shredded
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.models import (
@@ -35,6 +34,7 @@ from kindred.sovereignty.models import (
     ConsentRequest,
     CustomerIdentity,
     Erasure,
+    FieldProvenance,
     PassportChallenge,
 )
 
@@ -153,6 +153,12 @@ class CustomerRights:
                 ChangeLogEntry.object == object_name, ChangeLogEntry.record_id == record_id
             ),
         )
+        remove(
+            "provenance",
+            sa.delete(FieldProvenance).where(
+                FieldProvenance.object == object_name, FieldProvenance.record_id == record_id
+            ),
+        )
         counts["data_keys_shredded"] = self.datakeys.shred(session, object_name, record_id)
         remove("consents", sa.delete(Consent).where(Consent.subject_did == identifier))
         remove(
@@ -176,7 +182,7 @@ class CustomerRights:
         counts.update(self._derived(session, record_id))
         remove("identities", sa.delete(CustomerIdentity).where(CustomerIdentity.did == identifier))
         # Caches: decision caches everywhere, and the record registry's view of the record.
-        bump_generation(session, CONSENTS_COUNTER)
+        consents_changed(session)
         erasure = Erasure(
             id=str(uuid.uuid4()),
             subject_sha256=hashlib.sha256(identifier.encode()).hexdigest(),

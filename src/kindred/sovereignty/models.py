@@ -162,3 +162,23 @@ class Erasure(Base):
     requested_by: Mapped[str] = mapped_column(String(20), nullable=False)  # customer | staff
     counts: Mapped[dict[str, int]] = mapped_column(PortableJSON, nullable=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FieldProvenance(Base):
+    """Where a field's current value came from, until when it is valid, on what legal basis,
+    and whether it was verified or disputed."""
+
+    __tablename__ = "field_provenance"
+    __table_args__ = (Index("ix_field_provenance_valid", "valid_until"),)
+
+    object: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_system: Mapped[str] = mapped_column(String(64), nullable=False)
+    collector: Mapped[str | None] = mapped_column(String(100))
+    collected_at: Mapped[float] = mapped_column(Float, nullable=False)
+    valid_until: Mapped[float | None] = mapped_column(Float)
+    legal_basis: Mapped[str] = mapped_column(String(40), nullable=False)
+    verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    disputed_at: Mapped[float | None] = mapped_column(Float)
+    dispute_reason: Mapped[str | None] = mapped_column(Text)

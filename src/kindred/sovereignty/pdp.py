@@ -294,6 +294,9 @@ class DecisionLog:
         self.ledger = ledger
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # One flush at a time: an explicit flush returns only once a batch the background
+        # writer already took is committed too.
+        self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -319,7 +322,12 @@ class DecisionLog:
                 log.exception("writing access decisions failed; retrying")
 
     def flush(self) -> int:
-        """Write what is pending now; returns how many decisions were written."""
+        """Write what is pending now (and wait for a write in progress); returns how many
+        decisions this call wrote."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch:

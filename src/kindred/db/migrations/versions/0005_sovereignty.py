@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-02 00:33:07.538960
+Create Date: 2026-12-02 00:38:21.334306
 """
 
 from collections.abc import Sequence
@@ -137,6 +137,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasures")),
     )
     op.create_table(
+        "field_provenance",
+        sa.Column("object", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.String(length=36), nullable=False),
+        sa.Column("field", sa.String(length=64), nullable=False),
+        sa.Column("source_system", sa.String(length=64), nullable=False),
+        sa.Column("collector", sa.String(length=100), nullable=True),
+        sa.Column("collected_at", sa.Float(), nullable=False),
+        sa.Column("valid_until", sa.Float(), nullable=True),
+        sa.Column("legal_basis", sa.String(length=40), nullable=False),
+        sa.Column("verified", sa.Boolean(), nullable=False),
+        sa.Column("disputed_at", sa.Float(), nullable=True),
+        sa.Column("dispute_reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("object", "record_id", "field", name=op.f("pk_field_provenance")),
+    )
+    with op.batch_alter_table("field_provenance", schema=None) as batch_op:
+        batch_op.create_index("ix_field_provenance_valid", ["valid_until"], unique=False)
+
+    op.create_table(
         "passport_challenges",
         sa.Column("nonce_hash", sa.String(length=64), nullable=False),
         sa.Column("did", sa.String(length=120), nullable=False),
@@ -168,6 +186,10 @@ def downgrade() -> None:
 
     op.drop_table("sovereignty_domain_keys")
     op.drop_table("passport_challenges")
+    with op.batch_alter_table("field_provenance", schema=None) as batch_op:
+        batch_op.drop_index("ix_field_provenance_valid")
+
+    op.drop_table("field_provenance")
     op.drop_table("erasures")
     with op.batch_alter_table("customer_identities", schema=None) as batch_op:
         batch_op.drop_index("ux_customer_identities_subject")
