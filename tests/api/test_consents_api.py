@@ -260,3 +260,20 @@ def test_a_role_grant_a_shortened_grant_and_a_wallet_signed_grant(
     )
     assert submitted.status_code == 201, submitted.text
     assert submitted.json()["state"] == "active"
+
+
+def test_customer_authorized_fields_cannot_be_probed_by_filters(
+    client: Any, kindred: Any, world: World
+) -> None:
+    customer(client, world)
+    admin = {**world.admin.headers, "X-Purpose": "marketing"}
+    for params in (
+        {"filter[email]": "mei@example.com"},
+        {"where": "record.email == 'mei@example.com'"},
+        {"sort": "phone"},
+    ):
+        probed = client.get(BASE, headers=admin, params=params)
+        assert probed.status_code == 403, (params, probed.text)
+        assert "customer-authorized" in probed.json()["detail"]
+    fine = client.get(BASE, headers=admin, params={"filter[last_name]": "Chen"})
+    assert fine.status_code == 200 and len(fine.json()["data"]) == 1

@@ -182,7 +182,10 @@ class QueryCompiler:
                 ],
             )
         if not self.readable(name):
-            raise PermissionDenied(f"you may not {purpose} by field '{name}'")
+            raise PermissionDenied(
+                f"you may not {purpose} by field '{name}' (you may not read it, or it is "
+                "customer-authorized: filtering would reveal what consent withholds)"
+            )
         if name in COLUMN_FIELDS and definition.sql_kind == "text":
             return COLUMN_FIELDS[name], "text"
         return field_expression(self.dialect, name, definition.sql_kind), definition.sql_kind

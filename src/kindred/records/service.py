@@ -31,7 +31,13 @@ from kindred.errors import (
     field_error,
 )
 from kindred.ids import new_id
-from kindred.records.fields import FieldType, FieldValueError, build_checker, format_datetime
+from kindred.records.fields import (
+    FieldType,
+    FieldValueError,
+    SovereigntyClass,
+    build_checker,
+    format_datetime,
+)
 from kindred.records.metadata import CompiledObject, Registry, RegistryCache
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.query import (
@@ -319,13 +325,30 @@ class RecordService:
         if hidden:
             raise PermissionDenied(f"you may not read: {', '.join(hidden)}")
 
+    @staticmethod
+    def _queryable(
+        compiled: CompiledObject, permission: EffectivePermission, context: RequestContext
+    ) -> Any:
+        """Which fields a caller may filter and sort by: those they may read, except
+        customer-authorized ones — a filter would reveal values the consent check withholds
+        (is there a contact with this email?). The system (acting on a customer's own
+        request, or on its own lookups) may."""
+        if context.principal.via == "system":
+            return permission.can_read_field
+        guarded = {
+            f.name
+            for f in compiled.definition.fields
+            if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
+        }
+        return lambda name: permission.can_read_field(name) and name not in guarded
+
     def list_records(
         self, session: Session, context: RequestContext, object_name: str, query: ListQuery
     ) -> Page:
         compiled, permission = self._object(session, context, object_name, "read")
         self._check_field_names(compiled, permission, query.fields, "fields")
         dialect = session.get_bind().dialect.name
-        compiler = QueryCompiler(compiled, dialect, permission.can_read_field)
+        compiler = QueryCompiler(compiled, dialect, self._queryable(compiled, permission, context))
         statement = sa.select(records).where(object_is(compiled.name))
         visible = self.visibility(compiled, permission, context.principal)
         if visible is not None:
