@@ -150,6 +150,7 @@ def demo(
     _ensure_demo_logins(kindred)
     erp = _start_reference_erp(settings) if serve and not settings.inventory_url else None
     _demo_scenarios(kindred)
+    consented = _demo_consent(kindred)
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
@@ -184,8 +185,24 @@ def demo(
             f"curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/event-types?domain=iot'",
         ),
         ("Metrics", f"{base}/metrics"),
+        *(
+            [
+                (
+                    "Consent",
+                    f'curl -s -H "Authorization: Bearer $TOKEN" -H "X-Purpose: marketing" '
+                    f"'{base}/api/v1/objects/contact/records/{consented[0]}'"
+                    "   (its email and phone: the customer consented to marketing by admins;"
+                    " drop the X-Purpose header and they are withheld, with the reason)",
+                ),
+                ("DID", f"{base}/api/v1/dids/{consented[1]}"),
+            ]
+            if consented
+            else []
+        ),
     ):
-        console.print(f"  {label:<9} {value}", markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"  {label:<9} {value}", markup=False, highlight=False, emoji=False, soft_wrap=True
+        )
     logins = Table(title=f"Demo logins (password: {DEMO_PASSWORD})")
     logins.add_column("email")
     logins.add_column("who")
@@ -240,6 +257,36 @@ def _start_reference_erp(settings: Any) -> Any:
     threading.Thread(target=process.stdout.read, daemon=True).start()
     console.print(f"reference ERP (inventory connector): {settings.inventory_url}")
     return process
+
+
+def _demo_consent(kindred: Kindred) -> tuple[str, str] | None:
+    """One demo customer consents (signed with their custodial key) to admins using their
+    email and phone for marketing: the consent-checked read the demo points at."""
+    import datetime as dt
+
+    from kindred.errors import NotFound
+    from kindred.sovereignty.credentials import Grantee
+
+    with kindred.database.write() as session:
+        contact = session.execute(
+            sa.text("SELECT id FROM records WHERE object = 'contact' ORDER BY id LIMIT 1")
+        ).scalar()
+        if contact is None:
+            return None
+        try:
+            identity = kindred.identities.of_subject(session, "contact", contact)
+        except NotFound:  # demo data loaded before identities existed
+            identity = kindred.identities.register(session, "contact", contact)
+        if not any(c.state == "active" for c in kindred.consents.of(session, identity.did)):
+            kindred.consents.grant(
+                session,
+                identity.did,
+                dimensions=["contact.email", "contact.phone"],
+                purpose="marketing",
+                grantee=Grantee("role", "admin"),
+                valid_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=365),
+            )
+        return str(contact), identity.did
 
 
 def _demo_scenarios(kindred: Kindred) -> None:
