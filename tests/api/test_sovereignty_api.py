@@ -214,3 +214,34 @@ def test_a_custodial_customer_signs_in_by_magic_link(client: Any, kindred: Any) 
     assert me["via"] == "magic-link"
     again = client.post("/api/v1/passport/session", json={"magic_link": token})
     assert again.status_code == 401 and again.json()["reason"] == "replayed"
+
+
+def test_a_custodial_customer_takes_their_key_and_kindred_forgets_it(
+    client: Any, kindred: Any
+) -> None:
+    with kindred.database.write() as session:
+        did = kindred.identities.register(session, "contact", "c-taker").did
+        link = kindred.passport.magic_link(session, did)
+    token = client.post("/api/v1/passport/session", json={"magic_link": link}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = client.post("/api/v1/passport/key", headers=headers, json={"confirm": "ok"})
+    assert refused.status_code == 422
+    taken = client.post(
+        "/api/v1/passport/key",
+        headers=headers,
+        json={"confirm": "I will keep my key safe; Kindred forgets it"},
+    )
+    assert taken.status_code == 200 and taken.headers["cache-control"] == "no-store"
+    jwk = taken.json()["jwk"]
+    wallet = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(jwk["d"] + "="))
+    assert did_key(wallet.public_key()) == did  # the same DID, now in the customer's hands
+    with kindred.database.read() as session:
+        identity = kindred.identities.by_did(session, did)
+        assert identity.custody == "customer" and identity.private_key is None
+    again = client.post(
+        "/api/v1/passport/key",
+        headers=headers,
+        json={"confirm": "I will keep my key safe; Kindred forgets it"},
+    )
+    assert again.status_code == 409
+    assert signed_in(client, did, wallet).status_code == 201  # signs in by DID from now on

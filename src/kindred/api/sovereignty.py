@@ -5,6 +5,7 @@ signature or magic link. Thin: everything else in ``kindred.sovereignty``."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from kindred.errors import (
 from kindred.scenarios.messaging import SmtpSettings, send_email
 from kindred.scenarios.windows import parse_duration
 from kindred.sovereignty.credentials import Grantee
+from kindred.sovereignty.identity import key_fragment
 from kindred.sovereignty.models import AccessDecision
 from kindred.sovereignty.passport import PassportRefused, PassportSession
 
@@ -195,6 +197,32 @@ def passport_session(
 
 
 PassportDep = Annotated[PassportSession, Depends(passport_session)]
+
+
+class HandOverBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: Literal["I will keep my key safe; Kindred forgets it"]
+
+
+@router.post("/api/v1/passport/key", summary="Take my key into my own wallet")
+def take_key(kindred: KindredDep, owner: PassportDep, body: HandOverBody) -> Json:
+    """The custodial key, once, as a JWK; Kindred keeps no copy (sign in by DID from now)."""
+    with kindred.database.write() as session:
+        key = kindred.identities.hand_over(session, owner.did)
+    raw = key.private_bytes_raw()
+    public = key.public_key().public_bytes_raw()
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    return Json(
+        {
+            "did": owner.did,
+            "kid": key_fragment(owner.did),
+            "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64url(public), "d": b64url(raw)},
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/api/v1/passport/me", summary="Who is signed in to the passport")

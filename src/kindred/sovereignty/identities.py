@@ -190,6 +190,16 @@ class IdentityService:
         raw = self._wrapper.unwrap(bytes(identity.private_key), identity.did.encode())
         return Ed25519PrivateKey.from_private_bytes(raw)
 
+    def hand_over(self, session: Session, did: str) -> Ed25519PrivateKey:
+        """Give a custodial customer their key, for their own wallet, and forget our copy:
+        the DID stays the same (it is the key), and from now on only they can sign."""
+        key = self.custodial_key(session, did)
+        identity = self.by_did(session, did)
+        identity.private_key, identity.custody = None, "customer"
+        session.flush()
+        self.ledger.append(session, "sovereignty.key.handed_over", {"did": identity.did})
+        return key
+
     # -- the enterprise and its data domains ------------------------------------------------
 
     def domain_did(self, domain: str) -> str:
