@@ -10,7 +10,8 @@ the export to read) and compares every field of every record it reads with the m
 
 Then the evidence: every decision, allowed or withheld, is one ``access_decisions`` row, and
 each batch of rows is committed to by one ledger entry holding the SHA-256 of the batch.
-Two further tests pin down defects found while writing these (see their assertion messages).
+Two regression tests pin down defects these tests found: a rolled-back grant served from the
+decision cache, and ``flush()`` returning before a batch already being written was stored.
 """
 
 from __future__ import annotations
@@ -41,11 +42,10 @@ from hypothesis.stateful import (
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
 from kindred.ledger.models import LedgerEntry, LedgerPayload
 from kindred.ledger.service import commitment
-from kindred.records.metadata import bump_generation
 from kindred.records.query import FieldFilter, ListQuery
 from kindred.records.service import RequestContext
 from kindred.records.transfer import export_records
-from kindred.sovereignty.consents import CONSENTS_COUNTER
+from kindred.sovereignty.consents import consents_changed
 from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.models import AccessDecision, Consent
 from kindred.sovereignty.pdp import FLUSH_SECONDS
@@ -433,7 +433,7 @@ class ConsentEnforcement(RuleBasedStateMachine):
                 .where(Consent.id == consent_id)
                 .values(valid_from=valid_from, valid_until=valid_until)
             )
-            bump_generation(session, CONSENTS_COUNTER)
+            consents_changed(session)  # what every consent change tells the caches
         consent.valid_from, consent.valid_until = valid_from, valid_until
         self.read_as_grantee(consent_id, path="list", reader_choice=0)
 
@@ -470,6 +470,8 @@ class ConsentEnforcement(RuleBasedStateMachine):
         object_name: str,
         narrowed: bool,
     ) -> None:
+        """Read this example's records of one object along one path (``narrowed``: asking
+        for some fields only) and check every record against the model."""
         requested = (
             [ORDINARY_FIELD[object_name], *GUARDED_FIELDS[object_name][::2]] if narrowed else None
         )
@@ -518,6 +520,8 @@ class ConsentEnforcement(RuleBasedStateMachine):
 
 
 def test_a_read_returns_a_customer_value_exactly_under_a_matching_consent(kindred: Any) -> None:
+    """No leak and no false denial, over any sequence of consent changes and reads; the PDP's
+    caches live across the examples (one database), as they do across requests."""
     cast = Cast.create(kindred)
     tallies: list[ReadTally] = []
 
@@ -734,10 +738,10 @@ def test_a_rolled_back_grant_never_authorizes_a_later_read(kindred: Any) -> None
         )
     assert held == 0
     assert "email" not in record, (
-        "BUG (pdp.py PolicyDecisionPoint.refresh/_active): the customer has no consent at all, "
-        "yet the email is returned. A read inside the rolled-back granting transaction cached "
-        "the uncommitted consent under that transaction's uncommitted counter value; a later "
-        "committed change re-used the same counter value, so the stale cache was kept."
+        "the customer has no consent at all, yet the email is returned: a read inside the "
+        "rolled-back granting transaction cached the uncommitted consent under that "
+        "transaction's counter value, and a later commit produced the same value again, so "
+        "the decision cache was kept (the consents counter must never repeat a value)"
     )
 
 
@@ -775,8 +779,8 @@ def test_flush_includes_a_batch_the_background_writer_has_already_taken(kindred:
         release.set()
         holder.join(10)
     assert stored == len(GUARDED_FIELDS["contact"]), (
-        f"BUG (pdp.py DecisionLog.flush): flush() returned with {stored} of the "
-        f"{len(GUARDED_FIELDS['contact'])} decisions made before it stored: it only writes "
-        "what is still pending and does not wait for a batch the background writer has "
-        "already taken, so /passport/access-log can miss a read made a moment ago."
+        f"flush() returned with {stored} of the {len(GUARDED_FIELDS['contact'])} decisions "
+        "made before it stored: it wrote what was still pending but did not wait for the "
+        "batch the background writer had taken, so /passport/access-log can miss a read "
+        "made a moment ago"
     )
