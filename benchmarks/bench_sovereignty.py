@@ -358,7 +358,7 @@ def mode_of(kindred: Kindred, mode: Mode) -> Iterator[None]:
     if mode == "off":
         kindred.records.read_hooks[:] = [h for h in hooks if h != kindred.pdp.enforce]
     if mode == "unlogged":
-        kindred.pdp.log.add = lambda entries: None  # type: ignore[method-assign]
+        kindred.pdp.log.add = lambda entries, **options: None  # type: ignore[method-assign]
     try:
         yield
     finally:

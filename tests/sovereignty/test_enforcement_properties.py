@@ -8,7 +8,8 @@ granted, revoked and expired), never from the implementation: a hypothesis state
 drives the real services (``kindred.consents`` to change consents, ``kindred.records`` and
 the export to read) and compares every field of every record it reads with the model.
 
-Then the evidence: every decision, allowed or withheld, is one ``access_decisions`` row, and
+Then the evidence: every decision, allowed or withheld, is in an ``access_decisions`` row (one
+per record read), and
 each batch of rows is committed to by one ledger entry holding the SHA-256 of the batch.
 Two regression tests pin down defects these tests found: a rolled-back grant served from the
 decision cache, and ``flush()`` returning before a batch already being written was stored.
@@ -48,7 +49,7 @@ from kindred.records.transfer import export_records
 from kindred.sovereignty.consents import consents_changed
 from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.models import AccessDecision, Consent
-from kindred.sovereignty.pdp import FLUSH_SECONDS
+from kindred.sovereignty.pdp import FLUSH_SECONDS, LOG_COLUMNS, expand
 from kindred.sovereignty.purposes import PURPOSES
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
@@ -563,8 +564,8 @@ def create_contacts(kindred: Any, count: int, marker: str) -> list[Subject]:
     return created
 
 
-def stored_rows(session: Any, where: Any = None) -> list[dict[str, Any]]:
-    """``access_decisions`` rows as the entries the decision log hashed (in insert order)."""
+def raw_rows(session: Any, where: Any = None) -> list[dict[str, Any]]:
+    """``access_decisions`` rows (one per record read) as the decision log hashed them."""
     statement = sa.select(AccessDecision).order_by(AccessDecision.id)
     if where is not None:
         statement = statement.where(where)
@@ -572,24 +573,38 @@ def stored_rows(session: Any, where: Any = None) -> list[dict[str, Any]]:
         {
             "at": row.at,
             "subject_did": row.subject_did,
-            "dimension": row.dimension,
+            "object": row.object,
             "purpose": row.purpose,
             "accessor": row.accessor,
             "channel": row.channel,
-            "allowed": row.allowed,
-            "reason": row.reason,
-            "consent_id": row.consent_id,
             "request_id": row.request_id,
+            "decisions": row.decisions,
+            "allowed_count": row.allowed_count,
+            "withheld_count": row.withheld_count,
             "batch": row.batch,
         }
         for row in session.execute(statement).scalars()
     ]
 
 
+def stored_rows(session: Any, where: Any = None) -> list[dict[str, Any]]:
+    """Every stored decision, one dict per field decided (in insert order)."""
+    statement = sa.select(AccessDecision).order_by(AccessDecision.id)
+    if where is not None:
+        statement = statement.where(where)
+    return [decision for row in session.execute(statement).scalars() for decision in expand(row)]
+
+
 def batch_digest(rows: list[dict[str, Any]]) -> str:
-    """The digest DecisionLog.flush commits to: SHA-256 over the sorted-key JSON lines."""
+    """The digest DecisionLog.flush commits to, recomputed from stored rows: SHA-256 of the
+    rows as one JSON array of arrays (LOG_COLUMNS order, decisions as JSON text)."""
     return hashlib.sha256(
-        b"".join(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n" for row in rows)
+        orjson.dumps(
+            [
+                [orjson.dumps(row[c]).decode() if c == "decisions" else row[c] for c in LOG_COLUMNS]
+                for row in rows
+            ]
+        )
     ).hexdigest()
 
 
@@ -643,7 +658,7 @@ def test_flush_writes_every_decision_and_one_ledger_batch_committing_to_them(
 
     with kindred.database.read() as session:
         mine = stored_rows(session, AccessDecision.request_id == request_id)
-        everything = stored_rows(session)
+        everything = raw_rows(session)
         entries = session.execute(
             sa.select(
                 LedgerEntry.index, LedgerEntry.leaf, LedgerPayload.salt, LedgerPayload.payload
@@ -681,9 +696,10 @@ def test_flush_writes_every_decision_and_one_ledger_batch_committing_to_them(
     for batch, rows in by_batch.items():
         assert payloads[batch] == {
             "batch": batch,
-            "decisions": len(rows),
+            "reads": len(rows),
+            "decisions": sum(len(row["decisions"]) for row in rows),
             "sha256": batch_digest(rows),
-        }, f"ledger batch {batch} does not commit to its {len(rows)} stored decisions"
+        }, f"ledger batch {batch} does not commit to its {len(rows)} stored reads"
     for _, leaf, salt, payload in entries:
         assert orjson.loads(leaf)["c"] == commitment(bytes(salt), payload)
     assert intact

@@ -29,6 +29,7 @@ from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.identity import key_fragment
 from kindred.sovereignty.models import AccessDecision
 from kindred.sovereignty.passport import PassportRefused, PassportSession
+from kindred.sovereignty.pdp import expand
 
 router = APIRouter(tags=["sovereignty"])
 
@@ -435,16 +436,17 @@ def access_log(
             {
                 "data": [
                     {
-                        "at": datetime.fromtimestamp(r.at, UTC).isoformat(),
-                        "dimension": r.dimension,
-                        "purpose": r.purpose,
-                        "accessor": r.accessor,
-                        "channel": r.channel,
-                        "allowed": r.allowed,
-                        "reason": r.reason,
-                        "consent": r.consent_id,
+                        "at": datetime.fromtimestamp(d["at"], UTC).isoformat(),
+                        "dimension": d["dimension"],
+                        "purpose": d["purpose"],
+                        "accessor": d["accessor"],
+                        "channel": d["channel"],
+                        "allowed": d["allowed"],
+                        "reason": d["reason"],
+                        "consent": d["consent_id"],
                     }
-                    for r in rows
+                    for row in rows
+                    for d in expand(row)
                 ]
             }
         )

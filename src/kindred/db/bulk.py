@@ -35,7 +35,9 @@ class BulkInserter:
         *,
         json_columns: frozenset[str] = frozenset(),
         time_columns: frozenset[str] = frozenset(),
+        json_encoded: bool = False,
     ) -> None:
+        """``json_encoded``: the JSON columns' values are JSON text already."""
         if not rows:
             return
         sqlite = self.dialect == "sqlite"
@@ -44,7 +46,9 @@ class BulkInserter:
             for c in columns
         ]
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(markers)})"
-        json_positions = [i for i, c in enumerate(columns) if c in json_columns]
+        json_positions = (
+            [] if json_encoded else [i for i, c in enumerate(columns) if c in json_columns]
+        )
         time_positions = [i for i, c in enumerate(columns) if c in time_columns] if sqlite else []
         if json_positions or time_positions:
             converted = []

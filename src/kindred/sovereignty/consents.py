@@ -438,6 +438,7 @@ class ConsentService:
         """Every dimension held about the customer: its value (theirs to see), class, data
         domain, the consents covering it and the latest accesses to it."""
         from kindred.auth.permissions import SYSTEM_PRINCIPAL
+        from kindred.sovereignty.pdp import expand
 
         identity = self.identities.by_did(session, did)
         context = RequestContext(
@@ -454,18 +455,19 @@ class ConsentService:
             .limit(500)
         ).scalars()
         for row in rows:
-            bucket = recent.setdefault(row.dimension, [])
-            if len(bucket) < 5:
-                bucket.append(
-                    {
-                        "at": datetime.fromtimestamp(row.at, UTC).isoformat(),
-                        "accessor": row.accessor,
-                        "purpose": row.purpose,
-                        "channel": row.channel,
-                        "allowed": row.allowed,
-                        "reason": row.reason,
-                    }
-                )
+            for decision in expand(row):
+                bucket = recent.setdefault(decision["dimension"], [])
+                if len(bucket) < 5:
+                    bucket.append(
+                        {
+                            "at": datetime.fromtimestamp(decision["at"], UTC).isoformat(),
+                            "accessor": decision["accessor"],
+                            "purpose": decision["purpose"],
+                            "channel": decision["channel"],
+                            "allowed": decision["allowed"],
+                            "reason": decision["reason"],
+                        }
+                    )
         domain = "crm"  # records live in the CRM's own data domain
         dimensions = []
         for definition in compiled.definition.fields:

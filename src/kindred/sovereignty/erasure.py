@@ -37,6 +37,7 @@ from kindred.sovereignty.models import (
     FieldProvenance,
     PassportChallenge,
 )
+from kindred.sovereignty.pdp import expand
 
 
 class CustomerRights:
@@ -113,16 +114,9 @@ class CustomerRights:
                 for r in self.consents.requests(session, identity.did)
             ],
             "accesses": [
-                {
-                    "at": a.at,
-                    "dimension": a.dimension,
-                    "purpose": a.purpose,
-                    "accessor": a.accessor,
-                    "channel": a.channel,
-                    "allowed": a.allowed,
-                    "reason": a.reason,
-                }
-                for a in accesses
+                {k: v for k, v in decision.items() if k not in ("subject_did", "batch")}
+                for row in accesses
+                for decision in expand(row)
             ],
         }
 

@@ -9,6 +9,7 @@ associated data); a customer-held key never reaches us.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -114,8 +115,13 @@ class ConsentRequest(Base):
 
 
 class AccessDecision(Base):
-    """One policy decision on a customer-authorized value (allowed or withheld), and the
-    ledger batch that commits to it."""
+    """The policy decisions of one read of one customer record (each field allowed or
+    withheld, with the reason and the consent), and the ledger batch that commits to them.
+
+    One row per record read rather than per field: a page of 100 contacts is 100 rows, not
+    600, which is what keeps checked reads close to unchecked ones.
+    ``decisions``: ``[[field, allowed, reason, consent id or null], …]``.
+    """
 
     __tablename__ = "access_decisions"
     __table_args__ = (
@@ -126,14 +132,14 @@ class AccessDecision(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, nullable=False)
     subject_did: Mapped[str | None] = mapped_column(String(120))
-    dimension: Mapped[str] = mapped_column(String(130), nullable=False)
+    object: Mapped[str] = mapped_column(String(64), nullable=False)
     purpose: Mapped[str | None] = mapped_column(String(64))
     accessor: Mapped[str] = mapped_column(String(100), nullable=False)  # user id or agent id
     channel: Mapped[str] = mapped_column(String(20), nullable=False)  # api | export | scenario …
-    allowed: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    reason: Mapped[str] = mapped_column(String(40), nullable=False)
-    consent_id: Mapped[str | None] = mapped_column(String(45))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    decisions: Mapped[list[list[Any]]] = mapped_column(PortableJSON, nullable=False)
+    allowed_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    withheld_count: Mapped[int] = mapped_column(Integer, nullable=False)
     batch: Mapped[str] = mapped_column(String(36), nullable=False)
 
 

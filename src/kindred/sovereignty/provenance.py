@@ -229,15 +229,15 @@ class ProvenanceService:
                 sa.func.count().filter(FieldProvenance.valid_until < now),
             )
         ).one()
-        allowed, under_basis = session.execute(
-            sa.select(
-                sa.func.count().filter(AccessDecision.allowed.is_(True)),
-                sa.func.count().filter(
-                    AccessDecision.allowed.is_(True),
-                    AccessDecision.reason.in_(("consent", "customer-request")),
-                ),
-            )
-        ).one()
+        allowed = under_basis = 0
+        rows = session.execute(
+            sa.select(AccessDecision.decisions).where(AccessDecision.allowed_count > 0)
+        ).scalars()
+        for decisions in rows:
+            for _, granted, reason, _ in decisions:
+                if granted:
+                    allowed += 1
+                    under_basis += reason in ("consent", "customer-request")
         customers = session.execute(
             sa.select(sa.func.count()).select_from(CustomerIdentity)
         ).scalar()

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-02 00:38:21.334306
+Create Date: 2026-12-02 00:58:14.272810
 """
 
 from collections.abc import Sequence
@@ -26,14 +26,18 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
         sa.Column("subject_did", sa.String(length=120), nullable=True),
-        sa.Column("dimension", sa.String(length=130), nullable=False),
+        sa.Column("object", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=64), nullable=True),
         sa.Column("accessor", sa.String(length=100), nullable=False),
         sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("allowed", sa.Boolean(), nullable=False),
-        sa.Column("reason", sa.String(length=40), nullable=False),
-        sa.Column("consent_id", sa.String(length=45), nullable=True),
         sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "decisions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("allowed_count", sa.Integer(), nullable=False),
+        sa.Column("withheld_count", sa.Integer(), nullable=False),
         sa.Column("batch", sa.String(length=36), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_decisions")),
     )
