@@ -126,15 +126,24 @@ class ProvenanceService:
         ids = [record["id"] for record in presented]
         now = time.time()
         expired: dict[str, list[str]] = {}
-        for start in range(0, len(ids), 500):
-            for record_id, name in session.execute(
-                sa.select(FieldProvenance.record_id, FieldProvenance.field).where(
-                    FieldProvenance.object == compiled.definition.name,
-                    FieldProvenance.record_id.in_(ids[start : start + 500]),
-                    FieldProvenance.valid_until < now,
+        # A plain DB-API query: this runs on every read, and a compiled SQLAlchemy statement
+        # with an expanding IN cost several times the lookup itself.
+        connection = session.connection()
+        marker = "?" if connection.dialect.name == "sqlite" else "%s"
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cursor.execute(
+                    "SELECT record_id, field FROM field_provenance WHERE object = "
+                    f"{marker} AND record_id IN ({', '.join([marker] * len(chunk))}) "
+                    f"AND valid_until < {marker}",
+                    (compiled.definition.name, *chunk, now),
                 )
-            ):
-                expired.setdefault(record_id, []).append(name)
+                for record_id, name in cursor.fetchall():
+                    expired.setdefault(record_id, []).append(name)
+        finally:
+            cursor.close()
         if not expired:
             return
         automated = context.channel in AUTOMATED
