@@ -124,10 +124,9 @@ class AccessDecision(Base):
     """
 
     __tablename__ = "access_decisions"
-    __table_args__ = (
-        Index("ix_access_decisions_subject", "subject_did", "at"),
-        Index("ix_access_decisions_batch", "batch"),
-    )
+    # Looked up by customer (the passport, erasure); batches are verified by a scan, rarely:
+    # every further index is paid on each of the many inserts.
+    __table_args__ = (Index("ix_access_decisions_subject", "subject_did", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-02 00:58:14.272810
+Create Date: 2026-12-02 01:22:15.526272
 """
 
 from collections.abc import Sequence
@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_decisions")),
     )
     with op.batch_alter_table("access_decisions", schema=None) as batch_op:
-        batch_op.create_index("ix_access_decisions_batch", ["batch"], unique=False)
         batch_op.create_index("ix_access_decisions_subject", ["subject_did", "at"], unique=False)
 
     op.create_table(
@@ -211,7 +210,6 @@ def downgrade() -> None:
     op.drop_table("consent_requests")
     with op.batch_alter_table("access_decisions", schema=None) as batch_op:
         batch_op.drop_index("ix_access_decisions_subject")
-        batch_op.drop_index("ix_access_decisions_batch")
 
     op.drop_table("access_decisions")
     # ### end Alembic commands ###
