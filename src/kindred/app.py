@@ -16,6 +16,7 @@ from kindred.api import (
     auth,
     channels,
     events,
+    graph,
     ledger,
     metadata,
     records,
@@ -140,6 +141,7 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(scenarios.router)
     app.include_router(scenarios.runs_router)
     app.include_router(sovereignty.router)
+    app.include_router(graph.router)
     app.include_router(events.metrics_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")

@@ -16,6 +16,7 @@ from kindred.db.migrate import upgrade
 from kindred.events.bus import BusOptions, open_bus
 from kindred.events.catalog import EventCatalog
 from kindred.events.service import EventService
+from kindred.graph.service import GraphService
 from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
@@ -47,6 +48,7 @@ class Kindred:
     datakeys: DataKeys
     rights: CustomerRights
     provenance: ProvenanceService
+    graph: GraphService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -133,6 +135,7 @@ class Kindred:
             datakeys,
             rights,
             provenance,
+            GraphService(records),
         )
 
     def bootstrap(self) -> None:

@@ -433,3 +433,18 @@ def test_openapi_and_unknown_routes(client: Any) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/objects/{object_name}/records" in spec["paths"]
     problem(client.get("/api/v1/nowhere"), 404)
+
+
+def test_filter_built_in_columns_by_a_list(client: Any, world: World) -> None:
+    admin = world.admin.headers
+    first, second, third = (make_account(client, admin, name=f"List {i}") for i in range(3))
+    wanted = f"{first['id']},{third['id']}"
+    listed = client.get(
+        f"{BASE}/account/records", headers=admin, params={"filter[id][in]": wanted}
+    ).json()["data"]
+    assert sorted(r["id"] for r in listed) == sorted([first["id"], third["id"]])
+    others = client.get(
+        f"{BASE}/account/records", headers=admin, params={"filter[id][nin]": wanted}
+    ).json()["data"]
+    assert second["id"] in {r["id"] for r in others}
+    assert not {first["id"], third["id"]} & {r["id"] for r in others}

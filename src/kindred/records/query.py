@@ -208,24 +208,10 @@ class QueryCompiler:
                 )
             return expression.is_(None) if item.value == "true" else expression.is_not(None)
         if definition is None:
-            value: Any = item.value
-            if kind == "timestamp":
-                try:
-                    value = dt.datetime.fromisoformat(item.value)
-                except ValueError:
-                    raise ValidationFailed(
-                        f"'{item.value}' is not an ISO 8601 date-time",
-                        errors=[
-                            field_error(
-                                f"/query/filter[{item.field}]",
-                                "format",
-                                "expected an ISO 8601 date-time",
-                            )
-                        ],
-                    ) from None
-                if value.tzinfo is None:
-                    value = value.replace(tzinfo=dt.UTC)
-            return self._compare(expression, op, value, [value] if op in ("in", "nin") else [])
+            # Built-in columns (id, created_at …): a comma list for in/nin, like fields.
+            raw = item.value.split(",") if op in ("in", "nin") else [item.value]
+            values: list[Any] = [self._column_value(item.field, kind, text) for text in raw]
+            return self._compare(expression, op, values[0], values)
         checker = self.compiled.checkers[item.field]
         if kind == "list":
             if op not in ("has", "is_null"):
@@ -294,6 +280,23 @@ class QueryCompiler:
                 )
             )
         return self._compare(expression, op, parsed[0], parsed)
+
+    @staticmethod
+    def _column_value(name: str, kind: str, text: str) -> Any:
+        if kind != "timestamp":
+            return text
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed(
+                f"'{text}' is not an ISO 8601 date-time",
+                errors=[
+                    field_error(
+                        f"/query/filter[{name}]", "format", "expected an ISO 8601 date-time"
+                    )
+                ],
+            ) from None
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
     @staticmethod
     def _compare(

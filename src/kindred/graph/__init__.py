@@ -1,0 +1,1 @@
+"""The customer semantic graph: typed relations between records, and queries over them."""
