@@ -147,6 +147,8 @@ def make_test_settings(url: str, **overrides: Any) -> Any:
         "run_consumers": False,
         "scheduler_enabled": False,
         "ledger_checkpoint_seconds": 0,
+        # The suite's own receivers (webhooks, reference services) listen on loopback.
+        "scenario_outbound_allow": ["127.0.0.1", "::1", "localhost"],
     }
     if not url.startswith("sqlite"):
         values["bus_url"] = f"sqlite:///{tempfile.mkdtemp(prefix='kindred-bus-')}/events.db"

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     inventory_timeout: float = Field(default=10.0, gt=0, le=120)
     # Named secrets webhook steps sign with ({"erp": "…"}), so definitions never hold them.
     scenario_secrets: dict[str, str] = Field(default_factory=dict)
+    # Webhook and HTTP steps may call public addresses only, plus these hosts or networks
+    # (["erp.internal", "10.20.0.0/16"]): business users write scenarios, and must not reach
+    # the server's loopback services, the private network or cloud metadata endpoints.
+    scenario_outbound_allow: list[str] = Field(default_factory=list)
     # Runs executed at once per process, and how often waiting/retrying runs are looked for.
     scenario_concurrency: int = Field(default=16, ge=1, le=1024)
     scenario_poll_seconds: float = Field(default=0.5, gt=0)

@@ -29,11 +29,13 @@ from yarl import URL
 from kindred.scenarios.messaging import (
     USER_AGENT,
     ActionFailed,
+    OutboundPolicy,
     _decode_body,
     _http_url,
     _read_capped,
     _status_failed,
     _transport_failed,
+    outbound_policy,
 )
 
 if TYPE_CHECKING:
@@ -71,12 +73,16 @@ async def _send(
     timeout: float,
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> tuple[int, str | None, Any, bytes]:
-    """One request; returns ``(status, reason, decoded body, raw capped body)``."""
+    """One request; returns ``(status, reason, decoded body, raw capped body)``. With a
+    ``policy``, only to a destination it allows (user-given URLs; the configured inventory
+    service is trusted)."""
     request_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
     if body is not None:
         request_headers["Content-Type"] = "application/json"
-    async with aiohttp.ClientSession() as session:
+    client = await policy.session(target) if policy is not None else aiohttp.ClientSession()
+    async with client as session:
         try:
             async with session.request(
                 method,
@@ -309,8 +315,9 @@ async def http_call(kindred: Any, params: dict[str, Any], step: StepContext) -> 
         headers["Idempotency-Key"] = _key(step)
 
     what = f"{method} {target.with_query(None).with_fragment(None)}"
+    policy = outbound_policy(kindred.settings) if kindred is not None else None
     status, reason, decoded, data = await _send(
-        method, target, what=what, timeout=timeout, body=body, headers=headers
+        method, target, what=what, timeout=timeout, body=body, headers=headers, policy=policy
     )
     if not 200 <= status < 300:
         _failed(status, reason, decoded, data, what)

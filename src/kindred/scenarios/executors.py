@@ -32,6 +32,7 @@ from kindred.scenarios.messaging import (
     ActionFailed,
     SmtpSettings,
     WechatClient,
+    outbound_policy,
     post_webhook,
     send_email,
 )
@@ -242,7 +243,11 @@ async def webhook(kindred: Kindred, params: dict[str, Any], step: StepContext) -
                 code="secret-missing",
             )
     return await post_webhook(
-        str(params["url"]), params["payload"], secret=secret, idempotency_key=step.idempotency_key
+        str(params["url"]),
+        params["payload"],
+        secret=secret,
+        idempotency_key=step.idempotency_key,
+        policy=outbound_policy(kindred.settings),
     )
 
 

@@ -22,8 +22,10 @@ import asyncio
 import email.utils
 import functools
 import hashlib
+import ipaddress
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -37,6 +39,7 @@ from typing import Any, NoReturn
 import aiohttp
 import jinja2
 import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from yarl import URL
 
@@ -533,6 +536,96 @@ def _decode_body(data: bytes, truncated: bool, content_type: str) -> Any:
     return data.decode("utf-8", "replace")
 
 
+class _PinnedResolver(AbstractResolver):
+    """Answers with the addresses the outbound policy checked, and nothing else: the
+    connection goes where the check looked (no second DNS answer between check and connect)."""
+
+    def __init__(self, results: list[ResolveResult]) -> None:
+        self._results = results
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [{**r, "port": port or r["port"]} for r in self._results]
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    """Where scenario steps (webhooks, HTTP calls) may send requests: public addresses, and
+    the hosts or networks in ``allow`` (e.g. ``erp.internal``, ``10.20.0.0/16``).
+
+    Why: a scenario is written by business users; without this, a step could reach the
+    server's own loopback services, the private network or a cloud metadata endpoint.
+    """
+
+    allow: tuple[str, ...] = ()
+
+    def _allowed(self, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        for entry in self.allow:
+            if entry == host:
+                return True
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    async def resolve(self, target: URL) -> list[ResolveResult]:
+        """The target's addresses, each checked; ActionFailed if any may not be reached."""
+        host = (target.host or "").strip("[]")
+        port = target.port or (443 if target.scheme == "https" else 80)
+        try:
+            addresses = [(ipaddress.ip_address(host), socket.AF_UNSPEC)]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except OSError as error:
+                raise ActionFailed(
+                    f"{host} could not be resolved ({error})", retryable=True, code="dns"
+                ) from None
+            addresses = [(ipaddress.ip_address(info[4][0]), info[0]) for info in infos]
+        results: list[ResolveResult] = []
+        for address, family in addresses:
+            if not address.is_global and not self._allowed(host, address):
+                raise ActionFailed(
+                    f"{host} is {address}, a private, loopback or link-local address: scenario "
+                    "steps may only call public addresses (allow it with "
+                    "KINDRED_SCENARIO_OUTBOUND_ALLOW)",
+                    retryable=False,
+                    code="blocked-destination",
+                )
+            results.append(
+                {
+                    "hostname": host,
+                    "host": str(address),
+                    "port": port,
+                    "family": int(
+                        family or (socket.AF_INET6 if address.version == 6 else socket.AF_INET)
+                    ),
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            )
+        return results
+
+    async def session(self, target: URL) -> aiohttp.ClientSession:
+        """A client session that can reach only the checked addresses of ``target``."""
+        results = await self.resolve(target)
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=_PinnedResolver(results))
+        )
+
+
+def outbound_policy(settings: Any) -> OutboundPolicy:
+    return OutboundPolicy(tuple(settings.scenario_outbound_allow))
+
+
 async def post_webhook(
     url: str,
     payload: Mapping[str, Any],
@@ -541,12 +634,13 @@ async def post_webhook(
     idempotency_key: str | None = None,
     timeout: float = 10.0,
     session: aiohttp.ClientSession | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> dict[str, Any]:
-    """POST ``payload`` as JSON; with ``secret``, sign it like inbound Kindred webhooks
-    (``X-Kindred-Timestamp`` + ``X-Kindred-Signature``, see
-    :func:`kindred.events.channels.webhook_signature`) so receivers verify both directions
-    with one routine. Returns ``{"status", "body"}`` (parsed JSON, else text, capped at
-    64 KiB). Redirects are not followed.
+    """POST ``payload`` as JSON, to a destination ``policy`` allows (when given). With
+    ``secret``, sign it like inbound Kindred webhooks (``X-Kindred-Timestamp`` +
+    ``X-Kindred-Signature``, see :func:`kindred.events.channels.webhook_signature`) so
+    receivers verify both directions with one routine. Returns ``{"status", "body"}``
+    (parsed JSON, else text, capped at 64 KiB). Redirects are not followed.
     """
     target = _http_url(url)
     try:
@@ -573,7 +667,12 @@ async def post_webhook(
 
     what = f"the webhook {target.with_query(None).with_fragment(None)}"
     own_session = session is None
-    client = aiohttp.ClientSession() if session is None else session
+    if session is not None and policy is not None:
+        await policy.resolve(target)  # a caller's session: checked, not pinned
+    if session is None:
+        client = await policy.session(target) if policy is not None else aiohttp.ClientSession()
+    else:
+        client = session
     try:
         async with client.post(
             target,
