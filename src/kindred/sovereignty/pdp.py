@@ -12,12 +12,12 @@ counter moves. The counter is read once per read batch straight from the databas
 half-second clock the metadata caches use), so a revocation is in force for the next read
 in every process — "immediately", caches included.
 
-Every decision, allowed or withheld, is logged (``access_decisions``) and committed to the
-ledger: a background writer group-commits them, one ledger entry per batch holding the
-SHA-256 of the batch's rows, so each decision is provable without a leaf per read and
-without personal data in leaves. Batches are written by the reads that fill them (at most
-``FLUSH_SECONDS`` apart while reads continue), the tail by a background thread, the rest on
-shutdown.
+Every decision, allowed or withheld, is logged (``access_decisions``, one row per record
+read holding each field's decision) and committed to the ledger in groups: one ledger entry
+per batch holds the SHA-256 of the batch's rows, so each decision is provable without a leaf
+per read and without personal data in leaves. Batches are written by the reads that fill
+them (at most ``FLUSH_SECONDS`` apart while reads continue), the tail by a background
+thread once reads pause, the rest on shutdown.
 """
 
 from __future__ import annotations
