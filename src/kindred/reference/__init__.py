@@ -10,6 +10,25 @@ import asyncio
 import signal
 from typing import Any
 
+from aiohttp import web
+
+
+async def start_app(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` in the running loop; returns the runner (``await runner.cleanup()`` to
+    stop it) and the base URL with the port actually bound (``port=0``: any free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound_host, bound_port = runner.addresses[0][:2]
+    if ":" in bound_host:
+        bound_host = f"[{bound_host}]"
+    return runner, f"http://{bound_host}:{bound_port}"
+
 
 async def serve_until_signalled(runner: Any, url: str) -> None:
     """Announce the address on one flushed line (tests and the demo read it to learn the

@@ -62,7 +62,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kindred.reference import serve_until_signalled
+from kindred.reference import serve_until_signalled, start_app
 
 CHINA = timezone(timedelta(hours=8), "CST")
 MAX_QUANTITY = 1_000_000
@@ -886,18 +886,7 @@ async def start(
 ) -> tuple[web.AppRunner, str]:
     """Start the service in the running loop; returns the runner (``await runner.cleanup()``
     to stop it) and the base URL with the actual port."""
-    runner = web.AppRunner(create_app(db_path, seed_demo=seed_demo, today=today), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    bound_host, bound_port = runner.addresses[0][:2]
-    if ":" in bound_host:
-        bound_host = f"[{bound_host}]"
-    return runner, f"http://{bound_host}:{bound_port}"
+    return await start_app(create_app(db_path, seed_demo=seed_demo, today=today), host, port)
 
 
 def _date_arg(value: str) -> date:

@@ -51,7 +51,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kindred.reference import serve_until_signalled
+from kindred.reference import serve_until_signalled, start_app
 
 DEFAULT_TOKEN_TTL = 7200
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.DATA\s*\}\}")
@@ -500,18 +500,7 @@ async def start(
 ) -> tuple[web.AppRunner, str]:
     """Start the server in the running loop; returns the runner (``await runner.cleanup()``
     to stop it) and the base URL with the actual port."""
-    runner = web.AppRunner(create_app(db_path, apps, token_ttl=token_ttl), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    bound_host, bound_port = runner.addresses[0][:2]
-    if ":" in bound_host:
-        bound_host = f"[{bound_host}]"
-    return runner, f"http://{bound_host}:{bound_port}"
+    return await start_app(create_app(db_path, apps, token_ttl=token_ttl), host, port)
 
 
 def _app_arg(value: str) -> tuple[str, str]:
