@@ -43,10 +43,11 @@ from hypothesis.stateful import (
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
 from kindred.ledger.models import LedgerEntry, LedgerPayload
 from kindred.ledger.service import commitment
+from kindred.records.metadata import bump_generation
 from kindred.records.query import FieldFilter, ListQuery
 from kindred.records.service import RequestContext
 from kindred.records.transfer import export_records
-from kindred.sovereignty.consents import consents_changed
+from kindred.sovereignty.consents import CONSENTS_COUNTER
 from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.models import AccessDecision, Consent
 from kindred.sovereignty.pdp import FLUSH_SECONDS, LOG_COLUMNS, expand
@@ -434,7 +435,7 @@ class ConsentEnforcement(RuleBasedStateMachine):
                 .where(Consent.id == consent_id)
                 .values(valid_from=valid_from, valid_until=valid_until)
             )
-            consents_changed(session)  # what every consent change tells the caches
+            bump_generation(session, CONSENTS_COUNTER)  # what every consent change tells the caches
         consent.valid_from, consent.valid_until = valid_from, valid_until
         self.read_as_grantee(consent_id, path="list", reader_choice=0)
 

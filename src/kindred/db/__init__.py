@@ -1,6 +1,15 @@
 """Persistence: engines per dialect, declarative base, portable types and migrations."""
 
 from kindred.db.base import Base, PortableJSON, UTCDateTime, metadata, utcnow
-from kindred.db.engine import Database, insert_new
+from kindred.db.engine import Database, driver_rows, insert_new
 
-__all__ = ["Base", "Database", "PortableJSON", "UTCDateTime", "insert_new", "metadata", "utcnow"]
+__all__ = [
+    "Base",
+    "Database",
+    "PortableJSON",
+    "UTCDateTime",
+    "driver_rows",
+    "insert_new",
+    "metadata",
+    "utcnow",
+]

@@ -9,7 +9,7 @@ plain deferred ``BEGIN`` and run concurrently under WAL. PostgreSQL needs none o
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -192,3 +192,23 @@ def insert_new(session: Session, model: type[Any], values: dict[str, Any]) -> bo
     # The connection, not the session: a Core statement needs no ORM processing.
     result = session.connection().execute(statement, values)
     return bool(getattr(result, "rowcount", 0))
+
+
+def driver_rows(
+    session: Session, sql: str, parameters: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Run a plain SQL query on the session's own connection (same transaction) through the
+    DB-API cursor, skipping SQLAlchemy's compile and execute layers; ``?`` placeholders.
+
+    For the few queries on every read of a hot path, where SQLAlchemy's per-call overhead
+    costs several times the lookup itself.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        sql = sql.replace("?", "%s")
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(parameters))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

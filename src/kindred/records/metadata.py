@@ -9,6 +9,7 @@ expression is refused with its position instead of failing at the first record s
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kindred.db import driver_rows
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.fields import (
     Checker,
@@ -163,13 +165,27 @@ def current_generation(session: Session, counter: int = METADATA_COUNTER) -> int
     return generation_clock.read(session, counter)
 
 
+def read_generation(session: Session, counter: int) -> int:
+    """The counter as the database has it now (no TTL): for caches that must see another
+    process's change on the very next read (consent decisions)."""
+    rows = driver_rows(session, "SELECT generation FROM metadata_state WHERE id = ?", [counter])
+    return int(rows[0][0]) if rows else 0
+
+
 def bump_generation(session: Session, counter: int = METADATA_COUNTER) -> None:
-    """Tell every process that its cache keyed on ``counter`` is stale (after commit)."""
+    """Tell every process that its cache keyed on ``counter`` is stale (after commit).
+
+    A fresh random value, not +1: a transaction that read (and so cached) its own uncommitted
+    changes under the new value and then rolled back must never see that value come back
+    with the next commit — with +1 it would, and the cache would serve what never happened.
+    Caches only compare values for equality.
+    """
     state = session.get(MetadataState, counter, with_for_update=True)
+    value = secrets.randbits(62)
     if state is None:
-        session.add(MetadataState(id=counter, generation=1))
+        session.add(MetadataState(id=counter, generation=value))
     else:
-        state.generation += 1
+        state.generation = value
     session.flush()
     # This process sees its own change immediately: expire now (no stale re-read can be
     # cached past commit, because we expire again once the commit is done).

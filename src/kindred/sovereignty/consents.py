@@ -11,7 +11,6 @@ passport; customers with a wallet sign a prepared credential themselves and subm
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.ledger.service import LedgerService
 from kindred.records.fields import SovereigntyClass
-from kindred.records.metadata import MetadataState
+from kindred.records.metadata import bump_generation
 from kindred.records.service import RecordService, RequestContext
 from kindred.sovereignty.credentials import (
     ConsentGrant,
@@ -39,23 +38,7 @@ from kindred.sovereignty.models import AccessDecision, Consent, ConsentRequest, 
 from kindred.sovereignty.purposes import purpose as registered_purpose
 from kindred.sovereignty.status_list import DEFAULT_SIZE, StatusList, status_list_token
 
-CONSENTS_COUNTER = 5  # metadata_state row: changed on every grant and revoke (PDP caches)
-
-
-def consents_changed(session: Session) -> None:
-    """Tell every decision cache that consents changed (after commit).
-
-    A fresh random value, not +1: a transaction that rolls back after a read had cached its
-    uncommitted consents under the new value must never see that value come back with the
-    next commit (with +1 it would, and the cache would serve the rolled-back grant).
-    """
-    state = session.get(MetadataState, CONSENTS_COUNTER, with_for_update=True)
-    value = secrets.randbits(62)
-    if state is None:
-        session.add(MetadataState(id=CONSENTS_COUNTER, generation=value))
-    else:
-        state.generation = value
-    session.flush()
+CONSENTS_COUNTER = 5  # metadata_state row: bumped on every grant and revoke (PDP caches)
 
 
 STATUS_LIST = "1"
@@ -258,7 +241,7 @@ class ConsentService:
 
     def _granted(self, session: Session, row: Consent) -> None:
         session.flush()
-        consents_changed(session)
+        bump_generation(session, CONSENTS_COUNTER)
         self.ledger.append(
             session,
             "sovereignty.consent.granted",
@@ -292,7 +275,7 @@ class ConsentService:
         lists.bits = bits.encode().encode()
         row.state, row.revoked_at = "revoked", datetime.now(UTC).timestamp()
         session.flush()
-        consents_changed(session)
+        bump_generation(session, CONSENTS_COUNTER)
         self.ledger.append(
             session,
             "sovereignty.consent.revoked",

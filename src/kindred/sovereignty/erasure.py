@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.ledger.models import LedgerPayload
 from kindred.ledger.service import LedgerService
+from kindred.records.metadata import bump_generation
 from kindred.records.models import ChangeLogEntry, IdempotencyKey, RecordLink, RecordRow
 from kindred.records.service import RecordService, RequestContext
-from kindred.sovereignty.consents import ConsentService, consents_changed
+from kindred.sovereignty.consents import CONSENTS_COUNTER, ConsentService
 from kindred.sovereignty.datakeys import DataKeys, Shredded
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.models import (
@@ -176,7 +177,7 @@ class CustomerRights:
         counts.update(self._derived(session, record_id))
         remove("identities", sa.delete(CustomerIdentity).where(CustomerIdentity.did == identifier))
         # Caches: decision caches everywhere, and the record registry's view of the record.
-        consents_changed(session)
+        bump_generation(session, CONSENTS_COUNTER)
         erasure = Erasure(
             id=str(uuid.uuid4()),
             subject_sha256=hashlib.sha256(identifier.encode()).hexdigest(),

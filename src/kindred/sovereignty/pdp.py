@@ -44,13 +44,13 @@ from kindred.db.engine import WRITE_OPTION
 from kindred.errors import KindredError
 from kindred.ledger.service import LedgerService
 from kindred.records.fields import SovereigntyClass
+from kindred.records.metadata import read_generation
 from kindred.records.service import RequestContext
 from kindred.sovereignty.consents import CONSENTS_COUNTER
 from kindred.sovereignty.models import Consent, CustomerIdentity
 from kindred.sovereignty.purposes import PURPOSES
 
 log = logging.getLogger("kindred.sovereignty")
-GENERATION_SQL = f"SELECT generation FROM metadata_state WHERE id = {int(CONSENTS_COUNTER)}"
 SUBJECT_CACHE = 200_000
 FLUSH_SECONDS = 0.2
 FLUSH_ROWS = 1000  # record reads per batch
@@ -122,17 +122,10 @@ class PolicyDecisionPoint:
     def refresh(self, session: Session) -> None:
         """Drop the caches when any consent changed (anywhere): once per read batch.
 
-        A plain DB-API query on the session's own connection (same transaction): even a
-        driver-level SQLAlchemy call costs more than the read, and this runs for every read
-        of a customer-authorized field.
+        Uncached (``read_generation``): a revocation made by another process must hold for
+        the very next read here.
         """
-        cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(GENERATION_SQL)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        generation = int(row[0]) if row else 0
+        generation = read_generation(session, CONSENTS_COUNTER)
         if generation != self._generation:
             with self._lock:
                 self._grants = {}

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kindred.db import driver_rows
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.fields import SovereigntyClass
 from kindred.records.service import RecordService, RequestContext
@@ -126,24 +127,18 @@ class ProvenanceService:
         ids = [record["id"] for record in presented]
         now = time.time()
         expired: dict[str, list[str]] = {}
-        # A plain DB-API query: this runs on every read, and a compiled SQLAlchemy statement
-        # with an expanding IN cost several times the lookup itself.
-        connection = session.connection()
-        marker = "?" if connection.dialect.name == "sqlite" else "%s"
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                cursor.execute(
-                    "SELECT record_id, field FROM field_provenance WHERE object = "
-                    f"{marker} AND record_id IN ({', '.join([marker] * len(chunk))}) "
-                    f"AND valid_until < {marker}",
-                    (compiled.definition.name, *chunk, now),
-                )
-                for record_id, name in cursor.fetchall():
-                    expired.setdefault(record_id, []).append(name)
-        finally:
-            cursor.close()
+        # A plain DB-API query (driver_rows): this runs on every read, and a compiled
+        # SQLAlchemy statement with an expanding IN cost several times the lookup itself.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = driver_rows(
+                session,
+                "SELECT record_id, field FROM field_provenance WHERE object = ? AND record_id "
+                f"IN ({', '.join('?' * len(chunk))}) AND valid_until < ?",
+                (compiled.definition.name, *chunk, now),
+            )
+            for record_id, name in rows:
+                expired.setdefault(record_id, []).append(name)
         if not expired:
             return
         automated = context.channel in AUTOMATED
