@@ -26,6 +26,7 @@ from kindred.records.fields import (
     FieldDefinition,
     FieldType,
     ObjectDefinition,
+    SovereigntyClass,
     ValidationRule,
     build_checker,
 )
@@ -51,6 +52,8 @@ class CompiledObject:
     checkers: dict[str, Checker]
     rules: tuple[tuple[ValidationRule, Any], ...]
     fields: dict[str, FieldDefinition]
+    # Customer-authorized fields, in definition order: every read of the object asks.
+    customer_authorized: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -89,6 +92,11 @@ def compile_object(definition: ObjectDefinition) -> CompiledObject:
         checkers={f.name: build_checker(f) for f in definition.fields},
         rules=tuple(rules),
         fields=definition.field_map,
+        customer_authorized=tuple(
+            f.name
+            for f in definition.fields
+            if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
+        ),
     )
 
 

@@ -34,7 +34,6 @@ from kindred.ids import new_id
 from kindred.records.fields import (
     FieldType,
     FieldValueError,
-    SovereigntyClass,
     build_checker,
     format_datetime,
 )
@@ -335,11 +334,7 @@ class RecordService:
         request, or on its own lookups) may."""
         if context.principal.via == "system":
             return permission.can_read_field
-        guarded = {
-            f.name
-            for f in compiled.definition.fields
-            if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
-        }
+        guarded = compiled.customer_authorized
         return lambda name: permission.can_read_field(name) and name not in guarded
 
     def list_records(

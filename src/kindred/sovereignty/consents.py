@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.ledger.service import LedgerService
-from kindred.records.fields import SovereigntyClass
 from kindred.records.metadata import bump_generation
 from kindred.records.service import RecordService, RequestContext
 from kindred.sovereignty.credentials import (
@@ -67,9 +66,8 @@ class ConsentService:
             compiled = registry.objects.get(object_name)
             if compiled is None:
                 continue
-            for definition in compiled.definition.fields:
-                if definition.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED:
-                    found[f"{object_name}.{definition.name}"] = (object_name, definition.name)
+            for name in compiled.customer_authorized:
+                found[f"{object_name}.{name}"] = (object_name, name)
         return found
 
     def _checked(

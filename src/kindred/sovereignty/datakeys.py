@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from kindred.keywrap import KeyWrapper
-from kindred.records.fields import SovereigntyClass
 from kindred.records.service import SEALED, RecordService
 from kindred.sovereignty.models import CustomerDataKey
 
@@ -57,20 +56,13 @@ class DataKeys:
 
     def seal_change_log(self, session: Session, entries: list[dict[str, Any]]) -> None:
         """Records change-log sealer: customer-authorized values of customer records."""
-        guarded: dict[str, set[str]] = {}
         keys: dict[tuple[str, str], AESGCM] = {}
         registry = self.records.registry(session)
         for entry in entries:
             object_name = entry["object"]
             if object_name not in self.customer_objects:
                 continue
-            if object_name not in guarded:
-                guarded[object_name] = {
-                    f.name
-                    for f in registry.get(object_name).definition.fields
-                    if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
-                }
-            names = guarded[object_name]
+            names = set(registry.get(object_name).customer_authorized)
             for side in ("before", "after"):
                 values = entry.get(side)
                 if not values or not names & values.keys():

@@ -43,7 +43,6 @@ from kindred.db.bulk import BulkInserter
 from kindred.db.engine import WRITE_OPTION
 from kindred.errors import KindredError
 from kindred.ledger.service import LedgerService
-from kindred.records.fields import SovereigntyClass
 from kindred.records.metadata import read_generation
 from kindred.records.service import RequestContext
 from kindred.sovereignty.consents import CONSENTS_COUNTER
@@ -237,11 +236,7 @@ class PolicyDecisionPoint:
     ) -> None:
         """Withhold every customer-authorized value the caller may not see (FieldReadHook)."""
         object_name = compiled.definition.name
-        guarded = [
-            f.name
-            for f in compiled.definition.fields
-            if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
-        ]
+        guarded = compiled.customer_authorized
         if not guarded or not presented:
             return
         present = [(record, [n for n in guarded if n in record]) for record in presented]
