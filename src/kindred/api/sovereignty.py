@@ -5,7 +5,6 @@ signature or magic link. Thin: everything else in ``kindred.sovereignty``."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -26,7 +25,7 @@ from kindred.errors import (
 from kindred.scenarios.messaging import SmtpSettings, send_email
 from kindred.scenarios.windows import parse_duration
 from kindred.sovereignty.credentials import Grantee
-from kindred.sovereignty.identity import key_fragment
+from kindred.sovereignty.identity import base64url, key_fragment
 from kindred.sovereignty.models import AccessDecision
 from kindred.sovereignty.passport import PassportRefused, PassportSession
 from kindred.sovereignty.pdp import expand
@@ -141,20 +140,17 @@ def open_session(kindred: KindredDep, body: SessionRequest) -> Json:
 @router.post("/api/v1/passport/magic-link", status_code=202, summary="Email a sign-in link")
 async def magic_link(kindred: KindredDep, body: MagicLinkRequest) -> Json:
     """Always 202 with the same body: whether the address is known is not revealed."""
-    found = await asyncio.to_thread(_magic_link_for, kindred, body.email)
+
+    def issue() -> tuple[str, str] | None:
+        with kindred.database.write() as session:
+            return kindred.passport.magic_link_for_email(session, kindred.records, body.email)
+
+    found = await asyncio.to_thread(issue)
     if found is not None:
         token, address = found
-        settings = kindred.settings
-        link = f"https://{settings.public_host}/passport?token={token}"
+        link = f"https://{kindred.settings.public_host}/passport?token={token}"
         await send_email(
-            SmtpSettings(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                sender=settings.smtp_sender,
-                username=settings.smtp_username,
-                password=settings.smtp_password,
-                starttls=settings.smtp_starttls,
-            ),
+            SmtpSettings.from_settings(kindred.settings),
             to=[address],
             subject="Your Kindred data passport sign-in link",
             text=(
@@ -163,28 +159,6 @@ async def magic_link(kindred: KindredDep, body: MagicLinkRequest) -> Json:
             ),
         )
     return Json({"status": "if the address belongs to a customer, a link is on its way"}, 202)
-
-
-def _magic_link_for(kindred: Any, email: str) -> tuple[str, str] | None:
-    from kindred.auth.permissions import SYSTEM_PRINCIPAL
-    from kindred.records.service import RequestContext
-
-    system = RequestContext(SYSTEM_PRINCIPAL, purpose="passport-sign-in", channel="passport")
-    with kindred.database.write() as session:
-        for object_name in kindred.settings.customer_objects:
-            record = kindred.scenarios.find_record(
-                session, system, object_name, None, {"email": email}
-            )
-            if record is None:
-                continue
-            try:
-                identity = kindred.identities.of_subject(session, object_name, record["id"])
-            except NotFound:
-                continue
-            if identity.custody != "custodial":
-                return None
-            return kindred.passport.magic_link(session, identity.did), str(record["email"])
-    return None
 
 
 def passport_session(
@@ -212,15 +186,11 @@ def take_key(kindred: KindredDep, owner: PassportDep, body: HandOverBody) -> Jso
         key = kindred.identities.hand_over(session, owner.did)
     raw = key.private_bytes_raw()
     public = key.public_key().public_bytes_raw()
-
-    def b64url(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
     return Json(
         {
             "did": owner.did,
             "kid": key_fragment(owner.did),
-            "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64url(public), "d": b64url(raw)},
+            "jwk": {"kty": "OKP", "crv": "Ed25519", "x": base64url(public), "d": base64url(raw)},
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -303,17 +273,21 @@ def request_view(row: Any) -> dict[str, Any]:
     }
 
 
-def _window(body: ConsentBody) -> tuple[datetime | None, datetime]:
+def _aware(moment: datetime) -> datetime:
+    """A datetime sent without a zone is taken as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _terms(body: ConsentBody) -> dict[str, Any]:
+    """The consent service's keyword arguments for a grant or a prepared grant."""
     if (body.valid_until is None) == (body.valid_for is None):
         raise ValidationFailed(
             "give either valid_until or valid_for",
             errors=[field_error("valid_until", "required", "one of valid_until, valid_for")],
         )
-    start = body.valid_from
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
+    start = _aware(body.valid_from) if body.valid_from is not None else None
     if body.valid_until is not None:
-        end = body.valid_until if body.valid_until.tzinfo else body.valid_until.replace(tzinfo=UTC)
+        end = _aware(body.valid_until)
     else:
         try:
             seconds = parse_duration(str(body.valid_for))
@@ -322,7 +296,13 @@ def _window(body: ConsentBody) -> tuple[datetime | None, datetime]:
                 str(error), errors=[field_error("valid_for", "invalid", str(error))]
             ) from None
         end = (start or datetime.now(UTC)) + timedelta(seconds=seconds)
-    return start, end
+    return {
+        "dimensions": body.dimensions,
+        "purpose": body.purpose,
+        "grantee": Grantee(body.grantee.kind, body.grantee.id),
+        "valid_from": start,
+        "valid_until": end,
+    }
 
 
 @router.get("/api/v1/passport/consents", summary="My consents")
@@ -334,17 +314,9 @@ def my_consents(kindred: KindredDep, owner: PassportDep) -> Json:
 
 @router.post("/api/v1/passport/consents", status_code=201, summary="Grant a consent")
 def grant(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
-    start, end = _window(body)
+    terms = _terms(body)
     with kindred.database.write() as session:
-        row = kindred.consents.grant(
-            session,
-            owner.did,
-            dimensions=body.dimensions,
-            purpose=body.purpose,
-            grantee=Grantee(body.grantee.kind, body.grantee.id),
-            valid_from=start,
-            valid_until=end,
-        )
+        row = kindred.consents.grant(session, owner.did, **terms)
         return Json(consent_view(row, credential=True), status_code=201)
 
 
@@ -354,17 +326,9 @@ def grant(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
     summary="Prepare a consent for my wallet to sign",
 )
 def prepare(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
-    start, end = _window(body)
+    terms = _terms(body)
     with kindred.database.write() as session:
-        draft = kindred.consents.prepare(
-            session,
-            owner.did,
-            dimensions=body.dimensions,
-            purpose=body.purpose,
-            grantee=Grantee(body.grantee.kind, body.grantee.id),
-            valid_from=start,
-            valid_until=end,
-        )
+        draft = kindred.consents.prepare(session, owner.did, **terms)
     return Json(
         {
             "id": draft.id,
@@ -397,9 +361,8 @@ def revoke(kindred: KindredDep, owner: PassportDep, consent_id: str) -> Json:
 
 @router.patch("/api/v1/passport/consents/{consent_id}", summary="End a consent earlier")
 def shorten(kindred: KindredDep, owner: PassportDep, consent_id: str, body: ShortenBody) -> Json:
-    end = body.valid_until if body.valid_until.tzinfo else body.valid_until.replace(tzinfo=UTC)
     with kindred.database.write() as session:
-        row = kindred.consents.shorten(session, owner.did, consent_id, end)
+        row = kindred.consents.shorten(session, owner.did, consent_id, _aware(body.valid_until))
         return Json(consent_view(row, credential=True))
 
 
@@ -651,10 +614,7 @@ def patch_provenance(
 ) -> Json:
     changes = body.model_dump(exclude_unset=True)
     if "valid_until" in changes and changes["valid_until"] is not None:
-        moment = changes["valid_until"]
-        changes["valid_until"] = (
-            moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        ).timestamp()
+        changes["valid_until"] = _aware(changes["valid_until"]).timestamp()
     with kindred.database.write() as session:
         row = kindred.provenance.update(session, context, object_name, record_id, field, changes)
         return Json(provenance_view(row))

@@ -216,14 +216,7 @@ async def email(kindred: Kindred, params: dict[str, Any], step: StepContext) -> 
     settings = kindred.settings
     recipients = params["to"] if isinstance(params["to"], list) else [params["to"]]
     return await send_email(
-        SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_sender,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-        ),
+        SmtpSettings.from_settings(settings),
         to=[str(r) for r in recipients],
         subject=str(params["subject"]),
         text=str(params["text"]),

@@ -223,6 +223,18 @@ class SmtpSettings:
     starttls: bool = False
     timeout: float = 10.0
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> SmtpSettings:
+        """The deployment's SMTP settings (``KINDRED_SMTP_*``)."""
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+
 
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # 7-bit transfer encodings (base64/quoted-printable) for the bodies: any server relays them,

@@ -44,6 +44,10 @@ STATUS_LIST = "1"
 MAX_VALIDITY = timedelta(days=5 * 366)
 
 
+def _grantee(row: Consent | ConsentRequest) -> Grantee:
+    return Grantee(row.grantee_kind, row.grantee_id)  # type: ignore[arg-type]  # stored checked
+
+
 def _seconds(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
@@ -300,7 +304,7 @@ class ConsentService:
             did,
             dimensions=row.dimensions,
             purpose=row.purpose,
-            grantee=Grantee(row.grantee_kind, row.grantee_id),  # type: ignore[arg-type]
+            grantee=_grantee(row),
             valid_from=datetime.fromtimestamp(row.valid_from, UTC),
             valid_until=valid_until,
         )
@@ -399,7 +403,7 @@ class ConsentService:
                 did,
                 dimensions=row.dimensions,
                 purpose=row.purpose,
-                grantee=Grantee(row.grantee_kind, row.grantee_id),  # type: ignore[arg-type]
+                grantee=_grantee(row),
                 valid_until=datetime.now(UTC) + timedelta(seconds=row.valid_seconds),
                 request_id=row.id,
             )

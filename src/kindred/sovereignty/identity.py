@@ -98,8 +98,8 @@ def did_key_document(
     if representation == "JsonWebKey2020":
         contexts = [DID_CONTEXT, JWS_2020]
         methods: list[dict[str, Any]] = [
-            {"publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": _base64url(raw)}},
-            {"publicKeyJwk": {"kty": "OKP", "crv": "X25519", "x": _base64url(agreement_key)}},
+            {"publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": base64url(raw)}},
+            {"publicKeyJwk": {"kty": "OKP", "crv": "X25519", "x": base64url(agreement_key)}},
         ]
         types = ("JsonWebKey2020", "JsonWebKey2020")
     elif representation == "Ed25519VerificationKey2018":
@@ -126,7 +126,8 @@ def did_key_document(
     }
 
 
-def _base64url(raw: bytes) -> str:
+def base64url(raw: bytes) -> str:
+    """Unpadded base64url, as JOSE writes keys."""
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -158,7 +159,7 @@ def domain_did(host: str, domain: str) -> str:
 
 
 def _jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
-    return {"kty": "OKP", "crv": "Ed25519", "x": _base64url(public_key.public_bytes_raw())}
+    return {"kty": "OKP", "crv": "Ed25519", "x": base64url(public_key.public_bytes_raw())}
 
 
 def did_web_document(

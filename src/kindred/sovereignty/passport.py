@@ -24,7 +24,10 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import KindredError, NotFound, ValidationFailed, field_error
+from kindred.records.query import FieldFilter, ListQuery
+from kindred.records.service import RecordService, RequestContext
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.identity import DidError, did_key_public_key
 from kindred.sovereignty.models import PassportChallenge
@@ -130,6 +133,31 @@ class PassportAuth:
             )
         )
         return token
+
+    def magic_link_for_email(
+        self, session: Session, records: RecordService, email: str
+    ) -> tuple[str, str] | None:
+        """(magic link token, the address to send it to) for the custodial customer with
+        this email, or None (no such customer, or one holding their own key)."""
+        system = RequestContext(SYSTEM_PRINCIPAL, purpose="passport-sign-in", channel="passport")
+        for object_name in sorted(self.identities.customer_objects):
+            page = records.list_records(
+                session,
+                system,
+                object_name,
+                ListQuery(filters=[FieldFilter("email", "eq", email)], limit=1),
+            )
+            if not page.data:
+                continue
+            record = page.data[0]
+            try:
+                identity = self.identities.of_subject(session, object_name, record["id"])
+            except NotFound:
+                continue
+            if identity.custody != "custodial":
+                return None
+            return self.magic_link(session, identity.did), str(record["email"])
+        return None
 
     def sign_in_with_magic_link(self, session: Session, token: str) -> Opened:
         row = self._consume(session, token, "magic-link")
