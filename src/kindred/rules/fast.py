@@ -184,14 +184,15 @@ def _logical(symbol: str, parts: list[Predicate]) -> Predicate:
     return combined
 
 
-def _operand(node: Node) -> tuple[_Getter | None, tuple[bool, Any]]:
+def _operand(node: Node) -> _Getter | None:
+    """A literal or a field path as a getter; None for anything else."""
     ok, value = literal_value(node)
     if ok:
-        return None, (True, value)
+        return lambda activation: value
     path = field_path(node)
     if path is None:
-        return None, (False, None)
-    return (lambda activation: lookup(path, activation)), (False, None)
+        return None
+    return lambda activation: lookup(path, activation)
 
 
 def _comparison(node: Binary) -> Predicate | None:
@@ -204,12 +205,9 @@ def _comparison(node: Binary) -> Predicate | None:
         return _path_against_literal(left_path, right_value, compare, ordered, flipped=False)
     if right_path is not None and left_ok:
         return _path_against_literal(right_path, left_value, compare, ordered, flipped=True)
-    left_get, _ = _operand(node.left)
-    right_get, _ = _operand(node.right)
-    if (left_get is None and not left_ok) or (right_get is None and not right_ok):
+    get_left, get_right = _operand(node.left), _operand(node.right)
+    if get_left is None or get_right is None:
         return None
-    get_left = left_get or (lambda activation: left_value)
-    get_right = right_get or (lambda activation: right_value)
 
     def general(activation: Mapping[str, Any]) -> bool:
         left, right = get_left(activation), get_right(activation)

@@ -87,6 +87,7 @@ class IdentityService:
             if found is not None:
                 result.append(found)
                 continue
+            wrapped: bytes | None = None
             if public_key is not None:
                 try:
                     public = Ed25519PublicKey.from_public_bytes(public_key)
@@ -97,15 +98,11 @@ class IdentityService:
                             field_error("public_key", "invalid", "32 raw bytes of an Ed25519 key")
                         ],
                     ) from None
-                wrapped = None
-                custody = "customer"
+                did, custody = did_key(public), "customer"
             else:
                 private = Ed25519PrivateKey.generate()
                 public = private.public_key()
-                custody = "custodial"
-                wrapped = None
-            did = did_key(public)
-            if custody == "custodial":
+                did, custody = did_key(public), "custodial"
                 wrapped = self._wrapper.wrap(_raw_private(private), did.encode())
             identity = CustomerIdentity(
                 did=did,

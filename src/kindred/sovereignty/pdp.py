@@ -22,7 +22,6 @@ thread once reads pause, the rest on shutdown.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -194,36 +193,6 @@ class PolicyDecisionPoint:
             else:
                 return Decision(True, "consent", grant.consent_id)
         return Decision(False, reason)
-
-    def check(
-        self,
-        session: Session,
-        context: RequestContext,
-        subject_did: str | None,
-        dimension: str,
-        *,
-        channel: str = "api",
-    ) -> Decision:
-        """One decision (logged), for callers outside the record read path."""
-        self.refresh(session)
-        grants = self._active(session, [subject_did]).get(subject_did) if subject_did else None
-        now = time.time()
-        decision = self.decide(grants, dimension, context, now)
-        object_name, _, field_name = dimension.partition(".")
-        checked = dataclasses.replace(context, channel=channel)
-        self.log.add(
-            [
-                _entry(
-                    now,
-                    subject_did,
-                    object_name,
-                    checked,
-                    [[field_name, decision.allowed, decision.reason, decision.consent_id]],
-                )
-            ],
-            inline=not _writing(session),
-        )
-        return decision
 
     # -- the record read hook ---------------------------------------------------------------
 
