@@ -26,7 +26,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +132,10 @@ class NewRun:
 class Active:
     compiled: CompiledScenario
     version: int
+    reader: RequestContext = field(init=False)  # who its lookups read as, made once
+
+    def __post_init__(self) -> None:
+        self.reader = scenario_reader(self.compiled)
 
 
 class ScenarioEngine:
@@ -487,7 +491,7 @@ class ScenarioEngine:
             position: int, event: CloudEvent, shared: SharedActivation | None
         ) -> Evaluation:
             active = self._active[position]
-            reader[0] = scenario_reader(active.compiled)
+            reader[0] = active.reader
             return evaluate(
                 active.compiled,
                 active.version,
