@@ -1,0 +1,1 @@
+"""Multi-agent workflows: declarative agents, tools over reference systems, orchestration, traces."""

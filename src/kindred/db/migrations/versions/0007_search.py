@@ -1,0 +1,22 @@
+"""semantic search (full-text index over notes and knowledge)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-02 07:30:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Placeholder, filled in by the change that needs it (kept so the revision chain is fixed).
+    pass
+
+
+def downgrade() -> None:
+    pass
