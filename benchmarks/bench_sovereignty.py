@@ -5,6 +5,7 @@ the embedded default (SQLite in a temporary directory, consumers and scheduler o
 
     .venv/bin/python benchmarks/bench_sovereignty.py
     .venv/bin/python benchmarks/bench_sovereignty.py --contacts 500 --rounds 3 --profile-gets 0
+    .venv/bin/python benchmarks/bench_sovereignty.py --log-prefill 1000000   # a full log
 
 Set-up: N contacts (default 2,000) with email, phone and address, owned by one sales rep
 (scope "territory": a rep sees their own customers), each with its custodial DID as in
@@ -20,13 +21,22 @@ records, each in its own read session as an API request would be: it includes th
 counter read, the DID lookup, the decisions and queuing them for the decision log.
 
 (b) Reads as the rep with purpose "sales": ``records.get`` of random contacts (one read
-session per get) and a walk over all contacts in ``list_records`` pages of 100. "Enforcement
-off" is the same ``Kindred`` with ``records.read_hooks`` emptied for the segment (restored
-after). Rounds alternate which mode goes first and both modes read the same ids, so noise
-and cache state hit both alike; a warm-up round is left out. The checked mode pays for the
-decision log too: its background writer runs during the segment and the segment ends only
-once ``kindred.pdp.log.flush()`` has written the rest and no write is still in flight (a
-meter around the log's ``flush`` tells, and times every write: "log write per decision").
+session per get) and walks over all contacts in ``list_records`` pages of 100 (``--walks``
+per segment). "Enforcement off" is the same ``Kindred`` with the PDP's hook taken out of
+``records.read_hooks`` for the segment (restored after). In every round each mode runs its
+gets and its walks, the order of the modes rotating from round to round, and all modes read
+the same ids, so noise and cache state hit them alike; a warm-up round is left out. The
+checked mode pays for the decision log too: its background writer runs during the segment
+and the segment ends only once ``kindred.pdp.log.flush()`` has written the rest and no write
+is still in flight (a meter around the log's write tells, and times every write: "log write
+per decision"). The ratio checked ÷ off is taken per round; the targets are judged on the
+median of the rounds (a burst of load from another process on the shared machine moves one
+round, not the verdict), and the ratio of the totals is printed beside it.
+
+``--log-prefill N`` first writes N reads of synthetic past decisions through the decision
+log itself (rows of 100 reads of 200,000 customers, with their index entries and ledger
+batches), so the reads run against a log of that size: what one write costs must not grow
+with the log.
 
 A profile (cProfile on the reading thread and on the decision log's writes) of checked reads
 names the top costs by own time. The last line is JSON. Not part of the test run.
@@ -44,7 +54,8 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,11 +66,13 @@ import sqlalchemy as sa
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
 from kindred.config import Settings
+from kindred.db import driver_rows
 from kindred.records.query import ListQuery
 from kindred.records.service import RequestContext
 from kindred.services import Kindred
 from kindred.sovereignty.credentials import Grantee
-from kindred.sovereignty.models import CustomerIdentity
+from kindred.sovereignty.decision_log import make_entry, subject_key
+from kindred.sovereignty.models import AccessDecision, AccessDecisionSubject
 
 TARGETS = {"decision_p99_us": 100.0, "checked_vs_unchecked": 0.85}
 PURPOSE = "sales"
@@ -69,7 +82,7 @@ SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
 IDLE = ("'acquire' of '_thread.lock", "threading.py", "_lsprof")
 
 
-def percentile(values: list[float], fraction: float) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
@@ -169,13 +182,12 @@ def seed(kindred: Kindred, contacts: int) -> Population:
 class FlushMeter:
     """Wraps the decision log's write (the background writer's and explicit flushes alike):
     times each write, counts what it wrote, knows whether one is in flight, can profile
-    them, and counts the INSERT statements into ``access_decisions``."""
+    them."""
 
     log: Any
     seconds: float = 0.0
     decisions: int = 0
     writes: int = 0
-    inserts: int = 0  # INSERT statements into access_decisions the writes took
     profiles: list[cProfile.Profile] | None = None
     # The thread already under a profiler (a second one there would switch the first off).
     profiled_elsewhere_than: int | None = None
@@ -190,12 +202,6 @@ class FlushMeter:
         self._method = "_flush" if hasattr(self.log, "_flush") else "flush"
         self._original: Callable[[], int] = getattr(self.log, self._method)
         setattr(self.log, self._method, self.write)
-        sa.event.listen(self.log.database.engine, "before_cursor_execute", self._statement)
-
-    def _statement(self, connection: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("INSERT INTO access_decisions"):
-            with self._lock:
-                self.inserts += 1
 
     def write(self) -> int:
         with self._lock:
@@ -232,11 +238,57 @@ class FlushMeter:
 
     def reset(self) -> None:
         with self._lock:
-            self.seconds, self.decisions, self.writes, self.inserts = 0.0, 0, 0, 0
+            self.seconds, self.decisions, self.writes = 0.0, 0, 0
 
     def remove(self) -> None:
         delattr(self.log, self._method)
-        sa.event.remove(self.log.database.engine, "before_cursor_execute", self._statement)
+
+
+def log_shape(kindred: Kindred) -> dict[str, int]:
+    """What the decision log holds: rows, reads, index entries and buckets."""
+    with kindred.database.read() as session:
+        rows, reads = session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(AccessDecision.read_count), 0))
+        ).one()
+        entries, buckets = session.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(AccessDecisionSubject.bucket)))
+        ).one()
+    return {"rows": rows, "reads": reads, "index_entries": entries, "buckets": buckets}
+
+
+def prefill_log(kindred: Kindred, reads: int, meter: FlushMeter) -> dict[str, Any]:
+    """``reads`` synthetic past reads, through the decision log's own write path: rows of 100
+    reads of 200,000 customers (a tenth of them under a consent for email and phone)."""
+    rng = random.Random(3)
+    context = RequestContext(SYSTEM_PRINCIPAL, request_id="prefill", purpose=PURPOSE)
+    fields = ("email", "phone", "mobile", "birthday", "wechat_openid", "address")
+    outcomes = [
+        [[name, False, "no-consent"] for name in fields],
+        [
+            [
+                name,
+                name in ("email", "phone"),
+                "consent" if name in ("email", "phone") else "no-consent",
+            ]
+            for name in fields
+        ],
+    ]
+    started = time.perf_counter()
+    for _ in range(0, reads, PAGE):
+        rows, keys = [], set()
+        for _ in range(PAGE):
+            did = f"did:key:z6MkPrefill{rng.randrange(200_000):08d}"
+            consented = rng.random() < 0.1
+            rows.append([did, int(consented), f"urn:uuid:{uuid.uuid4()}" if consented else None])
+            keys.add(subject_key(did))
+        allowed = sum(2 for row in rows if row[1])
+        entry = make_entry(
+            time.time(), "contact", context, outcomes, rows, keys, allowed, PAGE * 6 - allowed
+        )
+        kindred.pdp.log.add(entry)
+    meter.drain()
+    meter.reset()
+    return {"reads": reads, "seconds": round(time.perf_counter() - started, 1)}
 
 
 # -- (a) the decision point ----------------------------------------------------------------------
@@ -312,13 +364,11 @@ def enforce_cost(
         for repetition in range(repetitions):
             start = (repetition * size) % len(page)
             batch = [dict(record) for record in (page * 2)[start : start + size]]
-            timings.append(
-                timed(
-                    lambda session, records=batch: kindred.pdp.enforce(
-                        session, context, compiled, records
-                    )
-                )
-            )
+
+            def work(session: Any, records: list[dict[str, Any]] = batch) -> None:
+                kindred.pdp.enforce(session, context, compiled, records)
+
+            timings.append(timed(work))
         meter.drain()
         per_record = [t / size * 1e6 for t in timings]
         results[label] = {
@@ -327,18 +377,19 @@ def enforce_cost(
             "call_p50_us": round(statistics.median(timings) * 1e6, 1),
         }
     record_id = page[0]["id"]
-    parts = {
-        # The statements enforce() runs per read batch (once the consents are cached).
+    parts: dict[str, Callable[[Any], Any]] = {
+        # The statements enforce() runs per read batch (the DID lookup only for records
+        # it has not seen since the last consent change).
         "consents counter read": lambda session: kindred.pdp.refresh(session),
-        "DID lookup": lambda session: session.execute(
-            sa.select(CustomerIdentity.subject_id, CustomerIdentity.did).where(
-                CustomerIdentity.subject_object == "contact",
-                CustomerIdentity.subject_id.in_([record_id]),
-            )
-        ).all(),
+        "DID lookup": lambda session: driver_rows(
+            session,
+            "SELECT subject_id, did FROM customer_identities WHERE subject_object = ? "
+            "AND subject_id IN (?)",
+            ["contact", record_id],
+        ),
     }
-    for label, work in parts.items():
-        timings = [timed(work) for _ in range(repetitions)]
+    for label, statement in parts.items():
+        timings = [timed(statement) for _ in range(repetitions)]
         results[f"{label} p50 us"] = round(statistics.median(timings) * 1e6, 1)
     return results
 
@@ -358,7 +409,7 @@ def mode_of(kindred: Kindred, mode: Mode) -> Iterator[None]:
     if mode == "off":
         kindred.records.read_hooks[:] = [h for h in hooks if h != kindred.pdp.enforce]
     if mode == "unlogged":
-        kindred.pdp.log.add = lambda entries, **options: None  # type: ignore[method-assign]
+        kindred.pdp.log.add = lambda entry, **options: None
     try:
         yield
     finally:
@@ -408,11 +459,12 @@ def segment(
     kindred: Kindred,
     population: Population,
     ids: list[str],
+    walks: int,
     mode: Mode,
     meter: FlushMeter,
     totals: Totals | None,
 ) -> None:
-    """One mode's share of a round: the gets, then the page walk. The checked mode's times
+    """One mode's share of a round: the gets, then the page walks. The checked mode's times
     include writing its decisions (what the background writer had not written yet)."""
     context = population.context()
 
@@ -425,7 +477,9 @@ def segment(
 
     with mode_of(kindred, mode):
         get_seconds, get_count = timed(lambda: get_reads(kindred, context, ids))
-        list_seconds, list_count = timed(lambda: page_walk(kindred, context))
+        list_seconds, list_count = timed(
+            lambda: sum(page_walk(kindred, context) for _ in range(walks))
+        )
     if totals is not None:
         totals.get_seconds += get_seconds
         totals.gets += get_count
@@ -436,17 +490,24 @@ def segment(
 
 
 def side_by_side(
-    kindred: Kindred, population: Population, rounds: int, gets: int, meter: FlushMeter
+    kindred: Kindred,
+    population: Population,
+    rounds: int,
+    gets: int,
+    walks: int,
+    meter: FlushMeter,
 ) -> dict[str, Any]:
     rng = random.Random(7)
     totals = {mode: Totals() for mode in MODES}
+    shape_before: dict[str, int] = {}
     for number in range(rounds + 1):  # round 0 warms every mode up and is left out
         ids = [rng.choice(population.contact_ids) for _ in range(gets)]
         shift = number % len(MODES)  # each mode goes first, second and last in turn
         for mode in MODES[shift:] + MODES[:shift]:
-            segment(kindred, population, ids, mode, meter, totals[mode] if number else None)
+            segment(kindred, population, ids, walks, mode, meter, totals[mode] if number else None)
         if number == 0:
             meter.reset()
+            shape_before = log_shape(kindred)
             print("[reads] warm-up round done", flush=True)
             continue
         print(
@@ -458,19 +519,24 @@ def side_by_side(
         )
     checked, unlogged, off = (totals[mode] for mode in MODES)
 
-    def per_round(ours: list[float], theirs: list[float]) -> float:
-        return round(statistics.median(a / b for a, b in zip(ours, theirs, strict=True)), 3)
+    def ratios(ours: list[float], theirs: list[float]) -> list[float]:
+        return [round(a / b, 3) for a, b in zip(ours, theirs, strict=True)]
 
-    decisions = meter.decisions
-    result: dict[str, Any] = {"rounds": rounds, "gets_per_round": gets}
+    shape = {k: v - shape_before[k] for k, v in log_shape(kindred).items()}
+    decisions, writes = meter.decisions, max(1, meter.writes)
+    get_ratios = ratios(checked.per_round_get, off.per_round_get)
+    list_ratios = ratios(checked.per_round_list, off.per_round_list)
+    result: dict[str, Any] = {"rounds": rounds, "gets_per_round": gets, "walks_per_round": walks}
     for mode, figures in totals.items():
         result[f"get_{mode}_per_s"] = round(figures.get_rate(), 1)
         result[f"list_{mode}_records_per_s"] = round(figures.list_rate(), 1)
     result |= {
-        "get_ratio": round(checked.get_rate() / off.get_rate(), 3),
-        "get_ratio_per_round_median": per_round(checked.per_round_get, off.per_round_get),
-        "list_ratio": round(checked.list_rate() / off.list_rate(), 3),
-        "list_ratio_per_round_median": per_round(checked.per_round_list, off.per_round_list),
+        "get_ratio_per_round_median": round(statistics.median(get_ratios), 3),
+        "get_ratio_of_totals": round(checked.get_rate() / off.get_rate(), 3),
+        "get_ratios_per_round": get_ratios,
+        "list_ratio_per_round_median": round(statistics.median(list_ratios), 3),
+        "list_ratio_of_totals": round(checked.list_rate() / off.list_rate(), 3),
+        "list_ratios_per_round": list_ratios,
         "get_unlogged_ratio": round(unlogged.get_rate() / off.get_rate(), 3),
         "list_unlogged_ratio": round(unlogged.list_rate() / off.list_rate(), 3),
         "get_us_off": round(1e6 / off.get_rate(), 1),
@@ -486,8 +552,12 @@ def side_by_side(
         "decisions_logged": decisions,
         "log_writes": meter.writes,
         "log_write_us_per_decision": round(meter.seconds / decisions * 1e6, 2) if decisions else 0,
-        "log_insert_statements_per_write": round(meter.inserts / max(1, meter.writes), 1),
-        "log_decisions_per_insert_statement": round(decisions / max(1, meter.inserts), 1),
+        "log_write_us_per_read": (
+            round(meter.seconds / shape["reads"] * 1e6, 2) if shape["reads"] else 0
+        ),
+        "log_rows_per_write": round(shape["rows"] / writes, 1),
+        "log_reads_per_row": round(shape["reads"] / max(1, shape["rows"]), 1),
+        "log_index_entries_per_read": round(shape["index_entries"] / max(1, shape["reads"]), 3),
         "log_writer_busy_share_of_checked_time": round(
             meter.seconds / (checked.get_seconds + checked.list_seconds), 3
         ),
@@ -546,7 +616,7 @@ def profiled(
     main = cProfile.Profile()
     main.enable()
     try:
-        segment(kindred, population, ids, "checked", meter, None)
+        segment(kindred, population, ids, 1, "checked", meter, None)
     finally:
         main.disable()
         meter.drain()
@@ -589,8 +659,10 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=2_000)
     parser.add_argument("--iterations", type=int, default=200_000, help="(a) decide() calls")
     parser.add_argument("--enforce-repetitions", type=int, default=300, help="(a) enforce()")
-    parser.add_argument("--rounds", type=int, default=6, help="(b) timed rounds per mode")
+    parser.add_argument("--rounds", type=int, default=8, help="(b) timed rounds per mode")
     parser.add_argument("--gets", type=int, default=1_000, help="(b) gets per round and mode")
+    parser.add_argument("--walks", type=int, default=3, help="(b) page walks per round and mode")
+    parser.add_argument("--log-prefill", type=int, default=0, help="past reads in the log first")
     parser.add_argument("--profile-gets", type=int, default=1_000, help="0: no profile")
     parser.add_argument("--profile-top", type=int, default=15)
     parser.add_argument("--directory", default=None, help="where the SQLite file goes")
@@ -608,6 +680,10 @@ def main() -> None:
                 f"{len(population.consented):,} consents in {time.perf_counter() - started:.1f} s",
                 flush=True,
             )
+            if arguments.log_prefill > 0:
+                results["log_prefill"] = prefill_log(kindred, arguments.log_prefill, meter)
+                results["log_prefill"] |= log_shape(kindred)
+                print(f"[set-up] decision log prefilled: {results['log_prefill']}", flush=True)
             results["decide"] = decision_latency(kindred, population, arguments.iterations)
             print(f"[decide] {results['decide']}", flush=True)
             results["enforce"] = enforce_cost(
@@ -615,7 +691,7 @@ def main() -> None:
             )
             print(f"[enforce] {results['enforce']}", flush=True)
             results["reads"] = side_by_side(
-                kindred, population, arguments.rounds, arguments.gets, meter
+                kindred, population, arguments.rounds, arguments.gets, arguments.walks, meter
             )
             print(f"[reads] {results['reads']}", flush=True)
             if arguments.profile_gets > 0:
@@ -623,15 +699,26 @@ def main() -> None:
                     kindred, population, arguments.profile_gets, meter, arguments.profile_top
                 )
             kindred.pdp.log.flush()
+            results["log"] = log_shape(kindred)
         finally:
             meter.remove()
             kindred.close()
 
     decide, enforce, reads = results["decide"], results["enforce"], results["reads"]
+    target = TARGETS["checked_vs_unchecked"]
+    results["checked_vs_unchecked"] = {
+        shape: {
+            "checked_per_s": reads[f"{shape}_checked{unit}_per_s"],
+            "off_per_s": reads[f"{shape}_off{unit}_per_s"],
+            "ratio_per_round_median": reads[f"{shape}_ratio_per_round_median"],
+            "ratio_of_totals": reads[f"{shape}_ratio_of_totals"],
+        }
+        for shape, unit in (("get", ""), ("list", "_records"))
+    }
     meets = {
         "decision_p99": decide["p99_us"] < TARGETS["decision_p99_us"],
-        "get_ratio": reads["get_ratio"] >= TARGETS["checked_vs_unchecked"],
-        "list_ratio": reads["list_ratio"] >= TARGETS["checked_vs_unchecked"],
+        "get_ratio": reads["get_ratio_per_round_median"] >= target,
+        "list_ratio": reads["list_ratio_per_round_median"] >= target,
     }
     results["meets"] = meets
     print()
@@ -665,8 +752,8 @@ def main() -> None:
         f"{reads['get_checked_per_s']:,.0f} / {reads['get_off_per_s']:,.0f}",
     )
     row(
-        "(b) get: checked ÷ off (median of rounds)",
-        f"{reads['get_ratio']} ({reads['get_ratio_per_round_median']})",
+        "(b) get: checked ÷ off, median of rounds (of totals)",
+        f"{reads['get_ratio_per_round_median']} ({reads['get_ratio_of_totals']})",
         "≥ 0.85",
     )
     row(
@@ -674,8 +761,8 @@ def main() -> None:
         f"{reads['list_checked_records_per_s']:,.0f} / {reads['list_off_records_per_s']:,.0f}",
     )
     row(
-        "(b) list: checked ÷ off (median of rounds)",
-        f"{reads['list_ratio']} ({reads['list_ratio_per_round_median']})",
+        "(b) list: checked ÷ off, median of rounds (of totals)",
+        f"{reads['list_ratio_per_round_median']} ({reads['list_ratio_of_totals']})",
         "≥ 0.85",
     )
     row(
@@ -691,15 +778,22 @@ def main() -> None:
         f"{reads['list_us_per_record_off']} + {reads['list_us_per_record_added_by_pdp']} + "
         f"{reads['list_us_per_record_added_by_log']}",
     )
-    row("(b) decision log: write time per decision (µs)", f"{reads['log_write_us_per_decision']}")
     row(
-        "(b) decision log: INSERTs per write / decisions per INSERT",
-        f"{reads['log_insert_statements_per_write']} / "
-        f"{reads['log_decisions_per_insert_statement']}",
+        "(b) decision log: write time per read / per decision (µs)",
+        f"{reads['log_write_us_per_read']} / {reads['log_write_us_per_decision']}",
+    )
+    row(
+        "(b) decision log: rows per write / reads per row",
+        f"{reads['log_rows_per_write']} / {reads['log_reads_per_row']}",
     )
     row(
         "(b) decision log: writer busy, share of checked time",
         f"{reads['log_writer_busy_share_of_checked_time']:.1%}",
+    )
+    log_size = results["log"]
+    row(
+        "decision log at the end: reads / rows / index buckets",
+        f"{log_size['reads']:,} / {log_size['rows']:,} / {log_size['buckets']:,}",
     )
     print(
         f"({os.cpu_count()} cores; SQLite embedded default; {arguments.contacts:,} contacts, half "

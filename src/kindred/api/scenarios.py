@@ -34,7 +34,7 @@ def _author(context: ContextDep) -> RequestContext:
 AuthorDep = Annotated[RequestContext, Depends(_author)]
 
 
-async def _definition(request: Request) -> Any:
+async def read_definition(request: Request) -> Any:
     """The body as JSON or YAML (``application/yaml``, ``text/yaml``)."""
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";")[0].strip()
@@ -68,7 +68,7 @@ def list_scenarios(kindred: KindredDep, context: ContextDep, enabled: bool | Non
 
 @router.post("", status_code=201, summary="Save a new scenario (JSON or YAML); starts disabled")
 async def create_scenario(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
-    raw = await _definition(request)
+    raw = await read_definition(request)
     with kindred.database.write() as session:
         saved = kindred.scenarios.create(session, raw, context.principal.user_id)
     return Json(saved.to_dict(), status_code=201, headers={"ETag": f'"v{saved.version}"'})
@@ -76,7 +76,7 @@ async def create_scenario(request: Request, kindred: KindredDep, context: Author
 
 @router.post("/validate", summary="Check a definition without saving it")
 async def validate_scenario(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
-    raw = await _definition(request)
+    raw = await read_definition(request)
     with kindred.database.read() as session:
         compiled = kindred.scenarios.check(session, raw)
     return Json({"valid": True, "name": compiled.name, "steps": sum(1 for _ in compiled.walk())})
@@ -97,7 +97,7 @@ async def update_scenario(
     context: AuthorDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Json:
-    raw = await _definition(request)
+    raw = await read_definition(request)
     with kindred.database.write() as session:
         saved = kindred.scenarios.update(
             session, name, raw, context.principal.user_id, expected_version=parse_if_match(if_match)
@@ -134,7 +134,7 @@ def disable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json
 async def dry_run_saved(
     name: str, request: Request, kindred: KindredDep, context: ContextDep
 ) -> Json:
-    body = await _definition(request)
+    body = await read_definition(request)
     event = _event_of(body)
     with kindred.database.read() as session:
         saved = kindred.scenarios.get(session, name)
@@ -148,7 +148,7 @@ async def dry_run_saved(
 
 @router.post("/dry-run", summary="Dry run of an unsaved definition")
 async def dry_run_draft(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
-    body = await _definition(request)
+    body = await read_definition(request)
     if not isinstance(body, dict) or "definition" not in body:
         raise ValidationFailed('send {"definition": {…}, "event": {…}}')
     event = _event_of(body)

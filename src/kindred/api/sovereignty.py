@@ -9,7 +9,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,10 +24,9 @@ from kindred.errors import (
 from kindred.scenarios.messaging import SmtpSettings, send_email
 from kindred.scenarios.windows import parse_duration
 from kindred.sovereignty.credentials import Grantee
+from kindred.sovereignty.decision_log import subject_rows
 from kindred.sovereignty.identity import base64url, key_fragment
-from kindred.sovereignty.models import AccessDecision
 from kindred.sovereignty.passport import PassportRefused, PassportSession
-from kindred.sovereignty.pdp import expand
 
 router = APIRouter(tags=["sovereignty"])
 
@@ -389,12 +387,7 @@ def access_log(
 ) -> Json:
     kindred.pdp.log.flush()  # what was decided a moment ago is part of the answer
     with kindred.database.read() as session:
-        rows = session.execute(
-            sa.select(AccessDecision)
-            .where(AccessDecision.subject_did == owner.did)
-            .order_by(AccessDecision.id.desc())
-            .limit(limit)
-        ).scalars()
+        rows = subject_rows(session, owner.did, newest_first=True, limit=limit)
         return Json(
             {
                 "data": [
@@ -408,8 +401,8 @@ def access_log(
                         "reason": d["reason"],
                         "consent": d["consent_id"],
                     }
-                    for row in rows
-                    for d in expand(row)
+                    for _, decisions in rows
+                    for d in decisions
                 ]
             }
         )

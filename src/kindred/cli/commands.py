@@ -148,9 +148,10 @@ def demo(
     else:
         console.print(f"demo data present ({accounts:,} accounts); keeping it")
     _ensure_demo_logins(kindred)
-    erp = _start_reference_erp(settings) if serve and not settings.inventory_url else None
+    references = _start_reference_systems(settings)
     _demo_scenarios(kindred)
     consented = _demo_consent(kindred)
+    reviewed = _demo_agents(kindred)
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
@@ -188,6 +189,23 @@ def demo(
         *(
             [
                 (
+                    "Agent run",
+                    f'curl -s -H "Authorization: Bearer $TOKEN" '
+                    f"'{base}/api/v1/agent-runs/{reviewed[0]['id']}'   (its decision trace;"
+                    " /otlp as OpenTelemetry spans, /verify proves it against the ledger)",
+                ),
+                (
+                    "Tasks",
+                    f"curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/tasks'"
+                    "   (approvals the agents wait for; POST /api/v1/tasks/<id>/decision)",
+                ),
+            ]
+            if reviewed
+            else []
+        ),
+        *(
+            [
+                (
                     "Consent",
                     f'curl -s -H "Authorization: Bearer $TOKEN" -H "X-Purpose: marketing" '
                     f"'{base}/api/v1/objects/contact/records/{consented[0]}'"
@@ -209,54 +227,158 @@ def demo(
     for email, who in DEMO_LOGINS:
         logins.add_row(email, who)
     console.print(logins)
-    if not serve:
-        kindred.close()
-        return
-    console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
     try:
-        _serve(kindred, host, port, workers=1)
+        if serve:
+            console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
+            _serve(kindred, host, port, workers=1)
     finally:
-        if erp is not None:
-            erp.terminate()
-            erp.wait(timeout=10)
+        if not serve:
+            kindred.close()
+        for process in references:
+            process.terminate()
+            process.wait(timeout=10)
 
 
-def _start_reference_erp(settings: Any) -> Any:
-    """The reference ERP (warehouses, spare-part stock, reservations) for the demo's
-    device-fault chain: a separate process with its own database, reached over HTTP."""
+# The business systems the demo starts (unless their URL is set): module, setting, what for.
+REFERENCE_SYSTEMS = (
+    ("erp", "inventory_url", "ERP: warehouses, spot stock, reservations"),
+    ("insurance", "insurance_url", "medical-insurance qualification registry"),
+    ("contracts", "contracts_url", "contract and payment-history system"),
+    ("knowledge", "knowledge_url", "knowledge base: compatibility reports, manuals"),
+)
+
+
+def _start_reference_systems(settings: Any) -> list[Any]:
+    """The reference business systems, each a separate process with its own database,
+    reached over HTTP (the scenario connectors and the agents' tools call them)."""
     import subprocess
     import sys
+    import threading
     from pathlib import Path
 
     folder = settings.sqlite_path.parent if settings.sqlite_path else Path("var")
     folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kindred.reference.erp",
-            "--db",
-            str(folder / "reference-erp.db"),
-            "--port",
-            "0",
-            "--seed-demo",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("listening on "):
-        process.terminate()
-        error_console.print(f"the reference ERP did not start ({line!r}); spare parts disabled")
-        return None
-    settings.inventory_url = line.removeprefix("listening on ")
-    import threading
+    started = []
+    for module, attribute, label in REFERENCE_SYSTEMS:
+        if getattr(settings, attribute):
+            continue
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                f"kindred.reference.{module}",
+                "--db",
+                str(folder / f"reference-{module}.db"),
+                "--port",
+                "0",
+                "--seed-demo",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            process.terminate()
+            error_console.print(f"the reference {module} did not start ({line!r}); skipped")
+            continue
+        setattr(settings, attribute, line.removeprefix("listening on "))
+        # Keep reading its output so a full pipe can never stall the service.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        console.print(f"reference {label}: {getattr(settings, attribute)}")
+        started.append(process)
+    return started
 
-    # Keep reading its output so a full pipe can never stall the service.
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    console.print(f"reference ERP (inventory connector): {settings.inventory_url}")
-    return process
+
+def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
+    """The article's case: purchase intents of demo hospitals reviewed by the compliance,
+    inventory and service agents in parallel, one joined recommendation each."""
+    import asyncio
+    import time
+
+    from kindred.agents.demo import CASES, golden_cases, seed_case
+    from kindred.agents.evaluation import evaluate
+    from kindred.agents.runtime import runtime_for
+    from kindred.auth.permissions import SYSTEM_PRINCIPAL
+    from kindred.reference.hospitals import BY_CREDIT_CODE
+
+    settings = kindred.settings
+    if not all(getattr(settings, attribute) for _, attribute, _ in REFERENCE_SYSTEMS):
+        error_console.print("agents demo skipped: the reference systems are not all running")
+        return []
+    with kindred.database.write() as session:
+        kindred.agents.install_examples(session)
+        intents = seed_case(session, kindred.records)
+        for case in golden_cases(intents):
+            kindred.agents.add_case(
+                session,
+                "purchase_intent_review",
+                case["name"],
+                case["inputs"],
+                case["expected"],
+                None,
+            )
+    report: dict[str, Any] = {}
+
+    async def review() -> list[dict[str, Any]]:
+        runtime = runtime_for(kindred)
+        results = []
+        try:
+            for case in CASES:
+                started = time.perf_counter()
+                summary = await runtime.start(
+                    "purchase_intent_review",
+                    {"purchase_intent": intents[case.key]},
+                    trigger={"kind": "manual", "by": "kindred demo"},
+                )
+                summary["ms"] = (time.perf_counter() - started) * 1000
+                summary["case"] = case
+                results.append(summary)
+            # Consistency: every golden case three times (evaluation runs, not live ones).
+            report.update(
+                await evaluate(
+                    runtime,
+                    "purchase_intent_review",
+                    k=3,
+                    versions=None,
+                    principal=SYSTEM_PRINCIPAL,
+                )
+            )
+        finally:
+            kindred.extras.pop("agent_runtime", None)
+            await runtime.aclose()
+        return results
+
+    results = asyncio.run(review())
+    table = Table(
+        title="Purchase intents reviewed by three agents (compliance ∥ inventory ∥ service)"
+    )
+    for column in ("hospital", "product × qty", "recommendation", "why", "ms"):
+        table.add_column(column)
+    for result in results:
+        case = result["case"]
+        outputs = result.get("outputs") or {}
+        action = outputs.get("action") or result["status"]
+        why = outputs.get("reason") or result.get("error") or ""
+        if result["status"] == "waiting":
+            action, why = "waiting for approval", f"task {result['waiting_for'][0]}"
+        table.add_row(
+            BY_CREDIT_CODE[case.credit_code].name,
+            f"{case.sku} × {case.quantity}",
+            action,
+            why,
+            f"{result['ms']:.0f}",
+        )
+    console.print(table)
+    with kindred.database.read() as session:
+        metrics = kindred.agents.metrics(session, None)
+    console.print(
+        f"golden cases: pass^{report['k']} = {report['pass_k']:.0%} over {report['runs']} runs, "
+        f"deviation rate {report['deviation_rate']:.1%} (target < 5%); live runs "
+        f"{metrics['runs']}, human intervention rate {metrics['intervention_rate']:.0%} "
+        "(one case of eight is designed to need an approval; target over real runs < 8%)"
+    )
+    return results
 
 
 def _demo_consent(kindred: Kindred) -> tuple[str, str] | None:

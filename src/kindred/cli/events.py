@@ -403,10 +403,19 @@ def worker(
             f"{kindred.events.bus.name}; Ctrl-C to stop",
             markup=False,
         )
+        from kindred.agents.runtime import maintain
+
+        # Agent runs left in flight by a stopped process, and human-task SLAs.
+        upkeep = asyncio.create_task(maintain(kindred)) if "agents" in names else None
         try:
             await stop.wait()
         finally:
+            if upkeep is not None:
+                upkeep.cancel()
             await runtime.stop()
+            agent_runtime = kindred.extras.pop("agent_runtime", None)
+            if agent_runtime is not None:
+                await agent_runtime.aclose()
             await kindred.events.close()
             handled = sum(r.handled for r in runtime.runners)
             console.print(f"worker stopped after handling {handled:,} event(s)")

@@ -194,6 +194,32 @@ def insert_new(session: Session, model: type[Any], values: dict[str, Any]) -> bo
     return bool(getattr(result, "rowcount", 0))
 
 
+_UPSERT: dict[tuple[type[Any], str, tuple[str, ...]], Any] = {}
+
+
+def upsert(
+    session: Session, model: type[Any], values: dict[str, Any] | list[dict[str, Any]]
+) -> None:
+    """INSERT rows, or UPDATE the given columns of the row with the same primary key — one
+    statement (``ON CONFLICT (pk) DO UPDATE``) on both dialects, built once per shape; a list
+    of rows (all with the same keys) goes out as one executemany."""
+    if isinstance(values, list) and not values:
+        return
+    first = values[0] if isinstance(values, list) else values
+    dialect = session.get_bind().dialect.name
+    key = (model, dialect, tuple(sorted(first)))
+    statement = _UPSERT.get(key)
+    if statement is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = make(model)
+        primary = [c.name for c in model.__table__.primary_key.columns]
+        statement = _UPSERT[key] = insert.on_conflict_do_update(
+            index_elements=primary,
+            set_={name: insert.excluded[name] for name in key[2] if name not in primary},
+        )
+    session.connection().execute(statement, values)
+
+
 def driver_rows(
     session: Session, sql: str, parameters: Sequence[Any] = ()
 ) -> list[tuple[Any, ...]]:

@@ -163,7 +163,20 @@ BUILTIN_CONSUMERS: dict[str, ConsumerDefinition] = {
         "Scenario engine: WHEN/AND/THEN runs for every enabled scenario",
         per_partition=False,
     ),
+    "agents": ConsumerDefinition(
+        GroupSpec("agents", ("*",), ack_wait=30.0),
+        lambda services, member: (_agent_triggers(services), None),
+        "Agent triggers: runs for every enabled agent whose event trigger matches",
+        per_partition=False,
+    ),
 }
+
+
+def _agent_triggers(services: Any) -> BatchHandler:
+    from kindred.agents.triggers import trigger_handler
+
+    handler: BatchHandler = trigger_handler(services)
+    return handler
 
 
 def _scenario_engine(

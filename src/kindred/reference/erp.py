@@ -46,26 +46,37 @@ cleanly on SIGINT/SIGTERM.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import hashlib
 import math
 import sqlite3
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from kindred.reference import serve_until_signalled, start_app
+from kindred.reference import start_app
+from kindred.reference.common import (
+    TODAY,
+    ApiError,
+    SQLiteStore,
+    admin_items,
+    bad_request,
+    china_today,
+    clock,
+    create_service_app,
+    json_response,
+    optional_string,
+    positive_int,
+    read_json,
+    required_string,
+    run_service,
+    service_parser,
+    utc_now,
+)
 
-CHINA = timezone(timedelta(hours=8), "CST")
-MAX_QUANTITY = 1_000_000
 MAX_KEY_LENGTH = 255
 MAX_REFERENCE_LENGTH = 200
 KM_PER_TRANSIT_DAY = 700
@@ -202,34 +213,8 @@ CREATE TABLE IF NOT EXISTS reservations (
     created_at TEXT NOT NULL,
     released_at TEXT
 );
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 """
 INSERT_INBOUND = "INSERT INTO inbound (warehouse, sku, quantity, arrives_on) VALUES (?, ?, ?, ?)"
-
-
-class ApiError(Exception):
-    """An answer other than success: ``{"error": code, "message": …, **extra}``."""
-
-    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.extra = extra
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "bad_request", message)
-
-
-@dataclass
-class Failure:
-    status: int | None  # None: answer normally, only late
-    count: int
-    delay: float
 
 
 def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -253,14 +238,6 @@ def _window_end(earliest: date, transit: int) -> date:
     return earliest + timedelta(days=1 if transit <= 1 else 2)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def china_today() -> date:
-    return datetime.now(CHINA).date()
-
-
 def canonical_region(value: str | None) -> str | None:
     if value is None:
         return None
@@ -270,36 +247,20 @@ def canonical_region(value: str | None) -> str | None:
     raise bad_request(f"unknown region {value!r}; known regions: {', '.join(REGIONS)}")
 
 
-class Store:
-    """The service's SQLite state. Calls are quick and run on the event loop thread; every
-    write is one ``BEGIN IMMEDIATE`` transaction, so reservations stay atomic even when
+class Store(SQLiteStore):
+    """The ERP's state; a reservation is one transaction, so it stays atomic even when
     several processes share the file."""
 
+    schema = SCHEMA
+
     def __init__(self, path: str | Path) -> None:
-        self.db = sqlite3.connect(str(path), isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA busy_timeout = 5000")
-        self.db.executescript(SCHEMA)
+        super().__init__(path)
         with self.transaction():
             self.db.executemany(
                 "INSERT INTO warehouses (id, name, region, lat, lon) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO NOTHING",
                 WAREHOUSES,
             )
-
-    def close(self) -> None:
-        self.db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     # -- reference data -----------------------------------------------------------------------
 
@@ -485,7 +446,7 @@ class Store:
                     quantity,
                     chosen,
                     reference,
-                    _now(),
+                    utc_now(),
                 ),
             )
         created = self.reservation(reservation_id)
@@ -540,7 +501,7 @@ class Store:
                 )
                 self.db.execute(
                     "UPDATE reservations SET status = 'released', released_at = ? WHERE id = ?",
-                    (_now(), reservation_id),
+                    (utc_now(), reservation_id),
                 )
         return self.reservation(reservation_id)
 
@@ -548,7 +509,7 @@ class Store:
 
     def seed_demo(self, today: date) -> bool:
         """Load the demo catalogue once per database; False when it already was."""
-        if self.db.execute("SELECT 1 FROM meta WHERE key = 'demo_seeded'").fetchone():
+        if self.is_seeded():
             return False
         with self.transaction():
             for sku, (name, per_warehouse) in DEMO_CATALOGUE.items():
@@ -564,53 +525,11 @@ class Store:
                     INSERT_INBOUND,
                     (warehouse, sku, quantity, (today + timedelta(days=in_days)).isoformat()),
                 )
-            self.db.execute("INSERT INTO meta (key, value) VALUES ('demo_seeded', ?)", (_now(),))
+            self.mark_seeded()
         return True
 
 
 STORE = web.AppKey("store", Store)
-TODAY = web.AppKey[Callable[[], date]]("today")
-FAILURES = web.AppKey("failures", list)
-
-
-def _json(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(payload), status=status, content_type="application/json", charset="utf-8"
-    )
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except ApiError as error:
-        return _json(
-            {"error": error.error, "message": error.message, **error.extra}, status=error.status
-        )
-    return response
-
-
-@web.middleware
-async def forced_failures(request: web.Request, handler: Any) -> web.StreamResponse:
-    pending: list[Failure] = request.app[FAILURES]
-    if not request.path.startswith("/api/") or not pending:
-        response: web.StreamResponse = await handler(request)
-        return response
-    failure = pending[0]
-    failure.count -= 1
-    if failure.count <= 0:
-        pending.pop(0)
-    if failure.status is None:
-        try:
-            response = await handler(request)  # the work is done; only the answer is late
-        finally:
-            await asyncio.sleep(failure.delay)
-        return response
-    await asyncio.sleep(failure.delay)
-    return _json(
-        {"error": "forced_failure", "message": f"forced {failure.status} (/_admin/fail-next)"},
-        status=failure.status,
-    )
 
 
 def _today(request: web.Request) -> date:
@@ -619,58 +538,27 @@ def _today(request: web.Request) -> date:
     return today
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUANTITY:
-        raise bad_request(f"{name!r} must be a whole number from 1 to {MAX_QUANTITY}")
-    return value
-
-
-def _optional_string(body: Mapping[str, Any], name: str, limit: int = 100) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise bad_request(f"{name!r} must be a non-empty string of at most {limit} characters")
-    return value.strip()
-
-
-def _required_string(body: Mapping[str, Any], name: str, limit: int = 100) -> str:
-    value = _optional_string(body, name, limit)
-    if value is None:
-        raise bad_request(f"{name!r} is required")
-    return value
-
-
 def _known_sku(store: Store, sku: str) -> str:
     if not store.has_sku(sku):
         raise ApiError(404, "unknown_sku", f"no SKU {sku!r} in the catalogue")
     return sku
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read() or b"null")
-    except orjson.JSONDecodeError as error:
-        raise bad_request(f"the body is not valid JSON: {error}") from None
-
-
 async def list_warehouses(request: web.Request) -> web.Response:
     rows = request.app[STORE].warehouses()
-    return _json([{"id": r["id"], "name": r["name"], "region": r["region"]} for r in rows])
+    return json_response([{"id": r["id"], "name": r["name"], "region": r["region"]} for r in rows])
 
 
 async def list_skus(request: web.Request) -> web.Response:
-    return _json([{"sku": r["sku"], "name": r["name"]} for r in request.app[STORE].skus()])
+    return json_response([{"sku": r["sku"], "name": r["name"]} for r in request.app[STORE].skus()])
 
 
 async def get_stock(request: web.Request) -> web.Response:
     store = request.app[STORE]
     _today(request)
-    sku = _known_sku(store, _required_string(request.query, "sku"))
+    sku = _known_sku(store, required_string(request.query, "sku"))
     region = canonical_region(request.query.get("region"))
-    return _json(
+    return json_response(
         [
             {
                 "warehouse": r["warehouse"],
@@ -688,8 +576,8 @@ async def get_stock(request: web.Request) -> web.Response:
 async def delivery_windows(request: web.Request) -> web.Response:
     store = request.app[STORE]
     today = _today(request)
-    sku = _known_sku(store, _required_string(request.query, "sku"))
-    quantity = _positive_int(request.query.get("quantity", "1"), "quantity")
+    sku = _known_sku(store, required_string(request.query, "sku"))
+    quantity = positive_int(request.query.get("quantity", "1"), "quantity")
     region = canonical_region(request.query.get("region"))
     inbound: dict[str, list[sqlite3.Row]] = {}
     for shipment in store.pending_inbound(sku, today):
@@ -721,7 +609,7 @@ async def delivery_windows(request: web.Request) -> web.Response:
             }
         )
     windows.sort(key=lambda w: (w["earliest"], w["transit_days"], -w["available"]))
-    return _json(windows)
+    return json_response(windows)
 
 
 async def create_reservation(request: web.Request) -> web.Response:
@@ -735,54 +623,46 @@ async def create_reservation(request: web.Request) -> web.Response:
             f"send an Idempotency-Key header (1 to {MAX_KEY_LENGTH} characters) so a retried "
             "request does not reserve twice",
         )
-    body = await _json_body(request)
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise bad_request('the body must be a JSON object {"sku": …, "quantity": …}')
     unknown = sorted(set(body) - {"sku", "quantity", "warehouse", "region", "reference"})
     if unknown:
         raise bad_request(f"unknown fields: {', '.join(unknown)}")
-    sku = _required_string(body, "sku")
+    sku = required_string(body, "sku")
     if "quantity" not in body:
         raise bad_request("'quantity' is required")
     if isinstance(body["quantity"], str):
         raise bad_request("'quantity' must be a number, not a string")
-    quantity = _positive_int(body["quantity"], "quantity")
-    warehouse = _optional_string(body, "warehouse")
-    region = canonical_region(_optional_string(body, "region"))
-    reference = _optional_string(body, "reference", MAX_REFERENCE_LENGTH)
+    quantity = positive_int(body["quantity"], "quantity")
+    warehouse = optional_string(body, "warehouse")
+    region = canonical_region(optional_string(body, "region"))
+    reference = optional_string(body, "reference", MAX_REFERENCE_LENGTH)
     reservation, created = store.reserve(
         key, sku=sku, quantity=quantity, warehouse=warehouse, region=region, reference=reference
     )
-    return _json(reservation, status=201 if created else 200)
+    return json_response(reservation, status=201 if created else 200)
 
 
 async def get_reservation(request: web.Request) -> web.Response:
     reservation = request.app[STORE].reservation(request.match_info["id"])
     if reservation is None:
         raise ApiError(404, "unknown_reservation", f"no reservation {request.match_info['id']!r}")
-    return _json(reservation)
+    return json_response(reservation)
 
 
 async def release_reservation(request: web.Request) -> web.Response:
     reservation = request.app[STORE].release(request.match_info["id"])
     if reservation is None:
         raise ApiError(404, "unknown_reservation", f"no reservation {request.match_info['id']!r}")
-    return _json(reservation)
+    return json_response(reservation)
 
 
 # -- admin ------------------------------------------------------------------------------------
 
 
-async def _admin_items(request: web.Request) -> list[Mapping[str, Any]]:
-    body = await _json_body(request)
-    items = [body] if isinstance(body, dict) else body
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise bad_request("the body must be a JSON object or a list of objects")
-    return items
-
-
 def _admin_warehouse(store: Store, item: Mapping[str, Any]) -> str:
-    warehouse = _required_string(item, "warehouse")
+    warehouse = required_string(item, "warehouse")
     if store.warehouse(warehouse) is None:
         raise ApiError(404, "unknown_warehouse", f"no warehouse {warehouse!r}")
     return warehouse
@@ -791,61 +671,41 @@ def _admin_warehouse(store: Store, item: Mapping[str, Any]) -> str:
 async def admin_stock(request: web.Request) -> web.Response:
     store = request.app[STORE]
     rows = []
-    for item in await _admin_items(request):
+    for item in await admin_items(request):
         on_hand = item.get("on_hand")
         if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
             raise bad_request("'on_hand' must be a non-negative whole number")
         rows.append(
             (
                 _admin_warehouse(store, item),
-                _required_string(item, "sku"),
+                required_string(item, "sku"),
                 on_hand,
-                _optional_string(item, "name", 200),
+                optional_string(item, "name", 200),
             )
         )
     store.set_stock(rows)
-    return _json({"updated": len(rows)})
+    return json_response({"updated": len(rows)})
 
 
 async def admin_inbound(request: web.Request) -> web.Response:
     store = request.app[STORE]
     today = request.app[TODAY]()
     rows = []
-    for item in await _admin_items(request):
+    for item in await admin_items(request):
         warehouse = _admin_warehouse(store, item)
-        sku = _required_string(item, "sku")
-        quantity = _positive_int(item.get("quantity"), "quantity")
+        sku = required_string(item, "sku")
+        quantity = positive_int(item.get("quantity"), "quantity")
         if isinstance(item.get("in_days"), int) and not isinstance(item["in_days"], bool):
             arrives_on = today + timedelta(days=item["in_days"])
         else:
             try:
-                arrives_on = date.fromisoformat(_required_string(item, "arrives_on"))
+                arrives_on = date.fromisoformat(required_string(item, "arrives_on"))
             except ValueError:
                 raise bad_request("'arrives_on' must be a date YYYY-MM-DD") from None
         rows.append((warehouse, sku, quantity, arrives_on))
     ids = store.add_inbound(rows)
     store.receive_due(today)
-    return _json({"inbound": ids})
-
-
-async def admin_fail_next(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object")
-    status = body.get("status", None if "delay" in body else 503)
-    count = body.get("count", 1)
-    delay = body.get("delay", 0)
-    if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
-        raise bad_request("'status' must be an HTTP error status (400-599)")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise bad_request("'count' must be a non-negative whole number")
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 60:
-        raise bad_request("'delay' must be from 0 to 60 seconds")
-    failures: list[Failure] = request.app[FAILURES]
-    failures.clear()
-    if count:
-        failures.append(Failure(status, count, float(delay)))
-    return _json({"status": status, "count": count, "delay": delay})
+    return json_response({"inbound": ids})
 
 
 def create_app(
@@ -854,15 +714,8 @@ def create_app(
     store = Store(db_path)
     if seed_demo:
         store.seed_demo(today())
-    app = web.Application(middlewares=[errors, forced_failures])
+    app = create_service_app(store, today=today)
     app[STORE] = store
-    app[TODAY] = today
-    app[FAILURES] = []
-
-    async def close_store(_: web.Application) -> None:
-        store.close()
-
-    app.on_cleanup.append(close_store)
     app.router.add_get("/api/warehouses", list_warehouses)
     app.router.add_get("/api/skus", list_skus)
     app.router.add_get("/api/stock", get_stock)
@@ -872,7 +725,6 @@ def create_app(
     app.router.add_delete("/api/reservations/{id}", release_reservation)
     app.router.add_post("/_admin/stock", admin_stock)
     app.router.add_post("/_admin/inbound", admin_inbound)
-    app.router.add_post("/_admin/fail-next", admin_fail_next)
     return app
 
 
@@ -889,46 +741,17 @@ async def start(
     return await start_app(create_app(db_path, seed_demo=seed_demo, today=today), host, port)
 
 
-def _date_arg(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
-
-
-async def _serve(args: argparse.Namespace) -> None:
-    pinned: date | None = args.today
-    runner, url = await start(
-        args.db,
-        args.host,
-        args.port,
-        seed_demo=args.seed_demo,
-        today=china_today if pinned is None else (lambda: pinned),
-    )
-    await serve_until_signalled(runner, url)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m kindred.reference.erp",
-        description="Reference ERP / inventory service of a device distributor (tests, demos).",
+    args = service_parser(
+        "erp",
+        "Reference ERP / inventory service of a device distributor (tests, demos).",
+        seed_help="load the demo spare-parts catalogue, stock and inbound shipments (once per db)",
+    ).parse_args(argv)
+    run_service(
+        lambda: start(
+            args.db, args.host, args.port, seed_demo=args.seed_demo, today=clock(args.today)
+        )
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--db", required=True, help="SQLite file (':memory:' for none)")
-    parser.add_argument(
-        "--seed-demo",
-        action="store_true",
-        help="load the demo spare-parts catalogue, stock and inbound shipments (once per db)",
-    )
-    parser.add_argument(
-        "--today", type=_date_arg, metavar="YYYY-MM-DD", help="pin the service's calendar day"
-    )
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(_serve(args))
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import contextlib
 import datetime as dt
 import difflib
 import enum
+import math
+import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +67,9 @@ from kindred.rules.syntax import (
 from kindred.rules.syntax import (
     Literal as LiteralNode,
 )
+
+_PLAIN_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+_SAFE_INT = 2**53
 
 DEFAULT_MAX_LENGTH = 4_096
 DEFAULT_MAX_COST = 5_000
@@ -404,6 +409,7 @@ def _compile(
         _max_evaluation_cost=max_evaluation_cost,
         _limits=limits,
         _fast=compile_predicate(tree),
+        _path=tuple(source.strip().split(".")) if _PLAIN_PATH.fullmatch(source.strip()) else None,
     )
 
 
@@ -595,6 +601,9 @@ class CompiledRule:
     _subprograms: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
     # The rule as a plain Python predicate when it is in the simple subset (kindred.rules.fast).
     _fast: Predicate | None = field(default=None, repr=False)
+    # A plain field path ("reads.account.tax_id"): answered by walking the activation when it
+    # leads to a plain scalar (most parameter values are such paths).
+    _path: tuple[str, ...] | None = field(default=None, repr=False)
 
     def field_paths(self, root: str) -> set[str]:
         """The dotted paths under variable ``root`` the rule reads, e.g. {"record.amount"}.
@@ -610,6 +619,24 @@ class CompiledRule:
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
         """Evaluate with ``activation`` (variable name → value); see _Converter for how
         Python values are presented to CEL. Raises RuleEvaluationError or RuleCostError."""
+        if self._path is not None:
+            value: Any = activation
+            for part in self._path:
+                if type(value) is not dict or part not in value:
+                    break
+                value = value[part]
+            else:
+                # Exactly what the engine gives back for these; anything else (containers,
+                # big ints, odd types, a missing key's error) is the engine's to answer.
+                kind = type(value)
+                if (
+                    value is None
+                    or kind is str
+                    or kind is bool
+                    or (kind is int and -_SAFE_INT <= value <= _SAFE_INT)
+                    or (kind is float and math.isfinite(value))
+                ):
+                    return value
         converter = _Converter(self._limits)
         prepared = self._prepare(activation, converter)
         if self._plan.loops:

@@ -216,6 +216,5 @@ ACTIONS = _specs(
         "Start an agent workflow with inputs.",
         {"workflow": TEXT_REQUIRED, "inputs": Param("object")},
         # Through kindred.scenarios.ports.AgentLauncher, which the agents domain registers.
-        available=False,
     ),
 )

@@ -237,7 +237,7 @@ class CompiledScenario:
         return visit(self.steps)
 
 
-class _Checker:
+class DefinitionChecker:
     def __init__(self, known_type: Callable[[str], bool] | None) -> None:
         self.known_type = known_type
         self.errors: list[dict[str, Any]] = []
@@ -288,7 +288,8 @@ class _Checker:
             if set(value) == {"cel"} and isinstance(value["cel"], str):
                 return self.cel(value["cel"], path + "/cel", variables)
             return {
-                k: self.value(v, f"{path}/{_escape(str(k))}", variables) for k, v in value.items()
+                k: self.value(v, f"{path}/{escape_pointer(str(k))}", variables)
+                for k, v in value.items()
             }
         if isinstance(value, list):
             return [self.value(v, f"{path}/{i}", variables) for i, v in enumerate(value)]
@@ -390,7 +391,7 @@ class _Checker:
         params: dict[str, Any] = {}
         for name, value in given.items():
             spec = action.params.get(name)
-            pointer = f"{path}/{_escape(name)}"
+            pointer = f"{path}/{escape_pointer(name)}"
             if spec is None:
                 known = ", ".join(action.params) or "none"
                 self.problem(
@@ -408,7 +409,7 @@ class _Checker:
         return params
 
 
-def _escape(token: str) -> str:
+def escape_pointer(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
@@ -416,7 +417,7 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def _pointer(location: tuple[Any, ...]) -> str:
+def json_pointer(location: tuple[Any, ...]) -> str:
     parts = [
         str(p)
         for p in location
@@ -424,7 +425,7 @@ def _pointer(location: tuple[Any, ...]) -> str:
     ]
     # Pydantic names union members (e.g. "Condition", "str"): they are not JSON paths.
     parts = [p for p in parts if p not in {"Condition", "str", "float", "list[Step]"}]
-    return "".join("/" + _escape(p) for p in parts)
+    return "".join("/" + escape_pointer(p) for p in parts)
 
 
 def check_definition(
@@ -438,9 +439,9 @@ def check_definition(
     except ValidationError as error:
         errors = []
         for item in error.errors():
-            errors.append(field_error(_pointer(item["loc"]), item["type"], item["msg"]))
+            errors.append(field_error(json_pointer(item["loc"]), item["type"], item["msg"]))
         return None, errors
-    checker = _Checker(known_type)
+    checker = DefinitionChecker(known_type)
     when = definition.when
     if definition.purpose is not None and definition.purpose not in PURPOSES:
         checker.problem("/purpose", "unknown-purpose", f"one of: {', '.join(PURPOSES)}")
@@ -476,7 +477,7 @@ def check_definition(
         id_rule = checker.cel(lookup.id, path + "/id", variables) if lookup.id else None
         match_rules = {}
         for field_name, source in (lookup.match or {}).items():
-            rule = checker.cel(source, f"{path}/match/{_escape(field_name)}", variables)
+            rule = checker.cel(source, f"{path}/match/{escape_pointer(field_name)}", variables)
             if rule is not None:
                 match_rules[field_name] = rule
         lookups.append((lookup, id_rule, match_rules))

@@ -51,7 +51,7 @@ _MATCH_CACHE_LIMIT = 4096
 
 # -- durations -------------------------------------------------------------------------------
 
-_DURATION_HINT = "use e.g. 30s, 10m, 2h or 1d (or 1h30m, or a plain number of seconds)"
+_DURATION_HINT = "use e.g. 30s, 10m, 2h or 1d (or 1h30m, 250ms, or a plain number of seconds)"
 _UNITS: dict[str, tuple[int, float]] = {}
 for _rank, (_seconds, _names) in enumerate(
     (
@@ -59,6 +59,8 @@ for _rank, (_seconds, _names) in enumerate(
         (3600.0, ("h", "hr", "hrs", "hour", "hours")),
         (60.0, ("m", "min", "mins", "minute", "minutes")),
         (1.0, ("s", "sec", "secs", "second", "seconds")),
+        # Step timeouts and backoffs of agents talking to nearby systems are sub-second.
+        (0.001, ("ms", "msec", "millisecond", "milliseconds")),
     )
 ):
     for _unit in _names:

@@ -31,9 +31,10 @@ from kindred.sovereignty.credentials import (
     issue_consent,
     verify_consent,
 )
+from kindred.sovereignty.decision_log import subject_rows
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.identity import key_fragment
-from kindred.sovereignty.models import AccessDecision, Consent, ConsentRequest, StatusListRow
+from kindred.sovereignty.models import Consent, ConsentRequest, StatusListRow
 from kindred.sovereignty.purposes import purpose as registered_purpose
 from kindred.sovereignty.status_list import DEFAULT_SIZE, StatusList, status_list_token
 
@@ -423,7 +424,6 @@ class ConsentService:
         """Every dimension held about the customer: its value (theirs to see), class, data
         domain, the consents covering it and the latest accesses to it."""
         from kindred.auth.permissions import SYSTEM_PRINCIPAL
-        from kindred.sovereignty.pdp import expand
 
         identity = self.identities.by_did(session, did)
         context = RequestContext(
@@ -433,14 +433,8 @@ class ConsentService:
         compiled = self.records.registry(session).get(identity.subject_object)
         consents = [c for c in self.of(session, did) if c.state == "active"]
         recent: dict[str, list[dict[str, Any]]] = {}
-        rows = session.execute(
-            sa.select(AccessDecision)
-            .where(AccessDecision.subject_did == did)
-            .order_by(AccessDecision.id.desc())
-            .limit(500)
-        ).scalars()
-        for row in rows:
-            for decision in expand(row):
+        for _, decisions in subject_rows(session, did, newest_first=True, limit=500):
+            for decision in decisions:
                 bucket = recent.setdefault(decision["dimension"], [])
                 if len(bucket) < 5:
                     bucket.append(

@@ -8,7 +8,8 @@ history; its DID and custodial key; its data key; its consents, consent requests
 challenges and access decisions; ledger payloads that name its DID (the leaves stay: they
 hold salted commitments only, so the log still verifies); derived data that names the
 record — scenario runs (and steps) whose event or variables mention it, tags and timeline
-entries under it. Records of other customers that merely point at it keep a dangling id.
+entries under it, its search index entries and embedding, its identity-resolution keys
+and merge snapshots. Records of other customers that merely point at it keep a dangling id.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from kindred.records.models import ChangeLogEntry, IdempotencyKey, RecordLink, R
 from kindred.records.service import RecordService, RequestContext
 from kindred.sovereignty.consents import CONSENTS_COUNTER, ConsentService
 from kindred.sovereignty.datakeys import DataKeys, Shredded
+from kindred.sovereignty.decision_log import erase_subject, subject_rows
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.models import (
-    AccessDecision,
     Consent,
     ConsentRequest,
     CustomerIdentity,
@@ -38,7 +39,6 @@ from kindred.sovereignty.models import (
     FieldProvenance,
     PassportChallenge,
 )
-from kindred.sovereignty.pdp import expand
 
 
 class CustomerRights:
@@ -87,11 +87,7 @@ class CustomerRights:
                     "after": after,
                 }
             )
-        accesses = session.execute(
-            sa.select(AccessDecision)
-            .where(AccessDecision.subject_did == identity.did)
-            .order_by(AccessDecision.id)
-        ).scalars()
+        accesses = subject_rows(session, identity.did)
         return {
             "format": "kindred-dsar/1",
             "did": identity.did,
@@ -116,8 +112,8 @@ class CustomerRights:
             ],
             "accesses": [
                 {k: v for k, v in decision.items() if k not in ("subject_did", "batch")}
-                for row in accesses
-                for decision in expand(row)
+                for _, decisions in accesses
+                for decision in decisions
             ],
         }
 
@@ -160,10 +156,7 @@ class CustomerRights:
             "consent_requests",
             sa.delete(ConsentRequest).where(ConsentRequest.subject_did == identifier),
         )
-        remove(
-            "access_decisions",
-            sa.delete(AccessDecision).where(AccessDecision.subject_did == identifier),
-        )
+        counts["access_decisions"] = erase_subject(session, identifier)  # reads removed
         remove(
             "sign_in_challenges",
             sa.delete(PassportChallenge).where(PassportChallenge.did == identifier),
@@ -230,4 +223,13 @@ class CustomerRights:
             sa.delete(IdempotencyKey).where(sa.cast(IdempotencyKey.response, sa.Text).like(mention))
         )
         counts["remembered_responses"] = int(getattr(result, "rowcount", 0) or 0)
+        # Identity resolution: its blocking keys, the merges it took part in (their snapshots
+        # hold its values) and its place in other merges' edge lists.
+        from kindred.graph.resolution import forget_record
+
+        counts.update(forget_record(session, record_id))
+        # Its search index entries and embedding, compacted out of the engine's pages too.
+        from kindred.graph.search_index import purge_records
+
+        counts["search_index"] = purge_records(session, [record_id])
         return counts

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kindred.db import Base, PortableJSON, UTCDateTime, utcnow
@@ -115,31 +115,59 @@ class ConsentRequest(Base):
 
 
 class AccessDecision(Base):
-    """The policy decisions of one read of one customer record (each field allowed or
-    withheld, with the reason and the consent), and the ledger batch that commits to them.
+    """The policy decisions of one read batch (a page, a get, an export chunk …): for each
+    record read, its customer and each field allowed or withheld, with the reason and the
+    consent; and the ledger batch that commits to them.
 
-    One row per record read rather than per field: a page of 100 contacts is 100 rows, not
-    600, which is what keeps checked reads close to unchecked ones.
-    ``decisions``: ``[[field, allowed, reason, consent id or null], …]``.
+    One row per read batch, not per record: the decisions of a page repeat a handful of
+    outcomes, so they are stored once per batch (see ``kindred.sovereignty.decision_log``).
+
+    - ``outcomes``: the batch's distinct field decisions, ``[[[field, allowed, reason], …], …]``;
+    - ``reads``: one per record read, ``[[subject DID or null, outcome index, consent], …]``,
+      where consent is null, the id of the consent every allowed field of the read was
+      allowed under, or a list of ids (or null) aligned with the outcome's fields;
+    - ``subject_keys``: the distinct ``subject_key`` of the batch's customers, from which
+      ``access_decision_subjects`` is filled.
     """
 
     __tablename__ = "access_decisions"
-    # Looked up by customer (the passport, erasure); batches are verified by a scan, rarely:
-    # every further index is paid on each of the many inserts.
-    __table_args__ = (Index("ix_access_decisions_subject", "subject_did", "at"),)
+    # Found by customer through access_decision_subjects; batches are verified by a scan,
+    # rarely: every further index is paid on each of the many inserts.
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, nullable=False)
-    subject_did: Mapped[str | None] = mapped_column(String(120))
     object: Mapped[str] = mapped_column(String(64), nullable=False)
     purpose: Mapped[str | None] = mapped_column(String(64))
     accessor: Mapped[str] = mapped_column(String(100), nullable=False)  # user id or agent id
     channel: Mapped[str] = mapped_column(String(20), nullable=False)  # api | export | scenario …
     request_id: Mapped[str | None] = mapped_column(String(64))
-    decisions: Mapped[list[list[Any]]] = mapped_column(PortableJSON, nullable=False)
+    outcomes: Mapped[list[list[list[Any]]]] = mapped_column(PortableJSON, nullable=False)
+    reads: Mapped[list[list[Any]]] = mapped_column(PortableJSON, nullable=False)
+    subject_keys: Mapped[list[int]] = mapped_column(PortableJSON, nullable=False)
+    read_count: Mapped[int] = mapped_column(Integer, nullable=False)
     allowed_count: Mapped[int] = mapped_column(Integer, nullable=False)
     withheld_count: Mapped[int] = mapped_column(Integer, nullable=False)
     batch: Mapped[str] = mapped_column(String(36), nullable=False)
+
+
+class AccessDecisionSubject(Base):
+    """The subject-side index of the access log: which ``access_decisions`` rows hold reads
+    of a customer (by ``subject_key``, a 64-bit hash of their DID; the row itself names the
+    DID, so a hash collision costs a row read, never a wrong answer).
+
+    Keyed by ``bucket`` first: a bucket is a run of consecutive log writes of one process
+    (at most ``BUCKET_ENTRIES`` entries or ``BUCKET_SECONDS`` old), so each write inserts
+    into one small, recent part of the b-tree instead of pages all over it — with the
+    customer first, every insert would dirty its own page once the log is large. A lookup
+    visits each bucket once (a loose index scan).
+    """
+
+    __tablename__ = "access_decision_subjects"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    subject_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    decision_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class CustomerDataKey(Base):

@@ -12,46 +12,41 @@ counter moves. The counter is read once per read batch straight from the databas
 half-second clock the metadata caches use), so a revocation is in force for the next read
 in every process — "immediately", caches included.
 
-Every decision, allowed or withheld, is logged (``access_decisions``, one row per record
-read holding each field's decision) and committed to the ledger in groups: one ledger entry
-per batch holds the SHA-256 of the batch's rows, so each decision is provable without a leaf
-per read and without personal data in leaves. Batches are written by the reads that fill
-them (at most ``FLUSH_SECONDS`` apart while reads continue), the tail by a background
-thread once reads pause, the rest on shutdown.
+A read batch is decided as a whole: what the purpose alone decides (no purpose, an unknown
+one, the customer's own request) once for the batch; per record, only the consents that name
+the purpose and the reader are looked at, and records whose consents give the same answer
+share it (a page of 100 has a handful of distinct answers). ``decide`` is the same rule for
+one value; both go through ``_consent_decision``.
+
+Every decision, allowed or withheld, is logged — one ``access_decisions`` row per read
+batch — and committed to the ledger in groups (``kindred.sovereignty.decision_log``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import logging
 import threading
 import time
-import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
-from kindred.db import Database
-from kindred.db.bulk import BulkInserter
+from kindred.db import Database, driver_rows
 from kindred.db.engine import WRITE_OPTION
 from kindred.errors import KindredError
 from kindred.ledger.service import LedgerService
 from kindred.records.metadata import read_generation
 from kindred.records.service import RequestContext
 from kindred.sovereignty.consents import CONSENTS_COUNTER
-from kindred.sovereignty.models import Consent, CustomerIdentity
+from kindred.sovereignty.decision_log import DecisionLog, make_entry, subject_key
+from kindred.sovereignty.models import Consent
 from kindred.sovereignty.purposes import PURPOSES
 
-log = logging.getLogger("kindred.sovereignty")
 SUBJECT_CACHE = 200_000
-FLUSH_SECONDS = 0.2
-FLUSH_ROWS = 1000  # record reads per batch
 CONSENT_REQUESTS = "/api/v1/consent-requests"
 
 
@@ -84,6 +79,7 @@ EXPLANATIONS = {
     "customer-request": "the customer's own request",
     "not-for-you": "{purpose} is reserved for the customer's own requests",
 }
+NO_SUBJECT = Decision(False, "no-subject")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +101,99 @@ def _grantee_matches(grant: _Active, context: RequestContext) -> bool:
     return context.agent is not None and context.agent == grant.grantee_id
 
 
+def _purpose_decision(context: RequestContext) -> Decision | None:
+    """The answer for every value when the declared purpose alone decides, else None."""
+    purpose = context.purpose
+    if purpose is None:
+        return Decision(False, "no-purpose")
+    registered = PURPOSES.get(purpose)
+    if registered is None:
+        return Decision(False, "unknown-purpose")
+    if registered.basis == "customer-request":
+        # Only the passport itself, acting for the signed-in customer: not staff, not an
+        # export or a script that declares the purpose.
+        if context.channel == "passport" and context.principal is SYSTEM_PRINCIPAL:
+            return Decision(True, "customer-request")
+        return Decision(False, "not-for-you")
+    return None
+
+
+def _relevant(grants: Iterable[_Active], context: RequestContext) -> list[_Active]:
+    """The grants that name the declared purpose and this reader (in their stored order)."""
+    purpose = context.purpose
+    return [g for g in grants if g.purpose == purpose and _grantee_matches(g, context)]
+
+
+def _window(grant: _Active, now: float) -> str | None:
+    """None while the grant is in force, else why not."""
+    if now < grant.valid_from:
+        return "not-yet-valid"
+    if now >= grant.valid_until:
+        return "expired-consent"
+    return None
+
+
+def _consent_decision(relevant: Sequence[tuple[_Active, str | None]], dimension: str) -> Decision:
+    """The rule for one value, given the reader's grants with their windows: allowed under
+    the first grant in force that names the dimension; else the reason of the last one that
+    names it but is not in force; else no consent."""
+    reason = "no-consent"
+    for grant, window in relevant:
+        if dimension not in grant.dimensions:
+            continue
+        if window is None:
+            return Decision(True, "consent", grant.consent_id)
+        reason = window
+    return Decision(False, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What a read batch does to every record with the same decisions."""
+
+    outcome: int  # its index in the batch row's outcomes
+    withheld: tuple[str, ...]  # the fields removed
+    entries: tuple[dict[str, Any], ...]  # their meta.withheld entries
+    allowed: int
+
+
+class _Batch:
+    """One read batch's decisions, as they go into its log row."""
+
+    __slots__ = ("answers", "dimensions", "keys", "object_name", "outcomes", "purpose", "reads")
+
+    def __init__(self, object_name: str, purpose: str | None, guarded: Sequence[str]) -> None:
+        self.object_name = object_name
+        self.purpose = purpose
+        self.dimensions = {name: f"{object_name}.{name}" for name in guarded}
+        self.answers: dict[Any, _Answer] = {}
+        self.outcomes: list[list[list[Any]]] = []
+        self.reads: list[list[Any]] = []
+        self.keys: set[int] = set()
+
+    def answer(self, key: Any, names: tuple[str, ...], decisions: list[Decision]) -> _Answer:
+        outcome = [[n, d.allowed, d.reason] for n, d in zip(names, decisions, strict=True)]
+        withheld = [(n, d.reason) for n, d in zip(names, decisions, strict=True) if not d.allowed]
+        answer = _Answer(
+            len(self.outcomes),
+            tuple(n for n, _ in withheld),
+            tuple(_withheld(self.object_name, n, reason, self.purpose) for n, reason in withheld),
+            len(names) - len(withheld),
+        )
+        self.outcomes.append(outcome)
+        self.answers[key] = answer
+        return answer
+
+
 class PolicyDecisionPoint:
     def __init__(self, database: Database, ledger: LedgerService, customer_objects: Iterable[str]):
         self.customer_objects = frozenset(customer_objects)
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._grants: dict[str, tuple[_Active, ...]] = {}
-        # (object, record id) → DID: a record's DID never changes (erasure moves the counter).
-        self._subjects: dict[tuple[str, str], str] = {}
+        # object → record id → (DID, its subject key): a record's DID never changes (erasure
+        # moves the counter).
+        self._subjects: dict[str, dict[str, tuple[str, int]]] = {}
         self.log = DecisionLog(database, ledger)
 
     # -- deciding ---------------------------------------------------------------------------
@@ -135,27 +216,62 @@ class PolicyDecisionPoint:
         missing = [did for did in set(dids) if did not in grants]
         if missing:
             loaded: dict[str, list[_Active]] = {did: [] for did in missing}
-            rows = session.execute(
-                sa.select(Consent).where(
-                    Consent.subject_did.in_(missing), Consent.state == "active"
-                )
-            ).scalars()
-            for row in rows:
-                loaded[row.subject_did].append(
-                    _Active(
-                        row.id,
-                        frozenset(row.dimensions),
-                        row.purpose,
-                        row.grantee_kind,
-                        row.grantee_id,
-                        row.valid_from,
-                        row.valid_until,
+            for start in range(0, len(missing), 500):
+                rows = session.execute(
+                    sa.select(Consent)
+                    .where(
+                        Consent.subject_did.in_(missing[start : start + 500]),
+                        Consent.state == "active",
                     )
-                )
+                    .order_by(Consent.created_at, Consent.id)
+                ).scalars()
+                for row in rows:
+                    loaded[row.subject_did].append(
+                        _Active(
+                            row.id,
+                            frozenset(row.dimensions),
+                            row.purpose,
+                            row.grantee_kind,
+                            row.grantee_id,
+                            row.valid_from,
+                            row.valid_until,
+                        )
+                    )
             with self._lock:
                 for did, found in loaded.items():
                     grants[did] = tuple(found)
         return grants
+
+    def _subjects_of(
+        self, session: Session, object_name: str, record_ids: list[str]
+    ) -> dict[str, tuple[str, int]]:
+        """Record id → (DID, subject key) for the records that have a DID."""
+        known = self._subjects.get(object_name)
+        if known is None:
+            with self._lock:
+                known = self._subjects.setdefault(object_name, {})
+        subjects: dict[str, tuple[str, int]] = {}
+        unknown = []
+        for record_id in record_ids:
+            subject = known.get(record_id)
+            if subject is None:
+                unknown.append(record_id)
+            else:
+                subjects[record_id] = subject
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
+            found = driver_rows(
+                session,
+                "SELECT subject_id, did FROM customer_identities WHERE subject_object = ? "
+                f"AND subject_id IN ({', '.join('?' * len(chunk))})",
+                [object_name, *chunk],
+            )
+            with self._lock:
+                if len(known) > SUBJECT_CACHE:
+                    known.clear()
+                for subject_id, did in found:
+                    known[subject_id] = subjects[subject_id] = (did, subject_key(did))
+        return subjects
 
     def decide(
         self,
@@ -164,35 +280,14 @@ class PolicyDecisionPoint:
         context: RequestContext,
         now: float,
     ) -> Decision:
-        purpose = context.purpose
-        if purpose is None:
-            return Decision(False, "no-purpose")
-        registered = PURPOSES.get(purpose)
-        if registered is None:
-            return Decision(False, "unknown-purpose")
-        if registered.basis == "customer-request":
-            # Only the passport itself, acting for the signed-in customer: not staff, not an
-            # export or a script that declares the purpose.
-            if context.channel == "passport" and context.principal is SYSTEM_PRINCIPAL:
-                return Decision(True, "customer-request")
-            return Decision(False, "not-for-you")
+        """One value: the rule ``enforce`` applies to every value of a read batch."""
+        fixed = _purpose_decision(context)
+        if fixed is not None:
+            return fixed
         if subject_grants is None:
-            return Decision(False, "no-subject")
-        reason = "no-consent"
-        for grant in subject_grants:
-            if (
-                grant.purpose != purpose
-                or dimension not in grant.dimensions
-                or not _grantee_matches(grant, context)
-            ):
-                continue
-            if now < grant.valid_from:
-                reason = "not-yet-valid"
-            elif now >= grant.valid_until:
-                reason = "expired-consent"
-            else:
-                return Decision(True, "consent", grant.consent_id)
-        return Decision(False, reason)
+            return NO_SUBJECT
+        relevant = [(g, _window(g, now)) for g in _relevant(subject_grants, context)]
+        return _consent_decision(relevant, dimension)
 
     # -- the record read hook ---------------------------------------------------------------
 
@@ -204,104 +299,125 @@ class PolicyDecisionPoint:
         presented: list[dict[str, Any]],
     ) -> None:
         """Withhold every customer-authorized value the caller may not see (FieldReadHook)."""
-        object_name = compiled.definition.name
         guarded = compiled.customer_authorized
         if not guarded or not presented:
             return
-        present = [(record, [n for n in guarded if n in record]) for record in presented]
-        if not any(names for _, names in present):
+        # Which guarded values each record holds: usually all (another hook may have removed
+        # some, a sparse fieldset asked for fewer).
+        every = frozenset(guarded)
+        held: list[tuple[dict[str, Any], tuple[str, ...]]] = []
+        for record in presented:
+            if record.keys() >= every:
+                held.append((record, guarded))
+            else:
+                names = tuple(filter(record.__contains__, guarded))
+                if names:
+                    held.append((record, names))
+        if not held:
             return
         self.refresh(session)
-        subjects: dict[str, str] = {}
+        object_name = compiled.definition.name
+        subjects: dict[str, tuple[str, int]] = {}
         if object_name in self.customer_objects:
-            known = self._subjects
-            unknown = []
-            for record, names in present:
-                if names:
-                    did = known.get((object_name, record["id"]))
-                    if did is None:
-                        unknown.append(record["id"])
-                    else:
-                        subjects[record["id"]] = did
-            for start in range(0, len(unknown), 500):
-                found = session.execute(
-                    sa.select(CustomerIdentity.subject_id, CustomerIdentity.did).where(
-                        CustomerIdentity.subject_object == object_name,
-                        CustomerIdentity.subject_id.in_(unknown[start : start + 500]),
-                    )
-                ).all()
-                with self._lock:
-                    if len(known) > SUBJECT_CACHE:
-                        known.clear()
-                    for subject_id, did in found:
-                        known[(object_name, subject_id)] = did
-                        subjects[subject_id] = did
-        grants = self._active(session, subjects.values()) if subjects else {}
+            subjects = self._subjects_of(session, object_name, [r["id"] for r, _ in held])
+        grants = self._active(session, [did for did, _ in subjects.values()]) if subjects else {}
         now = time.time()
+        batch = _Batch(object_name, context.purpose, guarded)
+        answers, dimensions, reads, keys = batch.answers, batch.dimensions, batch.reads, batch.keys
+        fixed = _purpose_decision(context)
         purpose = context.purpose
-        entries: list[Entry] = []
-        # No consent at all (most customers, for most readers): the same answer for every
-        # such record, worked out once per read.
-        unconsented: dict[tuple[str, ...], tuple[list[list[Any]], list[dict[str, Any]]]] = {}
-        for record, names in present:
-            if not names:
-                continue
-            did = subjects.get(record["id"])
-            subject_grants = grants.get(did) if did is not None else None
-            if subject_grants is not None and not subject_grants:
-                key = tuple(names)
-                same = unconsented.get(key)
-                if same is None:
-                    answers = [self.decide((), f"{object_name}.{n}", context, now) for n in names]
-                    if not any(a.allowed for a in answers):  # else: customer-request purposes
-                        same = unconsented[key] = (
-                            [
-                                [n, False, a.reason, None]
-                                for n, a in zip(names, answers, strict=True)
-                            ],
-                            [
-                                _withheld(object_name, n, a.reason, purpose)
-                                for n, a in zip(names, answers, strict=True)
-                            ],
-                        )
-                if same is not None:
-                    for name in names:
-                        del record[name]
-                    record.setdefault("meta", {}).setdefault("withheld", []).extend(same[1])
-                    entries.append(_entry(now, did, object_name, context, same[0]))
-                    continue
-            decisions: list[list[Any]] = []
-            withheld = []
-            for name in names:
-                decision = self.decide(subject_grants, f"{object_name}.{name}", context, now)
-                decisions.append([name, decision.allowed, decision.reason, decision.consent_id])
-                if decision.allowed:
-                    continue
-                del record[name]
-                withheld.append(_withheld(object_name, name, decision.reason, purpose))
-            if withheld:
-                record.setdefault("meta", {}).setdefault("withheld", []).extend(withheld)
-            entries.append(_entry(now, did, object_name, context, decisions))
-        self.log.add(entries, inline=not _writing(session))
+        user_id, roles, agent = context.principal.user_id, context.principal.roles, context.agent
+        allowed = withheld = 0
+        for record, names in held:
+            subject = subjects.get(record["id"])
+            did: str | None = None
+            consent: str | list[str | None] | None = None
+            if subject is not None:
+                did = subject[0]
+                keys.add(subject[1])
+            if fixed is not None:
+                key: Any = names
+                answer = answers.get(key) or batch.answer(key, names, [fixed] * len(names))
+            elif subject is None:
+                key = (names, None)
+                answer = answers.get(key) or batch.answer(key, names, [NO_SUBJECT] * len(names))
+            else:
+                # The subject's grants for this purpose and reader (as _relevant; inline,
+                # and without a list for the usual none or one).
+                only: _Active | None = None
+                more: list[_Active] | None = None
+                for grant in grants.get(subject[0], ()):
+                    if grant.purpose != purpose:
+                        continue
+                    kind = grant.grantee_kind
+                    if (
+                        grant.grantee_id == user_id
+                        if kind == "user"
+                        else grant.grantee_id in roles
+                        if kind == "role"
+                        else grant.grantee_id == agent
+                    ):
+                        if only is None:
+                            only = grant
+                        elif more is None:
+                            more = [only, grant]
+                        else:
+                            more.append(grant)
+                if only is None:  # most customers, for most readers
+                    key = names
+                    answer = answers.get(key) or batch.answer(
+                        key, names, [Decision(False, "no-consent")] * len(names)
+                    )
+                elif more is None:
+                    window = (
+                        None if only.valid_from <= now < only.valid_until else _window(only, now)
+                    )
+                    key = (names, only.dimensions, window)
+                    answer = answers.get(key) or batch.answer(
+                        key,
+                        names,
+                        [_consent_decision(((only, window),), dimensions[n]) for n in names],
+                    )
+                    if answer.allowed:
+                        consent = only.consent_id
+                else:
+                    windows = [(g, _window(g, now)) for g in more]
+                    key = (names, tuple([(g.dimensions, w) for g, w in windows]))
+                    answer = answers.get(key) or batch.answer(
+                        key, names, [_consent_decision(windows, dimensions[n]) for n in names]
+                    )
+                    if answer.allowed:
+                        consent = _consents(windows, [dimensions[n] for n in names])
+            if answer.withheld:
+                for name in answer.withheld:
+                    del record[name]
+                meta = record.get("meta")
+                if meta is None:
+                    record["meta"] = {"withheld": list(answer.entries)}
+                else:
+                    meta.setdefault("withheld", []).extend(answer.entries)
+            reads.append([did, answer.outcome, consent])
+            allowed += answer.allowed
+            withheld += len(names) - answer.allowed
+        entry = make_entry(
+            now, object_name, context, batch.outcomes, reads, keys, allowed, withheld
+        )
+        self.log.add(entry, inline=not _writing(session))
 
     def close(self) -> None:
         self.log.close()
 
 
-LOG_COLUMNS = (
-    "at",
-    "subject_did",
-    "object",
-    "purpose",
-    "accessor",
-    "channel",
-    "request_id",
-    "decisions",
-    "allowed_count",
-    "withheld_count",
-    "batch",
-)
-Entry = tuple[Any, ...]  # LOG_COLUMNS without the batch
+def _consents(
+    windows: Sequence[tuple[_Active, str | None]], dimensions: Sequence[str]
+) -> str | list[str | None]:
+    """The consent of each allowed value of a read: one id when they share it (the usual
+    case), else one entry per field (None where withheld)."""
+    if len(windows) == 1:
+        return windows[0][0].consent_id
+    ids = [_consent_decision(windows, dimension).consent_id for dimension in dimensions]
+    distinct = {i for i in ids if i is not None}
+    return distinct.pop() if len(distinct) == 1 else ids
 
 
 @functools.lru_cache(maxsize=4096)
@@ -322,167 +438,3 @@ def _withheld(object_name: str, name: str, reason: str, purpose: str | None) -> 
 def _writing(session: Session) -> bool:
     """Whether ``session`` is a write session (its transaction may hold the write lock)."""
     return bool(session.get_bind().get_execution_options().get(WRITE_OPTION, False))
-
-
-def _entry(
-    now: float,
-    did: str | None,
-    object_name: str,
-    context: RequestContext,
-    decisions: list[list[Any]],
-) -> Entry:
-    allowed = sum(1 for decision in decisions if decision[1])
-    return (
-        now,
-        did,
-        object_name,
-        context.purpose,
-        (context.agent or context.principal.user_id)[:100],
-        context.channel,
-        (context.request_id or "")[:64] or None,
-        # Encoded here, by the reader: the writer thread then runs almost no Python, which
-        # matters more than where the microsecond is spent (a Python-busy writer stalls
-        # every reader waiting for the GIL).
-        orjson.dumps(decisions).decode(),
-        allowed,
-        len(decisions) - allowed,
-    )
-
-
-def expand(row: Any) -> list[dict[str, Any]]:
-    """An ``access_decisions`` row as one dict per decision (dimension, allowed, reason …)."""
-    return [
-        {
-            "at": row.at,
-            "subject_did": row.subject_did,
-            "dimension": f"{row.object}.{field}",
-            "purpose": row.purpose,
-            "accessor": row.accessor,
-            "channel": row.channel,
-            "allowed": bool(allowed),
-            "reason": reason,
-            "consent_id": consent,
-            "request_id": row.request_id,
-            "batch": row.batch,
-        }
-        for field, allowed, reason, consent in row.decisions
-    ]
-
-
-def batch_digest(rows: list[tuple[Any, ...]]) -> str:
-    """SHA-256 of a batch as the ledger entry commits to it: the rows (LOG_COLUMNS order,
-    ``decisions`` as its JSON text) as one JSON array of arrays — one C call, no per-row
-    Python in the writer."""
-    return hashlib.sha256(orjson.dumps(rows)).hexdigest()
-
-
-class DecisionLog:
-    """Group-commits decisions and their ledger batches from a background thread."""
-
-    def __init__(self, database: Database, ledger: LedgerService) -> None:
-        self.database = database
-        self.ledger = ledger
-        self._pending: list[Entry] = []
-        self._lock = threading.Lock()
-        # One flush at a time: an explicit flush returns only once a batch the background
-        # writer already took is committed too.
-        self._flushing = threading.Lock()
-        self._wake = threading.Event()
-        self._last_add = 0.0
-        self._last_flush = time.monotonic()
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, entries: list[Entry], *, inline: bool = True) -> None:
-        """Queue decisions; while reads keep coming, the reader that fills a batch (or finds
-        the last write ``FLUSH_SECONDS`` old) writes it itself.
-
-        Why the reader and not the background thread: a writer thread in the same process
-        takes the GIL at every one of the reader's database calls, which cost readers more
-        (a context switch per call) than writing the batch themselves. The background
-        thread only writes the tail, once reads pause.
-        """
-        if not entries:
-            return
-        now = time.monotonic()
-        with self._lock:
-            self._pending.extend(entries)
-            self._last_add = now
-            due = len(self._pending) >= FLUSH_ROWS or now - self._last_flush >= FLUSH_SECONDS
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="kindred-decision-log", daemon=True
-                )
-                self._thread.start()
-        # Never from inside a write transaction: on SQLite the batch's own write would wait
-        # for the lock this very thread holds.
-        if due and inline and self._flushing.acquire(blocking=False):
-            try:
-                self._flush()
-            except Exception:  # kept pending; the next write retries
-                log.exception("writing access decisions failed; retrying")
-            finally:
-                self._flushing.release()
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            self._wake.wait(FLUSH_SECONDS)
-            self._wake.clear()
-            if time.monotonic() - self._last_add < FLUSH_SECONDS:
-                continue  # reads are coming: they write their own batches
-            try:
-                self.flush()
-            except Exception:  # the next flush retries: entries stay pending
-                log.exception("writing access decisions failed; retrying")
-
-    def flush(self) -> int:
-        """Write what is pending now (and wait for a write in progress); returns how many
-        decisions this call wrote."""
-        with self._flushing:
-            return self._flush()
-
-    def _flush(self) -> int:
-        with self._lock:
-            batch, self._pending = self._pending, []
-            self._last_flush = time.monotonic()
-        if not batch:
-            return 0
-        try:
-            identifier = str(uuid.uuid4())
-            rows = [(*entry, identifier) for entry in batch]
-            digest = batch_digest(rows)
-            decisions = sum(entry[8] + entry[9] for entry in batch)
-            with self.database.write() as session:
-                # Driver-level executemany: one statement for the whole batch.
-                BulkInserter(session).insert(
-                    "access_decisions",
-                    LOG_COLUMNS,
-                    rows,
-                    json_columns=frozenset({"decisions"}),
-                    json_encoded=True,
-                )
-                self.ledger.append(
-                    session,
-                    "sovereignty.access.batch",
-                    {
-                        "batch": identifier,
-                        "reads": len(rows),
-                        "decisions": decisions,
-                        "sha256": digest,
-                    },
-                )
-        except BaseException:
-            with self._lock:
-                self._pending[:0] = batch
-            raise
-        return decisions
-
-    def close(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        try:
-            self.flush()
-        except Exception:
-            log.exception("writing the last access decisions failed")

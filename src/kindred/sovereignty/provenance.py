@@ -22,12 +22,8 @@ from kindred.db import driver_rows
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.fields import SovereigntyClass
 from kindred.records.service import RecordService, RequestContext
-from kindred.sovereignty.models import (
-    AccessDecision,
-    Consent,
-    CustomerIdentity,
-    FieldProvenance,
-)
+from kindred.sovereignty.decision_log import authorization_totals
+from kindred.sovereignty.models import Consent, CustomerIdentity, FieldProvenance
 
 DEFAULT_BASIS = {
     SovereigntyClass.CUSTOMER_AUTHORIZED: "consent",
@@ -233,15 +229,7 @@ class ProvenanceService:
                 sa.func.count().filter(FieldProvenance.valid_until < now),
             )
         ).one()
-        allowed = under_basis = 0
-        rows = session.execute(
-            sa.select(AccessDecision.decisions).where(AccessDecision.allowed_count > 0)
-        ).scalars()
-        for decisions in rows:
-            for _, granted, reason, _ in decisions:
-                if granted:
-                    allowed += 1
-                    under_basis += reason in ("consent", "customer-request")
+        allowed, under_basis = authorization_totals(session)
         customers = session.execute(
             sa.select(sa.func.count()).select_from(CustomerIdentity)
         ).scalar()

@@ -9,6 +9,7 @@ from alembic import context
 import kindred.models  # noqa: F401  (registers every table on the metadata)
 from kindred.db.base import metadata
 from kindred.db.engine import Database
+from kindred.graph.search_models import ENGINE_MANAGED
 from kindred.records.storage import INDEX_PREFIX, UNIQUE_PREFIX
 
 config = context.config
@@ -17,7 +18,10 @@ config = context.config
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    # Runtime field indexes follow metadata, not migrations.
+    # Runtime field indexes follow metadata, not migrations; the search engines' own tables
+    # and indexes (FTS5, GIN) are raw DDL of migration 0007, not models.
+    if name in ENGINE_MANAGED:
+        return False
     return not (type_ == "index" and name and name.startswith((INDEX_PREFIX, UNIQUE_PREFIX)))
 
 

@@ -1,0 +1,254 @@
+"""The article's purchase-intent case as demo data: the reference world's hospitals as CRM
+accounts (credit code = ``tax_id``), the ERP's spare parts and the devices they go into as
+products, each hospital's installed devices and past work orders, and one purchase intent
+per situation the agents must tell apart.
+
+Used by ``kindred demo``, the benchmark and the end-to-end tests, so all three exercise the
+same world as the reference services' ``--seed-demo`` data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.records.service import RecordService, RequestContext
+from kindred.reference.hospitals import BY_CREDIT_CODE
+
+SYSTEM = RequestContext(SYSTEM_PRINCIPAL, source="demo")
+
+# SKU → (name, family, model, list price CNY): the ERP's spare parts.
+PARTS: dict[str, tuple[str, str, float]] = {
+    "CT-TUBE-01": ("CT X-ray tube assembly, 5.3 MHU", "spare_part", 680_000.0),
+    "MRI-COIL-8": ("MRI 8-channel head coil", "spare_part", 260_000.0),
+    "US-PROBE-L12": ("Ultrasound linear probe L12-3", "spare_part", 48_000.0),
+    "DR-DET-4343": ("DR flat-panel detector, 43 x 43 cm", "spare_part", 320_000.0),
+    "PM-SPO2-03": ("Patient monitor SpO2 sensor, reusable adult", "consumable", 1_200.0),
+}
+# Device model → family: what hospitals have installed.
+DEVICES: dict[str, str] = {
+    "HX-CT 64": "imaging",
+    "HX-CT 128 Pro": "imaging",
+    "MD-CT 16": "imaging",
+    "HX-MR 1.5T Aura": "imaging",
+    "HX-US E9": "imaging",
+    "HX-DR 580": "imaging",
+    "HX-PM 12": "monitoring",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    credit_code: str
+    devices: tuple[str, ...]
+    open_tickets: int
+    sku: str
+    quantity: int
+    title: str
+    expected: str  # the recommendation a correct review gives (its golden case)
+    needed_in_days: int | None = 30
+
+
+# One purchase intent per situation (the reference services' demo seeds decide the rest).
+CASES: tuple[Case, ...] = (
+    Case(
+        "beijing", "121101054526018196", ("HX-CT 64",), 1, "CT-TUBE-01", 1, "CT 球管更换", "proceed"
+    ),
+    Case(
+        "shanghai",
+        "12310115459083014E",
+        ("HX-CT 128 Pro", "HX-PM 12"),
+        0,
+        "PM-SPO2-03",
+        20,
+        "血氧探头补货",
+    ),
+    Case(
+        "guangzhou",
+        "12440106466131862R",
+        ("HX-US E9",),
+        0,
+        "US-PROBE-L12",
+        2,
+        "超声探头采购",
+        "proceed",
+    ),
+    Case(
+        "chengdu",
+        "12510104409139091R",
+        ("MD-CT 16",),
+        3,
+        "CT-TUBE-01",
+        1,
+        "CT 球管采购",
+        "propose_alternative",
+    ),
+    Case(
+        "wuhan",
+        "12420102496030827F",
+        ("HX-DR 580",),
+        0,
+        "DR-DET-4343",
+        1,
+        "DR 探测器更换",
+        "waiting",
+    ),
+    Case(
+        "hangzhou", "123301024462819431", ("HX-MR 1.5T Aura",), 0, "MRI-COIL-8", 1, "MRI 头线圈采购"
+    ),
+    Case(
+        "xian", "52610113582199354J", ("HX-PM 12",), 0, "PM-SPO2-03", 10, "血氧探头采购", "decline"
+    ),
+    Case(
+        "jinan", "12370102454323197X", ("HX-CT 64",), 0, "CT-TUBE-01", 1, "CT 球管采购", "decline"
+    ),
+)
+
+
+def seed_case(
+    session: Session, records: RecordService, *, today: str | None = None
+) -> dict[str, str]:
+    """Create the case's accounts, products, devices, tickets and purchase intents; returns
+    case key → purchase intent id. Idempotent per database (products by SKU)."""
+    import datetime as dt
+
+    existing = _existing(session, records)
+    if existing:
+        return existing
+    products: dict[str, str] = {}
+    for sku, (name, family, price) in PARTS.items():
+        products[sku] = records.create(
+            session,
+            SYSTEM,
+            "product",
+            {"name": name, "sku": sku, "family": family, "model": sku, "list_price": price},
+        )["id"]
+    for model, family in DEVICES.items():
+        products[model] = records.create(
+            session,
+            SYSTEM,
+            "product",
+            {
+                "name": f"Huaxin {model}" if model.startswith("HX") else model,
+                "sku": model.replace(" ", "-"),
+                "family": family,
+                "model": model,
+            },
+        )["id"]
+    base = dt.date.fromisoformat(today) if today else dt.date.today()
+    intents: dict[str, str] = {}
+    for case in CASES:
+        hospital = BY_CREDIT_CODE[case.credit_code]
+        account = records.create(
+            session,
+            SYSTEM,
+            "account",
+            {
+                "name": hospital.name,
+                "kind": "hospital",
+                "tax_id": hospital.credit_code,
+                "province": hospital.province,
+                "city": hospital.city,
+                "country": "CN",
+            },
+        )
+        for index, model in enumerate(case.devices):
+            asset = records.create(
+                session,
+                SYSTEM,
+                "asset",
+                {
+                    "serial_number": f"{case.key.upper()}-{index + 1:03d}",
+                    "name": model,
+                    "product": products[model],
+                    "account": account["id"],
+                    "status": "in_service",
+                },
+            )
+            for ticket in range(case.open_tickets if index == 0 else 0):
+                records.create(
+                    session,
+                    SYSTEM,
+                    "ticket",
+                    {
+                        "subject": f"{model} 故障 #{ticket + 1}",
+                        "kind": "work_order",
+                        "account": account["id"],
+                        "asset": asset["id"],
+                        "status": "in_progress",
+                    },
+                )
+            records.create(
+                session,
+                SYSTEM,
+                "ticket",
+                {
+                    "subject": f"{model} 年度保养",
+                    "kind": "maintenance",
+                    "account": account["id"],
+                    "asset": asset["id"],
+                    "status": "closed",
+                },
+            )
+        needed = (
+            (base + dt.timedelta(days=case.needed_in_days)).isoformat()
+            if case.needed_in_days
+            else None
+        )
+        values: dict[str, Any] = {
+            "title": case.title,
+            "account": account["id"],
+            "product": products[case.sku],
+            "quantity": case.quantity,
+        }
+        if needed:
+            values["needed_by"] = needed
+        intents[case.key] = records.create(session, SYSTEM, "purchase_intent", values)["id"]
+    return intents
+
+
+def _existing(session: Session, records: RecordService) -> dict[str, str]:
+    """The case's purchase intents when it is already loaded (the demo runs again)."""
+    from kindred.records.query import FieldFilter, ListQuery
+
+    found: dict[str, str] = {}
+    for case in CASES:
+        accounts = records.list_records(
+            session,
+            SYSTEM,
+            "account",
+            ListQuery(filters=[FieldFilter("tax_id", "eq", case.credit_code)], limit=1),
+        ).data
+        if not accounts:
+            return {}
+        intents = records.list_records(
+            session,
+            SYSTEM,
+            "purchase_intent",
+            ListQuery(filters=[FieldFilter("account", "eq", accounts[0]["id"])], limit=1),
+        ).data
+        if not intents:
+            return {}
+        found[case.key] = intents[0]["id"]
+    return found
+
+
+def golden_cases(intents: dict[str, str]) -> list[dict[str, Any]]:
+    """The demo cases as golden cases of ``purchase_intent_review``."""
+    cases = []
+    for case in CASES:
+        expected: dict[str, Any] = (
+            {"_status": "waiting"} if case.expected == "waiting" else {"action": case.expected}
+        )
+        cases.append(
+            {
+                "name": case.key,
+                "inputs": {"purchase_intent": intents[case.key]},
+                "expected": expected,
+            }
+        )
+    return cases

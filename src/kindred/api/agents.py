@@ -1,0 +1,299 @@
+"""Agent endpoints: definitions (JSON or YAML, versioned), runs and their decision traces
+(with OTLP export and ledger proof), the human task queue, golden cases and evaluations.
+Thin: parsing and permission gates here, everything else in ``kindred.agents``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from kindred.agents.definition import definition_schema
+from kindred.agents.evaluation import evaluate
+from kindred.agents.runtime import runtime_for
+from kindred.api.deps import ContextDep, KindredDep, parse_if_match
+from kindred.api.responses import Json
+from kindred.api.scenarios import read_definition
+from kindred.errors import NotFound, PermissionDenied
+from kindred.records.service import RequestContext
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+runs_router = APIRouter(prefix="/api/v1/agent-runs", tags=["agents"])
+tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["agents"])
+AUTHORS = {"admin"}
+# Who may read any run's decision trace (others: the runs they started).
+AUDITORS = {"admin", "compliance"}
+
+
+def _author(context: ContextDep) -> RequestContext:
+    if not AUTHORS & set(context.principal.roles):
+        raise PermissionDenied("defining agents needs the admin role")
+    return context
+
+
+AuthorDep = Annotated[RequestContext, Depends(_author)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunRequest(_Body):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    version: int | None = Field(default=None, ge=1)
+    wait: bool = True
+
+
+class Decision(_Body):
+    outcome: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CaseRequest(_Body):
+    name: str = Field(min_length=1, max_length=100)
+    inputs: dict[str, Any]
+    expected: dict[str, Any]
+
+
+class EvaluationRequest(_Body):
+    k: int = Field(default=3, ge=1, le=50)
+    versions: list[int] | None = None
+
+
+def _may_read_run(context: RequestContext, run: dict[str, Any]) -> None:
+    if (
+        AUDITORS & set(context.principal.roles)
+        or run.get("started_by") == context.principal.user_id
+    ):
+        return
+    # Not 403: whether a run exists is itself not for everyone to learn.
+    raise NotFound(f"no agent run {run['id']}")
+
+
+# -- definitions -------------------------------------------------------------------------------
+
+
+@router.get("/schema", summary="JSON Schema of an agent definition")
+async def schema() -> Json:
+    return Json(definition_schema())
+
+
+@router.get("/tools", summary="The tools agents may be granted, with input/output schemas")
+async def tools(kindred: KindredDep, context: ContextDep) -> Json:
+    return Json({"items": [tool.describe() for tool in kindred.agents.tools.values()]})
+
+
+@router.get("/metrics", summary="Run volume, success, latency and the human intervention rate")
+def metrics(kindred: KindredDep, context: ContextDep, agent: str | None = None) -> Json:
+    with kindred.database.read() as session:
+        return Json(kindred.agents.metrics(session, agent))
+
+
+@router.get("", summary="Agents")
+def list_agents(kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        return Json({"items": kindred.agents.all(session)})
+
+
+@router.post(
+    "", status_code=201, summary="Save an agent (JSON or YAML); a new version if it exists"
+)
+async def save_agent(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
+    raw = await read_definition(request)
+    with kindred.database.write() as session:
+        saved = kindred.agents.save(session, raw, actor_id=context.principal.user_id)
+    return Json(saved, status_code=201, headers={"ETag": f'"v{saved["version"]}"'})
+
+
+@router.post("/validate", summary="Check a definition without saving it")
+async def validate_agent(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
+    raw = await read_definition(request)
+    with kindred.database.read() as session:
+        compiled, errors = kindred.agents.check(session, raw)
+    if compiled is None:
+        return Json({"valid": False, "errors": errors})
+    return Json({"valid": True, "name": compiled.name, "order": compiled.order})
+
+
+@router.get("/{name}", summary="One agent (latest version)")
+def get_agent(name: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        saved = kindred.agents.get(session, name)
+    return Json(saved, headers={"ETag": f'"v{saved["version"]}"'})
+
+
+@router.put("/{name}", summary="Save a new version (If-Match: the version you edited)")
+async def update_agent(
+    name: str,
+    request: Request,
+    kindred: KindredDep,
+    context: AuthorDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Json:
+    raw = await read_definition(request)
+    if isinstance(raw, dict) and raw.get("name") != name:
+        from kindred.errors import ValidationFailed, field_error
+
+        raise ValidationFailed(
+            "the definition's name must match the URL",
+            errors=[field_error("/name", "mismatch", f"expected {name!r}")],
+        )
+    with kindred.database.write() as session:
+        saved = kindred.agents.save(
+            session,
+            raw,
+            actor_id=context.principal.user_id,
+            expected_version=parse_if_match(if_match),
+        )
+    return Json(saved, headers={"ETag": f'"v{saved["version"]}"'})
+
+
+@router.get("/{name}/versions", summary="Every saved version")
+def agent_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        return Json({"items": kindred.agents.versions(session, name)})
+
+
+@router.post("/{name}/enable", summary="Allow new runs")
+def enable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        return Json(kindred.agents.set_enabled(session, name, True, context.principal.user_id))
+
+
+@router.post("/{name}/disable", summary="Refuse new runs (runs in flight finish)")
+def disable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        return Json(kindred.agents.set_enabled(session, name, False, context.principal.user_id))
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+@router.post("/{name}/runs", summary="Run an agent (waits for the result unless wait=false)")
+async def start_run(name: str, body: RunRequest, kindred: KindredDep, context: ContextDep) -> Json:
+    runtime = runtime_for(kindred)
+    summary = await runtime.start(
+        name,
+        body.inputs,
+        principal=context.principal,
+        idempotency_key=body.idempotency_key,
+        trigger={"kind": "api", "request": context.request_id},
+        version=body.version,
+        wait=body.wait,
+    )
+    status = 202 if summary["status"] in ("running", "waiting") else 200
+    return Json(
+        summary, status_code=status, headers={"Location": f"/api/v1/agent-runs/{summary['id']}"}
+    )
+
+
+@runs_router.get("", summary="Runs, newest first: by agent, customer (account id) and status")
+def list_runs(
+    kindred: KindredDep,
+    context: ContextDep,
+    agent: str | None = None,
+    customer: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Json:
+    with kindred.database.read() as session:
+        items = kindred.agents.runs(
+            session, agent=agent, customer=customer, status=status, limit=limit
+        )
+    if not AUDITORS & set(context.principal.roles):
+        items = [i for i in items if i["started_by"] == context.principal.user_id]
+    return Json({"items": items})
+
+
+@runs_router.get("/{run_id}", summary="A run's decision trace: reads, steps, sub-agents, tasks")
+def get_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        run = kindred.agents.run(session, run_id)
+    _may_read_run(context, run)
+    return Json(run)
+
+
+@runs_router.get("/{run_id}/otlp", summary="The trace as OTLP/JSON spans (GenAI conventions)")
+def run_otlp(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        _may_read_run(context, kindred.agents.run(session, run_id))
+        return Json(kindred.agents.otlp(session, run_id))
+
+
+@runs_router.get("/{run_id}/verify", summary="Prove the stored trace unaltered against the ledger")
+def verify_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        _may_read_run(context, kindred.agents.run(session, run_id))
+        return Json(kindred.agents.verify(session, run_id))
+
+
+@runs_router.post("/{run_id}/resume", summary="Continue a run from its durable state (admin)")
+async def resume_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> Json:
+    return Json(await runtime_for(kindred).resume(run_id))
+
+
+# -- human tasks -------------------------------------------------------------------------------
+
+
+@tasks_router.get("", summary="The task queue: open tasks assigned to you or your roles")
+def list_tasks(
+    kindred: KindredDep,
+    context: ContextDep,
+    status: str | None = "open",
+    mine: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Json:
+    with kindred.database.read() as session:
+        items = kindred.agents.tasks(
+            session, context.principal, status=status or None, mine=mine, limit=limit
+        )
+    return Json({"items": items})
+
+
+@tasks_router.get("/{task_id}", summary="One task with its history")
+def get_task(task_id: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        return Json(kindred.agents.task(session, context.principal, task_id))
+
+
+@tasks_router.post("/{task_id}/decision", summary="Approve, reject or modify; the run continues")
+async def decide_task(
+    task_id: str, body: Decision, kindred: KindredDep, context: ContextDep
+) -> Json:
+    with kindred.database.write() as session:
+        task = kindred.agents.decide(
+            session, context.principal, task_id, body.outcome, body.values, body.comment
+        )
+    run = await runtime_for(kindred).resume(task["root_id"])
+    return Json({"task": task, "run": run})
+
+
+# -- golden cases and evaluation ---------------------------------------------------------------
+
+
+@router.get("/{name}/cases", summary="Golden cases of an agent")
+def list_cases(name: str, kindred: KindredDep, context: ContextDep) -> Json:
+    with kindred.database.read() as session:
+        return Json({"items": kindred.agents.cases(session, name)})
+
+
+@router.post("/{name}/cases", status_code=201, summary="Add (or replace by name) a golden case")
+def add_case(name: str, body: CaseRequest, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        case = kindred.agents.add_case(
+            session, name, body.name, body.inputs, body.expected, context.principal.user_id
+        )
+    return Json(case, status_code=201)
+
+
+@router.post("/{name}/evaluations", summary="Run every golden case k times per version: pass^k")
+async def run_evaluation(
+    name: str, body: EvaluationRequest, kindred: KindredDep, context: AuthorDep
+) -> Json:
+    report = await evaluate(
+        runtime_for(kindred), name, k=body.k, versions=body.versions, principal=context.principal
+    )
+    return Json(report)
