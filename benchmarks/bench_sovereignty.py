@@ -67,6 +67,7 @@ import sqlalchemy as sa
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
 from kindred.config import Settings
 from kindred.db import driver_rows
+from kindred.events.runtime import freeze_startup_heap
 from kindred.records.query import ListQuery
 from kindred.records.service import RequestContext
 from kindred.services import Kindred
@@ -262,7 +263,7 @@ def prefill_log(kindred: Kindred, reads: int, meter: FlushMeter) -> dict[str, An
     rng = random.Random(3)
     context = RequestContext(SYSTEM_PRINCIPAL, request_id="prefill", purpose=PURPOSE)
     fields = ("email", "phone", "mobile", "birthday", "wechat_openid", "address")
-    outcomes = [
+    outcomes: list[list[list[Any]]] = [
         [[name, False, "no-consent"] for name in fields],
         [
             [
@@ -275,11 +276,12 @@ def prefill_log(kindred: Kindred, reads: int, meter: FlushMeter) -> dict[str, An
     ]
     started = time.perf_counter()
     for _ in range(0, reads, PAGE):
-        rows, keys = [], set()
+        rows: list[tuple[Any, ...]] = []
+        keys: set[int] = set()
         for _ in range(PAGE):
             did = f"did:key:z6MkPrefill{rng.randrange(200_000):08d}"
             consented = rng.random() < 0.1
-            rows.append([did, int(consented), f"urn:uuid:{uuid.uuid4()}" if consented else None])
+            rows.append((did, int(consented), f"urn:uuid:{uuid.uuid4()}" if consented else None))
             keys.add(subject_key(did))
         allowed = sum(2 for row in rows if row[1])
         entry = make_entry(
@@ -409,7 +411,7 @@ def mode_of(kindred: Kindred, mode: Mode) -> Iterator[None]:
     if mode == "off":
         kindred.records.read_hooks[:] = [h for h in hooks if h != kindred.pdp.enforce]
     if mode == "unlogged":
-        kindred.pdp.log.add = lambda entry, **options: None
+        kindred.pdp.log.add = lambda entry, **options: None  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -680,6 +682,10 @@ def main() -> None:
                 f"{len(population.consented):,} consents in {time.perf_counter() - started:.1f} s",
                 flush=True,
             )
+            # As `kindred serve` and the worker do once up: the start-up heap (the registry,
+            # compiled rules, the seeded population) is left out of garbage collections, whose
+            # full passes otherwise stall one round or another at random.
+            freeze_startup_heap()
             if arguments.log_prefill > 0:
                 results["log_prefill"] = prefill_log(kindred, arguments.log_prefill, meter)
                 results["log_prefill"] |= log_shape(kindred)

@@ -669,7 +669,7 @@ def test_flush_writes_every_decision_and_one_ledger_batch_committing_to_them(
     assert sorted(row["dimension"] for row in allowed) == ["contact.email", "contact.phone"]
     assert all(row["consent_id"] == consent_id and row["reason"] == "consent" for row in allowed)
     assert all(row["accessor"] == alice.principal.user_id for row in allowed)
-    reasons = defaultdict(int)
+    reasons: defaultdict[str, int] = defaultdict(int)
     for row in mine:
         if not row["allowed"]:
             reasons[row["reason"]] += 1

@@ -66,6 +66,7 @@ CASES: tuple[Case, ...] = (
         "PM-SPO2-03",
         20,
         "血氧探头补货",
+        "proceed",
     ),
     Case(
         "guangzhou",
@@ -98,7 +99,14 @@ CASES: tuple[Case, ...] = (
         "waiting",
     ),
     Case(
-        "hangzhou", "123301024462819431", ("HX-MR 1.5T Aura",), 0, "MRI-COIL-8", 1, "MRI 头线圈采购"
+        "hangzhou",
+        "123301024462819431",
+        ("HX-MR 1.5T Aura",),
+        0,
+        "MRI-COIL-8",
+        1,
+        "MRI 头线圈采购",
+        "proceed",
     ),
     Case(
         "xian", "52610113582199354J", ("HX-PM 12",), 0, "PM-SPO2-03", 10, "血氧探头采购", "decline"

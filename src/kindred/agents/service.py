@@ -678,7 +678,10 @@ class AgentService:
         from kindred.agents.definition import input_errors
 
         _, errors = input_errors(compiled, inputs)
-        unknown = [k for k in expected if k not in compiled.definition.outputs.value]
+        # `_status` is the run's status (e.g. "waiting" for a case that must reach a person).
+        unknown = [
+            k for k in expected if k != "_status" and k not in compiled.definition.outputs.value
+        ]
         errors += [
             field_error(f"/expected/{k}", "unknown-output", f"the agent has no output {k!r}")
             for k in unknown

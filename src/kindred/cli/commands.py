@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import time
 from collections.abc import Iterator
@@ -84,7 +85,14 @@ def _seed(kindred: Kindred, customers: int, seed: int) -> dict[str, int]:
                 tasks[name] = progress.add_task(name, total=total)
             progress.update(tasks[name], completed=done, total=total)
 
-        return seed_demo_data(kindred.database, customers=customers, seed=seed, progress=report)
+        counts = seed_demo_data(kindred.database, customers=customers, seed=seed, progress=report)
+    # The loader writes rows directly (fast), past the write hooks: index what it wrote for
+    # search and identity resolution once, here.
+    status = console.status("indexing the demo data for search and identity resolution …")
+    with status, kindred.database.write() as session:
+        kindred.search.reindex(session)
+        kindred.resolution.reindex(session)
+    return counts
 
 
 @app.command()
@@ -149,6 +157,8 @@ def demo(
         console.print(f"demo data present ({accounts:,} accounts); keeping it")
     _ensure_demo_logins(kindred)
     references = _start_reference_systems(settings)
+    # Stopped however the demo ends (an error included), never left running behind it.
+    atexit.register(_stop_processes, references)
     _demo_scenarios(kindred)
     consented = _demo_consent(kindred)
     reviewed = _demo_agents(kindred)
@@ -234,9 +244,7 @@ def demo(
     finally:
         if not serve:
             kindred.close()
-        for process in references:
-            process.terminate()
-            process.wait(timeout=10)
+        _stop_processes(references)
 
 
 # The business systems the demo starts (unless their URL is set): module, setting, what for.
@@ -246,6 +254,16 @@ REFERENCE_SYSTEMS = (
     ("contracts", "contracts_url", "contract and payment-history system"),
     ("knowledge", "knowledge_url", "knowledge base: compatibility reports, manuals"),
 )
+
+
+def _stop_processes(processes: list[Any]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except Exception:
+                process.kill()
 
 
 def _start_reference_systems(settings: Any) -> list[Any]:

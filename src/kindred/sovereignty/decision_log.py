@@ -13,17 +13,19 @@ Finding a customer's decisions: ``access_decision_subjects`` holds one entry per
 per row, keyed ``(bucket, subject_key, decision_id)``. ``subject_key`` is a 64-bit hash of
 the DID (an 8-byte key rather than a 60-character one: a fraction of the index pages). A
 bucket is a run of consecutive log writes of one process, closed after ``BUCKET_ENTRIES``
-entries or ``BUCKET_SECONDS``: keyed by customer first, each of a write's thousand entries
-would land on its own page once the index outgrows the page cache (measured: 26 µs per entry
-at a million entries, against ~1 µs here at any size). A lookup visits every bucket once, in
-one statement (a loose index scan), and reads only the rows that hold the customer.
+entries or ``BUCKET_SECONDS``: keyed by customer first, each of a write's thousands of
+entries would land on its own page once the index outgrows the page cache (measured on plain
+SQLite: 26 µs per entry at a million entries, 0.4–0.5 µs here at any size). A lookup visits
+every bucket once, in one statement (a loose index scan: a few µs per bucket), and reads only
+the rows that hold the customer. Buckets grow with the log: one per ``BUCKET_ENTRIES`` reads
+under load, one per ``BUCKET_SECONDS`` at most when idle.
 
 Writing: readers queue their batch's row (its JSON encoded by them, in C); the reader that
 fills ``FLUSH_READS`` reads, or finds the last write ``FLUSH_SECONDS`` old, writes the queue
-in one transaction — the rows in one executemany, their index entries in one
-``INSERT … SELECT`` over the rows' ``subject_keys`` (no Python per entry), and one ledger
-entry holding the SHA-256 of the rows. A background thread writes the tail once reads pause,
-and ``close`` the rest.
+— when its transaction has ended (see ``DecisionLog.add``) — in one transaction: the rows in
+one executemany, their index entries in one ``INSERT … SELECT`` over the rows'
+``subject_keys`` (no Python per entry), and one ledger entry holding the SHA-256 of the rows.
+A background thread writes the tail once reads pause, and ``close`` the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from kindred.db import Database, driver_rows
 from kindred.db.bulk import BulkInserter
+from kindred.db.engine import WRITE_OPTION
 from kindred.ledger.service import LedgerService
 from kindred.records.service import RequestContext
 from kindred.sovereignty.models import AccessDecision, AccessDecisionSubject
@@ -51,6 +54,7 @@ from kindred.sovereignty.models import AccessDecision, AccessDecisionSubject
 log = logging.getLogger("kindred.sovereignty")
 FLUSH_SECONDS = 0.2
 FLUSH_READS = 5000  # records read per write
+OVERDUE_SECONDS = 1.0  # written at once, even inside a long read transaction
 BUCKET_ENTRIES = 5000
 BUCKET_SECONDS = 3600.0
 BATCH_KIND = "sovereignty.access.batch"
@@ -77,6 +81,8 @@ Entry = tuple[Any, ...]  # LOG_COLUMNS without the batch
 _READS, _ALLOWED, _WITHHELD = (
     LOG_COLUMNS.index(c) for c in ("read_count", "allowed_count", "withheld_count")
 )
+
+_WRITE_AFTER = "kindred.decision_log.write_after"  # Session.info: write when it ends
 
 # The subject index entries of one write, built in SQL from the rows it inserted.
 _INDEX_SQL = {
@@ -119,7 +125,7 @@ def make_entry(
     object_name: str,
     context: RequestContext,
     outcomes: list[list[list[Any]]],
-    reads: list[list[Any]],
+    reads: list[tuple[Any, ...]],
     keys: set[int],
     allowed: int,
     withheld: int,
@@ -141,6 +147,11 @@ def make_entry(
         allowed,
         withheld,
     )
+
+
+def _writing(session: Session) -> bool:
+    """Whether ``session`` is a write session (its transaction may hold the write lock)."""
+    return bool(session.get_bind().get_execution_options().get(WRITE_OPTION, False))
 
 
 def batch_digest(rows: list[tuple[Any, ...]]) -> str:
@@ -313,15 +324,21 @@ class DecisionLog:
         self._bucket = 0
         self._bucket_entries = 0
         self._bucket_started = -BUCKET_SECONDS
+        self._on_end = self._after_transaction_end  # one object: listened to per session
 
-    def add(self, entry: Entry, *, inline: bool = True) -> None:
-        """Queue a read batch's row; while reads keep coming, the reader that fills a write
-        (or finds the last one ``FLUSH_SECONDS`` old) makes it itself.
+    def add(self, entry: Entry, session: Session | None = None) -> None:
+        """Queue a read batch's row (read in ``session``). When a write is due
+        (``FLUSH_READS`` reads queued, or the last write ``FLUSH_SECONDS`` old), the reader
+        makes it itself — once its transaction has ended, on the connection it has just given
+        back; at once when it has no transaction, or when the queue is overdue
+        (``OVERDUE_SECONDS``: a long transaction, such as an export).
 
         Why the reader and not the background thread: a writer thread in the same process
         takes the GIL at every one of the reader's database calls, which costs readers more
         (a context switch per call) than writing the batch themselves. The background
-        thread only writes the tail, once reads pause.
+        thread only writes the tail, once reads pause. Why after the transaction: written
+        while it is open, the batch needs a second connection, and on SQLite each commit
+        from one connection empties the page cache of the others.
         """
         now = time.monotonic()
         with self._lock:
@@ -329,14 +346,33 @@ class DecisionLog:
             self._pending_reads += entry[_READS]
             self._last_add = now
             due = self._pending_reads >= FLUSH_READS or now - self._last_flush >= FLUSH_SECONDS
+            overdue = (
+                self._pending_reads >= 4 * FLUSH_READS or now - self._last_flush >= OVERDUE_SECONDS
+            )
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="kindred-decision-log", daemon=True
                 )
                 self._thread.start()
-        # Never from inside a write transaction: on SQLite the batch's own write would wait
-        # for the lock this very thread holds.
-        if due and inline and self._flushing.acquire(blocking=False):
+        if not due:
+            return
+        if session is None or not session.in_transaction() or (overdue and not _writing(session)):
+            self._write_if_free()
+        elif not session.info.get(_WRITE_AFTER):
+            # Never from inside a write transaction: on SQLite the batch's own write would
+            # wait for the lock this very thread holds. Its end comes after the commit.
+            session.info[_WRITE_AFTER] = True
+            if not sa.event.contains(session, "after_transaction_end", self._on_end):
+                sa.event.listen(session, "after_transaction_end", self._on_end)
+
+    def _after_transaction_end(self, session: Session, transaction: Any) -> None:
+        if transaction.parent is not None or not session.info.pop(_WRITE_AFTER, False):
+            return  # a savepoint ended, or nothing was due
+        self._write_if_free()
+
+    def _write_if_free(self) -> None:
+        """Write the queue unless a write is in progress (it will take what is queued)."""
+        if self._flushing.acquire(blocking=False):
             try:
                 self._flush()
             except Exception:  # kept pending; the next write retries

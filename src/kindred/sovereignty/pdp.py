@@ -15,7 +15,10 @@ in every process — "immediately", caches included.
 A read batch is decided as a whole: what the purpose alone decides (no purpose, an unknown
 one, the customer's own request) once for the batch; per record, only the consents that name
 the purpose and the reader are looked at, and records whose consents give the same answer
-share it (a page of 100 has a handful of distinct answers). ``decide`` is the same rule for
+share it (a page of 100 has a handful of distinct answers). A record's ruling — its DID, the
+grants that decide it, the consent — is remembered per reader until the consents counter
+moves (with the other caches) or one of those grants begins or ends, whichever is first; an
+answer's shape (what is logged and withheld) per process. ``decide`` is the same rule for
 one value; both go through ``_consent_decision``.
 
 Every decision, allowed or withheld, is logged — one ``access_decisions`` row per read
@@ -25,6 +28,7 @@ batch — and committed to the ledger in groups (``kindred.sovereignty.decision_
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -36,7 +40,6 @@ from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.db import Database, driver_rows
-from kindred.db.engine import WRITE_OPTION
 from kindred.errors import KindredError
 from kindred.ledger.service import LedgerService
 from kindred.records.metadata import read_generation
@@ -47,6 +50,7 @@ from kindred.sovereignty.models import Consent
 from kindred.sovereignty.purposes import PURPOSES
 
 SUBJECT_CACHE = 200_000
+READERS_REMEMBERED = 256
 CONSENT_REQUESTS = "/api/v1/consent-requests"
 
 
@@ -80,6 +84,7 @@ EXPLANATIONS = {
     "not-for-you": "{purpose} is reserved for the customer's own requests",
 }
 NO_SUBJECT = Decision(False, "no-subject")
+NO_CONSENT = Decision(False, "no-consent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,15 @@ def _window(grant: _Active, now: float) -> str | None:
     return None
 
 
+def _next_change(grant: _Active, now: float) -> float:
+    """When the grant's window next begins or ends (it only matters that far)."""
+    if now < grant.valid_from:
+        return grant.valid_from
+    if now < grant.valid_until:
+        return grant.valid_until
+    return math.inf
+
+
 def _consent_decision(relevant: Sequence[tuple[_Active, str | None]], dimension: str) -> Decision:
     """The rule for one value, given the reader's grants with their windows: allowed under
     the first grant in force that names the dimension; else the reason of the last one that
@@ -147,6 +161,20 @@ def _consent_decision(relevant: Sequence[tuple[_Active, str | None]], dimension:
     return Decision(False, reason)
 
 
+# A record's ruling: (its fields, subject (DID, key) or None, answer key, the decision of
+# every value or None, the grants with their windows that decide each value, the consent
+# allowed under, until when it holds).
+_Ruling = tuple[
+    tuple[str, ...],
+    tuple[str, int] | None,
+    Any,
+    Decision | None,
+    Sequence[tuple[_Active, str | None]],
+    str | list[str | None] | None,
+    float,
+]
+
+
 @dataclass(frozen=True, slots=True)
 class _Answer:
     """What a read batch does to every record with the same decisions."""
@@ -157,28 +185,80 @@ class _Answer:
     allowed: int
 
 
+# An answer's shape — its outcome as logged, the fields withheld and why — is a function of
+# the object, the purpose and the answer's key (the fields, and what decided them), so it is
+# worked out once per process, not once per read batch (a get is a batch of one).
+_Shape = tuple[list[list[Any]], tuple[str, ...], tuple[tuple[str, str], ...], int]
+SHAPES = 10_000
+
+
 class _Batch:
     """One read batch's decisions, as they go into its log row."""
 
-    __slots__ = ("answers", "dimensions", "keys", "object_name", "outcomes", "purpose", "reads")
+    __slots__ = (
+        "answers",
+        "dimensions",
+        "keys",
+        "object_name",
+        "outcomes",
+        "purpose",
+        "reads",
+        "shapes",
+    )
 
-    def __init__(self, object_name: str, purpose: str | None, guarded: Sequence[str]) -> None:
+    def __init__(
+        self,
+        object_name: str,
+        purpose: str | None,
+        dimensions: dict[str, str],
+        shapes: dict[Any, _Shape],
+    ) -> None:
         self.object_name = object_name
         self.purpose = purpose
-        self.dimensions = {name: f"{object_name}.{name}" for name in guarded}
+        self.dimensions = dimensions
+        self.shapes = shapes
         self.answers: dict[Any, _Answer] = {}
         self.outcomes: list[list[list[Any]]] = []
-        self.reads: list[list[Any]] = []
+        self.reads: list[tuple[Any, ...]] = []
         self.keys: set[int] = set()
 
-    def answer(self, key: Any, names: tuple[str, ...], decisions: list[Decision]) -> _Answer:
-        outcome = [[n, d.allowed, d.reason] for n, d in zip(names, decisions, strict=True)]
-        withheld = [(n, d.reason) for n, d in zip(names, decisions, strict=True) if not d.allowed]
+    def answer(
+        self,
+        key: Any,
+        names: tuple[str, ...],
+        *,
+        every: Decision | None = None,
+        windows: Sequence[tuple[_Active, str | None]] = (),
+    ) -> _Answer:
+        """The batch's answer for ``key`` (first met in this batch): ``every`` value of
+        ``names`` decided alike, or each by ``_consent_decision`` over ``windows``."""
+        shape_key = (self.object_name, self.purpose, key)
+        shape = self.shapes.get(shape_key)
+        if shape is None:
+            if every is not None:
+                decided = [every] * len(names)
+            else:
+                decided = [_consent_decision(windows, self.dimensions[n]) for n in names]
+            withheld = tuple(
+                (n, d.reason) for n, d in zip(names, decided, strict=True) if not d.allowed
+            )
+            shape = (
+                [[n, d.allowed, d.reason] for n, d in zip(names, decided, strict=True)],
+                tuple(n for n, _ in withheld),
+                withheld,
+                len(names) - len(withheld),
+            )
+            if len(self.shapes) >= SHAPES:
+                self.shapes.clear()
+            self.shapes[shape_key] = shape
+        outcome, removed, reasons, allowed = shape
         answer = _Answer(
             len(self.outcomes),
-            tuple(n for n, _ in withheld),
-            tuple(_withheld(self.object_name, n, reason, self.purpose) for n, reason in withheld),
-            len(names) - len(withheld),
+            removed,
+            # Fresh entries per batch (shared by its records): a response may be changed by
+            # whoever receives it, a cached entry must not be.
+            tuple(_withheld(self.object_name, n, reason, self.purpose) for n, reason in reasons),
+            allowed,
         )
         self.outcomes.append(outcome)
         self.answers[key] = answer
@@ -194,6 +274,10 @@ class PolicyDecisionPoint:
         # object → record id → (DID, its subject key): a record's DID never changes (erasure
         # moves the counter).
         self._subjects: dict[str, dict[str, tuple[str, int]]] = {}
+        self._shapes: dict[Any, _Shape] = {}
+        # (object, purpose, reader) → record id → ruling
+        self._rulings: dict[tuple[Any, ...], dict[str, _Ruling]] = {}
+        self._dimensions: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
         self.log = DecisionLog(database, ledger)
 
     # -- deciding ---------------------------------------------------------------------------
@@ -209,6 +293,7 @@ class PolicyDecisionPoint:
             with self._lock:
                 self._grants = {}
                 self._subjects = {}
+                self._rulings = {}
                 self._generation = generation
 
     def _active(self, session: Session, dids: Iterable[str]) -> dict[str, tuple[_Active, ...]]:
@@ -289,6 +374,104 @@ class PolicyDecisionPoint:
         relevant = [(g, _window(g, now)) for g in _relevant(subject_grants, context)]
         return _consent_decision(relevant, dimension)
 
+    def _consent_rulings(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        records: list[dict[str, Any]],
+        fields: list[tuple[str, ...]],
+        dimensions: dict[str, str],
+        now: float,
+    ) -> list[_Ruling]:
+        """For each record (a purpose that needs consent): its subject, the key of its
+        answer, what decides it and the consent it is allowed under.
+
+        Remembered per reader and record until the consents counter moves or a grant the
+        ruling rests on begins or ends, so a record read again costs a lookup.
+        """
+        purpose = context.purpose
+        principal = context.principal
+        user_id, roles, agent = principal.user_id, principal.roles, context.agent
+        reader = (object_name, purpose, user_id, roles, agent)
+        memo = self._rulings.get(reader)
+        if memo is None:
+            with self._lock:
+                if len(self._rulings) >= READERS_REMEMBERED:
+                    self._rulings = {}
+                memo = self._rulings.setdefault(reader, {})
+        known = memo.get
+        ruled: list[_Ruling | None] = [known(record["id"]) for record in records]
+        missed = [
+            position
+            for position, (ruling, names) in enumerate(zip(ruled, fields, strict=True))
+            # Another fields list, or a grant it rests on has begun or ended since.
+            if ruling is None or ruling[0] != names or now >= ruling[6]
+        ]
+        if not missed:
+            return ruled  # type: ignore[return-value]
+        subjects: dict[str, tuple[str, int]] = {}
+        if object_name in self.customer_objects:
+            subjects = self._subjects_of(session, object_name, [records[i]["id"] for i in missed])
+        grants = self._active(session, [did for did, _ in subjects.values()]) if subjects else {}
+        if len(memo) > SUBJECT_CACHE:
+            memo.clear()
+        for position in missed:
+            record, names = records[position], fields[position]
+            subject = subjects.get(record["id"])
+            if subject is None:  # not remembered: a DID may yet be made for the record
+                ruled[position] = (names, None, (names, "no-subject"), NO_SUBJECT, (), None, 0.0)
+                continue
+            # The subject's grants for this purpose and reader (as _relevant; inline, and
+            # without a list for the usual none or one).
+            only: _Active | None = None
+            more: list[_Active] | None = None
+            for grant in grants.get(subject[0], ()):
+                if grant.purpose != purpose:
+                    continue
+                kind = grant.grantee_kind
+                if (
+                    grant.grantee_id == user_id
+                    if kind == "user"
+                    else grant.grantee_id in roles
+                    if kind == "role"
+                    else grant.grantee_id == agent
+                ):
+                    if only is None:
+                        only = grant
+                    elif more is None:
+                        more = [only, grant]
+                    else:
+                        more.append(grant)
+            ruling: _Ruling
+            if only is None:  # most customers, for most readers
+                ruling = (names, subject, (names, "no-consent"), NO_CONSENT, (), None, math.inf)
+            elif more is None:
+                window = _window(only, now)
+                ruling = (
+                    names,
+                    subject,
+                    (names, only.dimensions, window),
+                    None,
+                    ((only, window),),
+                    only.consent_id if window is None else None,
+                    _next_change(only, now),
+                )
+            else:
+                windows = tuple((g, _window(g, now)) for g in more)
+                ruling = (
+                    names,
+                    subject,
+                    (names, tuple((g.dimensions, w) for g, w in windows)),
+                    None,
+                    windows,
+                    _consents(windows, [dimensions[n] for n in names]),
+                    min(_next_change(g, now) for g in more),
+                )
+            ruled[position] = ruling
+            memo[record["id"]] = ruling
+        return ruled  # type: ignore[return-value]
+
     # -- the record read hook ---------------------------------------------------------------
 
     def enforce(
@@ -304,90 +487,52 @@ class PolicyDecisionPoint:
             return
         # Which guarded values each record holds: usually all (another hook may have removed
         # some, a sparse fieldset asked for fewer).
-        every = frozenset(guarded)
-        held: list[tuple[dict[str, Any], tuple[str, ...]]] = []
-        for record in presented:
-            if record.keys() >= every:
-                held.append((record, guarded))
-            else:
+        all_guarded = frozenset(guarded)
+        # Parallel lists, not a tuple per record: fewer objects for the cyclic GC to follow.
+        records: list[dict[str, Any]]
+        fields: list[tuple[str, ...]]
+        if all(record.keys() >= all_guarded for record in presented):
+            records, fields = presented, [guarded] * len(presented)
+        else:
+            records, fields = [], []
+            for record in presented:
                 names = tuple(filter(record.__contains__, guarded))
                 if names:
-                    held.append((record, names))
-        if not held:
-            return
+                    records.append(record)
+                    fields.append(names)
+            if not records:
+                return
         self.refresh(session)
         object_name = compiled.definition.name
-        subjects: dict[str, tuple[str, int]] = {}
-        if object_name in self.customer_objects:
-            subjects = self._subjects_of(session, object_name, [r["id"] for r, _ in held])
-        grants = self._active(session, [did for did, _ in subjects.values()]) if subjects else {}
         now = time.time()
-        batch = _Batch(object_name, context.purpose, guarded)
-        answers, dimensions, reads, keys = batch.answers, batch.dimensions, batch.reads, batch.keys
+        dimensions = self._dimensions.get((object_name, guarded))
+        if dimensions is None:
+            dimensions = {name: f"{object_name}.{name}" for name in guarded}
+            self._dimensions[(object_name, guarded)] = dimensions
+        batch = _Batch(object_name, context.purpose, dimensions, self._shapes)
+        answers, reads, keys = batch.answers, batch.reads, batch.keys
         fixed = _purpose_decision(context)
-        purpose = context.purpose
-        user_id, roles, agent = context.principal.user_id, context.principal.roles, context.agent
+        if fixed is None:
+            ruled = self._consent_rulings(
+                session, context, object_name, records, fields, dimensions, now
+            )
+        else:
+            subjects: dict[str, tuple[str, int]] = {}
+            if object_name in self.customer_objects:
+                subjects = self._subjects_of(session, object_name, [r["id"] for r in records])
+            # Keys of strings: a dataclass's hash is Python code, paid per record.
+            fixed_key = ("purpose", fixed.allowed, fixed.reason)
+            ruled = [
+                (names, subjects.get(r["id"]), (names, fixed_key), fixed, (), None, 0.0)
+                for r, names in zip(records, fields, strict=True)
+            ]
         allowed = withheld = 0
-        for record, names in held:
-            subject = subjects.get(record["id"])
-            did: str | None = None
-            consent: str | list[str | None] | None = None
-            if subject is not None:
-                did = subject[0]
-                keys.add(subject[1])
-            if fixed is not None:
-                key: Any = names
-                answer = answers.get(key) or batch.answer(key, names, [fixed] * len(names))
-            elif subject is None:
-                key = (names, None)
-                answer = answers.get(key) or batch.answer(key, names, [NO_SUBJECT] * len(names))
-            else:
-                # The subject's grants for this purpose and reader (as _relevant; inline,
-                # and without a list for the usual none or one).
-                only: _Active | None = None
-                more: list[_Active] | None = None
-                for grant in grants.get(subject[0], ()):
-                    if grant.purpose != purpose:
-                        continue
-                    kind = grant.grantee_kind
-                    if (
-                        grant.grantee_id == user_id
-                        if kind == "user"
-                        else grant.grantee_id in roles
-                        if kind == "role"
-                        else grant.grantee_id == agent
-                    ):
-                        if only is None:
-                            only = grant
-                        elif more is None:
-                            more = [only, grant]
-                        else:
-                            more.append(grant)
-                if only is None:  # most customers, for most readers
-                    key = names
-                    answer = answers.get(key) or batch.answer(
-                        key, names, [Decision(False, "no-consent")] * len(names)
-                    )
-                elif more is None:
-                    window = (
-                        None if only.valid_from <= now < only.valid_until else _window(only, now)
-                    )
-                    key = (names, only.dimensions, window)
-                    answer = answers.get(key) or batch.answer(
-                        key,
-                        names,
-                        [_consent_decision(((only, window),), dimensions[n]) for n in names],
-                    )
-                    if answer.allowed:
-                        consent = only.consent_id
-                else:
-                    windows = [(g, _window(g, now)) for g in more]
-                    key = (names, tuple([(g.dimensions, w) for g, w in windows]))
-                    answer = answers.get(key) or batch.answer(
-                        key, names, [_consent_decision(windows, dimensions[n]) for n in names]
-                    )
-                    if answer.allowed:
-                        consent = _consents(windows, [dimensions[n] for n in names])
+        known = answers.get
+        for record, (names, subject, key, every, windows, consent, _) in zip(
+            records, ruled, strict=True
+        ):
+            did = subject[0] if subject is not None else None
+            answer = known(key) or batch.answer(key, names, every=every, windows=windows)
             if answer.withheld:
                 for name in answer.withheld:
                     del record[name]
@@ -396,13 +541,15 @@ class PolicyDecisionPoint:
                     record["meta"] = {"withheld": list(answer.entries)}
                 else:
                     meta.setdefault("withheld", []).extend(answer.entries)
-            reads.append([did, answer.outcome, consent])
+            # A tuple of atoms: the GC stops following it after its first collection.
+            reads.append((did, answer.outcome, consent if answer.allowed else None))
             allowed += answer.allowed
             withheld += len(names) - answer.allowed
+        keys.update(ruling[1][1] for ruling in ruled if ruling[1] is not None)
         entry = make_entry(
             now, object_name, context, batch.outcomes, reads, keys, allowed, withheld
         )
-        self.log.add(entry, inline=not _writing(session))
+        self.log.add(entry, session=session)
 
     def close(self) -> None:
         self.log.close()
@@ -433,8 +580,3 @@ def _withheld(object_name: str, name: str, reason: str, purpose: str | None) -> 
         "detail": _withheld_template(object_name, name, reason, purpose),
         "request_consent": CONSENT_REQUESTS,
     }
-
-
-def _writing(session: Session) -> bool:
-    """Whether ``session`` is a write session (its transaction may hold the write lock)."""
-    return bool(session.get_bind().get_execution_options().get(WRITE_OPTION, False))

@@ -1,0 +1,336 @@
+"""The decision log's layout, on both dialects: one row per read batch, found by customer
+through the bucketed subject index — the index answers exactly what a scan of every row
+answers, across buckets, for lookups, erasure and the KPI; a hash collision costs a row read,
+never a wrong answer; and a write that falls due inside a transaction is made when it ends
+(never while a write transaction holds the lock), unless the queue is overdue."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
+from kindred.records.query import FieldFilter, ListQuery
+from kindred.records.service import RequestContext
+from kindred.sovereignty import decision_log
+from kindred.sovereignty.credentials import Grantee
+from kindred.sovereignty.decision_log import (
+    LAWFUL_BASES,
+    authorization_totals,
+    erase_subject,
+    expand,
+    subject_key,
+    subject_rows,
+)
+from kindred.sovereignty.models import AccessDecision, AccessDecisionSubject
+
+SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
+GUARDED = ("email", "phone", "mobile", "birthday", "wechat_openid", "address")
+
+
+@dataclass
+class World:
+    rep: Principal
+    marker: str
+    contacts: list[tuple[str, str]]  # (record id, DID)
+    consent_id: str  # the first contact's consent to email for "sales" to the rep
+
+    def context(self, purpose: str | None, request_id: str) -> RequestContext:
+        return RequestContext(self.rep, request_id=request_id, purpose=purpose)
+
+
+def make_world(kindred: Any, count: int = 3) -> World:
+    marker = f"log-{uuid.uuid4().hex[:8]}"
+    with kindred.database.write() as session:
+        user = kindred.auth.create_user(
+            session, email=f"{marker}@example.com", name="Rep", password=None, roles=["sales"]
+        )
+        contacts = []
+        for number in range(count):
+            record = kindred.records.create(
+                session,
+                SYSTEM,
+                "contact",
+                {
+                    "last_name": marker,
+                    "email": f"c{number}-{marker}@example.com",
+                    "phone": f"+8613800{number:06d}",
+                    "owner": user["id"],  # a rep sees their own customers
+                },
+            )
+            did = kindred.identities.of_subject(session, "contact", record["id"]).did
+            contacts.append((record["id"], did))
+        now = datetime.now(UTC).replace(microsecond=0)
+        consent = kindred.consents.grant(
+            session,
+            contacts[0][1],
+            dimensions=["contact.email"],
+            purpose="sales",
+            grantee=Grantee("user", user["id"]),
+            valid_from=now - timedelta(hours=1),
+            valid_until=now + timedelta(hours=1),
+        )
+        consent_id = consent.id
+    with kindred.database.read() as session:
+        rep = kindred.auth.load_principal(session, user["id"])
+    kindred.pdp.log.flush()
+    return World(rep, marker, contacts, consent_id)
+
+
+def read_everything(kindred: Any, world: World, rounds: int) -> None:
+    """Per round: a page of every contact (as the rep, for sales), a get of the first (no
+    purpose), each round's decisions written apart."""
+    for number in range(rounds):
+        with kindred.database.read() as session:
+            page = kindred.records.list_records(
+                session,
+                world.context("sales", f"page-{number}"),
+                "contact",
+                ListQuery(filters=[FieldFilter("last_name", "eq", world.marker)]),
+            )
+            assert len(page.data) == len(world.contacts)
+            kindred.records.get(
+                session, world.context(None, f"get-{number}"), "contact", world.contacts[0][0]
+            )
+        kindred.pdp.log.flush()
+
+
+def scanned(session: Any, did: str) -> list[dict[str, Any]]:
+    """Every decision about ``did``, by reading every row of the log (the ground truth)."""
+    rows = session.execute(sa.select(AccessDecision).order_by(AccessDecision.id)).scalars()
+    return [d for row in rows for d in expand(row) if d["subject_did"] == did]
+
+
+def key(decision: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, str(v)) for k, v in decision.items()))
+
+
+def test_the_index_finds_exactly_what_a_scan_finds_across_buckets(
+    kindred: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decision_log, "BUCKET_ENTRIES", 1)  # a new bucket per write
+    world = make_world(kindred)
+    read_everything(kindred, world, rounds=3)
+    first, second = world.contacts[0][1], world.contacts[1][1]
+    with kindred.database.read() as session:
+        buckets = session.execute(
+            sa.select(sa.func.count(sa.distinct(AccessDecisionSubject.bucket))).where(
+                AccessDecisionSubject.subject_key == subject_key(first)
+            )
+        ).scalar_one()
+        found = [d for _, decisions in subject_rows(session, first) for d in decisions]
+        newest = [
+            (row.request_id, decisions)
+            for row, decisions in subject_rows(session, first, newest_first=True, limit=2)
+        ]
+        truth = scanned(session, first)
+        other = [d for _, decisions in subject_rows(session, second) for d in decisions]
+        other_truth = scanned(session, second)
+    assert buckets >= 3, "the reads should have landed in several buckets"
+    # Its creation (returned to the system, no purpose), then 3 pages and 3 gets of it, every
+    # guarded field decided each time.
+    assert len(truth) == 7 * len(GUARDED)
+    assert sorted(map(key, found)) == sorted(map(key, truth))
+    assert sorted(map(key, other)) == sorted(map(key, other_truth))
+    assert {d["subject_did"] for d in found} == {first}
+    allowed = [d for d in found if d["allowed"]]
+    assert [(d["dimension"], d["reason"], d["consent_id"]) for d in allowed] == [
+        ("contact.email", "consent", world.consent_id)
+    ] * 3  # the pages, for sales; the gets declared no purpose
+    assert Counter(d["reason"] for d in found if (d["request_id"] or "").startswith("get")) == {
+        "no-purpose": 3 * len(GUARDED)
+    }
+    # Newest first, limited to rows: the last round's get, then its page.
+    assert [request_id for request_id, _ in newest] == ["get-2", "page-2"]
+    assert all(d["subject_did"] == first for _, decisions in newest for d in decisions)
+
+
+def test_erasure_removes_only_the_customers_reads(kindred: Any) -> None:
+    world = make_world(kindred)
+    read_everything(kindred, world, rounds=2)
+    (_, gone), (_, kept), _ = world.contacts
+    with kindred.database.read() as session:
+        kept_before = scanned(session, kept)
+        gone_before = scanned(session, gone)
+        rows_before = session.execute(sa.select(sa.func.count()).select_from(AccessDecision))
+        rows_before_count = rows_before.scalar_one()
+    with kindred.database.write() as session:
+        removed = erase_subject(session, gone)
+    with kindred.database.read() as session:
+        rows = session.execute(sa.select(AccessDecision)).scalars().all()
+        text = " ".join(str((row.outcomes, row.reads, row.subject_keys)) for row in rows)
+        kept_after = [d for _, decisions in subject_rows(session, kept) for d in decisions]
+        gone_after = subject_rows(session, gone)
+        entries = session.execute(
+            sa.select(sa.func.count()).where(AccessDecisionSubject.subject_key == subject_key(gone))
+        ).scalar_one()
+        counts_hold = all(
+            row.read_count == len(row.reads)
+            and row.allowed_count + row.withheld_count
+            == sum(len(row.outcomes[read[1]]) for read in row.reads)
+            and row.allowed_count
+            == sum(1 for read in row.reads for d in row.outcomes[read[1]] if d[1])
+            for row in rows
+        )
+    assert removed == 5  # its creation, two pages and two gets
+    assert len(gone_before) == 5 * len(GUARDED)
+    assert gone not in text and str(subject_key(gone)) not in text
+    assert gone_after == [] and entries == 0
+    assert sorted(map(key, kept_after)) == sorted(map(key, kept_before))
+    # The rows of its creation and of the gets held only the erased customer.
+    assert len(rows) == rows_before_count - 3
+    assert counts_hold
+
+
+def test_a_hash_collision_costs_a_row_read_never_a_wrong_answer(kindred: Any) -> None:
+    world = make_world(kindred)
+    read_everything(kindred, world, rounds=1)
+    stranger = f"did:key:z6MkStranger{uuid.uuid4().hex}"
+    with kindred.database.write() as session:
+        # As if the stranger's key were also the key of every customer of the log.
+        rows = session.execute(sa.select(AccessDecision.id)).scalars().all()
+        session.execute(
+            sa.insert(AccessDecisionSubject),
+            [{"bucket": 0, "subject_key": subject_key(stranger), "decision_id": i} for i in rows],
+        )
+    with kindred.database.read() as session:
+        assert subject_rows(session, stranger) == []
+        before = [expand(row) for row in session.execute(sa.select(AccessDecision)).scalars()]
+    with kindred.database.write() as session:
+        assert erase_subject(session, stranger) == 0
+    with kindred.database.read() as session:
+        after = [expand(row) for row in session.execute(sa.select(AccessDecision)).scalars()]
+    assert after == before
+
+
+def test_the_compliance_kpi_counts_what_a_scan_counts(kindred: Any) -> None:
+    world = make_world(kindred)
+    read_everything(kindred, world, rounds=2)
+    with kindred.database.read() as session:
+        rows = session.execute(sa.select(AccessDecision)).scalars()
+        decisions = [d for row in rows for d in expand(row)]
+        allowed, lawful = authorization_totals(session)
+    granted = [d for d in decisions if d["allowed"]]
+    assert allowed == len(granted) >= 2
+    assert lawful == sum(1 for d in granted if d["reason"] in LAWFUL_BASES) == allowed
+
+
+def stored(kindred: Any, request_id: str) -> int:
+    with kindred.database.read() as session:
+        rows = session.execute(
+            sa.select(AccessDecision).where(AccessDecision.request_id == request_id)
+        ).scalars()
+        return sum(len(expand(row)) for row in rows)
+
+
+def test_a_write_due_inside_a_transaction_is_made_when_it_ends(
+    kindred: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(kindred)
+    kindred.pdp.log.close()  # only reads write from here on (no background writer)
+    monkeypatch.setattr(decision_log, "FLUSH_SECONDS", 0.0)  # every read finds a write due
+    record_id = world.contacts[0][0]
+    fields = len(GUARDED)
+
+    with kindred.database.read() as session:
+        kindred.records.get(session, world.context("sales", "in-read"), "contact", record_id)
+        assert stored(kindred, "in-read") == 0  # not while the read transaction is open
+    assert stored(kindred, "in-read") == fields  # written as it ended
+
+    with kindred.database.write() as session:
+        kindred.records.get(session, world.context("sales", "in-write"), "contact", record_id)
+    # Written after the commit (during the write transaction it would wait for its own lock).
+    assert stored(kindred, "in-write") == fields
+
+    monkeypatch.setattr(decision_log, "OVERDUE_SECONDS", 0.0)
+    with kindred.database.read() as session:
+        time.sleep(0.01)
+        kindred.records.get(session, world.context("sales", "overdue"), "contact", record_id)
+        assert stored(kindred, "overdue") == fields  # overdue: written at once
+
+
+def test_migration_0009_regroups_per_record_rows_and_back(empty_database: Any) -> None:
+    """Rows of the per-record layout (0008) become batches of one read, found by customer
+    through the new index; the downgrade gives the same per-record rows back."""
+    from alembic import command
+
+    from kindred.db.base import PortableJSON
+    from kindred.db.migrate import alembic_config, upgrade
+
+    upgrade(empty_database, "0008")
+    old = sa.table(
+        "access_decisions",
+        *(sa.column(c) for c in ("at", "subject_did", "object", "purpose", "accessor")),
+        *(sa.column(c) for c in ("channel", "request_id", "allowed_count", "withheld_count")),
+        sa.column("decisions", PortableJSON),
+        sa.column("batch"),
+    )
+    alice, bob = "did:key:z6MkAlice", "did:key:z6MkBob"
+    rows = [
+        {
+            "at": 1000.0 + number,
+            "subject_did": did,
+            "object": "contact",
+            "purpose": "sales",
+            "accessor": "user-1",
+            "channel": "api",
+            "request_id": f"r{number}",
+            "decisions": decisions,
+            "allowed_count": sum(1 for d in decisions if d[1]),
+            "withheld_count": sum(1 for d in decisions if not d[1]),
+            "batch": "b1",
+        }
+        for number, (did, decisions) in enumerate(
+            [
+                (
+                    alice,
+                    [["email", True, "consent", "urn:c1"], ["phone", False, "no-consent", None]],
+                ),
+                (bob, [["email", False, "no-consent", None], ["phone", False, "no-consent", None]]),
+                (None, [["email", False, "no-subject", None]]),
+                (
+                    alice,
+                    [["email", True, "consent", "urn:c1"], ["phone", True, "consent", "urn:c2"]],
+                ),
+            ]
+        )
+    ]
+    with empty_database.write() as session:
+        session.execute(sa.insert(old), rows)
+    upgrade(empty_database, "0009")
+    with empty_database.read() as session:
+        found = [
+            (d["request_id"], d["dimension"], d["allowed"], d["reason"], d["consent_id"])
+            for _, decisions in subject_rows(session, alice)
+            for d in decisions
+        ]
+        counts = session.execute(
+            sa.select(AccessDecision.read_count, AccessDecision.allowed_count).order_by(
+                AccessDecision.id
+            )
+        ).all()
+    assert found == [
+        ("r0", "contact.email", True, "consent", "urn:c1"),
+        ("r0", "contact.phone", False, "no-consent", None),
+        ("r3", "contact.email", True, "consent", "urn:c1"),
+        ("r3", "contact.phone", True, "consent", "urn:c2"),
+    ]
+    assert [tuple(c) for c in counts] == [(1, 1), (1, 0), (1, 0), (1, 2)]
+
+    command.downgrade(alembic_config(empty_database), "0008")
+    with empty_database.read() as session:
+        back = session.execute(
+            sa.select(old.c.subject_did, old.c.request_id, old.c.decisions).order_by(
+                old.c.request_id
+            )
+        ).all()
+    assert [tuple(b) for b in back] == [
+        (r["subject_did"], r["request_id"], r["decisions"]) for r in rows
+    ]
