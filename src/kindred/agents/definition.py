@@ -46,6 +46,7 @@ form no cycle, objects and fields that exist, and output schemas that are valid 
 from __future__ import annotations
 
 import graphlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -527,8 +528,6 @@ def check_definition(
 
 
 def _identifier(name: str) -> bool:
-    import re
-
     return re.fullmatch(IDENTIFIER, name) is not None
 
 

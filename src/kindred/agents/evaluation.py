@@ -13,6 +13,7 @@ target is a deviation rate below 5%.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -54,8 +55,6 @@ async def evaluate(
     versions: list[int] | None,
     principal: Principal,
 ) -> dict[str, Any]:
-    import asyncio
-
     service = runtime.service
 
     def load() -> tuple[list[dict[str, Any]], list[int]]:

@@ -133,6 +133,19 @@ class RunState:
         )
 
 
+@dataclass(frozen=True)
+class CrmReader:
+    """What CRM tools read through: the record service as the run's agent, its grants."""
+
+    runtime: AgentRuntime
+    run: RunState
+
+    async def read(
+        self, object_name: str, where: Mapping[str, str | list[str]], limit: int
+    ) -> list[dict[str, Any]]:
+        return await self.runtime.crm_read(self.run, object_name, where, limit)
+
+
 class RunFailed(Exception):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
@@ -849,20 +862,12 @@ class AgentRuntime:
         return output, "succeeded"
 
     def _tool_context(self, run: RunState, key: str, budget: float) -> ToolContext:
-        runtime = self
-
-        class _Crm:
-            async def read(
-                self, object_name: str, where: Mapping[str, str | list[str]], limit: int
-            ) -> list[dict[str, Any]]:
-                return await runtime.crm_read(run, object_name, where, limit)
-
         return ToolContext(
             self.http(),
             self.urls,
             f"{run.id}:{key}",
             time.monotonic() + budget,
-            crm=_Crm(),
+            crm=CrmReader(self, run),
         )
 
     async def _llm(

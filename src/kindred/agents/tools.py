@@ -16,6 +16,7 @@ exception routes treat both alike.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -402,8 +403,6 @@ RANK = {"compatible": 3, "compatible_with_conditions": 2, "incompatible": 1, "un
 
 
 async def compatibility(context: ToolContext, args: CompatibilityIn) -> Any:
-    import asyncio
-
     models = [args.with_] if isinstance(args.with_, str) else list(dict.fromkeys(args.with_))
     if not models:
         return {"verdict": "unknown", "conditions": "no installed device", "devices": []}

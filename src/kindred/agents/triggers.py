@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from kindred.agents.definition import CompiledAgent
 from kindred.agents.models import AgentRow
+from kindred.agents.service import LATEST_TTL
 from kindred.errors import KindredError
 from kindred.rules import RuleError
 from kindred.scenarios.evaluate import event_variable, matches, plain_json
@@ -91,8 +93,15 @@ def matching_runs(
 def trigger_handler(kindred: Kindred) -> Any:
     from kindred.agents.runtime import runtime_for
 
+    # The consumer sees every event of the bus: the triggering agents are looked up at most
+    # once a second (as new versions are: AgentService.LATEST_TTL), not once per batch.
+    cached: list[Any] = [0.0, []]
+
     async def handle(deliveries: Sequence[Delivery]) -> None:
-        agents = await asyncio.to_thread(_event_agents, kindred)
+        if cached[0] <= time.monotonic():
+            cached[1] = await asyncio.to_thread(_event_agents, kindred)
+            cached[0] = time.monotonic() + LATEST_TTL
+        agents: list[CompiledAgent] = cached[1]
         if not agents:
             return
         runtime = runtime_for(kindred)

@@ -15,7 +15,7 @@ from kindred.agents.runtime import runtime_for
 from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
 from kindred.api.scenarios import read_definition
-from kindred.errors import NotFound, PermissionDenied
+from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.service import RequestContext
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -135,8 +135,6 @@ async def update_agent(
 ) -> Json:
     raw = await read_definition(request)
     if isinstance(raw, dict) and raw.get("name") != name:
-        from kindred.errors import ValidationFailed, field_error
-
         raise ValidationFailed(
             "the definition's name must match the URL",
             errors=[field_error("/name", "mismatch", f"expected {name!r}")],
