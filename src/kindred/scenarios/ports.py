@@ -1,8 +1,8 @@
 """Ports the scenario engine calls but other domains fill.
 
 ``AgentLauncher`` is how a ``start_agent`` step starts an agent workflow. The agents domain
-registers one (``kindred.extras["agent_launcher"]``); until then the action is listed but
-refused at save time, so no scenario can be saved that would fail on every run.
+registers one (``kindred.extras["agent_launcher"]``: ``kindred.agents.runtime.ScenarioLauncher``,
+installed by ``Kindred``); the run starts in the background, once per scenario step.
 """
 
 from __future__ import annotations
