@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,6 +52,9 @@ from kindred.sovereignty.models import Consent
 from kindred.sovereignty.purposes import PURPOSES
 
 SUBJECT_CACHE = 200_000
+_ID = operator.itemgetter("id")
+_NAMES = operator.itemgetter(0)  # of a _Ruling
+_UNTIL = operator.itemgetter(6)
 READERS_REMEMBERED = 256
 CONSENT_REQUESTS = "/api/v1/consent-requests"
 
@@ -175,20 +180,16 @@ _Ruling = tuple[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """What a read batch does to every record with the same decisions."""
+# What a read batch does to every record with the same decisions: (its outcome's index in the
+# batch row, the fields removed, their meta.withheld entries, how many values are allowed, how
+# many withheld). A plain tuple: built once per batch and answer, unpacked once per record.
+_Answer = tuple[int, tuple[str, ...], tuple[dict[str, Any], ...], int, int]
 
-    outcome: int  # its index in the batch row's outcomes
-    withheld: tuple[str, ...]  # the fields removed
-    entries: tuple[dict[str, Any], ...]  # their meta.withheld entries
-    allowed: int
-
-
-# An answer's shape — its outcome as logged, the fields withheld and why — is a function of
-# the object, the purpose and the answer's key (the fields, and what decided them), so it is
-# worked out once per process, not once per read batch (a get is a batch of one).
-_Shape = tuple[list[list[Any]], tuple[str, ...], tuple[tuple[str, str], ...], int]
+# An answer's shape — its outcome as logged, the fields withheld, their meta.withheld entries
+# (templates, copied per batch) and the counts — is a function of the object, the purpose and
+# the answer's key (the fields, and what decided them), so it is worked out once per process,
+# not once per read batch (a get is a batch of one).
+_Shape = tuple[list[list[Any]], tuple[str, ...], tuple[dict[str, Any], ...], int, int]
 SHAPES = 10_000
 
 
@@ -239,26 +240,26 @@ class _Batch:
                 decided = [every] * len(names)
             else:
                 decided = [_consent_decision(windows, self.dimensions[n]) for n in names]
-            withheld = tuple(
-                (n, d.reason) for n, d in zip(names, decided, strict=True) if not d.allowed
-            )
+            withheld = [(n, d.reason) for n, d in zip(names, decided, strict=True) if not d.allowed]
             shape = (
                 [[n, d.allowed, d.reason] for n, d in zip(names, decided, strict=True)],
                 tuple(n for n, _ in withheld),
-                withheld,
+                tuple(_withheld(self.object_name, n, r, self.purpose) for n, r in withheld),
                 len(names) - len(withheld),
+                len(withheld),
             )
             if len(self.shapes) >= SHAPES:
                 self.shapes.clear()
             self.shapes[shape_key] = shape
-        outcome, removed, reasons, allowed = shape
-        answer = _Answer(
+        outcome, removed, templates, allowed, withheld_count = shape
+        # Fresh entries per batch (shared by its records): a response may be changed by
+        # whoever receives it, a cached entry must not be.
+        answer = (
             len(self.outcomes),
             removed,
-            # Fresh entries per batch (shared by its records): a response may be changed by
-            # whoever receives it, a cached entry must not be.
-            tuple(_withheld(self.object_name, n, reason, self.purpose) for n, reason in reasons),
+            tuple(map(dict.copy, templates)),
             allowed,
+            withheld_count,
         )
         self.outcomes.append(outcome)
         self.answers[key] = answer
@@ -400,8 +401,15 @@ class PolicyDecisionPoint:
                 if len(self._rulings) >= READERS_REMEMBERED:
                     self._rulings = {}
                 memo = self._rulings.setdefault(reader, {})
-        known = memo.get
-        ruled: list[_Ruling | None] = [known(record["id"]) for record in records]
+        ruled: list[_Ruling | None] = list(map(memo.get, map(_ID, records)))
+        # The usual case, decided without a Python step per record: every record remembered,
+        # for the same fields, and no grant begun or ended since.
+        if (
+            None not in ruled
+            and min(map(_UNTIL, ruled)) > now  # type: ignore[arg-type]
+            and all(map(operator.eq, map(_NAMES, ruled), fields))  # type: ignore[arg-type]
+        ):
+            return ruled  # type: ignore[return-value]
         missed = [
             position
             for position, (ruling, names) in enumerate(zip(ruled, fields, strict=True))
@@ -491,7 +499,7 @@ class PolicyDecisionPoint:
         # Parallel lists, not a tuple per record: fewer objects for the cyclic GC to follow.
         records: list[dict[str, Any]]
         fields: list[tuple[str, ...]]
-        if all(record.keys() >= all_guarded for record in presented):
+        if all(map(operator.ge, map(dict.keys, presented), repeat(all_guarded))):
             records, fields = presented, [guarded] * len(presented)
         else:
             records, fields = [], []
@@ -528,24 +536,29 @@ class PolicyDecisionPoint:
             ]
         allowed = withheld = 0
         known = answers.get
+        add_key, append = keys.add, reads.append
         for record, (names, subject, key, every, windows, consent, _) in zip(
             records, ruled, strict=True
         ):
-            did = subject[0] if subject is not None else None
-            answer = known(key) or batch.answer(key, names, every=every, windows=windows)
-            if answer.withheld:
-                for name in answer.withheld:
+            outcome, removed, entries, allowed_here, withheld_here = known(key) or batch.answer(
+                key, names, every=every, windows=windows
+            )
+            if removed:
+                for name in removed:
                     del record[name]
                 meta = record.get("meta")
                 if meta is None:
-                    record["meta"] = {"withheld": list(answer.entries)}
+                    record["meta"] = {"withheld": list(entries)}
                 else:
-                    meta.setdefault("withheld", []).extend(answer.entries)
+                    meta.setdefault("withheld", []).extend(entries)
             # A tuple of atoms: the GC stops following it after its first collection.
-            reads.append((did, answer.outcome, consent if answer.allowed else None))
-            allowed += answer.allowed
-            withheld += len(names) - answer.allowed
-        keys.update(ruling[1][1] for ruling in ruled if ruling[1] is not None)
+            if subject is None:
+                append((None, outcome, consent if allowed_here else None))
+            else:
+                append((subject[0], outcome, consent if allowed_here else None))
+                add_key(subject[1])
+            allowed += allowed_here
+            withheld += withheld_here
         entry = make_entry(
             now, object_name, context, batch.outcomes, reads, keys, allowed, withheld
         )
