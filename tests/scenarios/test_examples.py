@@ -33,11 +33,21 @@ def test_every_example_is_a_valid_definition(raw: dict[str, Any]) -> None:
     assert errors == [] and compiled is not None
 
 
-def test_the_demo_sets_the_chains_off(kindred: Any) -> None:
+def test_the_demo_sets_the_chains_off(kindred: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from kindred.cli.commands import _demo_scenarios
 
     seed_demo_data(kindred.database, customers=40, seed=3)
     _demo_scenarios(kindred)
+    # The demo runs them and shows what they did, one row per scenario and outcome.
+    shown = capsys.readouterr().out
+    for line in (
+        "device-fault-service-chain",
+        "stock-shortage-coupon",
+        "negative-mention-care",
+        "contract-renewal",
+    ):
+        assert any(line in row and "succeeded" in row for row in shown.splitlines()), shown
+    assert "work_order ✓" in shown and "ticket ✓" in shown
 
     async def main() -> None:
         runtime = EventRuntime(kindred, RuntimeJobs(consumers=("scenarios",)))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -311,7 +313,6 @@ def _start_reference_systems(settings: Any) -> list[Any]:
 def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
     """The article's case: purchase intents of demo hospitals reviewed by the compliance,
     inventory and service agents in parallel, one joined recommendation each."""
-    import asyncio
     import time
 
     from kindred.agents.demo import CASES, golden_cases, seed_case
@@ -402,7 +403,6 @@ def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
 def _demo_consent(kindred: Kindred) -> tuple[str, str] | None:
     """One demo customer consents (signed with their custodial key) to admins using their
     email and phone for marketing: the consent-checked read the demo points at."""
-    import datetime as dt
 
     from kindred.errors import NotFound
     from kindred.sovereignty.credentials import Grantee
@@ -430,10 +430,8 @@ def _demo_consent(kindred: Kindred) -> tuple[str, str] | None:
 
 
 def _demo_scenarios(kindred: Kindred) -> None:
-    """Install the article's chains and send the events that set them off; the engine in the
-    server runs them (contract expiries come from the scheduler on its own)."""
-    import asyncio
-
+    """Install the article's chains, send the events that set them off, run them and show
+    what they did (contract expiries come from a scheduler sweep, as in the server)."""
     with kindred.database.write() as session:
         installed = kindred.scenarios.install_examples(session)
         asset = session.execute(
@@ -450,10 +448,13 @@ def _demo_scenarios(kindred: Kindred) -> None:
         account = session.execute(
             sa.text("SELECT id FROM records WHERE object = 'account' ORDER BY id LIMIT 1")
         ).scalar()
+    # New event ids on every demo start: the chains fire each time (the bus drops an event
+    # id it has seen).
+    stamp = int(time.time())
     events: list[dict[str, Any]] = [
         {
             "specversion": "1.0",
-            "id": "demo-shortage-1",
+            "id": f"demo-shortage-{stamp}",
             "source": "urn:demo:erp",
             "type": "inventory.stock.shortage",
             "data": {"sku": "CT-TUBE-01", "region": "East China", "available": 3, "threshold": 10},
@@ -463,7 +464,7 @@ def _demo_scenarios(kindred: Kindred) -> None:
         events.append(
             {
                 "specversion": "1.0",
-                "id": "demo-fault-1",
+                "id": f"demo-fault-{stamp}",
                 "source": "urn:demo:plant-7",
                 "type": "iot.device.fault",
                 "data": {"device_id": asset[1], "code": "E42", "severity": "critical"},
@@ -473,12 +474,12 @@ def _demo_scenarios(kindred: Kindred) -> None:
         events.append(
             {
                 "specversion": "1.0",
-                "id": "demo-mention-1",
+                "id": f"demo-mention-{stamp}",
                 "source": "urn:demo:weibo",
                 "type": "social.mention.created",
                 "data": {
                     "platform": "weibo",
-                    "mention_id": "demo-mention-1",
+                    "mention_id": f"demo-mention-{stamp}",
                     "author": "患者家属",
                     "text": "设备故障两天了还没人来修",
                     "sentiment": -0.8,
@@ -487,15 +488,92 @@ def _demo_scenarios(kindred: Kindred) -> None:
             }
         )
 
-    async def publish() -> None:
-        await kindred.events.ingest(events, channel="demo")
-
-    asyncio.run(publish())
     names = ", ".join(installed) if installed else "already installed"
-    console.print(
-        f"scenarios: the article's 4 chains are enabled ({names}); demo events sent — "
-        "watch them run: GET /api/v1/scenario-runs"
-    )
+    console.print(f"scenarios: the article's 4 chains are enabled ({names}); firing them …")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    asyncio.run(_fire_demo_chains(kindred, events))
+    _print_scenario_runs(kindred, since)
+
+
+async def _fire_demo_chains(kindred: Kindred, events: list[dict[str, Any]]) -> None:
+    """Send the demo events and run the scenario engine (and one scheduler sweep, which
+    finds the expiring contracts) until the runs they start have settled, or 30 s."""
+    from kindred.events.runtime import EventRuntime, RuntimeJobs
+    from kindred.scenarios.models import ScenarioRun
+
+    runtime = EventRuntime(kindred, RuntimeJobs(consumers=("scenarios",)))
+    await runtime.start()
+    try:
+        await kindred.events.ingest(events, channel="demo")
+        await runtime.run_scheduler_once()
+        deadline = time.monotonic() + 30
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            with kindred.database.read() as session:
+                busy = session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(ScenarioRun)
+                    .where(ScenarioRun.status.in_(("pending", "running")))
+                ).scalar_one()
+            now = time.monotonic()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= 1.0:  # chained events have had time to start theirs
+                return
+            await asyncio.sleep(0.1)
+        console.print("[yellow]some scenario runs are still in progress after 30 s[/]")
+    finally:
+        await runtime.stop()
+
+
+def _print_scenario_runs(kindred: Kindred, since: dt.datetime) -> None:
+    """The runs the demo's events started: what fired, on which event, and what each step
+    did (the run history: GET /api/v1/scenario-runs)."""
+    from kindred.scenarios.models import ScenarioRun, ScenarioRunStep
+
+    # Runs alike (same scenario, outcome and steps: the contract sweep's many renewals) are
+    # one row with their count.
+    rows: dict[tuple[str, str, str], int] = {}
+    with kindred.database.read() as session:
+        runs = session.execute(
+            sa.select(ScenarioRun.id, ScenarioRun.scenario, ScenarioRun.status)
+            .where(ScenarioRun.started_at >= since)
+            .order_by(ScenarioRun.started_at, ScenarioRun.id)
+        ).all()
+        steps: dict[str, list[str]] = {}
+        for start in range(0, len(runs), 500):
+            for run_id, name, status, error_code in session.execute(
+                sa.select(
+                    ScenarioRunStep.run_id,
+                    ScenarioRunStep.step,
+                    ScenarioRunStep.status,
+                    ScenarioRunStep.error_code,
+                )
+                .where(ScenarioRunStep.run_id.in_([run.id for run in runs[start : start + 500]]))
+                .order_by(ScenarioRunStep.started_at, ScenarioRunStep.step)
+            ):
+                mark = {"succeeded": "✓", "branch": "⤳", "skipped": "–"}.get(status, "✗")
+                label = f"{name} {mark}"
+                if error_code and mark == "✗":
+                    label += f" ({error_code})"
+                steps.setdefault(run_id, []).append(label)
+    for run_id, scenario, status in runs:
+        key = (scenario, status, ", ".join(steps.get(run_id, [])))
+        rows[key] = rows.get(key, 0) + 1
+    if not rows:
+        console.print("no scenario runs were started; their history: GET /api/v1/scenario-runs")
+        return
+    table = Table(title="The article's chains, fired by the demo events (scenario runs)")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("runs", justify="right")
+    table.add_column("status")
+    table.add_column("steps (⤳ branch taken)")
+    for (scenario, status, done), count in rows.items():
+        table.add_row(scenario, str(count), status, done)
+    console.print(table)
+    console.print(f"{len(runs)} scenario runs; their history: GET /api/v1/scenario-runs")
 
 
 def _serve(kindred: Kindred, host: str, port: int, workers: int) -> None:
