@@ -334,3 +334,62 @@ def test_migration_0009_regroups_per_record_rows_and_back(empty_database: Any) -
     assert [tuple(b) for b in back] == [
         (r["subject_did"], r["request_id"], r["decisions"]) for r in rows
     ]
+
+
+def test_a_remembered_get_answers_and_logs_as_the_full_path(kindred: Any) -> None:
+    """A get whose ruling is remembered takes a short path (``_enforce_remembered``); what it
+    returns and logs must be what the full batch path gives — for the consented customer (an
+    email allowed under the consent, the rest withheld) and for one without a consent — and a
+    revocation must end it at once."""
+    world = make_world(kindred, count=2)
+    pdp = kindred.pdp
+    taken: list[bool] = []
+    remembered = pdp._enforce_remembered
+
+    def spy(*args: Any) -> bool:
+        taken.append(remembered(*args))
+        return taken[-1]
+
+    pdp._enforce_remembered = spy
+    try:
+        for record_id, did in world.contacts:
+            answers = []
+            for attempt in ("first", "again"):
+                request_id = f"{attempt}-{record_id}"
+                with kindred.database.read() as session:
+                    record, _ = kindred.records.get(
+                        session, world.context("sales", request_id), "contact", record_id
+                    )
+                pdp.log.flush()
+                with kindred.database.read() as session:
+                    (row,) = session.execute(
+                        sa.select(AccessDecision).where(AccessDecision.request_id == request_id)
+                    ).scalars()
+                    logged = [
+                        {k: v for k, v in d.items() if k not in ("at", "request_id", "batch")}
+                        for d in expand(row)
+                    ]
+                answers.append((record, logged))
+            assert taken[-2:] == [False, True]  # the first get works it out, the second recalls
+            (first, first_log), (again, again_log) = answers
+            assert again == first and again_log == first_log
+            assert {d["subject_did"] for d in again_log} == {did}
+            allowed = {d["dimension"] for d in again_log if d["allowed"]}
+            if record_id == world.contacts[0][0]:
+                assert allowed == {"contact.email"} and again["email"].startswith("c0-")
+                assert {d["consent_id"] for d in again_log if d["allowed"]} == {world.consent_id}
+            else:
+                assert allowed == set() and "email" not in again
+            assert {w["field"] for w in again["meta"]["withheld"]} == set(GUARDED) - {
+                d["dimension"].split(".")[1] for d in again_log if d["allowed"]
+            }
+
+        with kindred.database.write() as session:
+            kindred.consents.revoke(session, world.contacts[0][1], world.consent_id)
+        with kindred.database.read() as session:
+            record, _ = kindred.records.get(
+                session, world.context("sales", "after-revoke"), "contact", world.contacts[0][0]
+            )
+        assert taken[-1] is False and "email" not in record  # revoked: nothing remembered
+    finally:
+        del pdp._enforce_remembered

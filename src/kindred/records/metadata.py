@@ -54,6 +54,7 @@ class CompiledObject:
     fields: dict[str, FieldDefinition]
     # Customer-authorized fields, in definition order: every read of the object asks.
     customer_authorized: tuple[str, ...] = ()
+    customer_authorized_set: frozenset[str] = frozenset()  # the same, to test records against
 
     @property
     def name(self) -> str:
@@ -87,16 +88,16 @@ def compile_object(definition: ObjectDefinition) -> CompiledObject:
         raise ValidationFailed(
             f"object '{definition.name}' has invalid validation rules", errors=errors
         )
+    guarded = tuple(
+        f.name for f in definition.fields if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
+    )
     return CompiledObject(
         definition=definition,
         checkers={f.name: build_checker(f) for f in definition.fields},
         rules=tuple(rules),
         fields=definition.field_map,
-        customer_authorized=tuple(
-            f.name
-            for f in definition.fields
-            if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
-        ),
+        customer_authorized=guarded,
+        customer_authorized_set=frozenset(guarded),
     )
 
 
