@@ -393,3 +393,124 @@ def test_a_remembered_get_answers_and_logs_as_the_full_path(kindred: Any) -> Non
         assert taken[-1] is False and "email" not in record  # revoked: nothing remembered
     finally:
         del pdp._enforce_remembered
+
+
+def indexed_as_rows_say(session: Any) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """(subject key, row id) of the index, and of what the rows hold (the ground truth)."""
+    index = {
+        (int(k), int(i))
+        for k, i in session.execute(
+            sa.select(AccessDecisionSubject.subject_key, AccessDecisionSubject.decision_id)
+        )
+    }
+    truth = {
+        (int(k), row.id)
+        for row in session.execute(sa.select(AccessDecision)).scalars()
+        for k in row.subject_keys
+    }
+    return index, truth
+
+
+def test_rows_an_index_pass_has_not_reached_are_found_and_erased(kindred: Any) -> None:
+    """On SQLite the index is filled by passes after the writes (``DecisionLog.index``): a
+    lookup or an erasure in between must still find every row (the tail past the mark is
+    scanned), and the pass then indexes exactly what the rows hold — nothing for a customer
+    erased meanwhile, nothing twice. On PostgreSQL each write indexes its own rows."""
+    world = make_world(kindred)
+    log = kindred.pdp.log
+    log.close()  # no background writer: only explicit writes and passes from here
+    (_, first), (_, gone), _ = world.contacts
+    for number in range(2):
+        with kindred.database.read() as session:
+            kindred.records.list_records(
+                session,
+                world.context("sales", f"tail-{number}"),
+                "contact",
+                ListQuery(filters=[FieldFilter("last_name", "eq", world.marker)]),
+            )
+        log._flush()  # the rows, without an index pass
+    sqlite = kindred.database.dialect == "sqlite"
+    with kindred.database.read() as session:
+        index, truth = indexed_as_rows_say(session)
+        assert (index == truth) is not sqlite  # SQLite: the new rows are not indexed yet
+        found = [d for _, decisions in subject_rows(session, first) for d in decisions]
+        assert sorted(map(key, found)) == sorted(map(key, scanned(session, first)))
+        assert {d["request_id"] for d in found} >= {"tail-0", "tail-1"}
+    with kindred.database.write() as session:
+        assert erase_subject(session, gone) == 3  # its creation and the two pages
+    with kindred.database.read() as session:
+        assert subject_rows(session, gone) == [] and scanned(session, gone) == []
+    log.index()
+    with kindred.database.read() as session:
+        index, truth = indexed_as_rows_say(session)
+        (last,) = session.execute(sa.select(sa.func.max(AccessDecision.id))).one()
+        mark = session.execute(
+            sa.text("SELECT generation FROM metadata_state WHERE id = :id"),
+            {"id": decision_log.INDEXED_THROUGH},
+        ).scalar()
+        count = session.execute(
+            sa.select(sa.func.count()).select_from(AccessDecisionSubject)
+        ).scalar_one()
+    assert index == truth and count == len(truth)  # every entry once, none for the erased
+    assert subject_key(gone) not in {k for k, _ in index}
+    if sqlite:
+        assert mark == last
+    assert log.index() == 0  # nothing new: the next pass adds nothing
+
+
+def test_migration_0010_marks_what_is_indexed_and_back(empty_database: Any) -> None:
+    """0010 puts the mark at the newest row (each was indexed by its write); its downgrade
+    indexes the rows past the mark, so 0009's every-row-indexed layout holds again."""
+    from alembic import command
+
+    from kindred.db.migrate import alembic_config, upgrade
+
+    def row(number: int, keys: list[int]) -> dict[str, Any]:
+        return {
+            "at": 1000.0 + number,
+            "object": "contact",
+            "purpose": "sales",
+            "accessor": "user-1",
+            "channel": "api",
+            "outcomes": [[["email", False, "no-consent"]]],
+            "reads": [[f"did:key:z6Mk{k}", 0, None] for k in keys],
+            "subject_keys": keys,
+            "read_count": len(keys),
+            "allowed_count": 0,
+            "withheld_count": len(keys),
+            "batch": "b1",
+        }
+
+    def mark() -> Any:
+        with empty_database.read() as session:
+            return session.execute(
+                sa.text("SELECT generation FROM metadata_state WHERE id = :id"),
+                {"id": decision_log.INDEXED_THROUGH},
+            ).scalar()
+
+    upgrade(empty_database, "0009")
+    with empty_database.write() as session:
+        session.execute(sa.insert(AccessDecision), [row(0, [11, 12]), row(1, [12])])
+        ids = session.execute(sa.select(AccessDecision.id).order_by(AccessDecision.id)).all()
+        session.execute(
+            sa.insert(AccessDecisionSubject),
+            [
+                {"bucket": 1, "subject_key": 11, "decision_id": ids[0][0]},
+                {"bucket": 1, "subject_key": 12, "decision_id": ids[0][0]},
+                {"bucket": 1, "subject_key": 12, "decision_id": ids[1][0]},
+            ],
+        )
+    upgrade(empty_database)
+    assert mark() == ids[1][0]
+    with empty_database.write() as session:  # a row the index pass has not reached
+        session.execute(sa.insert(AccessDecision), [row(2, [13])])
+    command.downgrade(alembic_config(empty_database), "0009")
+    assert mark() is None
+    with empty_database.read() as session:
+        entries = session.execute(
+            sa.select(AccessDecisionSubject.subject_key).order_by(AccessDecisionSubject.subject_key)
+        ).scalars()
+        indexed = list(entries)
+    sqlite = empty_database.dialect == "sqlite"
+    # SQLite: the pass's tail is indexed on the way down; PostgreSQL indexes with each write.
+    assert indexed == ([11, 12, 12, 13] if sqlite else [11, 12, 12])

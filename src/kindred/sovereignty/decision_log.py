@@ -23,9 +23,12 @@ under load, one per ``BUCKET_SECONDS`` at most when idle.
 Writing: readers queue their batch's row (its JSON encoded by them, in C); the reader that
 fills ``FLUSH_READS`` reads, or finds the last write ``FLUSH_SECONDS`` old, writes the queue
 — when its transaction has ended (see ``DecisionLog.add``) — in one transaction: the rows in
-one executemany, their index entries in one ``INSERT … SELECT`` over the rows'
-``subject_keys`` (no Python per entry), and one ledger entry holding the SHA-256 of the rows.
-A background thread writes the tail once reads pause, and ``close`` the rest.
+one executemany and one ledger entry holding the SHA-256 of the rows. Their index entries
+come from one ``INSERT … SELECT`` over the rows' ``subject_keys`` (no Python per entry): on
+PostgreSQL in the same transaction; on SQLite in an index pass the background thread makes
+right after (``DecisionLog.index``: one statement that runs without the GIL, so the reader
+does not wait for it), with lookups scanning the few rows past the pass's mark meanwhile.
+The background thread also writes the tail once reads pause, and ``close`` the rest.
 """
 
 from __future__ import annotations
@@ -99,6 +102,20 @@ _INDEX_SQL = {
     ),
 }
 _LAST_ID = "SELECT coalesce(max(id), 0) FROM access_decisions"
+# SQLite: the subject index is filled by passes over the rows written since the last pass
+# (see ``DecisionLog.index``); this ``metadata_state`` row holds the last row id it covers.
+INDEXED_THROUGH = 6
+_MARK = f"SELECT generation FROM metadata_state WHERE id = {INDEXED_THROUGH}"
+_PASS_SQL = (
+    "INSERT INTO access_decision_subjects (bucket, subject_key, decision_id) "
+    "SELECT ?, k.value, d.id FROM access_decisions d, json_each(d.subject_keys) k "
+    "WHERE d.id > ? AND d.id <= ? ORDER BY 2"
+)
+# Rows past the mark that hold the customer (none while no mark exists: before 0010).
+_TAIL_SQL = (
+    f"SELECT d.id FROM access_decisions d WHERE d.id > ({_MARK}) "
+    "AND EXISTS (SELECT 1 FROM json_each(d.subject_keys) k WHERE k.value = ?)"
+)
 # A customer's entries: each bucket found by one index seek from the previous one.
 _SUBJECT_ENTRIES = """
 WITH RECURSIVE buckets(bucket) AS (
@@ -142,7 +159,7 @@ def make_entry(
         (context.request_id or "")[:64] or None,
         orjson.dumps(outcomes).decode(),
         orjson.dumps(reads).decode(),
-        orjson.dumps(sorted(keys)).decode(),
+        orjson.dumps(list(keys)).decode(),  # any order: the index pass sorts
         len(reads),
         allowed,
         withheld,
@@ -199,9 +216,16 @@ def expand_subject(row: Any, did: str) -> list[dict[str, Any]]:
     return list(_decisions(row, [read for read in row.reads if read[0] == did]))
 
 
-def _entries(session: Session, did: str) -> list[tuple[int, int]]:
-    """(bucket, decision id) of every row that may hold reads of the customer."""
-    return [(int(b), int(i)) for b, i in driver_rows(session, _SUBJECT_ENTRIES, [subject_key(did)])]
+def _entries(session: Session, did: str) -> list[tuple[int | None, int]]:
+    """(bucket, decision id) of every row that may hold reads of the customer; bucket None
+    for the rows no index pass has covered yet (SQLite), found by a scan of that tail."""
+    key = subject_key(did)
+    found: list[tuple[int | None, int]] = [
+        (int(b), int(i)) for b, i in driver_rows(session, _SUBJECT_ENTRIES, [key])
+    ]
+    if session.get_bind().dialect.name == "sqlite":
+        found.extend((None, int(i)) for (i,) in driver_rows(session, _TAIL_SQL, [key]))
+    return found
 
 
 def subject_rows(
@@ -248,8 +272,9 @@ def erase_subject(session: Session, did: str) -> int:
                 continue  # a hash collision: another customer's row
             removed += len(row.reads) - len(kept)
             keys = {subject_key(read[0]) for read in kept if read[0] is not None}
-            if key not in keys:
-                unindex.append({"b": buckets[row.id], "k": key, "i": row.id})
+            bucket = buckets[row.id]
+            if key not in keys and bucket is not None:  # None: not indexed yet
+                unindex.append({"b": bucket, "k": key, "i": row.id})
             if not kept:
                 session.delete(row)
                 continue
@@ -325,6 +350,9 @@ class DecisionLog:
         self._bucket_entries = 0
         self._bucket_started = -BUCKET_SECONDS
         self._on_end = self._after_transaction_end  # one object: listened to per session
+        self._deferred_index = database.dialect == "sqlite"
+        self._index_due = threading.Event()
+        self._indexing = threading.Lock()  # one pass at a time in this process
 
     def add(self, entry: Entry, session: Session | None = None) -> None:
         """Queue a read batch's row (read in ``session``). When a write is due
@@ -384,6 +412,13 @@ class DecisionLog:
         while not self._stopped.is_set():
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
+            if self._index_due.is_set():
+                self._index_due.clear()
+                try:
+                    self.index()
+                except Exception:  # the rows stay found by the tail scan; the next pass
+                    log.exception("indexing access decisions failed; retrying")
+                    self._index_due.set()
             if time.monotonic() - self._last_add < FLUSH_SECONDS:
                 continue  # reads are coming: they write their own batches
             try:
@@ -395,11 +430,14 @@ class DecisionLog:
         """Write what is pending now (and wait for a write in progress); returns how many
         decisions this call wrote."""
         with self._flushing:
-            return self._flush()
+            written = self._flush()
+        self.index()
+        return written
 
     def _next_bucket(self, entries: int) -> int:
-        """The bucket of this write's index entries (called under ``_flushing``). A label
-        only: another process's buckets may interleave; a lookup visits each value."""
+        """The bucket of this write's (PostgreSQL) or index pass's (SQLite) entries, called
+        under ``_flushing`` or ``_indexing`` respectively. A label only: another process's
+        buckets may interleave; a lookup visits each value."""
         now = time.time()
         if self._bucket_entries >= BUCKET_ENTRIES or now - self._bucket_started >= BUCKET_SECONDS:
             self._bucket = max(int(now * 1000), self._bucket + 1)
@@ -419,7 +457,6 @@ class DecisionLog:
             rows = [(*entry, identifier) for entry in batch]
             digest = batch_digest(rows)
             decisions = sum(entry[_ALLOWED] + entry[_WITHHELD] for entry in batch)
-            bucket = self._next_bucket(reads)
             with self.database.write() as session:
                 ((before,),) = driver_rows(session, _LAST_ID)
                 # Driver level: one executemany for the rows, one statement for their index.
@@ -431,9 +468,11 @@ class DecisionLog:
                     json_columns=JSON_COLUMNS,
                     json_encoded=True,
                 )
-                inserter.cursor.execute(
-                    _INDEX_SQL[inserter.dialect], (bucket, int(before), identifier)
-                )
+                if inserter.dialect != "sqlite":  # SQLite: by the next index pass
+                    inserter.cursor.execute(
+                        _INDEX_SQL[inserter.dialect],
+                        (self._next_bucket(reads), int(before), identifier),
+                    )
                 self.ledger.append(
                     session,
                     BATCH_KIND,
@@ -450,7 +489,48 @@ class DecisionLog:
                 self._pending[:0] = batch
                 self._pending_reads += reads
             raise
+        if self._deferred_index:
+            self._index_due.set()
+            self._wake.set()
         return decisions
+
+    def index(self) -> int:
+        """SQLite: add the subject-index entries of every row written since the last pass, in
+        one statement (returns how many). The background thread runs it after each write;
+        ``flush`` and ``close`` run it too. Until then ``_entries`` finds those rows by a
+        scan of the (short) tail.
+
+        Why not in the write itself: the index entries cost as much as the rest of the write
+        together (one b-tree insert per customer per batch), and the reader that makes the
+        write waits for it. Here the one statement runs in SQLite without the GIL, on the
+        other core, while readers go on. Why SQLite only: its writes are serialized, so row
+        ids commit in order and "every row up to the mark" is exact; on PostgreSQL a row with
+        a lower id can commit after a higher one, so each write indexes its own rows.
+        """
+        if not self._deferred_index:
+            return 0
+        with self._indexing, self.database.write() as session:
+            marks = driver_rows(session, _MARK)
+            ((last,),) = driver_rows(session, _LAST_ID)
+            mark = int(marks[0][0]) if marks else 0
+            if last <= mark:
+                return 0
+            cursor = BulkInserter(session).cursor
+            cursor.execute(_PASS_SQL, (self._next_bucket(0), mark, int(last)))
+            entries = max(0, cursor.rowcount)
+            self._bucket_entries += entries
+            if marks:
+                cursor.execute(
+                    "UPDATE metadata_state SET generation = ? WHERE id = ?",
+                    (int(last), INDEXED_THROUGH),
+                )
+            else:  # only if the row was removed (migration 0010 makes it): re-indexing rows
+                # twice is harmless (lookups take each row once), missing one is not
+                cursor.execute(
+                    "INSERT INTO metadata_state (id, generation) VALUES (?, ?)",
+                    (INDEXED_THROUGH, int(last)),
+                )
+            return entries
 
     def close(self) -> None:
         self._stopped.set()

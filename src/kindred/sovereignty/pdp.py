@@ -32,7 +32,8 @@ import math
 import operator
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -53,6 +54,8 @@ from kindred.sovereignty.purposes import PURPOSES
 
 SUBJECT_CACHE = 200_000
 _ID = operator.itemgetter("id")
+# Runs an iterator to its end in C: the fields a record loses, deleted without a Python loop.
+_exhaust: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 _NAMES = operator.itemgetter(0)  # of a _Ruling
 _UNTIL = operator.itemgetter(6)
 READERS_REMEMBERED = 256
@@ -549,8 +552,7 @@ class PolicyDecisionPoint:
                 key, names, every=every, windows=windows
             )
             if removed:
-                for name in removed:
-                    del record[name]
+                _exhaust(map(record.__delitem__, removed))
                 meta = record.get("meta")
                 if meta is None:
                     record["meta"] = {"withheld": list(entries)}
@@ -601,8 +603,7 @@ class PolicyDecisionPoint:
             return False
         outcome, removed, templates, allowed, withheld = shape
         if removed:
-            for name in removed:
-                del record[name]
+            _exhaust(map(record.__delitem__, removed))
             entries = list(map(dict.copy, templates))
             meta = record.get("meta")
             if meta is None:
