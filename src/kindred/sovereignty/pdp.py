@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,11 +50,6 @@ from kindred.sovereignty.models import Consent
 from kindred.sovereignty.purposes import PURPOSES
 
 SUBJECT_CACHE = 200_000
-_ID = operator.itemgetter("id")
-# Runs an iterator to its end in C: the fields a record loses, deleted without a Python loop.
-_exhaust: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
-_NAMES = operator.itemgetter(0)  # of a _Ruling
-_UNTIL = operator.itemgetter(6)
 READERS_REMEMBERED = 256
 CONSENT_REQUESTS = "/api/v1/consent-requests"
 
@@ -404,15 +396,8 @@ class PolicyDecisionPoint:
                 if len(self._rulings) >= READERS_REMEMBERED:
                     self._rulings = {}
                 memo = self._rulings.setdefault(reader, {})
-        ruled: list[_Ruling | None] = list(map(memo.get, map(_ID, records)))
-        # The usual case, decided without a Python step per record: every record remembered,
-        # for the same fields, and no grant begun or ended since.
-        if (
-            None not in ruled
-            and min(map(_UNTIL, ruled)) > now  # type: ignore[arg-type]
-            and all(map(operator.eq, map(_NAMES, ruled), fields))  # type: ignore[arg-type]
-        ):
-            return ruled  # type: ignore[return-value]
+        known = memo.get
+        ruled: list[_Ruling | None] = [known(record["id"]) for record in records]
         missed = [
             position
             for position, (ruling, names) in enumerate(zip(ruled, fields, strict=True))
@@ -506,7 +491,7 @@ class PolicyDecisionPoint:
         # Parallel lists, not a tuple per record: fewer objects for the cyclic GC to follow.
         records: list[dict[str, Any]]
         fields: list[tuple[str, ...]]
-        if all(map(operator.ge, map(dict.keys, presented), repeat(all_guarded))):
+        if all(record.keys() >= all_guarded for record in presented):
             records, fields = presented, [guarded] * len(presented)
         else:
             records, fields = [], []
@@ -552,7 +537,8 @@ class PolicyDecisionPoint:
                 key, names, every=every, windows=windows
             )
             if removed:
-                _exhaust(map(record.__delitem__, removed))
+                for name in removed:
+                    del record[name]
                 meta = record.get("meta")
                 if meta is None:
                     record["meta"] = {"withheld": list(entries)}
@@ -603,7 +589,8 @@ class PolicyDecisionPoint:
             return False
         outcome, removed, templates, allowed, withheld = shape
         if removed:
-            _exhaust(map(record.__delitem__, removed))
+            for name in removed:
+                del record[name]
             entries = list(map(dict.copy, templates))
             meta = record.get("meta")
             if meta is None:
