@@ -62,18 +62,28 @@ def test_a_rolled_back_registration_leaves_no_did(kindred: Any) -> None:
     assert "sovereignty.identity.registered" not in ledger_kinds(kindred)
 
 
-def test_bulk_created_contacts_each_get_their_own_did(kindred: Any) -> None:
+@pytest.mark.parametrize("count", [30, 120])  # below and above BULK_REGISTRATIONS
+def test_bulk_created_contacts_each_get_their_own_did(kindred: Any, count: int) -> None:
     with kindred.database.write() as session:
-        kindred.records.bulk(
+        created = kindred.records.bulk(
             session,
             SYSTEM,
             "contact",
             "create",
-            [{"first_name": f"C{i}", "last_name": "Bulk"} for i in range(30)],
+            [{"first_name": f"C{i}", "last_name": "Bulk"} for i in range(count)],
         )
     found = identities(kindred)
-    assert len(found) == 30 and len({i.did for i in found}) == 30
-    assert len({i.subject_id for i in found}) == 30
+    assert len(found) == count and len({i.did for i in found}) == count
+    assert {i.subject_id for i in found} == {record["id"] for record in created}
+    assert all(i.custody == "custodial" for i in found)
+    assert ledger_kinds(kindred).count("sovereignty.identity.registered") == count
+    with kindred.database.read() as session:  # each custodial key signs for its own DID
+        for identity in found[:: max(1, count // 10)]:
+            key = kindred.identities.custodial_key(session, identity.did)
+            assert did_key(key.public_key()) == identity.did
+            assert kindred.identities.of_subject(session, "contact", identity.subject_id).did == (
+                identity.did
+            )
 
 
 def test_a_customer_held_key_gives_us_no_signing_power(kindred: Any) -> None:

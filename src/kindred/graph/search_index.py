@@ -357,12 +357,24 @@ class SqliteFullText(_SqlFullText):
         return select.offset(0)
 
     def write(self, session: Session, rows: Sequence[Entry]) -> None:
-        if rows:
-            _cursor(session).executemany(
-                "INSERT INTO search_entries (record_id, object, field, content, extra) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(r.record_id, r.object, r.field, r.content, r.extra) for r in rows],
-            )
+        if not rows:
+            return
+        cursor = _cursor(session)
+        cursor.execute("SELECT coalesce(max(id), 0) FROM search_entries")
+        (before,) = cursor.fetchone()
+        cursor.executemany(
+            "INSERT INTO search_entries (record_id, object, field, content, extra) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(r.record_id, r.object, r.field, r.content, r.extra) for r in rows],
+        )
+        # FTS5 takes the new rows in one statement (migration 0011 dropped the insert
+        # trigger, which fed it a row per statement at four times the cost). Writers are
+        # serialized on SQLite, so the new rows are exactly those past the old maximum.
+        cursor.execute(
+            f"INSERT INTO {FTS_TABLE}(rowid, content, extra) "
+            "SELECT id, content, extra FROM search_entries WHERE id > ?",
+            (before,),
+        )
 
     def compact(self, session: Session) -> None:
         # FTS5 deletes add tombstones; merging all segments drops the deleted tokens for good

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy.orm import Session
 
+from kindred.db.base import utcnow
+from kindred.db.bulk import BulkInserter
 from kindred.errors import Conflict, NotFound, ValidationFailed, field_error
 from kindred.keywrap import KeyWrapper
 from kindred.ledger.service import LedgerService
@@ -33,6 +35,16 @@ from kindred.sovereignty.identity import (
 from kindred.sovereignty.models import CustomerIdentity, DomainKey
 
 ENTERPRISE = "enterprise"
+BULK_REGISTRATIONS = 50  # more created at once (an import batch): no ORM objects
+IDENTITY_COLUMNS = (
+    "did",
+    "subject_object",
+    "subject_id",
+    "custody",
+    "public_key",
+    "private_key",
+    "created_at",
+)
 
 
 def _raw_private(key: Ed25519PrivateKey) -> bytes:
@@ -117,19 +129,49 @@ class IdentityService:
         if created:
             session.add_all(created)
             session.flush()
-            # Evidence: the payload (erasable) names the DID; the leaf only commits to it.
+        self._evidence(session, [(i.did, i.custody, i.subject_object) for i in created])
+        return result
+
+    def _evidence(self, session: Session, created: list[tuple[str, str, str]]) -> None:
+        """Evidence: the payload (erasable) names the DID; the leaf only commits to it."""
+        if created:
             self.ledger.append_many(
                 session,
                 [
                     (
                         "sovereignty.identity.registered",
-                        {"did": i.did, "custody": i.custody, "subject": i.subject_object},
+                        {"did": did, "custody": custody, "subject": subject_object},
                         (),
                     )
-                    for i in created
+                    for did, custody, subject_object in created
                 ],
             )
-        return result
+
+    def _register_new(self, session: Session, subjects: Sequence[tuple[str, str]]) -> int:
+        """Custodial DIDs for customers just created (the change hook: an import's batch),
+        without ORM objects — one driver-level insert; the unit of work cost ~80 µs per
+        identity. Returns how many were made."""
+        existing = self._existing(session, subjects)
+        now = utcnow()
+        rows = []
+        for subject_object, subject_id in subjects:
+            if (subject_object, subject_id) in existing:
+                continue
+            private = Ed25519PrivateKey.generate()
+            public = private.public_key()
+            did = did_key(public)
+            wrapped = self._wrapper.wrap(_raw_private(private), did.encode())
+            raw = public.public_bytes_raw()
+            rows.append((did, subject_object, subject_id, "custodial", raw, wrapped, now))
+        if rows:
+            BulkInserter(session).insert(
+                "customer_identities",
+                IDENTITY_COLUMNS,
+                rows,
+                time_columns=frozenset({"created_at"}),
+            )
+            self._evidence(session, [(row[0], row[3], row[1]) for row in rows])
+        return len(rows)
 
     def _existing(
         self, session: Session, subjects: Iterable[tuple[str, str]]
@@ -157,7 +199,9 @@ class IdentityService:
             for entry in entries
             if entry["action"] == "create" and entry["object"] in self.customer_objects
         ]
-        if subjects:
+        if len(subjects) > BULK_REGISTRATIONS:
+            self._register_new(session, subjects)
+        elif subjects:
             self.register_many(session, subjects)
 
     def of_subject(

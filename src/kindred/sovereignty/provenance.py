@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kindred.db import driver_rows
+from kindred.db.bulk import BulkInserter
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.fields import SovereigntyClass
 from kindred.records.service import RecordService, RequestContext
@@ -44,6 +45,19 @@ LEGAL_BASES = frozenset(
 AUTOMATED = frozenset({"scenario", "agent"})  # channels whose reads make decisions
 
 
+PROVENANCE_COLUMNS = (
+    "object",
+    "record_id",
+    "field",
+    "source_system",
+    "collector",
+    "collected_at",
+    "valid_until",
+    "legal_basis",
+    "verified",
+)
+
+
 class ProvenanceService:
     def __init__(self, records: RecordService, validity_days: Mapping[str, float]) -> None:
         self.records = records
@@ -55,7 +69,8 @@ class ProvenanceService:
         registry = self.records.registry(session)
         now = time.time()
         removed: list[tuple[str, str, str]] = []
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        classes_of: dict[str, dict[str, Any]] = {}
         for entry in entries:
             object_name, record_id = entry["object"], str(entry["record_id"])
             if entry["action"] == "delete":
@@ -69,7 +84,10 @@ class ProvenanceService:
             after = entry.get("after") or {}
             if not after:
                 continue
-            classes = {f.name: f.sovereignty for f in registry.get(object_name).definition.fields}
+            classes = classes_of.get(object_name)
+            if classes is None:
+                fields = registry.get(object_name).definition.fields
+                classes = classes_of[object_name] = {f.name: f.sovereignty for f in fields}
             for name, value in after.items():
                 if name not in classes:
                     continue
@@ -80,21 +98,17 @@ class ProvenanceService:
                 days = self.validity_days.get(f"{object_name}.{name}")
                 basis = entry.get("legal_basis")
                 rows.append(
-                    {
-                        "object": object_name,
-                        "record_id": record_id,
-                        "field": name,
-                        "source_system": entry.get("source") or "crm",
-                        "collector": entry.get("actor_id"),
-                        "collected_at": now,
-                        "valid_until": now + days * 86_400 if days else None,
-                        "legal_basis": basis
-                        if basis in LEGAL_BASES
-                        else DEFAULT_BASIS[classes[name]],
-                        "verified": False,
-                        "disputed_at": None,
-                        "dispute_reason": None,
-                    }
+                    (
+                        object_name,
+                        record_id,
+                        name,
+                        entry.get("source") or "crm",
+                        entry.get("actor_id"),
+                        now,
+                        now + days * 86_400 if days else None,
+                        basis if basis in LEGAL_BASES else DEFAULT_BASIS[classes[name]],
+                        False,
+                    )
                 )
         for start in range(0, len(removed), 300):
             chunk = removed[start : start + 300]
@@ -106,7 +120,9 @@ class ProvenanceService:
                 )
             )
         if rows:
-            session.connection().execute(sa.insert(FieldProvenance), rows)
+            # Driver level: a record is a row per field, and SQLAlchemy's per-parameter
+            # processing cost more than the inserts (60 µs per contact on an import).
+            BulkInserter(session).insert("field_provenance", PROVENANCE_COLUMNS, rows)
 
     # -- read: flag expired values, keep them out of automated decisions ---------------------
 
