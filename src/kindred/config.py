@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # expired and kept out of automated decisions until collected again.
     value_validity_days: dict[str, float] = Field(default_factory=dict)
 
+    # An OpenTelemetry collector's OTLP/HTTP traces endpoint, e.g.
+    # http://otel-collector:4318/v1/traces: finished agent run traces are pushed there (JSON
+    # encoding, docs/agents.md). Unset: traces are only served by the API.
+    otlp_traces_url: str | None = None
+
     # -- optional LLM for agent steps (docs/llm.md) ------------------------------------------
     # An OpenAI-compatible server (vLLM, Ollama, llama.cpp), e.g. http://127.0.0.1:11434/v1.
     # Unset: every LLM step runs its deterministic fallback.

@@ -182,3 +182,14 @@ class Evaluation(Base):
     report: Mapped[dict[str, Any]] = mapped_column(PortableJSON, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class TraceExport(Base):
+    """A finished run tree's trace pushed to the OTLP collector (``otlp_traces_url``): the
+    exporter sends the trees that have none, and records one when the collector accepted
+    them — at least once, across restarts."""
+
+    __tablename__ = "agent_trace_exports"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the root run
+    exported_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from kindred.agents import trace as traces
 from kindred.agents.definition import CompiledAgent, CompiledStep, input_errors
+from kindred.agents.export import export_once
 from kindred.agents.models import AgentRun, AgentRunStep, HumanTask, HumanTaskEvent
 from kindred.agents.tools import ToolContext, ToolRegistry
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
@@ -1510,7 +1511,8 @@ class ScenarioLauncher:
 
 async def maintain(kindred: Kindred, interval: float | None = None) -> None:
     """Background upkeep, run by the API server and the worker: resume runs whose runtime
-    stopped (lapsed leases) and apply the SLA routes of overdue human tasks."""
+    stopped (lapsed leases), apply the SLA routes of overdue human tasks and, with
+    ``otlp_traces_url`` set, push finished traces to the collector (``agents.export``)."""
     runtime = runtime_for(kindred)
     interval = interval or runtime.lease_seconds
     while True:
@@ -1524,6 +1526,9 @@ async def maintain(kindred: Kindred, interval: float | None = None) -> None:
             for change in await asyncio.to_thread(expire):
                 if change["resume"]:
                     await runtime.resume(change["root"])
+            url = kindred.settings.otlp_traces_url
+            if url:
+                await export_once(kindred, url)
         except asyncio.CancelledError:
             raise
         except Exception:  # upkeep must go on; the next round retries

@@ -1,0 +1,98 @@
+"""Pushing decision traces to an OpenTelemetry collector (OTLP/HTTP, JSON encoding).
+
+With ``KINDRED_OTLP_TRACES_URL`` set (a collector's traces endpoint, for example
+``http://otel-collector:4318/v1/traces``), the agents' upkeep loop (``runtime.maintain``, in
+the API server and the worker) sends every finished live run tree's spans — the same
+document ``GET /api/v1/agent-runs/{id}/otlp`` returns — oldest first, up to ``BATCH`` trees
+per request. A tree is marked exported (``agent_trace_exports``) only once the collector
+answered 2xx, so a collector that is down or refuses loses nothing: the next round sends the
+same trees again (at least once; a collector deduplicates by trace and span ids, which are
+derived from the run ids and stable). Without the setting nothing is sent and nothing is
+recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+
+from kindred.agents.models import AgentRun, TraceExport
+from kindred.db import insert_new
+
+log = logging.getLogger("kindred.agents")
+BATCH = 50  # run trees per request
+TIMEOUT_S = 10.0
+
+
+def pending(session: Any, limit: int = BATCH) -> list[str]:
+    """Finished live run trees (on the ledger) whose traces the collector has not accepted."""
+    return list(
+        session.execute(
+            sa.select(AgentRun.id)
+            .outerjoin(TraceExport, TraceExport.run_id == AgentRun.id)
+            .where(
+                AgentRun.parent_id.is_(None),
+                AgentRun.mode == "live",
+                AgentRun.ledger_index.is_not(None),
+                TraceExport.run_id.is_(None),
+            )
+            .order_by(AgentRun.finished_at, AgentRun.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def request_body(kindred: Any, run_ids: list[str]) -> dict[str, Any]:
+    """One OTLP ``ExportTraceServiceRequest`` holding every tree's resource spans."""
+    resource_spans: list[Any] = []
+    with kindred.database.read() as session:
+        for run_id in run_ids:
+            resource_spans += kindred.agents.otlp(session, run_id)["resourceSpans"]
+    return {"resourceSpans": resource_spans}
+
+
+async def export_once(kindred: Any, url: str, *, timeout: float = TIMEOUT_S) -> int:
+    """Send one batch of pending trees; returns how many the collector accepted (0 when
+    there was nothing to send or it refused — the trees stay pending)."""
+
+    def collect() -> tuple[list[str], dict[str, Any]]:
+        with kindred.database.read() as session:
+            ids = pending(session)
+        return ids, (request_body(kindred, ids) if ids else {})
+
+    run_ids, body = await asyncio.to_thread(collect)
+    if not run_ids:
+        return 0
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as client,
+            client.post(url, json=body, headers={"Content-Type": "application/json"}) as answer,
+        ):
+            if answer.status // 100 != 2:
+                detail = (await answer.text())[:200]
+                log.warning(
+                    "the OTLP collector at %s refused %d traces: %s %s",
+                    url,
+                    len(run_ids),
+                    answer.status,
+                    detail,
+                )
+                return 0
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.warning("the OTLP collector at %s is unreachable: %s", url, error)
+        return 0
+
+    def mark() -> None:
+        now = time.time()
+        with kindred.database.write() as session:
+            # Another process may have sent and marked the same trees meanwhile.
+            for run_id in run_ids:
+                insert_new(session, TraceExport, {"run_id": run_id, "exported_at": now})
+
+    await asyncio.to_thread(mark)
+    return len(run_ids)

@@ -1,0 +1,128 @@
+"""Traces pushed to an OpenTelemetry collector over OTLP/HTTP (JSON): a real HTTP server in
+the test stands in for the collector. Finished run trees go once the collector accepts them;
+a refusal or an unreachable collector loses nothing (sent again next round); the upkeep loop
+does it when ``otlp_traces_url`` is set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from kindred.agents.export import export_once, pending
+from kindred.agents.runtime import maintain
+from tests.agents.conftest import run_async, save
+from tests.agents.test_runtime import base_agent, crm, start  # noqa: F401  (crm: a fixture)
+
+
+class Collector:
+    """Records every OTLP request; answers ``status``."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.status = 200
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # the http.server API
+                length = int(self.headers["Content-Length"])
+                body = json.loads(self.rfile.read(length))
+                assert self.path == "/v1/traces"
+                assert self.headers["Content-Type"] == "application/json"
+                collector.bodies.append(body)
+                self.send_response(collector.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    found = Collector()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+def spans(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        span
+        for resource in body["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+
+
+def test_finished_traces_reach_the_collector_once_and_a_refusal_loses_nothing(
+    crm: Any,  # noqa: F811
+    collector: Collector,
+) -> None:
+    save(crm, base_agent())
+    runs = [start(crm)["id"], start(crm)["id"]]
+    with crm.database.read() as session:
+        assert sorted(pending(session)) == sorted(runs)
+
+    collector.status = 503  # the collector is overloaded: nothing is marked
+    assert asyncio.run(export_once(crm, collector.url)) == 0
+    assert len(collector.bodies) == 1
+    with crm.database.read() as session:
+        assert sorted(pending(session)) == sorted(runs)
+    # Unreachable: a clear log line, no exception, still pending.
+    assert asyncio.run(export_once(crm, "http://127.0.0.1:9/v1/traces", timeout=2)) == 0
+
+    collector.status = 200
+    assert asyncio.run(export_once(crm, collector.url)) == 2
+    sent = spans(collector.bodies[-1])
+    assert len({span["traceId"] for span in sent}) == 2  # one trace per run tree
+    assert {"invoke_agent probe", "execute_tool erp.spot_stock"} <= {s["name"] for s in sent}
+    with crm.database.read() as session:
+        assert pending(session) == []
+        expected = crm.agents.otlp(session, runs[0])["resourceSpans"]
+    assert expected[0] in collector.bodies[-1]["resourceSpans"]  # the API's very document
+
+    assert asyncio.run(export_once(crm, collector.url)) == 0  # nothing new: nothing sent
+    assert len(collector.bodies) == 2
+
+
+def test_the_upkeep_loop_pushes_traces_when_a_collector_is_configured(
+    crm: Any,  # noqa: F811
+    collector: Collector,
+) -> None:
+    save(crm, base_agent())
+    run_id = start(crm)["id"]
+    crm.settings.otlp_traces_url = collector.url
+
+    async def body(runtime: Any) -> None:
+        upkeep = asyncio.create_task(maintain(crm, interval=0.05))
+        deadline = time.monotonic() + 10
+        while not collector.bodies and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        upkeep.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upkeep
+
+    run_async(crm, body)
+    assert collector.bodies, "the upkeep loop sent nothing"
+    assert {s["traceId"] for s in spans(collector.bodies[0])} == {
+        s["traceId"] for s in spans({"resourceSpans": _resource_spans(crm, run_id)})
+    }
+
+
+def _resource_spans(kindred: Any, run_id: str) -> list[dict[str, Any]]:
+    with kindred.database.read() as session:
+        found: list[dict[str, Any]] = kindred.agents.otlp(session, run_id)["resourceSpans"]
+    return found
