@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from kindred.agents.export import export_once, pending
+from kindred.agents import export
+from kindred.agents.export import export_once, export_pending, pending
 from kindred.agents.runtime import maintain
 from tests.agents.conftest import run_async, save
 from tests.agents.test_runtime import base_agent, crm, start  # noqa: F401  (crm: a fixture)
@@ -126,3 +127,20 @@ def _resource_spans(kindred: Any, run_id: str) -> list[dict[str, Any]]:
     with kindred.database.read() as session:
         found: list[dict[str, Any]] = kindred.agents.otlp(session, run_id)["resourceSpans"]
     return found
+
+
+def test_a_round_sends_batch_after_batch_until_nothing_is_pending(
+    crm: Any,  # noqa: F811
+    collector: Collector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(export, "BATCH", 1)  # a tree per request
+    save(crm, base_agent())
+    runs = {start(crm)["id"] for _ in range(3)}
+    assert asyncio.run(export_pending(crm, collector.url, batches=2)) == 2  # the round's cap
+    with crm.database.read() as session:
+        assert len(pending(session)) == 1
+    assert asyncio.run(export_pending(crm, collector.url)) == 1
+    assert len(collector.bodies) == 3  # one request per tree, none twice
+    sent = {span["traceId"] for body in collector.bodies for span in spans(body)}
+    assert len(sent) == len(runs) == 3

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from kindred.agents import trace as traces
 from kindred.agents.definition import CompiledAgent, CompiledStep, input_errors
-from kindred.agents.export import export_once
+from kindred.agents.export import export_pending
 from kindred.agents.models import AgentRun, AgentRunStep, HumanTask, HumanTaskEvent
 from kindred.agents.tools import ToolContext, ToolRegistry
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
@@ -1528,7 +1528,7 @@ async def maintain(kindred: Kindred, interval: float | None = None) -> None:
                     await runtime.resume(change["root"])
             url = kindred.settings.otlp_traces_url
             if url:
-                await export_once(kindred, url)
+                await export_pending(kindred, url)
         except asyncio.CancelledError:
             raise
         except Exception:  # upkeep must go on; the next round retries
