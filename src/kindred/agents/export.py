@@ -48,12 +48,11 @@ def pending(session: Any, limit: int | None = None) -> list[str]:
     )
 
 
-def request_body(kindred: Any, run_ids: list[str]) -> dict[str, Any]:
+def request_body(kindred: Any, session: Any, run_ids: list[str]) -> dict[str, Any]:
     """One OTLP ``ExportTraceServiceRequest`` holding every tree's resource spans."""
     resource_spans: list[Any] = []
-    with kindred.database.read() as session:
-        for run_id in run_ids:
-            resource_spans += kindred.agents.otlp(session, run_id)["resourceSpans"]
+    for run_id in run_ids:
+        resource_spans += kindred.agents.otlp(session, run_id)["resourceSpans"]
     return {"resourceSpans": resource_spans}
 
 
@@ -64,7 +63,7 @@ async def export_once(kindred: Any, url: str, *, timeout: float = TIMEOUT_S) -> 
     def collect() -> tuple[list[str], dict[str, Any]]:
         with kindred.database.read() as session:
             ids = pending(session, BATCH)
-        return ids, (request_body(kindred, ids) if ids else {})
+            return ids, request_body(kindred, session, ids)
 
     run_ids, body = await asyncio.to_thread(collect)
     if not run_ids:

@@ -9,6 +9,7 @@ expression is refused with its position instead of failing at the first record s
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
@@ -54,7 +55,11 @@ class CompiledObject:
     fields: dict[str, FieldDefinition]
     # Customer-authorized fields, in definition order: every read of the object asks.
     customer_authorized: tuple[str, ...] = ()
-    customer_authorized_set: frozenset[str] = frozenset()  # the same, to test records against
+
+    @functools.cached_property
+    def customer_authorized_set(self) -> frozenset[str]:
+        """The same, to test records against (per compiled object, not per read)."""
+        return frozenset(self.customer_authorized)
 
     @property
     def name(self) -> str:
@@ -88,16 +93,16 @@ def compile_object(definition: ObjectDefinition) -> CompiledObject:
         raise ValidationFailed(
             f"object '{definition.name}' has invalid validation rules", errors=errors
         )
-    guarded = tuple(
-        f.name for f in definition.fields if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
-    )
     return CompiledObject(
         definition=definition,
         checkers={f.name: build_checker(f) for f in definition.fields},
         rules=tuple(rules),
         fields=definition.field_map,
-        customer_authorized=guarded,
-        customer_authorized_set=frozenset(guarded),
+        customer_authorized=tuple(
+            f.name
+            for f in definition.fields
+            if f.sovereignty == SovereigntyClass.CUSTOMER_AUTHORIZED
+        ),
     )
 
 

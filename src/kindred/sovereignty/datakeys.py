@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kindred.db.base import utcnow
 from kindred.keywrap import KeyWrapper
 from kindred.records.service import SEALED, RecordService
-from kindred.sovereignty.models import CustomerDataKey
+from kindred.sovereignty.models import CustomerDataKey, subject_chunks
 
 NONCE_BYTES = 12
 
@@ -37,23 +37,14 @@ class DataKeys:
         self.records = records
         self.customer_objects = customer_objects
 
-    def _key(self, session: Session, subject_object: str, subject_id: str, create: bool) -> bytes:
-        associated = f"{subject_object}/{subject_id}".encode()
+    def _key(self, session: Session, subject_object: str, subject_id: str) -> bytes:
+        """The subject's data key; raises Shredded when it has none (erased)."""
         row = session.get(CustomerDataKey, (subject_object, subject_id))
         if row is None:
-            if not create:
-                raise Shredded(f"{subject_object} {subject_id} has no data key")
-            raw = AESGCM.generate_key(bit_length=256)
-            session.add(
-                CustomerDataKey(
-                    subject_object=subject_object,
-                    subject_id=subject_id,
-                    wrapped_key=self._wrapper.wrap(raw, associated),
-                )
-            )
-            session.flush()
-            return raw
-        return self._wrapper.unwrap(bytes(row.wrapped_key), associated)
+            raise Shredded(f"{subject_object} {subject_id} has no data key")
+        return self._wrapper.unwrap(
+            bytes(row.wrapped_key), f"{subject_object}/{subject_id}".encode()
+        )
 
     def _keys(
         self, session: Session, subjects: list[tuple[str, str]]
@@ -63,23 +54,19 @@ class DataKeys:
         50,000 contacts made a query and a flush per contact)."""
         table = cast(sa.Table, CustomerDataKey.__table__)
         found: dict[tuple[str, str], bytes] = {}
-        by_object: dict[str, list[str]] = {}
-        for subject_object, subject_id in subjects:
-            by_object.setdefault(subject_object, []).append(subject_id)
-        for subject_object, ids in by_object.items():
-            for start in range(0, len(ids), 500):
-                rows = session.execute(
-                    sa.select(table.c.subject_id, table.c.wrapped_key).where(
-                        table.c.subject_object == subject_object,
-                        table.c.subject_id.in_(ids[start : start + 500]),
-                    )
+        for subject_object, ids in subject_chunks(subjects):
+            rows = session.execute(
+                sa.select(table.c.subject_id, table.c.wrapped_key).where(
+                    table.c.subject_object == subject_object, table.c.subject_id.in_(ids)
                 )
-                for subject_id, wrapped in rows:
-                    associated = f"{subject_object}/{subject_id}".encode()
-                    found[(subject_object, subject_id)] = self._wrapper.unwrap(
-                        bytes(wrapped), associated
-                    )
+            )
+            for subject_id, wrapped in rows:
+                associated = f"{subject_object}/{subject_id}".encode()
+                found[(subject_object, subject_id)] = self._wrapper.unwrap(
+                    bytes(wrapped), associated
+                )
         made = []
+        now = utcnow()
         for subject in subjects:
             if subject not in found:
                 raw = found[subject] = AESGCM.generate_key(bit_length=256)
@@ -89,7 +76,7 @@ class DataKeys:
                         "subject_object": subject[0],
                         "subject_id": subject[1],
                         "wrapped_key": self._wrapper.wrap(raw, associated),
-                        "created_at": utcnow(),
+                        "created_at": now,
                     }
                 )
         if made:
@@ -146,7 +133,7 @@ class DataKeys:
         for name, value in values.items():
             if isinstance(value, dict) and SEALED in value:
                 if cipher is None:
-                    cipher = AESGCM(self._key(session, subject_object, subject_id, create=False))
+                    cipher = AESGCM(self._key(session, subject_object, subject_id))
                 blob = base64.b64decode(value[SEALED])
                 associated = f"{subject_object}/{subject_id}/{name}".encode()
                 try:

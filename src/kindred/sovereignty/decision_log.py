@@ -47,10 +47,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kindred.db import Database, driver_rows
+from kindred.db import Database, driver_rows, upsert
 from kindred.db.bulk import BulkInserter
 from kindred.db.engine import WRITE_OPTION
 from kindred.ledger.service import LedgerService
+from kindred.records.metadata import read_generation
+from kindred.records.models import MetadataState
 from kindred.records.service import RequestContext
 from kindred.sovereignty.models import AccessDecision, AccessDecisionSubject
 
@@ -510,26 +512,17 @@ class DecisionLog:
         if not self._deferred_index:
             return 0
         with self._indexing, self.database.write() as session:
-            marks = driver_rows(session, _MARK)
+            # No mark (only if its row was removed; migration 0010 makes it) reads as 0:
+            # re-indexing rows is harmless (lookups take each row once), missing one is not.
+            mark = read_generation(session, INDEXED_THROUGH)
             ((last,),) = driver_rows(session, _LAST_ID)
-            mark = int(marks[0][0]) if marks else 0
             if last <= mark:
                 return 0
             cursor = BulkInserter(session).cursor
             cursor.execute(_PASS_SQL, (self._next_bucket(0), mark, int(last)))
             entries = max(0, cursor.rowcount)
             self._bucket_entries += entries
-            if marks:
-                cursor.execute(
-                    "UPDATE metadata_state SET generation = ? WHERE id = ?",
-                    (int(last), INDEXED_THROUGH),
-                )
-            else:  # only if the row was removed (migration 0010 makes it): re-indexing rows
-                # twice is harmless (lookups take each row once), missing one is not
-                cursor.execute(
-                    "INSERT INTO metadata_state (id, generation) VALUES (?, ?)",
-                    (INDEXED_THROUGH, int(last)),
-                )
+            upsert(session, MetadataState, {"id": INDEXED_THROUGH, "generation": int(last)})
             return entries
 
     def close(self) -> None:

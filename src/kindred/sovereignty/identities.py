@@ -32,10 +32,9 @@ from kindred.sovereignty.identity import (
     did_web_document,
     domain_did,
 )
-from kindred.sovereignty.models import CustomerIdentity, DomainKey
+from kindred.sovereignty.models import CustomerIdentity, DomainKey, subject_chunks
 
 ENTERPRISE = "enterprise"
-BULK_REGISTRATIONS = 50  # more created at once (an import batch): no ORM objects
 IDENTITY_COLUMNS = (
     "did",
     "subject_object",
@@ -111,17 +110,16 @@ class IdentityService:
                         ],
                     ) from None
                 did, custody = did_key(public), "customer"
+                public_raw = public.public_bytes_raw()
             else:
-                private = Ed25519PrivateKey.generate()
-                public = private.public_key()
-                did, custody = did_key(public), "custodial"
-                wrapped = self._wrapper.wrap(_raw_private(private), did.encode())
+                did, public_raw, wrapped = self._custodial_key()
+                custody = "custodial"
             identity = CustomerIdentity(
                 did=did,
                 subject_object=subject_object,
                 subject_id=subject_id,
                 custody=custody,
-                public_key=public.public_bytes_raw(),
+                public_key=public_raw,
                 private_key=wrapped,
             )
             created.append(identity)
@@ -147,22 +145,30 @@ class IdentityService:
                 ],
             )
 
+    def _custodial_key(self) -> tuple[str, bytes, bytes]:
+        """A new custodial key: (its DID, the raw public key, the private key wrapped for
+        that DID)."""
+        private = Ed25519PrivateKey.generate()
+        public = private.public_key()
+        did = did_key(public)
+        return (
+            did,
+            public.public_bytes_raw(),
+            self._wrapper.wrap(_raw_private(private), did.encode()),
+        )
+
     def _register_new(self, session: Session, subjects: Sequence[tuple[str, str]]) -> int:
-        """Custodial DIDs for customers just created (the change hook: an import's batch),
-        without ORM objects — one driver-level insert; the unit of work cost ~80 µs per
-        identity. Returns how many were made."""
+        """Custodial DIDs for customers just created (the change hook, one record or an
+        import's batch), without ORM objects: one driver-level insert, where the unit of
+        work cost ~80 µs per identity. Returns how many were made."""
         existing = self._existing(session, subjects)
         now = utcnow()
         rows = []
         for subject_object, subject_id in subjects:
             if (subject_object, subject_id) in existing:
                 continue
-            private = Ed25519PrivateKey.generate()
-            public = private.public_key()
-            did = did_key(public)
-            wrapped = self._wrapper.wrap(_raw_private(private), did.encode())
-            raw = public.public_bytes_raw()
-            rows.append((did, subject_object, subject_id, "custodial", raw, wrapped, now))
+            did, public_raw, wrapped = self._custodial_key()
+            rows.append((did, subject_object, subject_id, "custodial", public_raw, wrapped, now))
         if rows:
             BulkInserter(session).insert(
                 "customer_identities",
@@ -177,19 +183,15 @@ class IdentityService:
         self, session: Session, subjects: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CustomerIdentity]:
         found: dict[tuple[str, str], CustomerIdentity] = {}
-        by_object: dict[str, list[str]] = {}
-        for subject_object, subject_id in subjects:
-            by_object.setdefault(subject_object, []).append(subject_id)
-        for subject_object, ids in by_object.items():
-            for start in range(0, len(ids), 500):
-                rows = session.execute(
-                    sa.select(CustomerIdentity).where(
-                        CustomerIdentity.subject_object == subject_object,
-                        CustomerIdentity.subject_id.in_(ids[start : start + 500]),
-                    )
-                ).scalars()
-                for row in rows:
-                    found[(row.subject_object, row.subject_id)] = row
+        for subject_object, ids in subject_chunks(subjects):
+            rows = session.execute(
+                sa.select(CustomerIdentity).where(
+                    CustomerIdentity.subject_object == subject_object,
+                    CustomerIdentity.subject_id.in_(ids),
+                )
+            ).scalars()
+            for row in rows:
+                found[(row.subject_object, row.subject_id)] = row
         return found
 
     def on_record_change(self, session: Session, entries: list[dict[str, Any]]) -> None:
@@ -199,10 +201,8 @@ class IdentityService:
             for entry in entries
             if entry["action"] == "create" and entry["object"] in self.customer_objects
         ]
-        if len(subjects) > BULK_REGISTRATIONS:
+        if subjects:
             self._register_new(session, subjects)
-        elif subjects:
-            self.register_many(session, subjects)
 
     def of_subject(
         self, session: Session, subject_object: str, subject_id: str

@@ -9,12 +9,28 @@ associated data); a customer-held key never reaches us.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kindred.db import Base, PortableJSON, UTCDateTime, utcnow
+
+SUBJECT_CHUNK = 500  # subject ids per IN (…) of a lookup
+
+
+def subject_chunks(
+    subjects: Iterable[tuple[str, str]], size: int = SUBJECT_CHUNK
+) -> Iterator[tuple[str, list[str]]]:
+    """(subject object, up to ``size`` of its ids) for the tables keyed by subject: one
+    ``subject_object = ? AND subject_id IN (…)`` lookup each, however many subjects."""
+    by_object: dict[str, list[str]] = {}
+    for subject_object, subject_id in subjects:
+        by_object.setdefault(subject_object, []).append(subject_id)
+    for subject_object, ids in by_object.items():
+        for start in range(0, len(ids), size):
+            yield subject_object, ids[start : start + size]
 
 
 class CustomerIdentity(Base):

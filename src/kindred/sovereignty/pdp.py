@@ -481,10 +481,6 @@ class PolicyDecisionPoint:
         guarded = compiled.customer_authorized
         if not guarded or not presented:
             return
-        if len(presented) == 1 and self._enforce_remembered(
-            session, context, compiled, presented[0]
-        ):
-            return
         # Which guarded values each record holds: usually all (another hook may have removed
         # some, a sparse fieldset asked for fewer).
         all_guarded = compiled.customer_authorized_set
@@ -502,8 +498,13 @@ class PolicyDecisionPoint:
                     fields.append(names)
             if not records:
                 return
-        if len(presented) != 1:  # else refreshed by _enforce_remembered
-            self.refresh(session)
+        self.refresh(session)
+        if (  # a get of every guarded field
+            len(records) == 1
+            and fields[0] is guarded
+            and self._enforce_remembered(session, context, compiled, records[0])
+        ):
+            return
         object_name = compiled.definition.name
         now = time.time()
         dimensions = self._dimensions.get((object_name, guarded))
@@ -560,18 +561,16 @@ class PolicyDecisionPoint:
     def _enforce_remembered(
         self, session: Session, context: RequestContext, compiled: Any, record: dict[str, Any]
     ) -> bool:
-        """A single record (a get) whose ruling and answer are remembered: ``enforce`` in a
-        few steps, the same outcome and log row. Refreshes the caches first; False (nothing
-        done) when anything is not at hand, for ``enforce`` to work it out.
+        """A single record holding every guarded field (a get) whose ruling and answer are
+        remembered: ``enforce`` in a few steps, the same outcome and log row (the caches
+        refreshed already). False (nothing done) when anything is not at hand, for
+        ``enforce`` to work it out.
 
         Why a path of its own: a get runs all of ``enforce``'s batch machinery for one record,
         and on a get's cold caches every Python step costs several times what it does in a
         loop over a page.
         """
-        self.refresh(session)
         guarded = compiled.customer_authorized
-        if not record.keys() >= compiled.customer_authorized_set:
-            return False  # some guarded values are not in it
         principal = context.principal
         purpose = context.purpose
         object_name = compiled.definition.name
