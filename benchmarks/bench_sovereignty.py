@@ -22,16 +22,19 @@ counter read, the DID lookup, the decisions and queuing them for the decision lo
 
 (b) Reads as the rep with purpose "sales": ``records.get`` of random contacts (one read
 session per get) and walks over all contacts in ``list_records`` pages of 100 (``--walks``
-per segment). "Enforcement off" is the same ``Kindred`` with the PDP's hook taken out of
-``records.read_hooks`` for the segment (restored after). In every round each mode runs its
-gets and its walks, the order of the modes rotating from round to round, and all modes read
-the same ids, so noise and cache state hit them alike; a warm-up round is left out. The
-checked mode pays for the decision log too: its background writer runs during the segment
-and the segment ends only once ``kindred.pdp.log.flush()`` has written the rest and no write
-is still in flight (a meter around the log's write tells, and times every write: "log write
-per decision"). The ratio checked ÷ off is taken per round; the targets are judged on the
-median of the rounds (a burst of load from another process on the shared machine moves one
-round, not the verdict), and the ratio of the totals is printed beside it.
+per segment, 8 by default: a segment of ~0.4 s, long enough that the checked mode's log
+writes and index passes land in it in proportion, where a 0.15 s segment of 3 walks took one
+or two of them and its ratio swung by ±0.05 from round to round). "Enforcement off" is the
+same ``Kindred`` with the PDP's hook taken out of ``records.read_hooks`` for the segment
+(restored after). In every round each mode runs its gets and its walks, the order of the
+modes rotating from round to round, and all modes read the same ids, so noise and cache
+state hit them alike; a warm-up round is left out. The checked mode pays for the decision
+log too: its background writer runs during the segment and the segment ends only once
+``kindred.pdp.log.flush()`` has written the rest and no write is still in flight (a meter
+around the log's write tells, and times every write: "log write per decision"). The ratio
+checked ÷ off is taken per round; the targets are judged on the median of the rounds (a
+burst of load from another process on the shared machine moves one round, not the verdict),
+and the ratio of the totals is printed beside it.
 
 ``--log-prefill N`` first writes N reads of synthetic past decisions through the decision
 log itself (rows of 100 reads of 200,000 customers, with their index entries and ledger
@@ -663,7 +666,7 @@ def main() -> None:
     parser.add_argument("--enforce-repetitions", type=int, default=300, help="(a) enforce()")
     parser.add_argument("--rounds", type=int, default=8, help="(b) timed rounds per mode")
     parser.add_argument("--gets", type=int, default=1_000, help="(b) gets per round and mode")
-    parser.add_argument("--walks", type=int, default=3, help="(b) page walks per round and mode")
+    parser.add_argument("--walks", type=int, default=8, help="(b) page walks per round and mode")
     parser.add_argument("--log-prefill", type=int, default=0, help="past reads in the log first")
     parser.add_argument("--profile-gets", type=int, default=1_000, help="0: no profile")
     parser.add_argument("--profile-top", type=int, default=15)

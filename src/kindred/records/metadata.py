@@ -9,7 +9,6 @@ expression is refused with its position instead of failing at the first record s
 
 from __future__ import annotations
 
-import functools
 import secrets
 import threading
 import time
@@ -55,11 +54,6 @@ class CompiledObject:
     fields: dict[str, FieldDefinition]
     # Customer-authorized fields, in definition order: every read of the object asks.
     customer_authorized: tuple[str, ...] = ()
-
-    @functools.cached_property
-    def customer_authorized_set(self) -> frozenset[str]:
-        """The same, to test records against (per compiled object, not per read)."""
-        return frozenset(self.customer_authorized)
 
     @property
     def name(self) -> str:

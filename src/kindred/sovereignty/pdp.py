@@ -28,7 +28,9 @@ batch — and committed to the ledger in groups (``kindred.sovereignty.decision_
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -161,25 +163,6 @@ def _consent_decision(relevant: Sequence[tuple[_Active, str | None]], dimension:
     return Decision(False, reason)
 
 
-# A record's ruling: (its fields, subject (DID, key) or None, answer key, the decision of
-# every value or None, the grants with their windows that decide each value, the consent
-# allowed under, until when it holds).
-_Ruling = tuple[
-    tuple[str, ...],
-    tuple[str, int] | None,
-    Any,
-    Decision | None,
-    Sequence[tuple[_Active, str | None]],
-    str | list[str | None] | None,
-    float,
-]
-
-
-# What a read batch does to every record with the same decisions: (its outcome's index in the
-# batch row, the fields removed, their meta.withheld entries, how many values are allowed, how
-# many withheld). A plain tuple: built once per batch and answer, unpacked once per record.
-_Answer = tuple[int, tuple[str, ...], tuple[dict[str, Any], ...], int, int]
-
 # An answer's shape — its outcome as logged, the fields withheld, their meta.withheld entries
 # (templates, copied per batch) and the counts — is a function of the object, the purpose and
 # the answer's key (the fields, and what decided them), so it is worked out once per process,
@@ -187,78 +170,19 @@ _Answer = tuple[int, tuple[str, ...], tuple[dict[str, Any], ...], int, int]
 _Shape = tuple[list[list[Any]], tuple[str, ...], tuple[dict[str, Any], ...], int, int]
 SHAPES = 10_000
 
-
-class _Batch:
-    """One read batch's decisions, as they go into its log row."""
-
-    __slots__ = (
-        "answers",
-        "dimensions",
-        "keys",
-        "object_name",
-        "outcomes",
-        "purpose",
-        "reads",
-        "shapes",
-    )
-
-    def __init__(
-        self,
-        object_name: str,
-        purpose: str | None,
-        dimensions: dict[str, str],
-        shapes: dict[Any, _Shape],
-    ) -> None:
-        self.object_name = object_name
-        self.purpose = purpose
-        self.dimensions = dimensions
-        self.shapes = shapes
-        self.answers: dict[Any, _Answer] = {}
-        self.outcomes: list[list[list[Any]]] = []
-        self.reads: list[tuple[Any, ...]] = []
-        self.keys: set[int] = set()
-
-    def answer(
-        self,
-        key: Any,
-        names: tuple[str, ...],
-        *,
-        every: Decision | None = None,
-        windows: Sequence[tuple[_Active, str | None]] = (),
-    ) -> _Answer:
-        """The batch's answer for ``key`` (first met in this batch): ``every`` value of
-        ``names`` decided alike, or each by ``_consent_decision`` over ``windows``."""
-        shape_key = (self.object_name, self.purpose, key)
-        shape = self.shapes.get(shape_key)
-        if shape is None:
-            if every is not None:
-                decided = [every] * len(names)
-            else:
-                decided = [_consent_decision(windows, self.dimensions[n]) for n in names]
-            withheld = [(n, d.reason) for n, d in zip(names, decided, strict=True) if not d.allowed]
-            shape = (
-                [[n, d.allowed, d.reason] for n, d in zip(names, decided, strict=True)],
-                tuple(n for n, _ in withheld),
-                tuple(_withheld(self.object_name, n, r, self.purpose) for n, r in withheld),
-                len(names) - len(withheld),
-                len(withheld),
-            )
-            if len(self.shapes) >= SHAPES:
-                self.shapes.clear()
-            self.shapes[shape_key] = shape
-        outcome, removed, templates, allowed, withheld_count = shape
-        # Fresh entries per batch (shared by its records): a response may be changed by
-        # whoever receives it, a cached entry must not be.
-        answer = (
-            len(self.outcomes),
-            removed,
-            tuple(map(dict.copy, templates)),
-            allowed,
-            withheld_count,
-        )
-        self.outcomes.append(outcome)
-        self.answers[key] = answer
-        return answer
+# A record's ruling, flat so a page's loop unpacks one tuple per record: (its fields, its DID
+# or None, its subject key or None, the shape's number, the shape, the consent its allowed
+# values are logged under, until when it holds). The number keys the shape within a batch: an
+# int hashes for free where the answer key (nested tuples) would be hashed again per record.
+_Ruling = tuple[
+    tuple[str, ...], str | None, int | None, int, _Shape, str | list[str | None] | None, float
+]
+# Readers of rulings' fields, for loops over a batch that run in C.
+_names = operator.itemgetter(0)
+_keys = operator.itemgetter(2)
+_numbers = operator.itemgetter(3)
+_until = operator.itemgetter(6)
+_ids = operator.itemgetter("id")
 
 
 class PolicyDecisionPoint:
@@ -270,7 +194,9 @@ class PolicyDecisionPoint:
         # object → record id → (DID, its subject key): a record's DID never changes (erasure
         # moves the counter).
         self._subjects: dict[str, dict[str, tuple[str, int]]] = {}
-        self._shapes: dict[Any, _Shape] = {}
+        # (object, purpose, answer key) → (its number, the shape)
+        self._shapes: dict[Any, tuple[int, _Shape]] = {}
+        self._numbers = itertools.count()
         # (object, purpose, reader) → record id → ruling
         self._rulings: dict[tuple[Any, ...], dict[str, _Ruling]] = {}
         self._dimensions: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
@@ -370,6 +296,42 @@ class PolicyDecisionPoint:
         relevant = [(g, _window(g, now)) for g in _relevant(subject_grants, context)]
         return _consent_decision(relevant, dimension)
 
+    def _shape(
+        self,
+        object_name: str,
+        purpose: str | None,
+        key: Any,
+        names: tuple[str, ...],
+        dimensions: dict[str, str],
+        *,
+        every: Decision | None = None,
+        windows: Sequence[tuple[_Active, str | None]] = (),
+    ) -> tuple[int, _Shape]:
+        """The numbered shape of the answer with ``key``: ``every`` value of ``names`` decided
+        alike, or each by ``_consent_decision`` over ``windows``. Numbers are never reused
+        (a cleared cache numbers anew), so two numbers in one batch are two shapes."""
+        shape_key = (object_name, purpose, key)
+        numbered = self._shapes.get(shape_key)
+        if numbered is None:
+            if every is not None:
+                decided = [every] * len(names)
+            else:
+                decided = [_consent_decision(windows, dimensions[n]) for n in names]
+            withheld = [(n, d.reason) for n, d in zip(names, decided, strict=True) if not d.allowed]
+            shape = (
+                [[n, d.allowed, d.reason] for n, d in zip(names, decided, strict=True)],
+                tuple(n for n, _ in withheld),
+                tuple(_withheld(object_name, n, r, purpose) for n, r in withheld),
+                len(names) - len(withheld),
+                len(withheld),
+            )
+            numbered = (next(self._numbers), shape)
+            with self._lock:
+                if len(self._shapes) >= SHAPES:
+                    self._shapes = {}
+                self._shapes[shape_key] = numbered
+        return numbered
+
     def _consent_rulings(
         self,
         session: Session,
@@ -380,8 +342,8 @@ class PolicyDecisionPoint:
         dimensions: dict[str, str],
         now: float,
     ) -> list[_Ruling]:
-        """For each record (a purpose that needs consent): its subject, the key of its
-        answer, what decides it and the consent it is allowed under.
+        """For each record (a purpose that needs consent): its subject, its answer's shape
+        and the consent it is allowed under.
 
         Remembered per reader and record until the consents counter moves or a grant the
         ruling rests on begins or ends, so a record read again costs a lookup.
@@ -396,16 +358,25 @@ class PolicyDecisionPoint:
                 if len(self._rulings) >= READERS_REMEMBERED:
                     self._rulings = {}
                 memo = self._rulings.setdefault(reader, {})
-        known = memo.get
-        ruled: list[_Ruling | None] = [known(record["id"]) for record in records]
+        ruled: list[_Ruling | None] = list(map(memo.get, map(_ids, records)))
+        # The usual page: every record remembered, for every guarded field, and no grant
+        # begins or ends before now — checked in C loops.
+        try:
+            names_of = list(map(_names, ruled))  # type: ignore[arg-type]
+        except TypeError:  # a record not remembered
+            names_of = None
+        if (
+            names_of is not None
+            and names_of == fields  # identical tuples: compared by identity first
+            and min(map(_until, ruled)) > now  # type: ignore[arg-type]
+        ):
+            return ruled  # type: ignore[return-value]
         missed = [
             position
             for position, (ruling, names) in enumerate(zip(ruled, fields, strict=True))
             # Another fields list, or a grant it rests on has begun or ended since.
             if ruling is None or ruling[0] != names or now >= ruling[6]
         ]
-        if not missed:
-            return ruled  # type: ignore[return-value]
         subjects: dict[str, tuple[str, int]] = {}
         if object_name in self.customer_objects:
             subjects = self._subjects_of(session, object_name, [records[i]["id"] for i in missed])
@@ -416,7 +387,10 @@ class PolicyDecisionPoint:
             record, names = records[position], fields[position]
             subject = subjects.get(record["id"])
             if subject is None:  # not remembered: a DID may yet be made for the record
-                ruled[position] = (names, None, (names, "no-subject"), NO_SUBJECT, (), None, 0.0)
+                number, shape = self._shape(
+                    object_name, purpose, (names, "no-subject"), names, dimensions, every=NO_SUBJECT
+                )
+                ruled[position] = (names, None, None, number, shape, None, 0.0)
                 continue
             # The subject's grants for this purpose and reader (as _relevant; inline, and
             # without a list for the usual none or one).
@@ -439,31 +413,45 @@ class PolicyDecisionPoint:
                         more = [only, grant]
                     else:
                         more.append(grant)
-            ruling: _Ruling
+            consent: str | list[str | None] | None
             if only is None:  # most customers, for most readers
-                ruling = (names, subject, (names, "no-consent"), NO_CONSENT, (), None, math.inf)
+                number, shape = self._shape(
+                    object_name, purpose, (names, "no-consent"), names, dimensions, every=NO_CONSENT
+                )
+                consent, until = None, math.inf
             elif more is None:
                 window = _window(only, now)
-                ruling = (
-                    names,
-                    subject,
+                number, shape = self._shape(
+                    object_name,
+                    purpose,
                     (names, only.dimensions, window),
-                    None,
-                    ((only, window),),
-                    only.consent_id if window is None else None,
-                    _next_change(only, now),
+                    names,
+                    dimensions,
+                    windows=((only, window),),
                 )
+                consent = only.consent_id if window is None else None
+                until = _next_change(only, now)
             else:
                 windows = tuple((g, _window(g, now)) for g in more)
-                ruling = (
-                    names,
-                    subject,
+                number, shape = self._shape(
+                    object_name,
+                    purpose,
                     (names, tuple((g.dimensions, w) for g, w in windows)),
-                    None,
-                    windows,
-                    _consents(windows, [dimensions[n] for n in names]),
-                    min(_next_change(g, now) for g in more),
+                    names,
+                    dimensions,
+                    windows=windows,
                 )
+                consent = _consents(windows, [dimensions[n] for n in names])
+                until = min(_next_change(g, now) for g in more)
+            ruling: _Ruling = (
+                names,
+                subject[0],
+                subject[1],
+                number,
+                shape,
+                consent if shape[3] else None,  # logged only where a value is allowed
+                until,
+            )
             ruled[position] = ruling
             memo[record["id"]] = ruling
         return ruled  # type: ignore[return-value]
@@ -483,11 +471,11 @@ class PolicyDecisionPoint:
             return
         # Which guarded values each record holds: usually all (another hook may have removed
         # some, a sparse fieldset asked for fewer).
-        all_guarded = compiled.customer_authorized_set
-        # Parallel lists, not a tuple per record: fewer objects for the cyclic GC to follow.
         records: list[dict[str, Any]]
         fields: list[tuple[str, ...]]
-        if all(record.keys() >= all_guarded for record in presented):
+        if all(  # a C loop per field
+            all(map(dict.__contains__, presented, itertools.repeat(name))) for name in guarded
+        ):
             records, fields = presented, [guarded] * len(presented)
         else:
             records, fields = [], []
@@ -506,14 +494,14 @@ class PolicyDecisionPoint:
         ):
             return
         object_name = compiled.definition.name
+        purpose = context.purpose
         now = time.time()
         dimensions = self._dimensions.get((object_name, guarded))
         if dimensions is None:
             dimensions = {name: f"{object_name}.{name}" for name in guarded}
             self._dimensions[(object_name, guarded)] = dimensions
-        batch = _Batch(object_name, context.purpose, dimensions, self._shapes)
-        answers, reads, keys = batch.answers, batch.reads, batch.keys
         fixed = _purpose_decision(context)
+        ruled: list[_Ruling]
         if fixed is None:
             ruled = self._consent_rulings(
                 session, context, object_name, records, fields, dimensions, now
@@ -522,70 +510,85 @@ class PolicyDecisionPoint:
             subjects: dict[str, tuple[str, int]] = {}
             if object_name in self.customer_objects:
                 subjects = self._subjects_of(session, object_name, [r["id"] for r in records])
-            # Keys of strings: a dataclass's hash is Python code, paid per record.
+            # Keys of strings: a dataclass's hash is Python code.
             fixed_key = ("purpose", fixed.allowed, fixed.reason)
-            ruled = [
-                (names, subjects.get(r["id"]), (names, fixed_key), fixed, (), None, 0.0)
-                for r, names in zip(records, fields, strict=True)
-            ]
-        allowed = withheld = 0
-        known = answers.get
-        add_key, append = keys.add, reads.append
-        for record, (names, subject, key, every, windows, consent, _) in zip(
-            records, ruled, strict=True
-        ):
-            outcome, removed, entries, allowed_here, withheld_here = known(key) or batch.answer(
-                key, names, every=every, windows=windows
-            )
+            shapes = {
+                names: self._shape(
+                    object_name, purpose, (names, fixed_key), names, dimensions, every=fixed
+                )
+                for names in set(fields)
+            }
+            ruled = []
+            for record, names in zip(records, fields, strict=True):
+                number, shape = shapes[names]
+                subject = subjects.get(record["id"])
+                did, skey = subject if subject is not None else (None, None)
+                ruled.append((names, did, skey, number, shape, None, 0.0))
+        # The batch's row: each distinct answer's outcome once, each read pointing at it.
+        outcomes: list[list[list[Any]]] = []
+        position_of: dict[int, int] = {}
+        entries_of: dict[int, tuple[dict[str, Any], ...]] = {}
+        allowed_of: dict[int, int] = {}
+        withheld_of: dict[int, int] = {}
+        reads: list[tuple[Any, ...]] = []
+        append = reads.append
+        for record, (_, did, _, number, shape, consent, _) in zip(records, ruled, strict=True):
+            position = position_of.get(number)
+            if position is None:
+                position = position_of[number] = len(outcomes)
+                outcomes.append(shape[0])
+                # Fresh entries per batch (shared by its records): a response may be changed
+                # by whoever receives it, a cached entry must not be.
+                entries_of[number] = tuple(map(dict.copy, shape[2]))
+                allowed_of[number], withheld_of[number] = shape[3], shape[4]
+            removed = shape[1]
             if removed:
                 for name in removed:
                     del record[name]
                 meta = record.get("meta")
                 if meta is None:
-                    record["meta"] = {"withheld": list(entries)}
+                    record["meta"] = {"withheld": list(entries_of[number])}
                 else:
-                    meta.setdefault("withheld", []).extend(entries)
+                    meta.setdefault("withheld", []).extend(entries_of[number])
             # A tuple of atoms: the GC stops following it after its first collection.
-            if subject is None:
-                append((None, outcome, consent if allowed_here else None))
-            else:
-                append((subject[0], outcome, consent if allowed_here else None))
-                add_key(subject[1])
-            allowed += allowed_here
-            withheld += withheld_here
-        entry = make_entry(
-            now, object_name, context, batch.outcomes, reads, keys, allowed, withheld
-        )
+            append((did, position, consent))
+        # Per read, the counts of its shape (C loops over the batch, not a Python step each).
+        numbers = list(map(_numbers, ruled))
+        allowed = sum(map(allowed_of.__getitem__, numbers))
+        withheld = sum(map(withheld_of.__getitem__, numbers))
+        keys = set(map(_keys, ruled))
+        keys.discard(None)
+        entry = make_entry(now, object_name, context, outcomes, reads, keys, allowed, withheld)
         self.log.add(entry, session=session)
 
     def _enforce_remembered(
         self, session: Session, context: RequestContext, compiled: Any, record: dict[str, Any]
     ) -> bool:
-        """A single record holding every guarded field (a get) whose ruling and answer are
-        remembered: ``enforce`` in a few steps, the same outcome and log row (the caches
-        refreshed already). False (nothing done) when anything is not at hand, for
-        ``enforce`` to work it out.
+        """A single record holding every guarded field (a get) whose ruling is remembered:
+        ``enforce`` in a few steps, the same outcome and log row (the caches refreshed
+        already). False (nothing done) when it is not at hand, for ``enforce`` to work it out.
 
         Why a path of its own: a get runs all of ``enforce``'s batch machinery for one record,
         and on a get's cold caches every Python step costs several times what it does in a
         loop over a page.
         """
-        guarded = compiled.customer_authorized
         principal = context.principal
-        purpose = context.purpose
-        object_name = compiled.definition.name
         memo = self._rulings.get(
-            (object_name, purpose, principal.user_id, principal.roles, context.agent)
+            (
+                compiled.definition.name,
+                context.purpose,
+                principal.user_id,
+                principal.roles,
+                context.agent,
+            )
         )
         if memo is None:
             return False
         ruling = memo.get(record["id"])
         now = time.time()
-        if ruling is None or ruling[0] != guarded or now >= ruling[6]:
+        if ruling is None or ruling[0] != compiled.customer_authorized or now >= ruling[6]:
             return False
-        shape = self._shapes.get((object_name, purpose, ruling[2]))
-        if shape is None:
-            return False
+        _, did, skey, _, shape, consent, _ = ruling
         outcome, removed, templates, allowed, withheld = shape
         if removed:
             for name in removed:
@@ -596,14 +599,17 @@ class PolicyDecisionPoint:
                 record["meta"] = {"withheld": entries}
             else:
                 meta.setdefault("withheld", []).extend(entries)
-        subject = ruling[1]
-        consent = ruling[5] if allowed else None
-        if subject is None:
-            reads: list[tuple[Any, ...]] = [(None, 0, consent)]
-            keys: set[int] = set()
-        else:
-            reads, keys = [(subject[0], 0, consent)], {subject[1]}
-        entry = make_entry(now, object_name, context, [outcome], reads, keys, allowed, withheld)
+        keys = set() if skey is None else {skey}
+        entry = make_entry(
+            now,
+            compiled.definition.name,
+            context,
+            [outcome],
+            [(did, 0, consent)],
+            keys,
+            allowed,
+            withheld,
+        )
         self.log.add(entry, session=session)
         return True
 
