@@ -336,6 +336,20 @@ def test_migration_0009_regroups_per_record_rows_and_back(empty_database: Any) -
     ]
 
 
+def logged_decisions(kindred: Any, request_id: str) -> list[dict[str, Any]]:
+    """The decisions the request's one log row holds (written first), without the fields
+    that differ from read to read (time, request, batch)."""
+    kindred.pdp.log.flush()
+    with kindred.database.read() as session:
+        (row,) = session.execute(
+            sa.select(AccessDecision).where(AccessDecision.request_id == request_id)
+        ).scalars()
+        return [
+            {k: v for k, v in d.items() if k not in ("at", "request_id", "batch")}
+            for d in expand(row)
+        ]
+
+
 def test_a_remembered_get_answers_and_logs_as_the_full_path(kindred: Any) -> None:
     """A get whose ruling is remembered takes a short path (``_enforce_remembered``); what it
     returns and logs must be what the full batch path gives — for the consented customer (an
@@ -360,16 +374,7 @@ def test_a_remembered_get_answers_and_logs_as_the_full_path(kindred: Any) -> Non
                     record, _ = kindred.records.get(
                         session, world.context("sales", request_id), "contact", record_id
                     )
-                pdp.log.flush()
-                with kindred.database.read() as session:
-                    (row,) = session.execute(
-                        sa.select(AccessDecision).where(AccessDecision.request_id == request_id)
-                    ).scalars()
-                    logged = [
-                        {k: v for k, v in d.items() if k not in ("at", "request_id", "batch")}
-                        for d in expand(row)
-                    ]
-                answers.append((record, logged))
+                answers.append((record, logged_decisions(kindred, request_id)))
             assert taken[-2:] == [False, True]  # the first get works it out, the second recalls
             (first, first_log), (again, again_log) = answers
             assert again == first and again_log == first_log
@@ -393,6 +398,54 @@ def test_a_remembered_get_answers_and_logs_as_the_full_path(kindred: Any) -> Non
         assert taken[-1] is False and "email" not in record  # revoked: nothing remembered
     finally:
         del pdp._enforce_remembered
+
+
+def test_a_remembered_page_answers_and_logs_as_when_it_was_worked_out(kindred: Any) -> None:
+    """A page whose rulings are all remembered is answered from them without a lookup; it
+    must return and log what the first read did, per record. A sparse fieldset of the same
+    page, or a page with a record read for the first time, is worked out again and answers
+    for exactly the fields and records it read."""
+    world = make_world(kindred, count=3)
+    query = ListQuery(filters=[FieldFilter("last_name", "eq", world.marker)])
+
+    def page(request_id: str, fields: list[str] | None = None) -> tuple[list[Any], list[Any]]:
+        asked = query if fields is None else ListQuery(filters=query.filters, fields=fields)
+        with kindred.database.read() as session:
+            data = kindred.records.list_records(
+                session, world.context("sales", request_id), "contact", asked
+            ).data
+        return sorted(data, key=lambda r: r["id"]), logged_decisions(kindred, request_id)
+
+    first, first_log = page("page-first")
+    again, again_log = page("page-again")
+    assert again == first
+    assert sorted(again_log, key=repr) == sorted(first_log, key=repr)
+    consented = world.contacts[0][0]
+    by_id = {r["id"]: r for r in again}
+    assert by_id[consented]["email"].startswith("c0-")
+    assert all("email" not in by_id[i] for i, _ in world.contacts[1:])
+    assert {d["consent_id"] for d in again_log if d["allowed"]} == {world.consent_id}
+
+    sparse, sparse_log = page("page-sparse", fields=["email", "last_name"])
+    assert {d["dimension"] for d in sparse_log} == {"contact.email"}  # only what was read
+    assert len(sparse_log) == len(world.contacts)
+    assert [("email" in r) for r in sparse] == [r["id"] == consented for r in sparse]
+    withheld = [w["field"] for r in sparse for w in r.get("meta", {}).get("withheld", [])]
+    assert withheld == ["email"] * (len(world.contacts) - 1)
+
+    with kindred.database.write() as session:  # a customer nobody has read yet
+        newcomer = kindred.records.create(
+            session,
+            SYSTEM,
+            "contact",
+            {"last_name": world.marker, "email": "new@example.com", "owner": world.rep.user_id},
+        )
+    mixed, mixed_log = page("page-mixed")
+    assert len(mixed) == len(world.contacts) + 1
+    assert [r for r in mixed if r["id"] != newcomer["id"]] == first  # the others unchanged
+    (fresh,) = [r for r in mixed if r["id"] == newcomer["id"]]
+    assert "email" not in fresh and "email" in {w["field"] for w in fresh["meta"]["withheld"]}
+    assert len(mixed_log) == len(first_log) + len(first_log) // len(world.contacts)
 
 
 def indexed_as_rows_say(session: Any) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
