@@ -7,9 +7,11 @@ code change.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +21,10 @@ DEVELOPMENT_SECRET = "kindred-local-development-secret-change-me"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KINDRED_", env_file=".env", extra="ignore")
+    # Errors never echo the input: it holds secrets (keys, tokens, passwords in URLs).
+    model_config = SettingsConfigDict(
+        env_prefix="KINDRED_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     mode: Literal["local", "test", "production"] = "local"
     database_url: str = "sqlite:///var/kindred.db"
@@ -128,6 +133,10 @@ class Settings(BaseSettings):
     # http://otel-collector:4318/v1/traces: finished agent run traces are pushed there (JSON
     # encoding, docs/agents.md). Unset: traces are only served by the API.
     otlp_traces_url: str | None = None
+    # Headers sent with every push, as OTEL_EXPORTER_OTLP_HEADERS writes them:
+    # ``Authorization=Bearer%20abc,X-Tenant=crm`` (comma-separated key=value pairs, values
+    # percent-decoded). SecretStr: tokens stay out of reprs and logs.
+    otlp_traces_headers: SecretStr | None = None
 
     # -- optional LLM for agent steps (docs/llm.md) ------------------------------------------
     # An OpenAI-compatible server (vLLM, Ollama, llama.cpp), e.g. http://127.0.0.1:11434/v1.
@@ -170,6 +179,17 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_otlp_headers(self) -> Settings:
+        self.otlp_headers()  # a malformed list fails at start-up, not at the first push
+        return self
+
+    def otlp_headers(self) -> dict[str, str]:
+        """``otlp_traces_headers`` as a mapping (empty when unset)."""
+        if self.otlp_traces_headers is None:
+            return {}
+        return parse_headers(self.otlp_traces_headers.get_secret_value())
+
     @property
     def effective_bus_url(self) -> str:
         if self.bus_url:
@@ -185,6 +205,36 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+# An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """``key=value,key2=value2`` (the OpenTelemetry exporters' header list) as a mapping;
+    a ValueError names the entry that is not a header."""
+    headers: dict[str, str] = {}
+    for number, entry in enumerate(text.split(","), start=1):
+        if not entry.strip():
+            continue
+        name, separator, value = entry.partition("=")
+        name, value = name.strip(), unquote(value.strip())
+        # The entry's number only, never its text: it may hold the token.
+        if not separator:
+            raise ValueError(
+                f"KINDRED_OTLP_TRACES_HEADERS entry {number} has no '=': write name=value "
+                "pairs separated by commas, e.g. Authorization=Bearer%20token"
+            )
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(
+                f"KINDRED_OTLP_TRACES_HEADERS entry {number} does not start with a header "
+                "name (letters, digits and !#$%&'*+-.^_`|~, then '=')"
+            )
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"KINDRED_OTLP_TRACES_HEADERS entry {number} holds a line break")
+        headers[name] = value
+    return headers
 
 
 @lru_cache

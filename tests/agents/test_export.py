@@ -14,10 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from kindred.agents import export
 from kindred.agents.export import export_once, export_pending, pending
 from kindred.agents.runtime import maintain
+from kindred.config import Settings
 from tests.agents.conftest import run_async, save
 from tests.agents.test_runtime import base_agent, crm, start  # noqa: F401  (crm: a fixture)
 
@@ -28,6 +30,7 @@ class Collector:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.status = 200
+        self.token: str | None = None  # set: requests without this bearer token get a 401
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +40,10 @@ class Collector:
                 assert self.path == "/v1/traces"
                 assert self.headers["Content-Type"] == "application/json"
                 collector.bodies.append(body)
+                if collector.token and self.headers["Authorization"] != f"Bearer {collector.token}":
+                    self.send_response(401)
+                    self.end_headers()
+                    return
                 self.send_response(collector.status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -99,6 +106,45 @@ def test_finished_traces_reach_the_collector_once_and_a_refusal_loses_nothing(
     assert len(collector.bodies) == 2
 
 
+def test_a_collector_that_wants_a_token_gets_the_configured_headers(
+    crm: Any,  # noqa: F811
+    collector: Collector,
+) -> None:
+    save(crm, base_agent())
+    run_id = start(crm)["id"]
+    collector.token = "s3cret token"
+    assert asyncio.run(export_once(crm, collector.url)) == 0  # 401: nothing marked
+    with crm.database.read() as session:
+        assert pending(session) == [run_id]
+    wrong = {"Authorization": "Bearer guess"}
+    assert asyncio.run(export_once(crm, collector.url, headers=wrong)) == 0
+    settings = Settings(
+        mode="test",
+        otlp_traces_headers=SecretStr("Authorization=Bearer%20s3cret%20token, X-Tenant = crm"),
+    )
+    assert settings.otlp_headers() == {"Authorization": "Bearer s3cret token", "X-Tenant": "crm"}
+    assert asyncio.run(export_once(crm, collector.url, headers=settings.otlp_headers())) == 1
+    with crm.database.read() as session:
+        assert pending(session) == []
+    assert "s3cret" not in repr(settings)  # a secret setting
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Authorization Bearer%20topsecret", "entry 1 has no '='"),
+        ("a=b,bad name=topsecret", "entry 2 does not start with a header name"),
+        ("=topsecret", "entry 1 does not start with a header name"),
+        ("X-Key=top%0Dsecret", "entry 1 holds a line break"),
+    ],
+)
+def test_a_malformed_header_list_is_refused_at_start_up(text: str, message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(mode="test", otlp_traces_headers=SecretStr(text))
+    assert message in str(raised.value)
+    assert "topsecret" not in str(raised.value)  # the token is never echoed
+
+
 def test_the_upkeep_loop_pushes_traces_when_a_collector_is_configured(
     crm: Any,  # noqa: F811
     collector: Collector,
@@ -106,6 +152,8 @@ def test_the_upkeep_loop_pushes_traces_when_a_collector_is_configured(
     save(crm, base_agent())
     run_id = start(crm)["id"]
     crm.settings.otlp_traces_url = collector.url
+    collector.token = "upkeep"  # the loop sends the configured headers
+    crm.settings.otlp_traces_headers = SecretStr("Authorization=Bearer%20upkeep")
 
     async def body(runtime: Any) -> None:
         upkeep = asyncio.create_task(maintain(crm, interval=0.05))

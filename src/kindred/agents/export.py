@@ -8,7 +8,8 @@ request and up to ``BATCHES_PER_ROUND`` requests per round. A tree is marked exp
 (``agent_trace_exports``) only once the collector answered 2xx, so a collector that is down
 or refuses loses nothing: the next round sends the same trees again (at least once; a
 collector deduplicates by trace and span ids, which are derived from the run ids and
-stable). Without the setting nothing is sent and nothing is recorded.
+stable). ``KINDRED_OTLP_TRACES_HEADERS`` adds headers to every request (a collector's
+token: ``Authorization=Bearer%20…``). Without the URL nothing is sent and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -56,9 +58,15 @@ def request_body(kindred: Any, session: Any, run_ids: list[str]) -> dict[str, An
     return {"resourceSpans": resource_spans}
 
 
-async def export_once(kindred: Any, url: str, *, timeout: float = TIMEOUT_S) -> int:
-    """Send one batch of pending trees; returns how many the collector accepted (0 when
-    there was nothing to send or it refused — the trees stay pending)."""
+async def export_once(
+    kindred: Any,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT_S,
+) -> int:
+    """Send one batch of pending trees (with ``headers``); returns how many the collector
+    accepted (0 when there was nothing to send or it refused — the trees stay pending)."""
 
     def collect() -> tuple[list[str], dict[str, Any]]:
         with kindred.database.read() as session:
@@ -71,7 +79,9 @@ async def export_once(kindred: Any, url: str, *, timeout: float = TIMEOUT_S) -> 
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as client,
-            client.post(url, json=body, headers={"Content-Type": "application/json"}) as answer,
+            client.post(
+                url, json=body, headers={**(headers or {}), "Content-Type": "application/json"}
+            ) as answer,
         ):
             if answer.status // 100 != 2:
                 detail = (await answer.text())[:200]
@@ -99,13 +109,18 @@ async def export_once(kindred: Any, url: str, *, timeout: float = TIMEOUT_S) -> 
 
 
 async def export_pending(
-    kindred: Any, url: str, *, batches: int = BATCHES_PER_ROUND, timeout: float = TIMEOUT_S
+    kindred: Any,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    batches: int = BATCHES_PER_ROUND,
+    timeout: float = TIMEOUT_S,
 ) -> int:
     """Send batches until nothing is pending, the collector refuses, or ``batches`` were
     sent (one upkeep round); returns how many trees the collector accepted."""
     sent = 0
     for _ in range(batches):
-        accepted = await export_once(kindred, url, timeout=timeout)
+        accepted = await export_once(kindred, url, headers=headers, timeout=timeout)
         sent += accepted
         if accepted < BATCH:
             break

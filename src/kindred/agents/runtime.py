@@ -1528,7 +1528,7 @@ async def maintain(kindred: Kindred, interval: float | None = None) -> None:
                     await runtime.resume(change["root"])
             url = kindred.settings.otlp_traces_url
             if url:
-                await export_pending(kindred, url)
+                await export_pending(kindred, url, headers=kindred.settings.otlp_headers())
         except asyncio.CancelledError:
             raise
         except Exception:  # upkeep must go on; the next round retries

@@ -67,11 +67,21 @@ def root(
         help="Database URL (default: sqlite:///var/kindred.db).",
     ),
 ) -> None:
+    from pydantic import ValidationError
+
+    from kindred.config import get_settings
+
     if database_url:
         os.environ["KINDRED_DATABASE_URL"] = database_url
-        from kindred.config import get_settings
-
         get_settings.cache_clear()
+    try:  # bad settings: one line each naming the variable, not a traceback
+        get_settings()
+    except ValidationError as error:
+        for item in error.errors():
+            where = f"KINDRED_{str(item['loc'][0]).upper()}: " if item["loc"] else ""
+            message = str(item["msg"]).removeprefix("Value error, ")
+            error_console.print(f"[bold red]error:[/] {where}{message}")
+        raise typer.Exit(2) from None
 
 
 def main() -> None:
