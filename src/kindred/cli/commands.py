@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import dataclasses
 import datetime as dt
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -242,11 +243,29 @@ def demo(
     try:
         if serve:
             console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
-            _serve(kindred, host, port, workers=1)
+            with _terminate_as_exit():
+                _serve(kindred, host, port, workers=1)
     finally:
         if not serve:
             kindred.close()
         _stop_processes(references)
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM ends the block with SystemExit (so ``finally`` and ``atexit`` run), not with
+    the default action. Why: uvicorn, once it has shut down, re-raises the signal it caught
+    under the handler it found, and SIGTERM's default kills the process on the spot, which
+    left the demo's reference systems running."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # The business systems the demo starts (unless their URL is set): module, setting, what for.
@@ -271,10 +290,13 @@ def _stop_processes(processes: list[Any]) -> None:
 def _start_reference_systems(settings: Any) -> list[Any]:
     """The reference business systems, each a separate process with its own database,
     reached over HTTP (the scenario connectors and the agents' tools call them)."""
+    import os
     import subprocess
     import sys
     import threading
     from pathlib import Path
+
+    from kindred.reference import PARENT_VARIABLE
 
     folder = settings.sqlite_path.parent if settings.sqlite_path else Path("var")
     folder.mkdir(parents=True, exist_ok=True)
@@ -295,6 +317,8 @@ def _start_reference_systems(settings: Any) -> list[Any]:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            # It stops by itself if the demo dies without stopping it (SIGKILL).
+            env={**os.environ, PARENT_VARIABLE: str(os.getpid())},
         )
         assert process.stdout is not None
         line = process.stdout.readline().strip()

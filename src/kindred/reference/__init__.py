@@ -7,6 +7,8 @@ own storage; adapters are tested against them over real sockets, not against moc
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 from typing import Any
 
@@ -30,15 +32,37 @@ async def start_app(app: web.Application, host: str, port: int) -> tuple[web.App
     return runner, f"http://{bound_host}:{bound_port}"
 
 
+# Set by a process that starts a reference system for its own lifetime (``kindred demo``):
+# its pid. The system stops when that process is gone, however it ended.
+PARENT_VARIABLE = "KINDRED_REFERENCE_PARENT_PID"
+PARENT_POLL_SECONDS = 0.5
+
+
+async def _parent_gone(parent: int) -> None:
+    # Once the parent dies this process is re-parented: its parent pid changes.
+    while os.getppid() == parent:
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+
+
 async def serve_until_signalled(runner: Any, url: str) -> None:
     """Announce the address on one flushed line (tests and the demo read it to learn the
-    port) and serve until SIGINT or SIGTERM, then shut down cleanly."""
+    port) and serve until SIGINT or SIGTERM — or, with ``PARENT_VARIABLE`` set, until that
+    process is gone — then shut down cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    watch = None
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    if parent.isdigit():
+        watch = asyncio.create_task(_parent_gone(int(parent)))
+        watch.add_done_callback(lambda _: stop.set())
     print(f"listening on {url}", flush=True)
     try:
         await stop.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         await runner.cleanup()
