@@ -240,15 +240,17 @@ def demo(
     for email, who in DEMO_LOGINS:
         logins.add_row(email, who)
     console.print(logins)
-    try:
-        if serve:
-            console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
-            with _terminate_as_exit():
+    # Installed before "serving on" is printed: whoever waits for that line may send SIGTERM
+    # at once.
+    with _terminate_as_exit():
+        try:
+            if serve:
+                console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
                 _serve(kindred, host, port, workers=1)
-    finally:
-        if not serve:
-            kindred.close()
-        _stop_processes(references)
+        finally:
+            if not serve:
+                kindred.close()
+            _stop_processes(references)
 
 
 @contextmanager
