@@ -3,6 +3,9 @@ naming the variable, exit code 2, no traceback, and never the secret's value."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,3 +53,16 @@ def test_a_bad_setting_is_one_line_and_exit_2_and_nothing_happens(
     assert f"error: {message}" in output
     assert "Traceback" not in output and "topsecret" not in output
     assert not database.exists()  # the command never ran
+
+
+def test_help_is_shown_even_when_a_setting_is_bad(tmp_path: Path) -> None:
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("kindred")), "migrate", "--help"],
+        env={**os.environ, "KINDRED_PORT": "99999"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Usage: kindred migrate" in shown.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -57,6 +58,7 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
+    context: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=version_callback, is_eager=True, help="Show the version."
     ),
@@ -74,6 +76,10 @@ def root(
     if database_url:
         os.environ["KINDRED_DATABASE_URL"] = database_url
         get_settings.cache_clear()
+    # Help and completion need no settings: shown even when those are bad. (The group's
+    # callback runs before the subcommand's arguments are parsed: hence the argv.)
+    if context.resilient_parsing or "--help" in sys.argv[1:]:
+        return
     try:  # bad settings: one line each naming the variable, not a traceback
         get_settings()
     except ValidationError as error:
