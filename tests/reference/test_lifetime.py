@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from kindred.reference import PARENT_VARIABLE
@@ -80,6 +81,7 @@ def test_sigterm_to_the_demo_stops_its_reference_systems(tmp_path: Path) -> None
         "KINDRED_PASSWORD_TIME_COST": "1",
         "KINDRED_PASSWORD_MEMORY_KIB": "1024",
     }
+    port = free_port()
     with subprocess.Popen(
         [
             str(Path(sys.executable).with_name("kindred")),
@@ -87,7 +89,7 @@ def test_sigterm_to_the_demo_stops_its_reference_systems(tmp_path: Path) -> None
             "-n",
             "20",
             "--port",
-            str(free_port()),
+            str(port),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -103,6 +105,9 @@ def test_sigterm_to_the_demo_stops_its_reference_systems(tmp_path: Path) -> None
                 if "serving on" in line:
                     break
             assert any("serving on" in line for line in output), "".join(output[-20:])
+            # The line comes once the server answers: acting on it at once finds it up.
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                assert answer.status == 200
             started = children(demo.pid)
             assert len(started) == 4, started  # the four reference systems
             demo.send_signal(signal.SIGTERM)
@@ -113,3 +118,21 @@ def test_sigterm_to_the_demo_stops_its_reference_systems(tmp_path: Path) -> None
         finally:
             if demo.poll() is None:
                 demo.kill()
+
+
+def test_serving_on_a_taken_port_says_so_and_exits_3(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("kindred")), "serve", "--port", str(port)],
+            env={**os.environ, "KINDRED_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"},
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "address already in use" in result.stderr
+    assert "serving on" not in result.stdout  # never announced

@@ -240,13 +240,13 @@ def demo(
     for email, who in DEMO_LOGINS:
         logins.add_row(email, who)
     console.print(logins)
-    # Installed before "serving on" is printed: whoever waits for that line may send SIGTERM
-    # at once.
+    # Installed before "serving on" is printed: whoever waits for that line may signal at
+    # once.
     with _terminate_as_exit():
         try:
             if serve:
-                console.print(f"[bold green]serving on {base}[/] — press Ctrl-C to stop")
-                _serve(kindred, host, port, workers=1)
+                announce = f"[bold green]serving on {base}[/] — press Ctrl-C to stop"
+                _serve(kindred, host, port, workers=1, announce=announce)
         finally:
             if not serve:
                 kindred.close()
@@ -602,12 +602,17 @@ def _print_scenario_runs(kindred: Kindred, since: dt.datetime) -> None:
     console.print(f"{len(runs)} scenario runs; their history: GET /api/v1/scenario-runs")
 
 
-def _serve(kindred: Kindred, host: str, port: int, workers: int) -> None:
+def _serve(kindred: Kindred, host: str, port: int, workers: int, announce: str) -> None:
+    """Serve until stopped; ``announce`` is printed once the socket accepts connections (one
+    worker), so whoever acts on the line finds the server answering."""
+    import threading
+
     import uvicorn
 
     from kindred.app import create_app
 
     if workers > 1:
+        console.print(announce)
         uvicorn.run(
             "kindred.app:create_app",
             factory=True,
@@ -617,7 +622,23 @@ def _serve(kindred: Kindred, host: str, port: int, workers: int) -> None:
             log_level="warning",
         )
         return
-    uvicorn.run(create_app(kindred, bootstrap=False), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(kindred, bootstrap=False), host=host, port=port, log_level="warning"
+        )
+    )
+
+    def announce_when_up() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.02)
+        if server.started:
+            console.print(announce)
+
+    threading.Thread(target=announce_when_up, name="kindred-announce", daemon=True).start()
+    server.run()  # a port already taken: uvicorn says so and exits 3
+    if not server.started:  # the app's start-up failed: uvicorn has logged why
+        error_console.print(f"[bold red]error:[/] could not serve on http://{host}:{port}")
+        raise typer.Exit(3)  # uvicorn's start-up failure code
 
 
 @app.command()
@@ -633,8 +654,7 @@ def serve(
     kindred.bootstrap()
     host = host or settings.host
     port = port or settings.port
-    console.print(f"serving on http://{host}:{port} (docs at /docs)")
-    _serve(kindred, host, port, workers)
+    _serve(kindred, host, port, workers, f"serving on http://{host}:{port} (docs at /docs)")
 
 
 @users_app.command("create")
