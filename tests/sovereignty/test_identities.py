@@ -62,7 +62,7 @@ def test_a_rolled_back_registration_leaves_no_did(kindred: Any) -> None:
     assert "sovereignty.identity.registered" not in ledger_kinds(kindred)
 
 
-@pytest.mark.parametrize("count", [30, 120])  # below and above BULK_REGISTRATIONS
+@pytest.mark.parametrize("count", [30, 120])  # a small batch and a larger one
 def test_bulk_created_contacts_each_get_their_own_did(kindred: Any, count: int) -> None:
     with kindred.database.write() as session:
         created = kindred.records.bulk(

@@ -67,7 +67,40 @@ async def export_once(
 ) -> int:
     """Send one batch of pending trees (with ``headers``); returns how many the collector
     accepted (0 when there was nothing to send or it refused — the trees stay pending)."""
+    async with _client(headers, timeout) as client:
+        return await _send_batch(kindred, client, url)
 
+
+async def export_pending(
+    kindred: Any,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    batches: int = BATCHES_PER_ROUND,
+    timeout: float = TIMEOUT_S,
+) -> int:
+    """Send batches until nothing is pending, the collector refuses, or ``batches`` were
+    sent (one upkeep round, over one HTTP session); returns how many trees the collector
+    accepted."""
+    sent = 0
+    async with _client(headers, timeout) as client:
+        for _ in range(batches):
+            accepted = await _send_batch(kindred, client, url)
+            sent += accepted
+            if accepted < BATCH:
+                break
+    return sent
+
+
+def _client(headers: Mapping[str, str] | None, timeout: float) -> aiohttp.ClientSession:
+    # The timeout holds for each request; the headers go with every one.
+    return aiohttp.ClientSession(
+        headers={**(headers or {}), "Content-Type": "application/json"},
+        timeout=aiohttp.ClientTimeout(total=timeout),
+    )
+
+
+async def _send_batch(kindred: Any, client: aiohttp.ClientSession, url: str) -> int:
     def collect() -> tuple[list[str], dict[str, Any]]:
         with kindred.database.read() as session:
             ids = pending(session, BATCH)
@@ -77,12 +110,7 @@ async def export_once(
     if not run_ids:
         return 0
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as client,
-            client.post(
-                url, json=body, headers={**(headers or {}), "Content-Type": "application/json"}
-            ) as answer,
-        ):
+        async with client.post(url, json=body) as answer:
             if answer.status // 100 != 2:
                 detail = (await answer.text())[:200]
                 log.warning(
@@ -106,22 +134,3 @@ async def export_once(
 
     await asyncio.to_thread(mark)
     return len(run_ids)
-
-
-async def export_pending(
-    kindred: Any,
-    url: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    batches: int = BATCHES_PER_ROUND,
-    timeout: float = TIMEOUT_S,
-) -> int:
-    """Send batches until nothing is pending, the collector refuses, or ``batches`` were
-    sent (one upkeep round); returns how many trees the collector accepted."""
-    sent = 0
-    for _ in range(batches):
-        accepted = await export_once(kindred, url, headers=headers, timeout=timeout)
-        sent += accepted
-        if accepted < BATCH:
-            break
-    return sent

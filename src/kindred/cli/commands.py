@@ -240,25 +240,22 @@ def demo(
     for email, who in DEMO_LOGINS:
         logins.add_row(email, who)
     console.print(logins)
-    # Installed before "serving on" is printed: whoever waits for that line may signal at
-    # once.
-    with _terminate_as_exit():
-        try:
-            if serve:
-                announce = f"[bold green]serving on {base}[/] — press Ctrl-C to stop"
-                _serve(kindred, host, port, workers=1, announce=announce)
-        finally:
-            if not serve:
-                kindred.close()
-            _stop_processes(references)
+    try:
+        if serve:
+            announce = f"[bold green]serving on {base}[/] — press Ctrl-C to stop"
+            _serve(kindred, host, port, workers=1, announce=announce)
+    finally:
+        if not serve:
+            kindred.close()
+        _stop_processes(references)
 
 
 @contextmanager
 def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM ends the block with SystemExit (so ``finally`` and ``atexit`` run), not with
-    the default action. Why: uvicorn, once it has shut down, re-raises the signal it caught
-    under the handler it found, and SIGTERM's default kills the process on the spot, which
-    left the demo's reference systems running."""
+    """SIGTERM ends the block with SystemExit (so the callers' ``finally`` and ``atexit``
+    run), not with the default action. Why: uvicorn, once it has shut down, re-raises the
+    signal it caught under the handler it found, and SIGTERM's default kills the process on
+    the spot, which left the demo's reference systems running."""
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
@@ -634,11 +631,12 @@ def _serve(kindred: Kindred, host: str, port: int, workers: int, announce: str) 
         if server.started:
             console.print(announce)
 
-    threading.Thread(target=announce_when_up, name="kindred-announce", daemon=True).start()
-    server.run()  # a port already taken: uvicorn says so and exits 3
-    if not server.started:  # the app's start-up failed: uvicorn has logged why
-        error_console.print(f"[bold red]error:[/] could not serve on http://{host}:{port}")
-        raise typer.Exit(3)  # uvicorn's start-up failure code
+    # The handler is in place before the line can be printed: whoever waits for it may
+    # signal at once. A start-up failure (the port taken, say) is logged by uvicorn, which
+    # exits 3.
+    with _terminate_as_exit():
+        threading.Thread(target=announce_when_up, name="kindred-announce", daemon=True).start()
+        server.run()
 
 
 @app.command()

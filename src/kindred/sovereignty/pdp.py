@@ -351,7 +351,7 @@ class PolicyDecisionPoint:
         purpose = context.purpose
         principal = context.principal
         user_id, roles, agent = principal.user_id, principal.roles, context.agent
-        reader = (object_name, purpose, user_id, roles, agent)
+        reader = _reader(object_name, context)
         memo = self._rulings.get(reader)
         if memo is None:
             with self._lock:
@@ -541,15 +541,8 @@ class PolicyDecisionPoint:
                 # by whoever receives it, a cached entry must not be.
                 entries_of[number] = tuple(map(dict.copy, shape[2]))
                 allowed_of[number], withheld_of[number] = shape[3], shape[4]
-            removed = shape[1]
-            if removed:
-                for name in removed:
-                    del record[name]
-                meta = record.get("meta")
-                if meta is None:
-                    record["meta"] = {"withheld": list(entries_of[number])}
-                else:
-                    meta.setdefault("withheld", []).extend(entries_of[number])
+            if shape[1]:
+                _withhold(record, shape[1], entries_of[number])
             # A tuple of atoms: the GC stops following it after its first collection.
             append((did, position, consent))
         # Per read, the counts of its shape (C loops over the batch, not a Python step each).
@@ -572,16 +565,7 @@ class PolicyDecisionPoint:
         and on a get's cold caches every Python step costs several times what it does in a
         loop over a page.
         """
-        principal = context.principal
-        memo = self._rulings.get(
-            (
-                compiled.definition.name,
-                context.purpose,
-                principal.user_id,
-                principal.roles,
-                context.agent,
-            )
-        )
+        memo = self._rulings.get(_reader(compiled.definition.name, context))
         if memo is None:
             return False
         ruling = memo.get(record["id"])
@@ -591,14 +575,7 @@ class PolicyDecisionPoint:
         _, did, skey, _, shape, consent, _ = ruling
         outcome, removed, templates, allowed, withheld = shape
         if removed:
-            for name in removed:
-                del record[name]
-            entries = list(map(dict.copy, templates))
-            meta = record.get("meta")
-            if meta is None:
-                record["meta"] = {"withheld": entries}
-            else:
-                meta.setdefault("withheld", []).extend(entries)
+            _withhold(record, removed, tuple(map(dict.copy, templates)))
         keys = set() if skey is None else {skey}
         entry = make_entry(
             now,
@@ -615,6 +592,25 @@ class PolicyDecisionPoint:
 
     def close(self) -> None:
         self.log.close()
+
+
+def _reader(object_name: str, context: RequestContext) -> tuple[Any, ...]:
+    """Whom rulings are remembered for: the object, the purpose and the reader."""
+    principal = context.principal
+    return (object_name, context.purpose, principal.user_id, principal.roles, context.agent)
+
+
+def _withhold(
+    record: dict[str, Any], removed: tuple[str, ...], entries: tuple[dict[str, Any], ...]
+) -> None:
+    """Take the ``removed`` values out of the record and say why in its ``meta.withheld``."""
+    for name in removed:
+        del record[name]
+    meta = record.get("meta")
+    if meta is None:
+        record["meta"] = {"withheld": list(entries)}
+    else:
+        meta.setdefault("withheld", []).extend(entries)
 
 
 def _consents(
