@@ -4,6 +4,16 @@ Import goes through the record service's bulk path, so it enforces exactly what 
 enforces (types, required fields, relations, CEL rules, uniqueness, permissions) and writes
 the change log. Export pages through the same list path as the API, so it honours field
 permissions, territory visibility and the field-read hooks.
+
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return as a
+formula, so a record value like ``=HYPERLINK(…)`` would act in the spreadsheet of whoever opens
+an export ("CSV injection"). Every CSV Kindred writes (exports, error reports) therefore puts
+a ``'`` in front of such a text value — the mark spreadsheets read as "this is text" (OWASP
+"CSV Injection") — and quotes every cell. Numbers are written as they are: ``-5`` is a
+constant, not a formula, and a quote would turn it into text. Import keeps every value exactly
+as given, except that it takes off one such ``'`` (only before a formula character), so a file
+Kindred or a spreadsheet defused imports as the values it stands for and export → import
+gives back exactly the records. JSON Lines is not a spreadsheet format and stays raw.
 """
 
 from __future__ import annotations
@@ -99,6 +109,12 @@ PRESETS: dict[str, tuple[str, dict[str, str]]] = {
 TRUE_WORDS = {"true", "yes", "y", "1", "是"}
 FALSE_WORDS = {"false", "no", "n", "0", "否"}
 US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+# A value a spreadsheet would run as a formula (OWASP's list), after any quotes already in
+# front: "'=x" must itself be escaped, or import could not tell it from an escaped "=x".
+_NEEDS_ESCAPE = re.compile(r"'*[=+\-@\t\r]")
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
+# Free text keeps every character; typed cells are parsed, and spaces around them mean nothing.
+_EXACT_TYPES = frozenset({FieldType.TEXT, FieldType.LONG_TEXT})
 
 
 @dataclass
@@ -198,9 +214,28 @@ def resolve_mapping(
     return mapping, ignored
 
 
+def escape_formula(text: str) -> str:
+    """``text`` as a spreadsheet cell that cannot run as a formula: a leading ``'`` when it
+    starts (after any quotes) with ``=``, ``+``, ``-``, ``@``, tab or carriage return."""
+    return "'" + text if _NEEDS_ESCAPE.match(text) else text
+
+
+def unescape_formula(text: str) -> str:
+    """The inverse of :func:`escape_formula`: one leading ``'`` off, only where it stands
+    before a formula character (a spreadsheet's "this is text" mark); anything else as is."""
+    return text[1:] if _ESCAPED.match(text) else text
+
+
 def convert_cell(definition: FieldDefinition, raw: str) -> Any:
-    """Spreadsheet text → the JSON value the record service expects (it validates further)."""
-    text = raw.strip()
+    """Spreadsheet text → the JSON value the record service expects (it validates further).
+
+    Text fields keep the cell exactly, leading tabs and spaces included: trimming would change
+    what was imported, and turn a value another tool defused with a leading tab back into a
+    formula. An empty cell is no value."""
+    value = unescape_formula(raw)
+    if definition.type in _EXACT_TYPES:
+        return value if value != "" else None
+    text = value.strip()
     if text == "":
         return None
     match definition.type:
@@ -235,7 +270,7 @@ def convert_cell(definition: FieldDefinition, raw: str) -> Any:
             try:
                 return orjson.loads(text)
             except orjson.JSONDecodeError:
-                return text
+                return value  # a JSON string, kept exactly like text
     return text
 
 
@@ -408,11 +443,21 @@ class Importer:
 
 
 def write_error_report(report: ImportReport, path: Path) -> None:
+    """The per-row errors as CSV; column names and messages come from the imported file, so
+    its cells are defused like an export's."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(["line", "column", "field", "code", "message"])
         for error in report.errors:
-            writer.writerow([error.line, error.column, error.field, error.code, error.message])
+            writer.writerow(
+                [
+                    error.line,
+                    *(
+                        escape_formula(text)
+                        for text in (error.column, error.field, error.code, error.message)
+                    ),
+                ]
+            )
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -451,16 +496,25 @@ def export_columns(
     return ["id", *fields, "version", "created_at", "updated_at"]
 
 
+def csv_writer(out: IO[str]) -> Any:
+    # Every cell quoted, quotes inside doubled (OWASP): a separator or quote inside a value
+    # stays inside its cell instead of starting a new one that begins with a formula.
+    return csv.writer(out, quoting=csv.QUOTE_ALL)
+
+
 def csv_cell(value: Any) -> str:
+    """One value as a defused spreadsheet cell (see the module docstring)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)  # a number, never a formula: no escape, so it stays a number
     if isinstance(value, list):
-        return ";".join(str(v) for v in value)
+        return escape_formula(";".join(str(v) for v in value))
     if isinstance(value, dict):
         return orjson.dumps(value).decode()
-    return str(value)
+    return escape_formula(str(value))
 
 
 def export_records(
@@ -478,7 +532,7 @@ def export_records(
     """Write the records; ``on_withheld`` hears how many values of each record a read hook
     (the consent check) withheld."""
     columns = export_columns(service, session, context, object_name)
-    writer = csv.writer(out) if format == "csv" else None
+    writer = csv_writer(out) if format == "csv" else None
     if writer is not None:
         writer.writerow(columns)
     count = 0

@@ -564,6 +564,120 @@ class _PinnedResolver(AbstractResolver):
         return None
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Special-purpose blocks ``ipaddress`` has no property for (RFC 1918, RFC 6598, RFC 4193, and
+# the IPv6 blocks that carry an IPv4 address: RFC 4291 §2.5.5.1, RFC 2765, RFC 6052, RFC 8215).
+_PRIVATE_V4 = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+_SHARED_V4 = ipaddress.IPv4Network("100.64.0.0/10")
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _low_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    """The IPv4 address in the last 32 bits (where the /96 embeddings put it)."""
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
+def _ipv4_problem(address: ipaddress.IPv4Address) -> str | None:
+    """Why ``address`` is not a public destination, or None when it is."""
+    if address.is_multicast:
+        return "a multicast address"  # ``is_global`` is True for some multicast blocks
+    if address.is_global:
+        return None
+    if address.is_unspecified:
+        return "the unspecified address (connecting to it reaches this host)"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address (where cloud metadata endpoints live)"
+    if any(address in network for network in _PRIVATE_V4):
+        return "a private address"
+    if address in _SHARED_V4:
+        return "a shared (carrier-grade NAT) address"
+    if address.is_reserved:
+        return "a reserved or broadcast address"
+    return "a special-purpose address that is not globally reachable"
+
+
+def _ipv6_problem(address: ipaddress.IPv6Address) -> str | None:
+    """Why ``address`` is not a public destination, or None when it is.
+
+    ``is_global`` judges the IPv6 address alone, so the forms that carry an IPv4 address
+    are decided first. Where the connection goes to exactly the embedded IPv4 address
+    (IPv4-mapped: this host's own socket; the NAT64 well-known prefix, which RFC 6052 keeps
+    for global IPv4 addresses and IPv6-only networks need) that address is judged. The
+    other forms are refused whole: IPv4-compatible and IPv4-translated addresses are
+    deprecated and reach their IPv4 address through a tunnel or translator; in a local-use
+    NAT64 prefix the operator chooses where the IPv4 address sits, so it cannot be read;
+    6to4 (deprecated) and Teredo name a relay, not the host. An operator who needs one of
+    them allows the prefix in ``KINDRED_SCENARIO_OUTBOUND_ALLOW``.
+    """
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        problem = _ipv4_problem(mapped)
+        return f"an IPv4-mapped address of {mapped}, {problem}" if problem else None
+    if address in _NAT64_WELL_KNOWN:
+        embedded = _low_ipv4(address)
+        problem = _ipv4_problem(embedded)
+        return f"a NAT64 address of {embedded}, {problem}" if problem else None
+    if address in _NAT64_LOCAL_USE:
+        return (
+            "a local-use NAT64 address (64:ff9b:1::/48), whose embedded IPv4 address cannot "
+            "be located and checked"
+        )
+    if address.sixtofour is not None:
+        return (
+            f"a 6to4 address (2002::/16) carrying {address.sixtofour}; 6to4 is deprecated and "
+            "reaches the host through a relay, so it is refused whatever it carries"
+        )
+    if address.teredo is not None:
+        server, client = address.teredo
+        return (
+            f"a Teredo address (2001::/32) of {client} via the server {server}; Teredo "
+            "reaches the host through a relay, so it is refused whatever it carries"
+        )
+    if address.is_unspecified:
+        return "the unspecified address (connecting to it reaches this host)"
+    if address.is_loopback:
+        return "a loopback address"
+    if address in _IPV4_COMPATIBLE:
+        return (
+            f"an IPv4-compatible address of {_low_ipv4(address)} (deprecated by RFC 4291), "
+            "refused whatever it carries"
+        )
+    if address in _IPV4_TRANSLATED:
+        return (
+            f"an IPv4-translated address of {_low_ipv4(address)} (SIIT), refused whatever "
+            "it carries"
+        )
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_site_local:
+        return "a site-local address (deprecated)"
+    if address in _UNIQUE_LOCAL:
+        return "a unique-local address (a private network)"
+    if address not in _GLOBAL_UNICAST or not address.is_global:
+        return "a special-purpose address that is not globally reachable"
+    return None
+
+
+def destination_problem(address: IPAddress) -> str | None:
+    """Why a connection to ``address`` might not reach a public host (a phrase for an error
+    message), or None for a public unicast address."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return _ipv4_problem(address)
+    return _ipv6_problem(address)
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Where scenario steps (webhooks, HTTP calls) may send requests: public addresses, and
@@ -571,19 +685,28 @@ class OutboundPolicy:
 
     Why: a scenario is written by business users; without this, a step could reach the
     server's own loopback services, the private network or a cloud metadata endpoint.
+    Every address a host resolves to is judged by :func:`destination_problem`, which
+    decodes the IPv4 address inside IPv6 forms (``::ffff:127.0.0.1``, ``64:ff9b::7f00:1``).
     """
 
     allow: tuple[str, ...] = ()
 
-    def _allowed(self, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    def _allowed(self, host: str, address: IPAddress) -> bool:
+        # An IPv4-mapped address is the same destination as its IPv4 address (one socket
+        # connects to the other), so an allowed IPv4 network covers it; the other embedded
+        # forms go through a tunnel or translator and must be allowed as IPv6 networks.
+        candidates: list[IPAddress] = [address]
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            candidates.append(address.ipv4_mapped)
         for entry in self.allow:
             if entry == host:
                 return True
             try:
-                if address in ipaddress.ip_network(entry, strict=False):
-                    return True
+                network = ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 continue
+            if any(candidate in network for candidate in candidates):
+                return True
         return False
 
     async def resolve(self, target: URL) -> list[ResolveResult]:
@@ -604,11 +727,12 @@ class OutboundPolicy:
             addresses = [(ipaddress.ip_address(info[4][0]), info[0]) for info in infos]
         results: list[ResolveResult] = []
         for address, family in addresses:
-            if not address.is_global and not self._allowed(host, address):
+            problem = destination_problem(address)
+            if problem is not None and not self._allowed(host, address):
+                named = str(address) if host == str(address) else f"{host} ({address})"
                 raise ActionFailed(
-                    f"{host} is {address}, a private, loopback or link-local address: scenario "
-                    "steps may only call public addresses (allow it with "
-                    "KINDRED_SCENARIO_OUTBOUND_ALLOW)",
+                    f"{named} is {problem}: scenario steps may only call public addresses "
+                    "(allow it with KINDRED_SCENARIO_OUTBOUND_ALLOW)",
                     retryable=False,
                     code="blocked-destination",
                 )
