@@ -208,7 +208,15 @@ def main() -> None:
         kindred = Kindred.create(settings)
         kindred.bootstrap()
         with kindred.database.write() as session:
-            kindred.agents.install_examples(session)
+            automation = kindred.auth.create_user(
+                session,
+                email="automation@bench.local",
+                name="Benchmark automation",
+                password=None,
+                roles=["integration"],
+                extra={"kind": "service"},
+            )
+            kindred.agents.install_examples(session, run_as=automation["id"])
             intents = list(seed_case(session, kindred.records).values())
         freeze_startup_heap()  # as the server and worker do
         print(f"cores: {os.cpu_count()}, database: {settings.database_url}", flush=True)

@@ -152,6 +152,8 @@ def make_test_settings(url: str, **overrides: Any) -> Any:
     }
     if not url.startswith("sqlite"):
         values["bus_url"] = f"sqlite:///{tempfile.mkdtemp(prefix='kindred-bus-')}/events.db"
+        # Each test's own ledger witness (for SQLite it sits beside the database file).
+        values["ledger_witness_dir"] = tempfile.mkdtemp(prefix="kindred-witness-")
     values.update(overrides)
     return Settings(**values)
 
@@ -194,3 +196,23 @@ def client(kindred: Any) -> Iterator[Any]:
 
     with TestClient(create_app(kindred, bootstrap=False)) as test_client:
         yield test_client
+
+
+def service_principal(
+    kindred: Any, roles: tuple[str, ...] = ("admin",), email: str = "automation@test.local"
+) -> str:
+    """A service principal (a user of kind ``service``, no password) that tests' scenarios
+    and agents run as; made once per database. Call it outside any open write session."""
+    with kindred.database.write() as session:
+        found = kindred.auth.find_user_id(session, email)
+        if found:
+            return str(found)
+        user = kindred.auth.create_user(
+            session,
+            email=email,
+            name="Test automation",
+            password=None,
+            roles=list(roles),
+            extra={"kind": "service"},
+        )
+        return str(user["id"])

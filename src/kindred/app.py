@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kindred import __version__
 from kindred.agents.runtime import maintain as maintain_agents
 from kindred.api import (
+    access_log,
     agents,
     auth,
     channels,
@@ -27,14 +30,27 @@ from kindred.api import (
     search,
     sovereignty,
 )
+from kindred.api.access_log import AccessLogMiddleware
+from kindred.api.limits import (
+    AuthenticateFirstMiddleware,
+    BodyLimit,
+    handled,
+    nul_in_url,
+    payload_too_large,
+    url_has_nul,
+)
+from kindred.api.openapi import install_openapi
 from kindred.api.problems import install_problem_handlers, problem_response
 from kindred.errors import PROBLEM_BASE
+from kindred.events.guard import SourceGuard, SourceRateLimited
 from kindred.events.runtime import EventRuntime, freeze_startup_heap, jobs_from_settings
 from kindred.services import Kindred
 
+_errors = logging.getLogger("kindred.api")
+
 
 class RequestContextMiddleware:
-    """Request ids and the body-size limit, as plain ASGI.
+    """Request ids, the body-size limit and the last-resort error answer, as plain ASGI.
 
     Why not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs every request
     through an extra task and memory stream, which costs more than our whole GET handler.
@@ -55,27 +71,83 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_bytes:
-            response = problem_response(
-                413,
-                {
-                    "type": PROBLEM_BASE + "payload-too-large",
-                    "title": "Payload too large",
-                    "status": 413,
-                    "detail": f"request bodies are limited to {self.max_bytes} bytes",
-                },
-                headers={"X-Request-ID": request_id},
-            )
-            await response(scope, receive, send)
+            await payload_too_large(self.max_bytes, request_id)(scope, receive, send)
+            return
+        if nul_in_url(scope):
+            await url_has_nul(request_id)(scope, receive, send)
             return
         encoded = request_id.encode("latin-1")
+        # Chunked bodies declare no length: the limit is counted as the body streams.
+        body = BodyLimit(receive, self.max_bytes)
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if body.exceeded:
+                # Whatever the app made of a body it could not read in full (FastAPI turns
+                # the refusal into a 400), the answer is the 413 below.
+                return
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", encoded)]
+                started = True
+                headers = list(message.get("headers") or [])
+                # Problem answers built outside the routes may carry it already.
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", encoded))
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, body, send_with_id)
+        except Exception as error:
+            if body.exceeded and not started:
+                await payload_too_large(self.max_bytes, request_id)(scope, receive, send)
+                return
+            log_unexpected(scope, error)
+            if not started:
+                response = await handled(scope, receive, error) or internal_error(request_id)
+                await response(scope, receive, send_with_id)
+            # Not re-raised: the server would log the exception's text, which may hold data.
+            return
+        if body.exceeded and not started:
+            await payload_too_large(self.max_bytes, request_id)(scope, receive, send)
+
+
+def internal_error(request_id: str) -> Response:
+    """The answer to an unexpected error when the app has no handler of its own for it."""
+    return problem_response(
+        500,
+        {
+            "type": PROBLEM_BASE + "internal-error",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "an unexpected error occurred; it has been logged",
+            "request_id": request_id,
+        },
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def log_unexpected(scope: Scope, error: BaseException) -> None:
+    """Log an unexpected error for operators without the data it may carry: the type, the
+    SQL statement if any (never its parameters, never the database's message, which can
+    quote values), the route template, the request id and the stack."""
+    state = scope.get("state") or {}
+    route = getattr(scope.get("route"), "path", None) or "(no route)"
+    kind = f"{type(error).__module__}.{type(error).__qualname__}"
+    cause = getattr(error, "orig", None)
+    if cause is not None:
+        kind += f" ({type(cause).__module__}.{type(cause).__qualname__})"
+    statement = getattr(error, "statement", None)
+    stack = "".join(traceback.format_tb(error.__traceback__))
+    _errors.error(
+        "unexpected %s in %s %s (request %s)%s\n%s",
+        kind,
+        scope.get("method"),
+        route,
+        state.get("request_id"),
+        f"; statement: {statement}" if statement else "",
+        stack.rstrip(),
+    )
 
 
 async def _periodic_checkpoints(services: Kindred) -> None:
@@ -143,9 +215,25 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     )
     app.state.kindred = services
     install_problem_handlers(app)
+    install_openapi(app)
     max_bytes = services.settings.max_request_bytes
+    app.state.source_guard = SourceGuard.from_settings(services.settings)
 
+    @app.exception_handler(SourceRateLimited)
+    async def _rate_limited(request: Request, error: SourceRateLimited) -> Response:
+        return problem_response(
+            429,
+            error.to_problem(request.url.path),
+            headers={"Retry-After": str(error.retry_after)},
+        )
+
+    # Added innermost first: the access log sees every answer, the request context (ids,
+    # the body limit, the last resort) wraps the authentication that precedes bodies.
+    app.add_middleware(AuthenticateFirstMiddleware)
     app.add_middleware(RequestContextMiddleware, max_bytes=max_bytes)
+    if services.settings.access_log:
+        access_log.configure(True)
+        app.add_middleware(AccessLogMiddleware)
 
     app.include_router(auth.router)
     app.include_router(metadata.router)

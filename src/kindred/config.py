@@ -7,7 +7,14 @@ code change.
 
 from __future__ import annotations
 
+import itertools
+import logging
+import math
+import os
 import re
+import secrets
+from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,8 +23,13 @@ from urllib.parse import unquote
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# A well-known development secret: fine on a laptop, refused anywhere else (see validator).
-DEVELOPMENT_SECRET = "kindred-local-development-secret-change-me"
+# Production secrets need at least this many characters and this much estimated entropy
+# (RFC 7518 §3.2 asks HS256 keys for 256 bits; the estimate below is conservative).
+MIN_SECRET_CHARACTERS = 32
+MIN_SECRET_BITS = 128
+SECRET_ADVICE = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+
+logger = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -28,10 +40,18 @@ class Settings(BaseSettings):
 
     mode: Literal["local", "test", "production"] = "local"
     database_url: str = "sqlite:///var/kindred.db"
-    secret_key: str = DEVELOPMENT_SECRET
+    # Signs tokens and passport sessions and wraps stored keys. Unset in local/test mode:
+    # generated once per installation and kept beside the database (secret_key_path);
+    # production refuses to start without a strong one.
+    secret_key: str = ""
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # GET /metrics needs `Authorization: Bearer <token>` when set; unset, it answers
+    # loopback clients only (docs/security.md).
+    metrics_token: SecretStr | None = None
+    # One line per request on the `kindred.access` logger (to stderr unless logging is set up).
+    access_log: bool = True
     # Requests larger than this are refused before parsing (bytes).
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Idempotency keys are honoured for this long (seconds).
@@ -40,8 +60,30 @@ class Settings(BaseSettings):
     # lowers them because it creates hundreds of users.
     password_time_cost: int = Field(default=3, ge=1, le=20)
     password_memory_kib: int = Field(default=65536, ge=64, le=4 * 1024 * 1024)
-    # Sign a ledger checkpoint this often while serving (0 turns it off).
-    ledger_checkpoint_seconds: int = Field(default=300, ge=0)
+    # Sign-in throttling (auth/throttle.py, docs/security.md). Per account (email address,
+    # passport DID, address asking for magic links; shared by every process): after this
+    # many failures in a row it is locked for signin_lockout_seconds, doubled by every further
+    # failure up to signin_lockout_max_seconds; failures are forgotten after
+    # signin_failure_memory_seconds without another, or at the next success.
+    signin_max_failures: int = Field(default=5, ge=1, le=1000)
+    signin_lockout_seconds: float = Field(default=60, gt=0)
+    signin_lockout_max_seconds: float = Field(default=3600, gt=0)
+    signin_failure_memory_seconds: float = Field(default=24 * 3600, gt=0)
+    # Per client address and process: a burst of this many failures, then one more every
+    # signin_address_refill_seconds (password sign-ins, API keys, passport sign-ins apart).
+    signin_address_failures: int = Field(default=20, ge=1)
+    signin_address_refill_seconds: float = Field(default=30, gt=0)
+    # Argon2 checks and hashes at once per process (each takes password_memory_kib); one
+    # waiting longer than password_hash_wait_seconds for a turn is answered 503.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=256)
+    password_hash_wait_seconds: float = Field(default=2.0, ge=0, le=60)
+    # Sign a ledger checkpoint this often while serving, when the log grew (0 turns it off).
+    # Entries not yet under a witnessed checkpoint can be deleted unnoticed: keep it short.
+    ledger_checkpoint_seconds: float = Field(default=5, ge=0)
+    # Where each signed checkpoint is copied, outside the database (docs/ledger.md). Default:
+    # beside the SQLite database file (<name>-ledger-witness/), else
+    # var/ledger-witness/<host>-<port>-<database>/.
+    ledger_witness_dir: Path | None = None
     page_size_default: int = Field(default=50, ge=1, le=1000)
     page_size_max: int = Field(default=500, ge=1, le=10000)
 
@@ -76,6 +118,16 @@ class Settings(BaseSettings):
     wechat_token: str | None = None
     webhook_secret: str | None = None
     app_write_key: str | None = None
+    # Channel senders that fail authentication (docs/security.md): a source address may fail
+    # this often per minute before it is refused (429); of its refused payloads at most this
+    # many per channel and hour are kept, each as its first bytes and a SHA-256.
+    channel_failures_per_minute: int = Field(default=30, ge=1)
+    channel_failure_samples_per_hour: int = Field(default=10, ge=0)
+    channel_failure_sample_bytes: int = Field(default=1024, ge=0, le=64 * 1024)
+    # Dead letters: at most this many are kept for unauthenticated senders (authenticated
+    # ones are kept regardless); open ones are purged after this many days.
+    dead_letter_quota: int = Field(default=10_000, ge=1)
+    dead_letter_retention_days: float = Field(default=30, gt=0)
     # Time-driven events (contract expiring, warranty ending, birthdays, lapsed purchases).
     scheduler_enabled: bool = True
     scheduler_interval_seconds: int = Field(default=3600, ge=10)
@@ -166,22 +218,30 @@ class Settings(BaseSettings):
     search_embed_inline_max: int = Field(default=100, ge=0)
 
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_local(self) -> Settings:
-        # Why: a production deployment signing JWTs with a published secret lets anyone mint
-        # admin tokens. Failing at start-up is kinder than failing at the first breach.
-        if self.mode == "production" and (
-            self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
-        ):
-            raise ValueError(
-                "KINDRED_SECRET_KEY must be set to a random value of at least 32 characters "
-                "when KINDRED_MODE=production (e.g. `python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'`)."
-            )
+    def _check_otlp_headers(self) -> Settings:
+        self.otlp_headers()  # a malformed list fails at start-up, not at the first push
         return self
 
     @model_validator(mode="after")
-    def _check_otlp_headers(self) -> Settings:
-        self.otlp_headers()  # a malformed list fails at start-up, not at the first push
+    def _secret(self) -> Settings:
+        # After the other checks: a bad setting stops the process before a file is written.
+        # Why no shipped default: every installation using one published secret let anyone
+        # forge its staff tokens and passport sessions. Messages never hold the value.
+        if self.mode == "production":
+            if not self.secret_key:
+                raise ValueError(
+                    "KINDRED_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_CHARACTERS} characters when KINDRED_MODE=production "
+                    f"({SECRET_ADVICE})."
+                )
+            weakness = secret_weakness(self.secret_key)
+            if weakness:
+                raise ValueError(
+                    f"KINDRED_SECRET_KEY is too weak for production: {weakness}; "
+                    f"set a random value ({SECRET_ADVICE})."
+                )
+        elif not self.secret_key:
+            self.secret_key = installation_secret(self.secret_key_path, self.sqlite_path)
         return self
 
     def otlp_headers(self) -> dict[str, str]:
@@ -198,6 +258,31 @@ class Settings(BaseSettings):
         if path is not None:
             return f"sqlite:///{path.with_name(path.stem + '-events.db')}"
         return "sqlite:///var/kindred-events.db"
+
+    @property
+    def effective_ledger_witness_dir(self) -> Path:
+        if self.ledger_witness_dir is not None:
+            return self.ledger_witness_dir
+        path = self.sqlite_path
+        if path is not None:
+            return path.with_name(path.stem + "-ledger-witness")
+        # One per database: two logs sharing a witness would refuse each other's checkpoints.
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        name = f"{url.host or 'local'}-{url.port or 'default'}-{url.database or 'default'}"
+        return Path("var/ledger-witness") / re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+    @property
+    def secret_key_path(self) -> Path:
+        """Where local/test installations keep their generated secret: beside the SQLite
+        database (``<name>-secret-key``), else ``var/kindred-secret-key`` under the working
+        directory (PostgreSQL: start every process from the same directory, or set
+        KINDRED_SECRET_KEY)."""
+        path = self.sqlite_path
+        if path is not None:
+            return path.with_name(path.stem + "-secret-key")
+        return Path("var/kindred-secret-key")
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -235,6 +320,119 @@ def parse_headers(text: str) -> dict[str, str]:
             raise ValueError(f"KINDRED_OTLP_TRACES_HEADERS entry {number} holds a line break")
         headers[name] = value
     return headers
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign production tokens, or None. Never quotes it."""
+    if len(secret) < MIN_SECRET_CHARACTERS:
+        return f"use at least {MIN_SECRET_CHARACTERS} characters"
+    bits = estimated_entropy_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        return (
+            f"its estimated entropy is {bits:.0f} bits, below the {MIN_SECRET_BITS} required "
+            "(repeated characters, a repeated or sequential pattern)"
+        )
+    return None
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """A conservative estimate of the entropy of ``secret``, in bits.
+
+    The shortest unit the string repeats (``abcabcab`` → ``abc``) counts once; per character
+    it is given the lower Shannon entropy of its characters and of the steps between them
+    (``abcdef…`` has many characters but a single step). A random string scores about its
+    length times log2 of its distinct characters: 64 characters of ``token_urlsafe`` ≈ 330.
+    """
+    unit = secret[: _shortest_period(secret)]
+    per_character = _shannon(unit)
+    if len(unit) > 1:
+        steps = [ord(b) - ord(a) for a, b in itertools.pairwise(unit)]
+        per_character = min(per_character, _shannon(steps))
+    return per_character * len(unit)
+
+
+def _shannon(values: Sequence[object]) -> float:
+    counts = Counter(values)
+    total = len(values)
+    return -sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
+
+
+def _shortest_period(text: str) -> int:
+    """The smallest p with text[i] == text[i - p] for every i ≥ p (the KMP failure table)."""
+    failure = [0] * len(text)
+    matched = 0
+    for i in range(1, len(text)):
+        while matched and text[i] != text[matched]:
+            matched = failure[matched - 1]
+        if text[i] == text[matched]:
+            matched += 1
+        failure[i] = matched
+    return len(text) - failure[-1] if text else 0
+
+
+def installation_secret(path: Path, database: Path | None) -> str:
+    """This installation's secret: read from ``path``, or generated there on first start.
+
+    Written whole to a private temporary file (owner-only) and then hard-linked into place:
+    the link fails if the file exists, so processes starting together all end up with the
+    first one written, and none ever reads a half-written file.
+    """
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise ValueError(
+            f"cannot read the secret key file {path} ({error.strerror}): make it readable by "
+            "this user, or set KINDRED_SECRET_KEY"
+        ) from None
+    secret = secrets.token_urlsafe(48)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secret + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _read_secret(path)  # another process was first: use its secret
+    except OSError as error:
+        raise ValueError(
+            f"cannot create the secret key file {path} ({error.strerror}): set "
+            "KINDRED_SECRET_KEY, or let this process write to that folder"
+        ) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    logger.warning("generated this installation's secret key in %s (keep it private)", path)
+    if database is not None and database.exists():
+        # An existing database may hold keys wrapped under an earlier secret.
+        logger.warning(
+            "the database %s existed before this secret: what it encrypted under an earlier "
+            "one (the ledger's signing key, custodial keys) cannot be opened with it; set "
+            "KINDRED_SECRET_KEY to the earlier secret to keep using that data",
+            database,
+        )
+    return secret
+
+
+def _read_secret(path: Path) -> str:
+    with path.open() as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if os.name == "posix" and mode & 0o077:
+            raise ValueError(
+                f"{path} (this installation's secret key) is readable by other users: "
+                f"make it owner-only (chmod 600 {path})"
+            )
+        secret = file.read().strip()
+    if len(secret) < MIN_SECRET_CHARACTERS:
+        raise ValueError(
+            f"{path} does not hold a secret key (fewer than {MIN_SECRET_CHARACTERS} "
+            "characters): restore it from a backup, or set KINDRED_SECRET_KEY"
+        )
+    return secret
 
 
 @lru_cache

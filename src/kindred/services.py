@@ -22,6 +22,7 @@ from kindred.graph.resolution import ResolutionService
 from kindred.graph.search import SearchService
 from kindred.graph.service import GraphService
 from kindred.ledger.service import LedgerService
+from kindred.ledger.witness import DirectoryWitness
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
 from kindred.scenarios.service import ScenarioService
@@ -32,6 +33,52 @@ from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.passport import PassportAuth
 from kindred.sovereignty.pdp import PolicyDecisionPoint
 from kindred.sovereignty.provenance import ProvenanceService
+
+# Fields of a user record that decide what they may do: changes to them are evidenced.
+USER_RIGHTS_FIELDS = ("roles", "territories", "team", "active", "kind", "email")
+
+
+def _evidence_changes(ledger: LedgerService, session: Any, rows: list[dict[str, Any]]) -> None:
+    """Change hook: changes to users and territories (who may do what), and every change
+    automation makes (which scenario or agent, its version, its run-as principal and the
+    triggering event), go on the ledger — one entry per kind and write."""
+    items: list[tuple[str, Any, list[str]]] = []
+    rights = [
+        {
+            "object": row["object"],
+            "record_id": row["record_id"],
+            "action": row["action"],
+            "before": _only(row.get("before"), row["object"]),
+            "after": _only(row.get("after"), row["object"]),
+        }
+        for row in rows
+        if row["object"] in ("user", "territory")
+    ]
+    if rights:
+        actor = rows[0]["actor_id"]
+        subjects = [actor, *(r["record_id"] for r in rights if r["object"] == "user")]
+        items.append(("auth.rights.changed", {"changes": rights}, subjects))
+    acting = rows[0].get("acting_for") if rows else None
+    if acting:
+        changes = [
+            {"object": r["object"], "record_id": r["record_id"], "action": r["action"]}
+            for r in rows
+        ]
+        items.append(
+            (
+                "automation.changes",
+                {"acting_for": acting, "changes": changes},
+                [rows[0]["actor_id"]],
+            )
+        )
+    if items:
+        ledger.append_many(session, items)
+
+
+def _only(values: dict[str, Any] | None, object_name: str) -> dict[str, Any] | None:
+    if values is None or object_name != "user":
+        return values
+    return {k: v for k, v in values.items() if k in USER_RIGHTS_FIELDS}
 
 
 @dataclass
@@ -70,7 +117,10 @@ class Kindred:
         settings = settings or get_settings()
         database = Database(database_url or settings.database_url)
         cache = RegistryCache()
-        ledger = LedgerService(settings.secret_key)
+        ledger = LedgerService(
+            settings.secret_key,
+            witness=DirectoryWitness(settings.effective_ledger_witness_dir),
+        )
         records = RecordService(cache)
         # The search index follows every record write in the same transaction.
         search = SearchService(
@@ -105,6 +155,7 @@ class Kindred:
         metadata = MetadataService(cache, on_change=metadata_evidence)
         auth = AuthService(settings, records)
         records.change_hooks.append(auth.on_record_change)
+        records.change_hooks.append(lambda session, rows: _evidence_changes(ledger, session, rows))
         bus = open_bus(
             settings.effective_bus_url,
             BusOptions(
@@ -122,7 +173,9 @@ class Kindred:
         events = EventService(
             database, EventCatalog(), bus, ledger, max_event_bytes=settings.max_event_bytes
         )
-        scenarios = ScenarioService(events.catalog, records, ledger, bus)
+        scenarios = ScenarioService(
+            events.catalog, records, ledger, bus, principals=auth.acting_principal
+        )
         identities = IdentityService(
             settings.secret_key,
             ledger,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import make_test_settings
+from tests.conftest import make_test_settings, service_principal
 from tests.reference.conftest import call, ok, running
 
 T = TypeVar("T")
@@ -65,8 +65,12 @@ def run_async(kindred: Any, body: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def save(kindred: Any, definition: dict[str, Any]) -> dict[str, Any]:
+    # Started by events, scenarios or the upkeep, the agent acts as a service principal.
+    principal = service_principal(kindred)
     with kindred.database.write() as session:
-        saved: dict[str, Any] = kindred.agents.save(session, definition, actor_id=None)
+        saved: dict[str, Any] = kindred.agents.save(
+            session, definition, actor_id=None, run_as=principal
+        )
     return saved
 
 

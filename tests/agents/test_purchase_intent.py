@@ -16,6 +16,7 @@ from kindred.agents.demo import seed_case
 from kindred.agents.models import AgentRun
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from tests.agents.conftest import ok, run_async, steps, trace
+from tests.conftest import service_principal
 from tests.reference.conftest import TODAY, running
 
 SYSTEMS = ("erp", "insurance", "contracts", "knowledge")
@@ -39,8 +40,10 @@ def world(make_kindred: Any, systems: dict[str, str]) -> Any:
         contracts_url=systems["contracts"],
         knowledge_url=systems["knowledge"],
     )
+    # As in the demo: the example agents act as a service principal of the integration role.
+    principal = service_principal(kindred, roles=("integration",))
     with kindred.database.write() as session:
-        installed = kindred.agents.install_examples(session)
+        installed = kindred.agents.install_examples(session, run_as=principal)
         kindred.intents = seed_case(session, kindred.records, today=TODAY.isoformat())
     assert installed == [
         "compliance_check",
@@ -190,6 +193,10 @@ def test_with_an_llm_the_summary_is_labelled_ai_generated(
 def test_a_scenario_step_starts_the_review(world: Any) -> None:
     from kindred.scenarios.executors import StepContext, start_agent
 
+    # The scenario acts as its run-as principal: the agent run it starts acts with that
+    # principal's rights (its trace names them).
+    with world.database.read() as session:
+        rep = world.auth.acting_principal(session, service_principal(world, roles=("integration",)))
     step = StepContext(
         run_id="run-1",
         step_id="review",
@@ -197,6 +204,7 @@ def test_a_scenario_step_starts_the_review(world: Any) -> None:
         version=1,
         chain_depth=0,
         idempotency_key="run-1:review",
+        principal=rep,
     )
 
     async def go(runtime: Any) -> dict[str, Any]:
@@ -223,6 +231,7 @@ def test_a_scenario_step_starts_the_review(world: Any) -> None:
     assert final["status"] == "succeeded" and final["outputs"]["action"] == "proceed"
     row = trace(world, final["id"])
     assert row["trigger"]["kind"] == "scenario" and row["trigger"]["scenario"] == "intent-review"
+    assert row["started_by"] == rep.user_id
 
 
 def test_an_event_trigger_starts_one_run_per_event(world: Any) -> None:

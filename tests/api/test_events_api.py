@@ -55,6 +55,15 @@ def dead_letters(kindred: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in rows]
 
 
+def scrape_metrics(client: Any) -> str:
+    """GET /metrics as a loopback client: without a scrape token, the only kind answered."""
+    from fastapi.testclient import TestClient
+
+    response = TestClient(client.app, client=("127.0.0.1", 50000)).get("/metrics")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
 def post(client: Any, who: Any, body: Any, content_type: str = STRUCTURED, **headers: str) -> Any:
     return client.post(
         "/api/v1/events",
@@ -393,7 +402,7 @@ def test_seek_replays_a_group_and_is_evidenced(client: Any, world: Any, kindred:
 
 def test_metrics_report_ingest_rejections_and_dead_letters(client: Any, world: Any) -> None:
     post(client, world.integration, [heartbeat(), fault(severity="?")], BATCH)
-    text = client.get("/metrics").text
+    text = scrape_metrics(client)
     assert 'kindred_events_ingested_total{channel="http",type="iot.device.heartbeat"}' in text
     assert (
         'kindred_events_rejected_total{reason="schema_violation",type="iot.device.fault"}' in text

@@ -58,7 +58,10 @@ def test_provenance_expiry_disputes_and_kpis(client: Any, kindred: Any, world: W
             known_type=lambda name: True,
         )
         assert compiled is not None
-        automated, _ = kindred.records.get(session, scenario_reader(compiled), "contact", contact)
+        reader = scenario_reader(
+            compiled, 1, kindred.auth.acting_principal(session, world.admin.id)
+        )
+        automated, _ = kindred.records.get(session, reader, "contact", contact)
     assert "title" not in automated and automated["meta"]["expired"] == ["title"]
 
     bad = client.patch(
@@ -134,7 +137,9 @@ def test_scenario_lookups_read_as_their_agent_for_their_purpose(
     assert compiled is not None, errors
     _, errors = check_definition({**definition, "purpose": "gossip"}, known_type=lambda n: True)
     assert [e["path"] for e in errors] == ["/purpose"]
-    reader = scenario_reader(compiled)
+    with kindred.database.read() as session:
+        acting = kindred.auth.acting_principal(session, world.admin.id)
+    reader = scenario_reader(compiled, 1, acting)
     assert (reader.agent, reader.purpose, reader.channel) == (
         "scenario:care-followup",
         "service",

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.records.service import RequestContext
+from tests.api.test_events_api import scrape_metrics
+from tests.conftest import service_principal
 from tests.scenarios.test_definition import GOOD
 
 YAML = {"Content-Type": "application/yaml"}
@@ -50,13 +52,13 @@ def test_save_yaml_then_versions_with_if_match(client: Any, world: Any, kindred:
     stale = client.put(
         "/api/v1/scenarios/device-fault-dispatch",
         content=edited.encode(),
-        headers={**world.sales_east.headers, **YAML, "If-Match": '"v7"'},
+        headers={**world.service_east.headers, **YAML, "If-Match": '"v7"'},
     )
     assert stale.status_code == 412
     saved = client.put(
         "/api/v1/scenarios/device-fault-dispatch",
         content=edited.encode(),
-        headers={**world.sales_east.headers, **YAML, "If-Match": '"v1"'},
+        headers={**world.service_east.headers, **YAML, "If-Match": '"v1"'},
     )
     assert saved.status_code == 200, saved.text
     assert saved.json()["version"] == 2 and saved.json()["title"] == "Device fault → dispatch v2"
@@ -99,11 +101,15 @@ def test_who_may_author_and_switch(client: Any, world: Any, kindred: Any) -> Non
     client.post("/api/v1/scenarios", content=GOOD.encode(), headers={**world.admin.headers, **YAML})
     url = "/api/v1/scenarios/device-fault-dispatch"
     assert client.post(url + "/enable", headers=world.integration.headers).status_code == 403
-    enabled = client.post(url + "/enable", headers=world.sales_east.headers)
+    # A sales rep may not switch on (or off) what runs with the admin's rights.
+    assert client.post(url + "/enable", headers=world.sales_east.headers).status_code == 403
+    enabled = client.post(url + "/enable", headers=world.admin.headers)
     assert enabled.status_code == 200 and enabled.json()["enabled"] is True
+    assert enabled.json()["enabled_by"] == world.admin.id
     listed = client.get("/api/v1/scenarios?enabled=true", headers=world.analyst.headers).json()
     assert [s["name"] for s in listed["items"]] == ["device-fault-dispatch"]
-    client.post(url + "/disable", headers=world.sales_east.headers)
+    assert client.post(url + "/disable", headers=world.sales_east.headers).status_code == 403
+    client.post(url + "/disable", headers=world.admin.headers)
     assert client.get(url, headers=world.admin.headers).json()["enabled"] is False
     kinds = ledger_kinds(kindred)
     assert kinds.count("scenarios.enabled") == 1 and kinds.count("scenarios.disabled") == 1
@@ -261,11 +267,12 @@ def test_run_history_and_health(client: Any, world: Any, kindred: Any) -> None:
     from kindred.scenarios.definition import load_text
     from tests.scenarios.test_engine import finished, until
 
+    principal = service_principal(kindred)
     with kindred.database.write() as session:
         account = kindred.records.create(
             session, RequestContext(SYSTEM_PRINCIPAL), "account", {"name": "Ruijin"}
         )
-        kindred.scenarios.create(session, load_text(HISTORY), None)
+        kindred.scenarios.create(session, load_text(HISTORY), None, run_as=principal)
         kindred.scenarios.set_enabled(session, "fault-history", True, None)
     good = _fault("h-1", "CT-1", "2026-12-01T09:00:00Z")
     good["data"]["account"] = account["id"]
@@ -282,7 +289,7 @@ def test_run_history_and_health(client: Any, world: Any, kindred: Any) -> None:
 
     asyncio.run(main())
     listed = client.get(
-        "/api/v1/scenario-runs?scenario=fault-history", headers=world.analyst.headers
+        "/api/v1/scenario-runs?scenario=fault-history", headers=world.compliance.headers
     ).json()["items"]
     assert sorted((r["key"], r["status"]) for r in listed) == [
         ("CT-1", "succeeded"),
@@ -313,7 +320,7 @@ def test_run_history_and_health(client: Any, world: Any, kindred: Any) -> None:
     assert report["latency_ms"]["p50"] is not None and report["latency_ms"]["p99"] is not None
     assert report["failure_reasons"] == {"validation-failed": 1}
     assert report["business_impact"] == {"measure": "fixed", "value": 120.0, "runs": 1}
-    metrics = client.get("/metrics").text
+    metrics = scrape_metrics(client)
     assert (
         'kindred_scenario_runs_finished_total{scenario="fault-history",status="failed"}' in metrics
     )

@@ -39,12 +39,16 @@ def test_migrations_create_exactly_the_models(empty_database: Database) -> None:
     upgrade(empty_database)  # idempotent
 
 
-def test_production_refuses_the_development_secret() -> None:
+def test_production_refuses_a_missing_or_weak_secret() -> None:
     with pytest.raises(ValueError, match="KINDRED_SECRET_KEY"):
         Settings(mode="production")
     with pytest.raises(ValueError, match="at least 32"):
         Settings(mode="production", secret_key="short")
-    assert Settings(mode="production", secret_key="x" * 40).mode == "production"
+    # Long enough, but one character repeated (more: tests/security/test_auth_hardening.py).
+    with pytest.raises(ValueError, match="too weak"):
+        Settings(mode="production", secret_key="x" * 40)
+    strong = "q7Vd-2mPx_Lk9ZtR0bWc4NyE8sHgJf3uAo6iTe1KrXaQ"
+    assert Settings(mode="production", secret_key=strong).mode == "production"
 
 
 def test_unsupported_database_url_is_a_clear_error() -> None:

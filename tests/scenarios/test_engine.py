@@ -18,6 +18,7 @@ from kindred.events.runtime import EventRuntime, RuntimeJobs
 from kindred.records.service import RequestContext
 from kindred.scenarios.definition import load_text
 from kindred.scenarios.models import CustomerTag, Notification, ScenarioRun, ScenarioRunStep
+from tests.conftest import service_principal
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
 
@@ -58,8 +59,9 @@ def fault(event_id: str, device: str = "CT-0042", severity: str = "major") -> di
 
 
 def save(kindred: Any, text: str, *, enable: bool = True) -> None:
+    principal = service_principal(kindred)
     with kindred.database.write() as session:
-        kindred.scenarios.create(session, load_text(text), None)
+        kindred.scenarios.create(session, load_text(text), None, run_as=principal)
         if enable:
             kindred.scenarios.set_enabled(session, load_text(text)["name"], True, None)
 
@@ -344,8 +346,11 @@ then:
     with: {for: 1s}
   - id: tag
     action: set_tag
-    with: {account: acc-1, tag: "v1"}
+    with: {account: ACCOUNT, tag: "v1"}
 """
+    with kindred.database.write() as session:
+        account = kindred.records.create(session, SYSTEM, "account", {"name": "Ruijin"})
+    definition = definition.replace("ACCOUNT", account["id"])
     save(kindred, definition)
 
     async def body() -> None:

@@ -28,18 +28,24 @@ then:
     with:
       object: account
       id: {cel: event.data.device_id}
-      values: {name: "Touched {{ event.id }}"}
+      values: {name: "{{ event.data.label }}"}
 """
 
 
-def touched(event_id: str, account: str) -> dict[str, Any]:
+def touched(event_id: str, account: str, label: str | None = None) -> dict[str, Any]:
     return {
         "specversion": "1.0",
         "id": event_id,
         "source": "urn:test:plant",
         "type": "iot.device.fault",
-        # The device reports under its customer's account id (what the scenario touches).
-        "data": {"device_id": account, "code": "E42", "severity": "major"},
+        # The device reports under its customer's account id (what the scenario touches);
+        # the label becomes the account's name (too long a label fails that step).
+        "data": {
+            "device_id": account,
+            "code": "E42",
+            "severity": "major",
+            "label": label or f"Touched {event_id}",
+        },
     }
 
 
@@ -59,11 +65,13 @@ def test_a_batch_runs_inline_and_a_failing_run_takes_the_durable_path(kindred: A
     with kindred.database.write() as session:
         accounts = [
             kindred.records.create(session, SYSTEM, "account", {"name": f"A{i}"})["id"]
-            for i in range(3)
+            for i in range(5)
         ]
+    accounts, others = accounts[:3], accounts[3:]
     save(kindred, TOUCH)
     good = [touched(f"ok-{i}", a) for i, a in enumerate(accounts)]
-    bad = [touched("bad-0", "no-such-account"), touched("bad-1", "also-missing")]
+    # The tag succeeds, the rename fails (a name longer than a text field holds).
+    bad = [touched(f"bad-{i}", a, "x" * 300) for i, a in enumerate(others)]
     batch = [good[0], bad[0], good[1], bad[1], good[2]]
 
     async def main() -> None:
@@ -118,11 +126,7 @@ def test_a_batch_runs_inline_and_a_failing_run_takes_the_durable_path(kindred: A
         assert history["tag"].status == "succeeded"
         assert history["touch"].status == "failed" and history["touch"].error
         assert run.error and "touch" in run.error
-    assert tags(kindred) == {
-        **{identifier: 1 for identifier in accounts},
-        "no-such-account": 1,
-        "also-missing": 1,
-    }
+    assert tags(kindred) == {identifier: 1 for identifier in accounts + others}
     for index, identifier in enumerate(accounts):
         assert account(kindred, identifier) == (f"Touched ok-{index}", 2)  # not touched again
 

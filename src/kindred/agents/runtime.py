@@ -50,7 +50,15 @@ from kindred.agents.models import AgentRun, AgentRunStep, HumanTask, HumanTaskEv
 from kindred.agents.tools import ToolContext, ToolRegistry
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
 from kindred.db import upsert
-from kindred.errors import Conflict, KindredError, NotFound, ValidationFailed, field_error
+from kindred.errors import (
+    Conflict,
+    KindredError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+    field_error,
+)
 from kindred.records.query import FieldFilter, ListQuery
 from kindred.records.service import RequestContext
 from kindred.rules import RuleError
@@ -335,7 +343,7 @@ class AgentRuntime:
         agent: str,
         inputs: Mapping[str, Any],
         *,
-        principal: Principal = SYSTEM_PRINCIPAL,
+        principal: Principal | None = None,
         idempotency_key: str | None = None,
         trigger: Mapping[str, Any] | None = None,
         version: int | None = None,
@@ -343,8 +351,12 @@ class AgentRuntime:
         wait: bool = True,
     ) -> dict[str, Any]:
         """Start a run (or, for a known idempotency key, return that run); with ``wait``,
-        returns when it has finished or is waiting for a person."""
+        returns when it has finished or is waiting for a person. ``principal``: whose rights
+        it acts with — the caller's; None (an event, a schedule) → the agent's run-as
+        principal."""
         compiled, pinned = await asyncio.to_thread(self.service.compiled, agent, version)
+        if principal is None:
+            principal = await asyncio.to_thread(self._run_as, agent)
         values, errors = input_errors(compiled, inputs)
         if errors:
             raise ValidationFailed(f"invalid inputs for agent {agent!r}", errors=errors)
@@ -387,6 +399,10 @@ class AgentRuntime:
             return self._summary(run)
         final = await asyncio.shield(task)
         return self._summary(final)
+
+    def _run_as(self, agent: str) -> Principal:
+        with self.kindred.database.read() as session:
+            return self.service.run_as_principal(session, agent)
 
     def _launch(self, run: RunState) -> asyncio.Task[RunState]:
         task = asyncio.get_running_loop().create_task(self._drive(run))
@@ -1283,9 +1299,12 @@ class AgentRuntime:
             if row is None:
                 raise NotFound(f"no agent run {run_id}")
             compiled, version = self.service.compiled(row.agent, row.version, session=session)
-            principal = SYSTEM_PRINCIPAL
-            if row.started_by and row.started_by != SYSTEM_PRINCIPAL.user_id:
-                principal = auth.load_principal(session, row.started_by)
+            # The rights it acts with, loaded now: a demoted starter's run loses them.
+            principal = (
+                auth.acting_principal(session, row.started_by)
+                if row.started_by and row.started_by != SYSTEM_PRINCIPAL.user_id
+                else self.service.run_as_principal(session, row.agent)
+            )
             run = RunState(
                 id=row.id,
                 compiled=compiled,
@@ -1491,22 +1510,29 @@ class ScenarioLauncher:
         *,
         idempotency_key: str,
         trigger: Mapping[str, Any],
+        started_by: str | None = None,
     ) -> dict[str, Any]:
         runtime = runtime_for(self.kindred)
         try:
+            principal = await asyncio.to_thread(self._principal, started_by) if started_by else None
             summary = await runtime.start(
                 workflow,
                 inputs,
+                principal=principal,
                 idempotency_key=f"scenario:{idempotency_key}",
                 trigger={"kind": "scenario", **trigger},
                 wait=False,
             )
-        except (NotFound, ValidationFailed, Conflict) as error:
+        except (NotFound, ValidationFailed, Conflict, PermissionDenied, Unauthenticated) as error:
             detail = error.detail
             if error.errors:
                 detail += ": " + "; ".join(f"{e['path']} {e['message']}" for e in error.errors)
             raise ActionFailed(detail, retryable=False, code="agent-refused") from None
         return {"run": summary["id"], "agent": workflow, "status": summary["status"]}
+
+    def _principal(self, user_id: str) -> Principal:
+        with self.kindred.database.read() as session:
+            return self.kindred.auth.acting_principal(session, user_id)
 
 
 async def maintain(kindred: Kindred, interval: float | None = None) -> None:

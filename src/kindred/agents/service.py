@@ -34,6 +34,12 @@ from kindred.agents.models import (
     HumanTaskEvent,
 )
 from kindred.agents.tools import ToolRegistry
+from kindred.auth.automation import (
+    check_change,
+    check_grant,
+    next_run_as,
+    object_scopes,
+)
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.ledger.models import LedgerPayload
 from kindred.scenarios.evaluate import matches
@@ -97,7 +103,12 @@ class AgentService:
         *,
         actor_id: str | None,
         expected_version: int | None = None,
+        actor: Principal | None = None,
+        run_as: str | None = None,
     ) -> dict[str, Any]:
+        """Save an agent (a new version if it exists). It runs — when an event, a scenario
+        or the upkeep starts it — as its author (``actor``), or as ``run_as``: a service
+        principal the author's rights cover; ``actor`` None is the operator's tooling."""
         if isinstance(raw, str):
             try:
                 raw = load_text(raw)
@@ -119,6 +130,10 @@ class AgentService:
             )
         row = session.get(AgentRow, definition.name)
         now = dt.datetime.now(dt.UTC)
+        if run_as is not None and actor is not None:
+            check_grant(
+                session, actor, run_as, load=self._load_principal, objects=self._objects(session)
+            )
         if row is None:
             if expected_version not in (None, 0):
                 raise Conflict(f"agent {definition.name} does not exist yet")
@@ -131,9 +146,16 @@ class AgentService:
                 updated_by=actor_id,
                 created_at=now,
                 updated_at=now,
+                owner_id=actor_id,
+                run_as=run_as or actor_id,
             )
             session.add(row)
         else:
+            self._may_change(session, row, actor)
+            if run_as is not None:
+                row.run_as = run_as
+            elif actor is not None:
+                row.run_as = next_run_as(session, actor, row.run_as)
             if expected_version is not None and expected_version != row.version:
                 raise Conflict(
                     f"agent {row.name} is at version {row.version}, not {expected_version}; "
@@ -153,6 +175,7 @@ class AgentService:
                 digest=_digest(raw),
                 created_by=actor_id,
                 created_at=now,
+                run_as=row.run_as,
             )
         )
         session.flush()
@@ -187,10 +210,71 @@ class AgentService:
             stack.extend((n, [*path, n]) for n in graph.get(node, ()))
         return []
 
-    def set_enabled(
-        self, session: Session, name: str, enabled: bool, actor_id: str | None
+    # -- who may change it (kindred.auth.automation) -----------------------------------------
+
+    def _load_principal(self, session: Session, user_id: str) -> Principal:
+        return self.kindred.auth.acting_principal(session, user_id)
+
+    def _objects(self, session: Session) -> dict[str, bool]:
+        return object_scopes(self.kindred.records.registry(session).objects)
+
+    def _may_change(self, session: Session, row: AgentRow, actor: Principal | None) -> None:
+        if actor is None:
+            return
+        check_change(
+            session,
+            actor,
+            kind="agent",
+            name=row.name,
+            owner_id=row.owner_id,
+            run_as=row.run_as,
+            load=self._load_principal,
+            objects=self._objects(session),
+        )
+
+    def run_as_principal(self, session: Session, name: str) -> Principal:
+        """Whom a run started by an event, a schedule or the upkeep acts as: the agent's
+        run-as principal with its current rights."""
+        row = self._row(session, name)
+        if row.run_as is None:
+            raise PermissionDenied(
+                f"agent {name} has nobody to run as: save a new version or grant it a "
+                "service principal first"
+            )
+        return self.kindred.auth.acting_principal(session, row.run_as)
+
+    def set_run_as(
+        self, session: Session, name: str, principal_id: str, actor: Principal
     ) -> dict[str, Any]:
         row = self._row(session, name)
+        self._may_change(session, row, actor)
+        check_grant(
+            session, actor, principal_id, load=self._load_principal, objects=self._objects(session)
+        )
+        if row.run_as != principal_id:
+            row.run_as = principal_id
+            row.updated_by, row.updated_at = actor.user_id, dt.datetime.now(dt.UTC)
+            self.kindred.ledger.append(
+                session,
+                "agent.run_as",
+                {"agent": name, "version": row.version, "run_as": principal_id},
+                [actor.user_id, principal_id],
+            )
+            session.flush()
+        return self._describe(session, row)
+
+    def set_enabled(
+        self,
+        session: Session,
+        name: str,
+        enabled: bool,
+        actor_id: str | None,
+        actor: Principal | None = None,
+    ) -> dict[str, Any]:
+        row = self._row(session, name)
+        self._may_change(session, row, actor)
+        if enabled and not row.enabled:
+            row.enabled_by = actor_id
         row.enabled = enabled
         self._latest.pop(name, None)
         row.updated_by, row.updated_at = actor_id, dt.datetime.now(dt.UTC)
@@ -214,6 +298,9 @@ class AgentService:
             "definition": version.definition if version else None,
             "updated_at": row.updated_at.isoformat() if row.updated_at else None,
             "updated_by": row.updated_by,
+            "owner": row.owner_id,
+            "run_as": row.run_as,
+            "enabled_by": row.enabled_by,
         }
 
     def get(self, session: Session, name: str) -> dict[str, Any]:
@@ -274,7 +361,7 @@ class AgentService:
             self._compiled[key] = compiled
         return compiled, version
 
-    def install_examples(self, session: Session, actor_id: str | None = None) -> list[str]:
+    def install_examples(self, session: Session, run_as: str | None = None) -> list[str]:
         """Save the bundled example agents (children first) unless present."""
         from importlib import resources
 
@@ -297,7 +384,7 @@ class AgentService:
                 if any(c in pending for c in children):
                     continue
                 if session.get(AgentRow, name) is None:
-                    self.save(session, raw, actor_id=actor_id)
+                    self.save(session, raw, actor_id=None, run_as=run_as)
                     saved.append(name)
                 del pending[name]
                 progressed = True

@@ -16,6 +16,7 @@ from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
 from kindred.api.scenarios import read_definition
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from kindred.records.redaction import Redactor
 from kindred.records.service import RequestContext
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -42,7 +43,8 @@ class _Body(BaseModel):
 class RunRequest(_Body):
     inputs: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1)
+    # Versions are 32-bit integers in the database: a larger one cannot exist (and failed in SQL).
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     wait: bool = True
 
 
@@ -104,7 +106,9 @@ def list_agents(kindred: KindredDep, context: ContextDep) -> Json:
 async def save_agent(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
     raw = await read_definition(request)
     with kindred.database.write() as session:
-        saved = kindred.agents.save(session, raw, actor_id=context.principal.user_id)
+        saved = kindred.agents.save(
+            session, raw, actor_id=context.principal.user_id, actor=context.principal
+        )
     return Json(saved, status_code=201, headers={"ETag": f'"v{saved["version"]}"'})
 
 
@@ -145,6 +149,7 @@ async def update_agent(
             raw,
             actor_id=context.principal.user_id,
             expected_version=parse_if_match(if_match),
+            actor=context.principal,
         )
     return Json(saved, headers={"ETag": f'"v{saved["version"]}"'})
 
@@ -158,13 +163,38 @@ def agent_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
 @router.post("/{name}/enable", summary="Allow new runs")
 def enable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
-        return Json(kindred.agents.set_enabled(session, name, True, context.principal.user_id))
+        return Json(
+            kindred.agents.set_enabled(
+                session, name, True, context.principal.user_id, context.principal
+            )
+        )
 
 
 @router.post("/{name}/disable", summary="Refuse new runs (runs in flight finish)")
 def disable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
-        return Json(kindred.agents.set_enabled(session, name, False, context.principal.user_id))
+        return Json(
+            kindred.agents.set_enabled(
+                session, name, False, context.principal.user_id, context.principal
+            )
+        )
+
+
+class RunAs(_Body):
+    principal: str = Field(
+        min_length=1,
+        max_length=64,
+        description="your own user id, or a service principal whose rights yours cover",
+    )
+
+
+@router.put(
+    "/{name}/run-as",
+    summary="Whose rights event- and scenario-started runs act with: you, or a service principal",
+)
+def set_run_as(name: str, body: RunAs, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        return Json(kindred.agents.set_run_as(session, name, body.principal, context.principal))
 
 
 # -- runs --------------------------------------------------------------------------------------
@@ -210,8 +240,9 @@ def list_runs(
 def get_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         run = kindred.agents.run(session, run_id)
-    _may_read_run(context, run)
-    return Json(run)
+        _may_read_run(context, run)
+        # The trace's reads keep only what the reader's own record reads would show.
+        return Json(Redactor(kindred.records, session, context).value(run))
 
 
 @runs_router.get("/{run_id}/otlp", summary="The trace as OTLP/JSON spans (GenAI conventions)")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from kindred.api.deps import ContextDep, KindredDep, UserAdminDep
+from kindred.api.deps import ContextDep, KindredDep, UserAdminDep, client_address
 from kindred.api.responses import Json
 from kindred.auth.models import ApiKey, RoleDefinition
 from kindred.auth.permissions import RolePermissions
+from kindred.auth.service import check_password_strength
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.metadata import AUTH_COUNTER, bump_generation
 
@@ -36,6 +37,11 @@ class UserCreate(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str
+    current_password: str | None = Field(
+        default=None,
+        description="Required to change your own password; omitted by a user administrator "
+        "resetting someone else's",
+    )
 
 
 class RoleUpsert(BaseModel):
@@ -46,19 +52,22 @@ class RoleUpsert(BaseModel):
 
 @router.post("/auth/token", summary="Sign in (OAuth2 password flow); returns a bearer JWT")
 def token(
+    request: Request,
     kindred: KindredDep,
     username: Annotated[str, Form(description="email address")],
     password: Annotated[str, Form()],
     grant_type: Annotated[str | None, Form()] = None,
 ) -> Json:
+    """Failures are throttled per account and per client address: 429 with Retry-After
+    (docs/security.md); 503 with Retry-After when too many passwords are being checked."""
     if grant_type not in (None, "password"):
         raise ValidationFailed(
             "only grant_type=password is supported",
             errors=[field_error("/grant_type", "unsupported", grant_type)],
         )
-    with kindred.database.read() as session:
-        principal = kindred.auth.authenticate_password(session, username, password)
-    access_token, lifetime = kindred.auth.issue_token(principal)
+    access_token, lifetime = kindred.auth.sign_in(
+        kindred.database, username, password, client_address(request)
+    )
     return Json({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime})
 
 
@@ -95,6 +104,19 @@ def create_api_key(payload: ApiKeyCreate, context: ContextDep, kindred: KindredD
         raise PermissionDenied("only user administrators may create keys for other users")
     with kindred.database.write() as session:
         row, plaintext = kindred.auth.create_api_key(session, user_id, payload.name)
+        # On the ledger like other credential changes; the key (or its prefix) never is.
+        kindred.ledger.append(
+            session,
+            "auth.api_key.created",
+            {
+                "key_id": row.id,
+                "user_id": user_id,
+                "name": row.name,
+                "by": context.principal.user_id,
+                "request_id": context.request_id,
+            },
+            _subjects(user_id, context.principal.user_id),
+        )
         body = {
             "id": row.id,
             "name": row.name,
@@ -135,6 +157,17 @@ def revoke_api_key(key_id: str, context: ContextDep, kindred: KindredDep) -> Res
         ):
             raise NotFound(f"no API key with id '{key_id}'")
         kindred.auth.revoke_api_key(session, key_id)
+        kindred.ledger.append(
+            session,
+            "auth.api_key.revoked",
+            {
+                "key_id": key_id,
+                "user_id": row.user_id,
+                "by": context.principal.user_id,
+                "request_id": context.request_id,
+            },
+            _subjects(row.user_id, context.principal.user_id),
+        )
     return Response(status_code=204)
 
 
@@ -155,14 +188,52 @@ def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep)
 
 @router.put("/users/{user_id}/password", status_code=204, summary="Set a user's password")
 def set_password(
-    user_id: str, payload: PasswordChange, context: ContextDep, kindred: KindredDep
+    user_id: str,
+    payload: PasswordChange,
+    request: Request,
+    context: ContextDep,
+    kindred: KindredDep,
 ) -> Response:
-    if user_id != context.principal.user_id and not context.principal.can_manage_users:
+    """Your own password: send the current one too. A user administrator resets another
+    user's without it (on the ledger). Either way every earlier token of that user is
+    refused from then on (sign in again); API keys stay valid (revoke them one by one)."""
+    own = user_id == context.principal.user_id
+    if not own and not context.principal.can_manage_users:
         raise PermissionDenied("you may only change your own password")
+    if own and payload.current_password is None:
+        raise ValidationFailed(
+            "changing your own password needs your current password",
+            errors=[field_error("/current_password", "required", "your current password")],
+        )
+    if not own and payload.current_password is not None:
+        raise ValidationFailed(
+            "a reset of another user's password takes no current password",
+            errors=[field_error("/current_password", "unexpected", "leave it out of a reset")],
+        )
+    check_password_strength(payload.password)
+    with kindred.database.read() as session:
+        kindred.auth.load_principal(session, user_id)  # the user exists and is active
+    checked_at = None
+    if payload.current_password is not None:
+        checked_at = kindred.auth.verify_current_password(
+            kindred.database, user_id, payload.current_password, client_address(request)
+        )
+    password_hash = kindred.auth.hash_password(payload.password)  # not under the write lock
     with kindred.database.write() as session:
-        kindred.auth.load_principal(session, user_id)
-        kindred.auth.set_password(session, user_id, payload.password)
+        kindred.auth.store_password_hash(
+            session, user_id, password_hash, expected_generation=checked_at
+        )
+        kindred.ledger.append(
+            session,
+            "auth.password.changed" if own else "auth.password.reset",
+            {"user_id": user_id, "by": context.principal.user_id, "request_id": context.request_id},
+            _subjects(user_id, context.principal.user_id),
+        )
     return Response(status_code=204)
+
+
+def _subjects(user_id: str, actor_id: str) -> list[str]:
+    return [user_id] if user_id == actor_id else [user_id, actor_id]
 
 
 @router.get("/roles", summary="Roles and their permissions")

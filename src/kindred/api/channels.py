@@ -1,6 +1,10 @@
 """Channel webhooks: WeChat Official Account push, POS transactions, app tracking, social
 mentions. Each authenticates the sender its own way (WeChat's SHA-1 signature, HMAC-SHA256
-for webhooks, a write key for apps) instead of a user login, then ingests like /events."""
+for webhooks, a write key for apps) instead of a user login, then ingests like /events.
+
+Anyone can reach these: a sender that fails authentication is counted and sampled, not
+stored whole, and one that keeps failing is refused before its body is read
+(``kindred.events.guard``)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from kindred.api.events import report_body
 from kindred.api.responses import Json
 from kindred.errors import NotFound
 from kindred.events import channels
+from kindred.events.guard import SourceGuard
 from kindred.events.service import BadSignature, IngestReport
 from kindred.events.sources import ingest_native
 from kindred.services import Kindred
@@ -34,6 +39,15 @@ def _secret(kindred: Kindred, name: str, setting: str) -> str:
     return str(value)
 
 
+def _admit(request: Request, channel: str) -> tuple[SourceGuard, str]:
+    """The application's guard and the caller's address, once the address may be heard:
+    a source that keeps failing authentication is refused (429) before its body is read."""
+    guard: SourceGuard = request.app.state.source_guard
+    source = request.client.host if request.client else "unknown"
+    guard.admit(channel, source)
+    return guard, source
+
+
 def _finish(report: IngestReport) -> Json:
     if report.rejected:
         raise report.problem()
@@ -41,7 +55,8 @@ def _finish(report: IngestReport) -> Json:
 
 
 @router.get("/wechat", summary="WeChat server URL verification (echoes echostr)")
-def wechat_verify_url(
+async def wechat_verify_url(
+    request: Request,
     kindred: KindredDep,
     signature: str,
     timestamp: str,
@@ -49,9 +64,12 @@ def wechat_verify_url(
     echostr: str,
 ) -> PlainTextResponse:
     token = _secret(kindred, "WeChat", "wechat_token")
+    # async, like the other channel routes: the guard is only ever touched from the loop.
+    guard, source = _admit(request, "wechat")
     try:
         channels.wechat_verify(token, signature, timestamp, nonce, now=datetime.now(UTC))
     except channels.ChannelError as error:
+        guard.failed("wechat", source)  # counted; there is no payload to sample
         raise BadSignature(error.detail) from None
     return PlainTextResponse(echostr)
 
@@ -66,6 +84,7 @@ async def wechat_push(
 ) -> PlainTextResponse:
     started = time.perf_counter()
     token = _secret(kindred, "WeChat", "wechat_token")
+    guard, source = _admit(request, "wechat")
     body = await request.body()
     now = datetime.now(UTC)
     report = await ingest_native(
@@ -76,6 +95,8 @@ async def wechat_push(
         verify=lambda: channels.wechat_verify(token, signature, timestamp, nonce, now=now),
         translate=lambda: [channels.wechat_to_event(body, now=now)],
         started=started,
+        guard=guard,
+        source=source,
     )
     if report.rejected:
         raise report.problem()
@@ -94,6 +115,7 @@ def _webhook(
     ) -> Json:
         started = time.perf_counter()
         secret = _secret(kindred, channel, "webhook_secret")
+        guard, source = _admit(request, channel)
         body = await request.body()
         now = datetime.now(UTC)
         report = await ingest_native(
@@ -106,6 +128,8 @@ def _webhook(
             ),
             translate=lambda: translate(body, now),
             started=started,
+            guard=guard,
+            source=source,
         )
         return _finish(report)
 
@@ -139,6 +163,7 @@ async def app_tracking(
 ) -> Json:
     started = time.perf_counter()
     key = _secret(kindred, "app tracking", "app_write_key")
+    guard, source = _admit(request, "app")
     body = await request.body()
     now = datetime.now(UTC)
 
@@ -159,5 +184,7 @@ async def app_tracking(
         translate=lambda: channels.app_batch_to_events(body, app_id=app_id, now=now),
         context={"app_id": app_id},
         started=started,
+        guard=guard,
+        source=source,
     )
     return _finish(report)

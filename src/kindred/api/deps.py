@@ -26,6 +26,13 @@ async def get_kindred(request: Request) -> Kindred:
 KindredDep = Annotated[Kindred, Depends(get_kindred)]
 
 
+def client_address(request: Request) -> str:
+    """The client's address, what sign-in throttling counts failures by. Behind a reverse
+    proxy it is the proxy's unless uvicorn trusts it (--forwarded-allow-ips, default
+    127.0.0.1: X-Forwarded-For from there is applied)."""
+    return request.client.host if request.client else "unknown"
+
+
 def request_id(request: Request) -> str:
     value = request.scope.get("state", {}).get("request_id")
     return value or str(uuid.uuid4())
@@ -55,12 +62,17 @@ async def get_context(
     # Runs on the event loop: with the principal cache this is one primary-key read of the
     # auth generation counter, cheaper than a thread-pool hop.
     with kindred.database.read() as session:
+        # API keys are guessable by brute force only: failures are throttled per address.
         if x_api_key is not None:
-            principal = kindred.auth.principal_from_api_key(session, x_api_key)
+            principal = kindred.auth.principal_from_api_key(
+                session, x_api_key, client_address(request)
+            )
         elif token is not None and token.startswith("kdr_"):
-            principal = kindred.auth.principal_from_api_key(session, token)
+            principal = kindred.auth.principal_from_api_key(session, token, client_address(request))
         else:
             principal = kindred.auth.principal_from_token(session, token or "")
+    # Who called, for the access log (kindred.api.access_log): the id only.
+    request.scope.setdefault("state", {})["principal_id"] = principal.user_id
     return RequestContext(
         principal=principal,
         request_id=request_id(request),

@@ -6,28 +6,56 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
+import ipaddress
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import AdminDep, ContextDep, KindredDep
 from kindred.api.responses import Json
-from kindred.errors import MalformedRequest, NotFound, PermissionDenied, ValidationFailed
+from kindred.errors import (
+    MalformedRequest,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+)
 from kindred.events import metrics
 from kindred.events.envelope import BATCH, STRUCTURED, binary_to_structured
 from kindred.events.models import DeadLetter
 from kindred.events.service import IngestReport
 from kindred.events.sources import translate_dead_letter
+from kindred.records.redaction import Redactor
 from kindred.records.service import RequestContext
 
 router = APIRouter(tags=["events"])
 PUBLISHERS = {"admin", "integration"}
 READERS = {"admin", "integration", "analyst", "compliance"}
+# Both stores keep sequence numbers as signed 64-bit integers; a larger one failed in SQL.
+MAX_SEQUENCE = 2**63 - 1
+
+
+def checked_position(value: str, what: str) -> str:
+    """``value`` (a position, or a cursor of ``STREAM:seq`` parts) if every sequence number
+    in it is one a store can hold; else a 400 that says why. Other malformations are the
+    bus's to report."""
+    for part in value.split(","):
+        sequence = part.rpartition(":")[2]
+        # isdigit() also accepts digits int() refuses (superscripts): those are refused too.
+        if sequence.isdigit() and not (
+            sequence.isascii() and len(sequence) <= 19 and int(sequence) <= MAX_SEQUENCE
+        ):
+            raise MalformedRequest(
+                f"{what} {value[:40]!r} is not a position: sequence numbers are decimal "
+                f"numbers up to {MAX_SEQUENCE}"
+            )
+    return value
 
 
 def _require(roles: set[str], what: str) -> Any:
@@ -125,12 +153,14 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _stored_body(stored: Any) -> dict[str, Any]:
+def _stored_body(stored: Any, redact: Redactor) -> dict[str, Any]:
+    """One stored event; its data shows the reader what their record reads would
+    (``kindred.records.redaction``: values of records they may not see are withheld)."""
     return {
         "position": stored.position,
         "partition": stored.partition,
         "stored_at": datetime.fromtimestamp(stored.stored_at, UTC).isoformat(),
-        "event": stored.event.to_dict(),
+        "event": redact.event(stored.event.to_dict()),
     }
 
 
@@ -147,22 +177,28 @@ async def read_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     await kindred.events.start()
+    if after is not None:
+        checked_position(after, "after")
     try:
         page, cursor = await kindred.events.bus.read(
             after=after, since=_aware(since), types=type, key=key, limit=limit
         )
     except ValueError as error:
         raise MalformedRequest(str(error)) from None
-    return Json({"items": [_stored_body(s) for s in page], "next": cursor})
+    with kindred.database.read() as session:
+        redact = Redactor(kindred.records, session, context)
+        items = [_stored_body(s, redact) for s in page]
+    return Json({"items": items, "next": cursor})
 
 
 @router.get("/api/v1/events/{position}", summary="One stored event by position")
 async def get_event(position: str, kindred: KindredDep, context: ReaderDep) -> Json:
     await kindred.events.start()
-    stored = await kindred.events.bus.get(position)
+    stored = await kindred.events.bus.get(checked_position(position, "position"))
     if stored is None:
         raise NotFound(f"no event at position {position}")
-    return Json(_stored_body(stored))
+    with kindred.database.read() as session:
+        return Json(_stored_body(stored, Redactor(kindred.records, session, context)))
 
 
 # -- catalog ---------------------------------------------------------------------------------
@@ -264,7 +300,25 @@ def update_event_type(
 # -- dead letters ----------------------------------------------------------------------------
 
 
-def _letter_body(letter: DeadLetter, *, payload: bool) -> dict[str, Any]:
+def _redacted_payload(raw: bytes, redact: Redactor) -> bytes | None:
+    """A JSON event payload (one event or a batch) as the reader may see it, or None when
+    they may see all of it (or it is no JSON event: native payloads are kept whole)."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    events = parsed if isinstance(parsed, list) else [parsed]
+    if not all(isinstance(e, dict) for e in events):
+        return None
+    shown = [redact.event(e) for e in events]
+    if shown == events:
+        return None
+    return orjson.dumps(shown if isinstance(parsed, list) else shown[0])
+
+
+def _letter_body(
+    letter: DeadLetter, *, payload: bool, redact: Redactor | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": letter.id,
         "received_at": letter.received_at.isoformat(),
@@ -286,8 +340,12 @@ def _letter_body(letter: DeadLetter, *, payload: bool) -> dict[str, Any]:
     if payload:
         body["content_type"] = letter.content_type
         body["context"] = letter.context
+        shown = _redacted_payload(letter.payload, redact) if redact is not None else None
+        # A payload with values the reader may not see is shown without them; it cannot be
+        # fixed by them (PATCH would replace the original with a copy missing those values).
+        body["payload_redacted"] = shown is not None
         try:
-            body["payload"] = letter.payload.decode("utf-8")
+            body["payload"] = (shown or letter.payload).decode("utf-8")
             body["payload_encoding"] = "utf-8"
         except UnicodeDecodeError:
             body["payload"] = base64.b64encode(letter.payload).decode()
@@ -325,7 +383,10 @@ def list_dead_letters(
 
 @router.get("/api/v1/dead-letters/{letter_id}", summary="One dead letter with its payload")
 def get_dead_letter(letter_id: str, kindred: KindredDep, context: OperatorDep) -> Json:
-    return Json(_letter_body(kindred.events.get_dead_letter(letter_id), payload=True))
+    letter = kindred.events.get_dead_letter(letter_id)
+    with kindred.database.read() as session:
+        redact = Redactor(kindred.records, session, context)
+        return Json(_letter_body(letter, payload=True, redact=redact))
 
 
 class DeadLetterFix(BaseModel):
@@ -339,8 +400,18 @@ def fix_dead_letter(
     letter_id: str, fix: DeadLetterFix, kindred: KindredDep, context: OperatorDep
 ) -> Json:
     raw = fix.payload.encode() if isinstance(fix.payload, str) else orjson.dumps(fix.payload)
+    current = kindred.events.get_dead_letter(letter_id)
+    with kindred.database.read() as session:
+        redact = Redactor(kindred.records, session, context)
+        if _redacted_payload(current.payload, redact) is not None:
+            raise PermissionDenied(
+                "this dead letter holds values you may not read, so you may not replace it; "
+                "replay or discard it, or ask someone who may read them"
+            )
     letter = kindred.events.fix_dead_letter(letter_id, raw, context.principal.user_id)
-    return Json(_letter_body(letter, payload=True))
+    with kindred.database.read() as session:
+        redact = Redactor(kindred.records, session, context)
+        return Json(_letter_body(letter, payload=True, redact=redact))
 
 
 @router.post("/api/v1/dead-letters/{letter_id}/replay", summary="Ingest a dead letter again")
@@ -396,6 +467,8 @@ async def seek_consumer(
 ) -> Json:
     if (request.offset is None) == (request.time is None):
         raise ValidationFailed("give exactly one of offset or time")
+    if request.offset is not None:
+        checked_position(request.offset, "offset")
     await kindred.events.start()
     try:
         await kindred.events.bus.seek(group, after=request.offset, since=_aware(request.time))
@@ -420,7 +493,9 @@ async def seek_consumer(
 class RetentionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    older_than_days: float = Field(gt=0, description="Delete events stored before now minus this")
+    older_than_days: float = Field(
+        gt=0, le=36_500, description="Delete events stored before now minus this (≤ 100 years)"
+    )
 
 
 @router.post(
@@ -450,15 +525,56 @@ async def apply_retention(
 metrics_router = APIRouter(tags=["operations"])
 
 
+def _loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+async def require_scraper(
+    request: Request,
+    kindred: KindredDep,
+    authorization: Annotated[
+        str | None, Header(description="Bearer <KINDRED_METRICS_TOKEN>")
+    ] = None,
+) -> None:
+    """The metrics name scenarios, event types and volumes: a scrape token when one is set,
+    else loopback clients only."""
+    token = kindred.settings.metrics_token
+    expected = token.get_secret_value() if token is not None else ""
+    if expected:
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), expected.encode()
+        ):
+            raise Unauthenticated(
+                "the metrics need 'Authorization: Bearer <token>' with KINDRED_METRICS_TOKEN"
+            )
+        return
+    # A proxy on this host makes every client look local: a forwarded request is not.
+    forwarded = "forwarded" in request.headers or "x-forwarded-for" in request.headers
+    if forwarded or not _loopback(request.client.host if request.client else ""):
+        raise PermissionDenied(
+            "without KINDRED_METRICS_TOKEN the metrics answer direct loopback clients only; "
+            "set it and scrape with 'Authorization: Bearer <token>'"
+        )
+
+
 @metrics_router.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (scrape token, or loopback only)",
     description=(
         "Ingest counts and latency, validation failures by type and reason, consumer lag and "
         "dead letters. Lag and dead-letter gauges are read at scrape time, so they include "
-        "work done by `kindred worker` processes."
+        "work done by `kindred worker` processes. With KINDRED_METRICS_TOKEN set, send "
+        "`Authorization: Bearer <token>`; without it, only direct loopback clients are "
+        "answered."
     ),
     response_class=Response,
+    dependencies=[Depends(require_scraper)],
 )
 async def prometheus_metrics(kindred: KindredDep) -> Response:
     await kindred.events.start()

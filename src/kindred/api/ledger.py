@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
@@ -14,6 +14,9 @@ from kindred.records.service import RequestContext
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 AUDITORS = {"admin", "compliance"}
+# Entry indexes and tree sizes are signed 64-bit integers in the database; a larger one
+# failed in SQL (a 500) instead of being refused.
+MAX_INDEX = 2**63 - 1
 
 
 def require_auditor(context: ContextDep) -> RequestContext:
@@ -58,7 +61,9 @@ def make_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
 
 
 @router.get("/entries/{index}/proof", summary="Proof bundle for offline verification")
-def proof_bundle(index: int, kindred: KindredDep, context: AuditorDep) -> Json:
+def proof_bundle(
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)], kindred: KindredDep, context: AuditorDep
+) -> Json:
     with kindred.database.write() as session:
         bundle = kindred.ledger.bundle(session, index)
     return Json(bundle)
@@ -68,8 +73,8 @@ def proof_bundle(index: int, kindred: KindredDep, context: AuditorDep) -> Json:
 def consistency(
     kindred: KindredDep,
     context: AuditorDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    second: Annotated[int, Query(ge=1, le=MAX_INDEX)],
 ) -> Json:
     with kindred.database.read() as session:
         proof = kindred.ledger.consistency(session, first, second)

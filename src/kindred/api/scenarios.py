@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
@@ -16,7 +17,7 @@ from kindred.records.service import RequestContext
 from kindred.scenarios import metrics as _metrics  # noqa: F401  (registers the metrics)
 from kindred.scenarios.actions import ACTIONS
 from kindred.scenarios.definition import definition_schema, load_text
-from kindred.scenarios.service import get_run, health, list_runs, retry_run
+from kindred.scenarios.service import get_run, health, list_runs
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
 # Scenarios are built by front-line staff, not only IT: sales and service may author them.
@@ -70,7 +71,7 @@ def list_scenarios(kindred: KindredDep, context: ContextDep, enabled: bool | Non
 async def create_scenario(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
     raw = await read_definition(request)
     with kindred.database.write() as session:
-        saved = kindred.scenarios.create(session, raw, context.principal.user_id)
+        saved = kindred.scenarios.create(session, raw, context.principal)
     return Json(saved.to_dict(), status_code=201, headers={"ETag": f'"v{saved.version}"'})
 
 
@@ -100,9 +101,29 @@ async def update_scenario(
     raw = await read_definition(request)
     with kindred.database.write() as session:
         saved = kindred.scenarios.update(
-            session, name, raw, context.principal.user_id, expected_version=parse_if_match(if_match)
+            session, name, raw, context.principal, expected_version=parse_if_match(if_match)
         )
     return Json(saved.to_dict(), headers={"ETag": f'"v{saved.version}"'})
+
+
+class RunAs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    principal: str = Field(
+        min_length=1,
+        max_length=64,
+        description="your own user id, or a service principal whose rights yours cover",
+    )
+
+
+@router.put(
+    "/{name}/run-as",
+    summary="Whose rights the scenario acts with: you, or a service principal you cover",
+)
+def set_run_as(name: str, body: RunAs, kindred: KindredDep, context: AuthorDep) -> Json:
+    with kindred.database.write() as session:
+        saved = kindred.scenarios.set_run_as(session, name, body.principal, context.principal)
+    return Json(saved.to_dict())
 
 
 @router.get("/{name}/versions", summary="Every saved version")
@@ -114,14 +135,14 @@ def scenario_versions(name: str, kindred: KindredDep, context: ContextDep) -> Js
 @router.post("/{name}/enable", summary="Turn a scenario on")
 def enable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
-        saved = kindred.scenarios.set_enabled(session, name, True, context.principal.user_id)
+        saved = kindred.scenarios.set_enabled(session, name, True, context.principal)
     return Json(saved.to_dict())
 
 
 @router.post("/{name}/disable", summary="Turn a scenario off")
 def disable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
-        saved = kindred.scenarios.set_enabled(session, name, False, context.principal.user_id)
+        saved = kindred.scenarios.set_enabled(session, name, False, context.principal)
     return Json(saved.to_dict())
 
 
@@ -195,7 +216,13 @@ def scenario_runs(
 ) -> Json:
     with kindred.database.read() as session:
         items = list_runs(
-            session, scenario=scenario, status=status, key=key, before=before, limit=limit
+            session,
+            context.principal,
+            scenario=scenario,
+            status=status,
+            key=key,
+            before=before,
+            limit=limit,
         )
     return Json({"items": items, "next": items[-1]["id"] if len(items) == limit else None})
 
@@ -203,11 +230,13 @@ def scenario_runs(
 @runs_router.get("/{run_id}", summary="One run with every step's input, output and error")
 def scenario_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
-        return Json(get_run(session, run_id))
+        return Json(
+            get_run(session, run_id, kindred.records, context, kindred.scenarios.principals)
+        )
 
 
 @runs_router.post("/{run_id}/retry", summary="Run a failed run's failed step again")
 def retry_scenario_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
-        retry_run(session, run_id, kindred.ledger, context.principal.user_id)
+        kindred.scenarios.retry(session, run_id, context.principal)
     return Json({"run": run_id, "status": "running"})

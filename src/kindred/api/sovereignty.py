@@ -9,10 +9,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from kindred.api.deps import ContextDep, KindredDep
+from kindred.api.deps import ContextDep, KindredDep, client_address
 from kindred.api.responses import Json
 from kindred.errors import (
     NotFound,
@@ -23,6 +23,7 @@ from kindred.errors import (
 )
 from kindred.scenarios.messaging import SmtpSettings, send_email
 from kindred.scenarios.windows import parse_duration
+from kindred.services import Kindred
 from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.decision_log import subject_rows
 from kindred.sovereignty.identity import base64url, key_fragment
@@ -89,17 +90,33 @@ def record_did(kindred: KindredDep, context: ContextDep, object_name: str, recor
 
 
 # -- passport sign-in ----------------------------------------------------------------------
+# Throttled like staff sign-in (kindred.auth.throttle): failures per DID (locked with back-off,
+# shared by every process), sign-in links asked for per email address, and per client
+# address every challenge, link request and failed sign-in.
+
+_DID_LOCKED = "too many failed sign-ins for this DID"
+
+
+def _did_key(kindred: Kindred, did: str) -> str:
+    return kindred.auth.throttle.account_key("passport-did", did.split("#", 1)[0])
 
 
 @router.post("/api/v1/passport/challenge", status_code=201, summary="A challenge to sign")
-def challenge(kindred: KindredDep, body: ChallengeRequest) -> Json:
+def challenge(kindred: KindredDep, body: ChallengeRequest, request: Request) -> Json:
+    throttle, address = kindred.auth.throttle, client_address(request)
+    throttle.check_address("passport", address)
     with kindred.database.write() as session:
+        throttle.check_account(session, _did_key(kindred, body.did), _DID_LOCKED)
+        throttle.address_failed("passport", address)  # each challenge is a row written
         nonce, expires, text = kindred.passport.challenge(session, body.did)
     return Json({"challenge": nonce, "expires_at": expires, "sign": text}, status_code=201)
 
 
 @router.post("/api/v1/passport/session", status_code=201, summary="Sign in to the passport")
-def open_session(kindred: KindredDep, body: SessionRequest) -> Json:
+def open_session(kindred: KindredDep, body: SessionRequest, request: Request) -> Json:
+    throttle, address = kindred.auth.throttle, client_address(request)
+    throttle.check_address("passport", address)
+    did_key: str | None = None
     if body.magic_link is not None:
         if body.did or body.challenge or body.signature:
             raise ValidationFailed(
@@ -121,13 +138,21 @@ def open_session(kindred: KindredDep, body: SessionRequest) -> Json:
                 errors=[field_error(n, "required", "needed to sign in by DID") for n in missing],
             )
         did, nonce, signature = str(body.did), str(body.challenge), str(body.signature)
+        did_key = _did_key(kindred, did)
 
         def step() -> Any:
             return kindred.passport.sign_in_with_signature(session, did, nonce, signature)
 
     with kindred.database.write() as session:
+        # A locked DID is refused before its challenge is looked at (nor used up).
+        on_record = did_key is not None and throttle.check_account(session, did_key, _DID_LOCKED)
         outcome = kindred.passport.attempt(session, step)
+        if did_key is not None and isinstance(outcome, PassportRefused):
+            throttle.record_failure(session, did_key)
+        elif did_key is not None and on_record:
+            throttle.clear(session, did_key)
     if isinstance(outcome, PassportRefused):
+        throttle.address_failed("passport", address)
         raise outcome  # raised after the commit: the attempt used its challenge up
     token, owner = outcome
     return Json(
@@ -136,11 +161,20 @@ def open_session(kindred: KindredDep, body: SessionRequest) -> Json:
 
 
 @router.post("/api/v1/passport/magic-link", status_code=202, summary="Email a sign-in link")
-async def magic_link(kindred: KindredDep, body: MagicLinkRequest) -> Json:
-    """Always 202 with the same body: whether the address is known is not revealed."""
+async def magic_link(kindred: KindredDep, body: MagicLinkRequest, request: Request) -> Json:
+    """Always 202 with the same body: whether the address is known is not revealed. Limited
+    per email address (known or not, alike) and per client address: 429 with Retry-After."""
+    throttle, address = kindred.auth.throttle, client_address(request)
+    throttle.check_address("passport", address)
 
     def issue() -> tuple[str, str] | None:
         with kindred.database.write() as session:
+            throttle.record_attempt(
+                session,
+                throttle.account_key("passport-link", body.email),
+                "too many sign-in links asked for this email address",
+            )
+            throttle.address_failed("passport", address)
             return kindred.passport.magic_link_for_email(session, kindred.records, body.email)
 
     found = await asyncio.to_thread(issue)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kindred.db import Base, PortableJSON, UTCDateTime, utcnow
@@ -20,6 +20,26 @@ class UserCredential(Base):
     )
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Every token names the generation it was issued under; a password change moves it, so
+    # all earlier tokens of the user are refused at once (auth/service.py).
+    session_generation: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+
+
+class SignInFailure(Base):
+    """Failed sign-ins per account, the lockout state every process shares (auth/throttle.py).
+
+    ``key`` is an HMAC of the account's kind and name (email address, DID), whether or not
+    such an account exists: the table names nobody and tells nothing about who has one.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failure_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+    locked_until: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class ApiKey(Base):

@@ -114,7 +114,7 @@ class Principal:
     role_permissions: tuple[RolePermissions, ...]
     # The user's territories and all their descendants (visibility is hierarchical).
     territory_ids: frozenset[str] = frozenset()
-    via: Literal["password", "token", "api_key", "system"] = "token"
+    via: Literal["password", "token", "api_key", "system", "automation"] = "token"
     _cache: dict[str, EffectivePermission] = field(default_factory=dict, compare=False)
 
     def permission(self, object_name: str) -> EffectivePermission:
@@ -258,3 +258,57 @@ SYSTEM_PRINCIPAL = Principal(
     role_permissions=(BUILTIN_ROLES["admin"][1],),
     via="system",
 )
+
+
+# Roles whose holders may publish events onto the bus (the API's publishers, and automation
+# acting as one of them): an event can set off other people's automation.
+EVENT_PUBLISHER_ROLES = frozenset({"admin", "integration"})
+
+
+def uncovered(holder: Principal, other: Principal, objects: Mapping[str, bool]) -> list[str]:
+    """What ``other`` may do that ``holder`` may not; empty when holder's rights cover it.
+
+    ``objects``: every object name → whether it is territorial. Used wherever one principal
+    lends its rights to automation another set up (enabling a scenario that runs as someone
+    else, changing a scenario or agent that runs with someone's rights): the holder must
+    already have every right the automation would use.
+    """
+    if holder.user_id == other.user_id and holder.roles == other.roles:
+        return []
+    gaps: list[str] = []
+    if other.can_manage_users and not holder.can_manage_users:
+        gaps.append("manage users")
+    if other.can_manage_metadata and not holder.can_manage_metadata:
+        gaps.append("manage metadata")
+    for name, territorial in sorted(objects.items()):
+        theirs, mine = other.permission(name), holder.permission(name)
+        if not theirs.actions:
+            continue
+        missing = sorted(theirs.actions - mine.actions)
+        if missing:
+            gaps.append(f"{name}: {', '.join(missing)}")
+            continue
+        if SCOPE_RANK[theirs.scope] > SCOPE_RANK[mine.scope] or (
+            territorial
+            and mine.scope != "all"
+            and theirs.scope != "all"
+            and (holder.user_id != other.user_id or not other.territory_ids <= holder.territory_ids)
+        ):
+            # Different people see different records (their own, their territories).
+            gaps.append(f"{name}: records you cannot see")
+            continue
+        if not _fields_covered(theirs, mine):
+            gaps.append(f"{name}: fields you cannot read or write")
+    return gaps
+
+
+def _fields_covered(theirs: EffectivePermission, mine: EffectivePermission) -> bool:
+    if not mine.hidden_fields <= theirs.hidden_fields:
+        return False
+    if theirs.read_all and not mine.read_all:
+        return False
+    if not mine.read_all and not theirs.read_fields <= mine.read_fields:
+        return False
+    if theirs.write_all and not mine.write_all:
+        return False
+    return mine.write_all or theirs.write_fields <= mine.write_fields

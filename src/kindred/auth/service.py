@@ -25,9 +25,17 @@ from kindred.auth.permissions import (
     Principal,
     RolePermissions,
 )
+from kindred.auth.throttle import SignInThrottle
 from kindred.config import Settings
-from kindred.db import utcnow
-from kindred.errors import Conflict, NotFound, Unauthenticated, ValidationFailed, field_error
+from kindred.db import Database, utcnow
+from kindred.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+    field_error,
+)
 from kindred.ids import new_id
 from kindred.records.metadata import AUTH_COUNTER, bump_generation, current_generation
 from kindred.records.models import RecordRow
@@ -37,6 +45,8 @@ from kindred.records.storage import object_is
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "kdr_"
 MIN_PASSWORD_LENGTH = 10
+# The same words for known and unknown email addresses: a lockout reveals no account.
+FAILED_SIGN_INS = "too many failed sign-ins for this email address"
 records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
 
 
@@ -65,6 +75,10 @@ class AuthService:
         # API keys moves it, so a cached principal is never staler than the last commit.
         self._principals: dict[str, tuple[int, Principal]] = {}
         self._keys: dict[str, tuple[int, str]] = {}
+        # user id → (auth generation, session generation): what a token must carry. A
+        # password change moves both, so no process accepts an earlier token after it.
+        self._sessions: dict[str, tuple[int, int]] = {}
+        self.throttle = SignInThrottle(settings)
 
     def on_record_change(self, session: Session, entries: list[dict[str, Any]]) -> None:
         """Change hook: user and territory records shape principals."""
@@ -72,7 +86,16 @@ class AuthService:
             bump_generation(session, AUTH_COUNTER)
 
     def hash_password(self, password: str) -> str:
-        return self.hasher.hash(password)
+        # Through the gate like every check: Argon2 takes password_memory_kib each time.
+        with self.throttle.hashing.slot():
+            return self.hasher.hash(password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        with self.throttle.hashing.slot():
+            try:
+                return self.hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
 
     # -- roles ------------------------------------------------------------------------------
 
@@ -137,13 +160,43 @@ class AuthService:
 
     def set_password(self, session: Session, user_id: str, password: str) -> None:
         check_password_strength(password)
-        credential = session.get(UserCredential, user_id)
+        self.store_password_hash(session, user_id, self.hash_password(password))
+
+    def store_password_hash(
+        self,
+        session: Session,
+        user_id: str,
+        password_hash: str,
+        *,
+        expected_generation: int | None = None,
+    ) -> None:
+        """Give a user a new password (hashed by the caller, outside the write transaction):
+        every earlier token of the user is refused from now on, and the account's failed
+        sign-ins are forgotten. ``expected_generation``: the session generation the caller
+        saw when it checked the current password; a change in between is a Conflict."""
+        credential = session.get(UserCredential, user_id, with_for_update=True)
+        generation = credential.session_generation if credential is not None else 0
+        if expected_generation is not None and generation != expected_generation:
+            raise Conflict("the password was changed by another request meanwhile: try again")
         if credential is None:
-            session.add(UserCredential(user_id=user_id, password_hash=self.hash_password(password)))
+            credential = UserCredential(user_id=user_id, password_hash=password_hash)
+            session.add(credential)
         else:
-            credential.password_hash = self.hash_password(password)
+            credential.password_hash = password_hash
             credential.updated_at = utcnow()
+        credential.session_generation = generation + 1
         session.flush()
+        bump_generation(session, AUTH_COUNTER)  # every process re-reads what tokens must carry
+        email = self._email(session, user_id)
+        if email:
+            self.throttle.clear(session, self.throttle.account_key("password", email))
+
+    def _email(self, session: Session, user_id: str) -> str | None:
+        data = session.execute(
+            sa.select(records.c.data).where(records.c.id == user_id, object_is("user"))
+        ).scalar()
+        email = (data or {}).get("email")
+        return str(email) if email else None
 
     def find_user_id(self, session: Session, email: str) -> str | None:
         from kindred.records.storage import field_expression
@@ -156,20 +209,67 @@ class AuthService:
 
     # -- credentials → principal ------------------------------------------------------------
 
-    def authenticate_password(self, session: Session, email: str, password: str) -> Principal:
-        user_id = self.find_user_id(session, email)
-        credential = session.get(UserCredential, user_id) if user_id else None
-        try:
-            self.hasher.verify(
-                credential.password_hash if credential else self._dummy_hash, password
-            )
-        except (VerificationError, InvalidHashError):
-            raise Unauthenticated("wrong email or password") from None
-        if credential is None or user_id is None:
+    def sign_in(
+        self, database: Database, email: str, password: str, address: str
+    ) -> tuple[str, int]:
+        """A password sign-in, throttled per account and per client address
+        (auth/throttle.py): a bearer token and its lifetime in seconds."""
+        throttle = self.throttle
+        throttle.check_address("password", address)
+        key = throttle.account_key("password", email)
+        with database.read() as session:
+            on_record = throttle.check_account(session, key, FAILED_SIGN_INS)
+            user_id = self.find_user_id(session, email)
+            stored = self._stored_password(session, user_id) if user_id else None
+        # Checked outside any transaction: no pooled connection is held while waiting for a
+        # hashing slot. Unknown emails are checked against a dummy hash, so the answer takes
+        # as long, and are counted like known ones.
+        matches = self._verify(stored[0] if stored else self._dummy_hash, password)
+        if not matches or stored is None or user_id is None:
+            with database.write() as session:
+                throttle.record_failure(session, key)
+            throttle.address_failed("password", address)
             raise Unauthenticated("wrong email or password")
-        return self.load_principal(session, user_id, via="password")
+        with database.write() if on_record else database.read() as session:
+            principal = self.load_principal(session, user_id, via="password")
+            if on_record:
+                throttle.clear(session, key)
+        return self.issue_token(principal, stored[1])
 
-    def issue_token(self, principal: Principal) -> tuple[str, int]:
+    def verify_current_password(
+        self, database: Database, user_id: str, password: str, address: str
+    ) -> int:
+        """Check a user's current password (to change it), throttled like a sign-in of
+        their account; the session generation it was checked at."""
+        throttle = self.throttle
+        throttle.check_address("password", address)
+        with database.read() as session:
+            key = throttle.account_key("password", self._email(session, user_id) or user_id)
+            throttle.check_account(session, key, FAILED_SIGN_INS)
+            stored = self._stored_password(session, user_id)
+        if not self._verify(stored[0] if stored else self._dummy_hash, password) or not stored:
+            with database.write() as session:
+                throttle.record_failure(session, key)
+            throttle.address_failed("password", address)
+            raise PermissionDenied(
+                "the current password is wrong",
+                errors=[field_error("/current_password", "wrong", "not your current password")],
+            )
+        return stored[1]
+
+    @staticmethod
+    def _stored_password(session: Session, user_id: str) -> tuple[str, int] | None:
+        """(password hash, session generation) of a user, or None (no password)."""
+        row = session.execute(
+            sa.select(UserCredential.password_hash, UserCredential.session_generation).where(
+                UserCredential.user_id == user_id
+            )
+        ).first()
+        return (row.password_hash, row.session_generation) if row else None
+
+    def issue_token(self, principal: Principal, session_generation: int) -> tuple[str, int]:
+        """A bearer token for ``principal``, valid until it expires or the user's password
+        changes (``session_generation``: the user credential's, read with the password)."""
         now = dt.datetime.now(dt.UTC)
         lifetime = self.settings.access_token_minutes * 60
         claims = {
@@ -178,6 +278,7 @@ class AuthService:
             "exp": int(now.timestamp()) + lifetime,
             "iss": "kindred",
             "jti": secrets.token_hex(8),
+            "sgen": session_generation,
         }
         return jwt.encode(claims, self.settings.secret_key, algorithm=JWT_ALGORITHM), lifetime
 
@@ -195,7 +296,30 @@ class AuthService:
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the access token is invalid ({error})") from None
         generation = current_generation(session, AUTH_COUNTER)
-        return self._principal(session, str(claims["sub"]), "token", generation)
+        user_id = str(claims["sub"])
+        # Tokens from before the session generation existed carry none: generation 0.
+        if claims.get("sgen", 0) != self._session_generation(session, user_id, generation):
+            raise Unauthenticated("this session ended when the password was changed; sign in again")
+        return self._principal(session, user_id, "token", generation)
+
+    def _session_generation(self, session: Session, user_id: str, generation: int) -> int:
+        cached = self._sessions.get(user_id)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        value = session.execute(
+            sa.select(UserCredential.session_generation).where(UserCredential.user_id == user_id)
+        ).scalar()
+        if len(self._sessions) > 10_000:
+            self._sessions.clear()
+        self._sessions[user_id] = (generation, int(value or 0))
+        return int(value or 0)
+
+    def acting_principal(self, session: Session, user_id: str) -> Principal:
+        """The principal automation (a scenario, an agent) acts as, with its current rights:
+        a demoted author's automation loses the rights at once, a deactivated one's stops
+        (Unauthenticated). Cached like every principal, per auth generation."""
+        generation = current_generation(session, AUTH_COUNTER)
+        return self._principal(session, user_id, "automation", generation)
 
     def _principal(self, session: Session, user_id: str, via: str, generation: int) -> Principal:
         cached = self._principals.get(user_id)
@@ -243,7 +367,21 @@ class AuthService:
         session.flush()
         bump_generation(session, AUTH_COUNTER)
 
-    def principal_from_api_key(self, session: Session, plaintext: str) -> Principal:
+    def principal_from_api_key(
+        self, session: Session, plaintext: str, address: str | None = None
+    ) -> Principal:
+        """The principal of an API key. With the client's ``address``, failures spend its
+        budget and a spent budget is refused (429) before the key is looked at."""
+        if address is None:
+            return self._principal_from_api_key(session, plaintext)
+        self.throttle.check_address("api-key", address)
+        try:
+            return self._principal_from_api_key(session, plaintext)
+        except Unauthenticated:
+            self.throttle.address_failed("api-key", address)
+            raise
+
+    def _principal_from_api_key(self, session: Session, plaintext: str) -> Principal:
         if not plaintext.startswith(API_KEY_PREFIX):
             raise Unauthenticated("that is not a Kindred API key (they start with 'kdr_')")
         digest = hashlib.sha256(plaintext.encode()).hexdigest()

@@ -123,6 +123,28 @@ def seed(
         )
 
 
+AUTOMATION_EMAIL = "automation@kindred.demo"
+
+
+def _automation_principal(kindred: Kindred) -> str:
+    """The service principal the demo's scenarios and agents run as: the integration role
+    (business records, no user administration), no password; made once, through the record
+    service (change log and ledger)."""
+    with kindred.database.write() as session:
+        found = kindred.auth.find_user_id(session, AUTOMATION_EMAIL)
+        if found:
+            return found
+        user = kindred.auth.create_user(
+            session,
+            email=AUTOMATION_EMAIL,
+            name="Demo automation 自动化",
+            password=None,
+            roles=["integration"],
+            extra={"kind": "service"},
+        )
+        return str(user["id"])
+
+
 def _ensure_demo_logins(kindred: Kindred) -> None:
     """Give the seeded demo users a known password (the demo prints it)."""
     from kindred.auth.models import UserCredential
@@ -198,7 +220,12 @@ def demo(
             "Types",
             f"curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/event-types?domain=iot'",
         ),
-        ("Metrics", f"{base}/metrics"),
+        ("Metrics", f"{base}/metrics   (from this machine; elsewhere KINDRED_METRICS_TOKEN)"),
+        (
+            "Runs",
+            f"curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/scenario-runs?limit=5'"
+            f"   (the chains act as {AUTOMATION_EMAIL}, a service principal; docs/security.md)",
+        ),
         *(
             [
                 (
@@ -341,15 +368,16 @@ def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
     from kindred.agents.demo import CASES, golden_cases, seed_case
     from kindred.agents.evaluation import evaluate
     from kindred.agents.runtime import runtime_for
-    from kindred.auth.permissions import SYSTEM_PRINCIPAL
     from kindred.reference.hospitals import BY_CREDIT_CODE
 
     settings = kindred.settings
     if not all(getattr(settings, attribute) for _, attribute, _ in REFERENCE_SYSTEMS):
         error_console.print("agents demo skipped: the reference systems are not all running")
         return []
+    automation = _automation_principal(kindred)
     with kindred.database.write() as session:
-        kindred.agents.install_examples(session)
+        kindred.agents.install_examples(session, run_as=automation)
+        acting = kindred.auth.acting_principal(session, automation)
         intents = seed_case(session, kindred.records)
         for case in golden_cases(intents):
             kindred.agents.add_case(
@@ -383,7 +411,7 @@ def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
                     "purchase_intent_review",
                     k=3,
                     versions=None,
-                    principal=SYSTEM_PRINCIPAL,
+                    principal=acting,
                 )
             )
         finally:
@@ -455,8 +483,9 @@ def _demo_consent(kindred: Kindred) -> tuple[str, str] | None:
 def _demo_scenarios(kindred: Kindred) -> None:
     """Install the article's chains, send the events that set them off, run them and show
     what they did (contract expiries come from a scheduler sweep, as in the server)."""
+    automation = _automation_principal(kindred)
     with kindred.database.write() as session:
-        installed = kindred.scenarios.install_examples(session)
+        installed = kindred.scenarios.install_examples(session, run_as=automation)
         asset = session.execute(
             sa.text(
                 "SELECT r.id, json_extract(r.data, '$.serial_number') FROM records r "

@@ -55,7 +55,9 @@ class BulkInserter:
             for row in rows:
                 values = list(row)
                 for i in json_positions:
-                    values[i] = orjson.dumps(values[i]).decode()
+                    # None is SQL NULL (an absent value), not the JSON text 'null'.
+                    if values[i] is not None:
+                        values[i] = orjson.dumps(values[i]).decode()
                 for i in time_positions:
                     values[i] = sqlite_timestamp(values[i])
                 converted.append(values)

@@ -137,6 +137,8 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
+        # SQL parameters are the data (names, phones …): errors must not carry them to logs.
+        engine_kwargs.setdefault("hide_parameters", True)
         self.configuration = configuration_for(url)
         self.engine = self.configuration.create(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name

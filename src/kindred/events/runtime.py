@@ -200,24 +200,43 @@ class EventRuntime:
         with self.kindred.database.write() as session:
             return purge_runs(session, datetime.now(UTC) - timedelta(days=days))
 
-    async def _retention_forever(self) -> None:
-        days = self.kindred.settings.bus_retention_days
-        while True:
-            cutoff = datetime.now(UTC) - timedelta(days=days)
-            report = await self.kindred.events.bus.apply_retention(cutoff)
-            purged = await asyncio.to_thread(
-                self.kindred.events.purge_resolved_dead_letters, cutoff
+    async def run_retention_once(self) -> dict[str, int]:
+        """One retention pass: old events, resolved dead letters after the bus retention,
+        open ones after ``dead_letter_retention_days``, finished scenario runs. Returns
+        what each removed."""
+        settings = self.kindred.settings
+        events = self.kindred.events
+        await events.start()
+        now = datetime.now(UTC)
+        cutoff = now - timedelta(days=settings.bus_retention_days)
+        report = await events.bus.apply_retention(cutoff)
+        purged = await asyncio.to_thread(events.purge_resolved_dead_letters, cutoff)
+        if purged:
+            log.info("retention removed %d resolved dead letter(s)", purged)
+        unresolved = await asyncio.to_thread(
+            events.purge_unresolved_dead_letters,
+            now - timedelta(days=settings.dead_letter_retention_days),
+        )
+        if unresolved:
+            log.info("retention removed %d unresolved dead letter(s)", unresolved)
+        runs = await asyncio.to_thread(self._purge_runs)
+        if runs:
+            log.info("retention removed %d finished scenario run(s)", runs)
+        if report.deleted:
+            log.info(
+                "retention removed %d event(s); log %d → %d bytes",
+                report.deleted,
+                report.bytes_before,
+                report.bytes_after,
             )
-            if purged:
-                log.info("retention removed %d resolved dead letter(s)", purged)
-            runs = await asyncio.to_thread(self._purge_runs)
-            if runs:
-                log.info("retention removed %d finished scenario run(s)", runs)
-            if report.deleted:
-                log.info(
-                    "retention removed %d event(s); log %d → %d bytes",
-                    report.deleted,
-                    report.bytes_before,
-                    report.bytes_after,
-                )
+        return {
+            "events": report.deleted,
+            "resolved_dead_letters": purged,
+            "unresolved_dead_letters": unresolved,
+            "scenario_runs": runs,
+        }
+
+    async def _retention_forever(self) -> None:
+        while True:
+            await self.run_retention_once()
             await asyncio.sleep(RETENTION_INTERVAL_SECONDS)

@@ -9,6 +9,7 @@ dropped silently. The caller is acknowledged only after the append committed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -337,8 +338,12 @@ class EventService:
         event_id: str | None = None,
         event_source: str | None = None,
         context: dict[str, Any] | None = None,
+        payload_bytes: int | None = None,
     ) -> str:
-        truncated = len(payload) > DEAD_LETTER_KEEP_BYTES
+        """Store one dead letter. ``payload_bytes``: the size of the whole payload when
+        ``payload`` is only the start of it (a sample)."""
+        size = len(payload) if payload_bytes is None else payload_bytes
+        truncated = size > min(len(payload), DEAD_LETTER_KEEP_BYTES)
         letter = DeadLetter(
             id=new_id(),
             channel=channel,
@@ -351,7 +356,7 @@ class EventService:
             content_type=content_type,
             context=context,
             payload=payload[:DEAD_LETTER_KEEP_BYTES],
-            payload_bytes=len(payload),
+            payload_bytes=size,
             truncated=truncated,
             status="open",
             attempts=0,
@@ -365,6 +370,38 @@ class EventService:
         """Record one dead letter in its own transaction (channel-level refusals)."""
         with self.database.write() as session:
             return self.record_dead_letter(session, **fields)
+
+    def sample_refused(
+        self,
+        *,
+        channel: str,
+        reason: str,
+        detail: str,
+        payload: bytes,
+        keep_bytes: int,
+        quota: int,
+        content_type: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> str | None:
+        """Keep a sample of a payload refused before its sender was authenticated: its first
+        ``keep_bytes`` bytes, its size and SHA-256. None when the store already holds
+        ``quota`` dead letters: an anonymous sender may not fill the disk (refusals from
+        authenticated senders go through ``record_dead_letter`` and are always kept)."""
+        digest = hashlib.sha256(payload).hexdigest()
+        with self.database.write() as session:
+            held = session.execute(sa.select(sa.func.count()).select_from(DeadLetter))
+            if held.scalar_one() >= quota:
+                return None
+            return self.record_dead_letter(
+                session,
+                channel=channel,
+                reason=reason,
+                detail=detail,
+                payload=payload[:keep_bytes],
+                payload_bytes=len(payload),
+                content_type=content_type,
+                context={**(context or {}), "sample": True, "sha256": digest},
+            )
 
     # -- dead letters --------------------------------------------------------------------
 
@@ -517,6 +554,29 @@ class EventService:
                 )
             )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def purge_unresolved_dead_letters(self, older_than: datetime) -> int:
+        """Delete open dead letters received before ``older_than``.
+
+        Open letters are work, but work nobody did for the whole retention period (and, from
+        unauthenticated senders, often never work at all); without an end the store only
+        grows. One ledger entry records how many went and from when.
+        """
+        with self.database.write() as session:
+            result = session.execute(
+                sa.delete(DeadLetter).where(
+                    DeadLetter.status == "open", DeadLetter.received_at < older_than
+                )
+            )
+            purged = int(getattr(result, "rowcount", 0) or 0)
+            if purged:
+                self.ledger.append(
+                    session,
+                    "events.dead_letter.expired",
+                    {"purged": purged, "received_before": older_than.isoformat()},
+                    [],
+                )
+        return purged
 
     def dead_letter_counts(self) -> dict[str, int]:
         with self.database.read() as session:

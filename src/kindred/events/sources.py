@@ -20,6 +20,7 @@ import orjson
 
 from kindred.errors import KindredError, MalformedRequest, ValidationFailed
 from kindred.events import channels
+from kindred.events.guard import SourceGuard
 from kindred.events.models import DeadLetter
 from kindred.events.service import BadSignature, EventService, IngestReport
 
@@ -33,7 +34,7 @@ class ChannelUnsupported(KindredError):
     title = "Unsupported message"
 
 
-def channel_problem(error: channels.ChannelError, letter_id: str) -> KindredError:
+def channel_problem(error: channels.ChannelError, letter_id: str | None) -> KindredError:
     if error.reason == "bad_signature":
         return BadSignature(error.detail, dead_letter=letter_id)
     if error.reason == "unsupported":
@@ -51,26 +52,71 @@ async def ingest_native(
     verify: Callable[[], None] | None = None,
     context: dict[str, Any] | None = None,
     started: float | None = None,
+    guard: SourceGuard | None = None,
+    source: str = "unknown",
 ) -> IngestReport:
     """Verify, translate and ingest one native payload; a refusal is dead-lettered and raised
-    as the matching problem (401 bad signature, 400 malformed, 422 unsupported)."""
+    as the matching problem (401 bad signature, 400 malformed, 422 unsupported).
+
+    A refusal for authentication is the ``guard``'s: counted, and kept only as a bounded
+    sample (``SourceGuard``) — its sender is unknown, so it may not fill the store."""
     started = started if started is not None else time.perf_counter()
     try:
         if verify is not None:
             verify()
         events = translate()
     except channels.ChannelError as error:
-        letter = await asyncio.to_thread(
-            service.dead_letter_now,
-            channel=channel,
-            reason=error.reason,
-            detail=error.detail,
-            payload=body,
-            content_type=content_type,
-            context=context,
-        )
+        if error.reason == "bad_signature" and guard is not None:
+            letter = await _sample(
+                service,
+                guard,
+                error,
+                channel,
+                body,
+                content_type,
+                {**(context or {}), "source": source},
+            )
+        else:
+            letter = await asyncio.to_thread(
+                service.dead_letter_now,
+                channel=channel,
+                reason=error.reason,
+                detail=error.detail,
+                payload=body,
+                content_type=content_type,
+                context=context,
+            )
         raise channel_problem(error, letter) from None
     return await service.ingest(events, channel=channel, context=context, started=started)
+
+
+async def _sample(
+    service: EventService,
+    guard: SourceGuard,
+    error: channels.ChannelError,
+    channel: str,
+    body: bytes,
+    content_type: str | None,
+    context: dict[str, Any],
+) -> str | None:
+    """The dead letter kept for an unauthenticated refusal, if any is. ``context`` names the
+    source address: what an operator needs to act on an attack."""
+    if not guard.failed(channel, context["source"]):
+        return None
+    letter = await asyncio.to_thread(
+        service.sample_refused,
+        channel=channel,
+        reason=error.reason,
+        detail=error.detail,
+        payload=body,
+        keep_bytes=guard.sample_bytes,
+        quota=guard.quota,
+        content_type=content_type,
+        context=context,
+    )
+    if letter is None:
+        guard.quota_full(channel)
+    return letter
 
 
 def translate_dead_letter(letter: DeadLetter) -> list[Any]:

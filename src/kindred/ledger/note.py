@@ -70,12 +70,17 @@ def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     return f"{text}\n{DASH} {name} {encoded}\n"
 
 
-def open_note(signed: str, verifier: Verifier) -> str:
-    """Return the note text if ``verifier``'s key signed it; raise NoteError otherwise."""
+def split_note(signed: str) -> tuple[str, str]:
+    """The note text (ending in a newline) and its signature lines, unverified."""
     if "\n\n" not in signed:
         raise NoteError("not a signed note: no blank line before the signatures")
     split = signed.rindex("\n\n")
-    text, signatures = signed[: split + 1], signed[split + 2 :]
+    return signed[: split + 1], signed[split + 2 :]
+
+
+def open_note(signed: str, verifier: Verifier) -> str:
+    """Return the note text if ``verifier``'s key signed it; raise NoteError otherwise."""
+    text, signatures = split_note(signed)
     if any(ord(c) < 0x20 and c != "\n" for c in signed):
         raise NoteError("signed notes must not contain control characters")
     found = False

@@ -22,6 +22,10 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESERVED_FIELD_NAMES = frozenset(
     {"id", "object", "version", "created_at", "updated_at", "created_by", "updated_by", "meta"}
 )
+# Keys of the responses around records: ``included`` sits beside a record's fields in GET,
+# ``next_cursor`` and ``items`` beside lists. New fields may not take them (MetadataService);
+# fields saved before they were reserved keep loading, so they are not in the check above.
+ENVELOPE_NAMES = frozenset({"included", "next_cursor", "items"})
 MAX_TEXT = 255
 MAX_LONG_TEXT = 100_000
 
@@ -194,6 +198,9 @@ class ObjectDefinition(BaseModel):
     validation_rules: tuple[ValidationRule, ...] = ()
     # Which field names the record in lists and search ("display name").
     title_field: str | None = None
+    # A child object (order lines of an order): the required to-one relation to its parent.
+    # Its records are visible exactly where their parent is; they have no scope of their own.
+    parent: str | None = None
     version: int = 1
 
     @model_validator(mode="after")
@@ -207,6 +214,14 @@ class ObjectDefinition(BaseModel):
             raise ValueError("validation rule names must be distinct")
         if self.title_field and self.title_field not in names:
             raise ValueError(f"title_field '{self.title_field}' is not a field of this object")
+        if self.parent is not None:
+            link = self.field(self.parent)
+            if link is None or link.type is not FieldType.RELATION or link.is_many_relation:
+                raise ValueError(f"parent '{self.parent}' must be a to-one relation field")
+            if not link.required:
+                raise ValueError(f"parent '{self.parent}' must be required (a child needs one)")
+            if link.target == self.name:
+                raise ValueError("an object cannot be its own parent")
         return self
 
     def field(self, name: str) -> FieldDefinition | None:
@@ -254,6 +269,8 @@ def _string_checker(field: FieldDefinition, default_max: int) -> Checker:
             raise FieldValueError("type", f"expected a string, got {_type_name(value)}")
         if len(value) > limit:
             raise FieldValueError("max_length", f"at most {limit} characters (got {len(value)})")
+        if "\x00" in value:
+            raise FieldValueError("nul", NUL_MESSAGE)
         return value
 
     return check
@@ -410,7 +427,23 @@ def _relation_checker(field: FieldDefinition) -> Checker:
 
 
 def _json_checker(value: Any) -> Any:
+    if _has_nul(value):
+        raise FieldValueError("nul", NUL_MESSAGE)
     return value
+
+
+# Neither dialect stores U+0000 in text (PostgreSQL refuses it in text and jsonb alike).
+NUL_MESSAGE = "text may not contain the NUL character (U+0000)"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def build_checker(field: FieldDefinition) -> Checker:

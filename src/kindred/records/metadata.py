@@ -9,6 +9,7 @@ expression is refused with its position instead of failing at the first record s
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from kindred.db import driver_rows
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.fields import (
+    ENVELOPE_NAMES,
     Checker,
     FieldDefinition,
     FieldType,
@@ -54,10 +56,18 @@ class CompiledObject:
     fields: dict[str, FieldDefinition]
     # Customer-authorized fields, in definition order: every read of the object asks.
     customer_authorized: tuple[str, ...] = ()
+    # A child object's parent, linked by the registry: its records are visible where the
+    # parent record is (order lines inherit their order's territory and owner).
+    parent: CompiledObject | None = None
 
     @property
     def name(self) -> str:
         return self.definition.name
+
+    @property
+    def parent_relation(self) -> str:
+        """The edge name (``record_links.relation``) from a child record to its parent."""
+        return f"{self.definition.name}.{self.definition.parent}"
 
     @property
     def territorial(self) -> bool:
@@ -100,11 +110,40 @@ def compile_object(definition: ObjectDefinition) -> CompiledObject:
     )
 
 
+# The parent of a child whose parent object is missing: no record of it is visible.
+ORPHAN = compile_object(ObjectDefinition(name="orphan", label="Orphan", label_plural="Orphans"))
+
+
+def link_parents(objects: dict[str, CompiledObject]) -> dict[str, CompiledObject]:
+    """Each child object linked to its (linked) parent; a parent that is missing or part of
+    a cycle leaves the child with no record visible to scoped readers (see visibility)."""
+    linked: dict[str, CompiledObject] = {}
+
+    def link(name: str, trail: tuple[str, ...]) -> CompiledObject:
+        if name in linked:
+            return linked[name]
+        compiled = objects[name]
+        parent_name = compiled.definition.parent
+        target = compiled.fields[parent_name].target if parent_name else None
+        if target is None:
+            linked[name] = compiled
+        elif target not in objects or target in trail:
+            # Refused on save; if it ever happens, fail closed: an orphan link.
+            linked[name] = dataclasses.replace(compiled, parent=ORPHAN)
+        else:
+            linked[name] = dataclasses.replace(compiled, parent=link(target, (*trail, name)))
+        return linked[name]
+
+    for name in objects:
+        link(name, ())
+    return linked
+
+
 class Registry:
     """An immutable snapshot of every object definition at one metadata generation."""
 
     def __init__(self, objects: dict[str, CompiledObject], generation: int) -> None:
-        self.objects = objects
+        self.objects = link_parents(objects)
         self.generation = generation
 
     def get(self, name: str) -> CompiledObject:
@@ -249,6 +288,22 @@ def _validation_failed(error: Exception, prefix: str = "") -> ValidationFailed:
     return ValidationFailed(str(error))
 
 
+def _refuse_envelope_names(fields: list[tuple[str, str]]) -> None:
+    """Refuse new fields named like a response envelope key; ``fields`` holds (JSON Pointer
+    of the name, name) pairs."""
+    errors = [
+        field_error(
+            path,
+            "reserved",
+            f"'{name}' is reserved: it is a key of the API's responses around records",
+        )
+        for path, name in fields
+        if name in ENVELOPE_NAMES
+    ]
+    if errors:
+        raise ValidationFailed("the definition is invalid", errors=errors)
+
+
 class MetadataService:
     """Changes object definitions. Every method runs inside the caller's write session."""
 
@@ -279,6 +334,14 @@ class MetadataService:
             if missing:
                 updated = current.model_copy(update={"fields": current.fields + tuple(missing)})
                 summary = "standard fields added: " + ", ".join(f.name for f in missing)
+                self._save(session, current, updated, "upgrade", summary, actor_id, None)
+                current = updated
+                changed += 1
+            if current.parent != standard.parent:
+                # Child objects inherit their parent's visibility (a security fix: order
+                # lines were readable across territories).
+                updated = current.model_copy(update={"parent": standard.parent})
+                summary = f"parent: {standard.parent}"
                 self._save(session, current, updated, "upgrade", summary, actor_id, None)
                 changed += 1
         if changed:
@@ -315,6 +378,9 @@ class MetadataService:
             definition = ObjectDefinition.model_validate(payload)
         except Exception as error:
             raise _validation_failed(error) from None
+        _refuse_envelope_names(
+            [(f"/fields/{i}/name", field.name) for i, field in enumerate(definition.fields)]
+        )
         registry = self.registry(session)
         if definition.name in registry:
             raise Conflict(f"object '{definition.name}' already exists")
@@ -423,6 +489,7 @@ class MetadataService:
             field = FieldDefinition.model_validate({**payload, "standard": False})
         except Exception as error:
             raise _validation_failed(error) from None
+        _refuse_envelope_names([("/name", field.name)])
         if current.field(field.name):
             raise Conflict(f"field '{object_name}.{field.name}' already exists")
         updated = current.model_copy(update={"fields": (*current.fields, field)})

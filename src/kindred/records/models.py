@@ -125,6 +125,9 @@ class ChangeLogEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Automation that made the change with the actor's rights (scenario, version, run,
+    # triggering event); null for a person's own request.
+    acting_for: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
 
     __table_args__ = (
         Index("ix_change_log_record", "record_id", "id"),

@@ -7,6 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -190,6 +191,13 @@ class QueryCompiler:
             return COLUMN_FIELDS[name], "text"
         return field_expression(self.dialect, name, definition.sql_kind), definition.sql_kind
 
+    def cursor_kinds(self, sort: Sequence[tuple[str, bool]]) -> list[str]:
+        """What each value of a cursor for ``sort`` must be: the kind of each sort column,
+        then ``id`` (the tiebreaker every order ends with). ``timestamp`` and ``id`` columns
+        are never null."""
+        kinds = [self.expression(name, purpose="sort")[1] for name, _ in sort if name != "id"]
+        return [*kinds, "id"]
+
     def filter(self, item: FieldFilter) -> ColumnElement[bool]:
         expression, kind = self.expression(item.field, purpose="filter")
         definition = self.compiled.fields.get(item.field)
@@ -336,8 +344,21 @@ class QueryCompiler:
 # -- keyset cursors ------------------------------------------------------------------------
 
 
+# A cursor's values must fit the columns they are compared with: the signature only says the
+# cursor belongs to this query (anyone can compute it), so a rebuilt cursor may carry any JSON.
+# Python ints beyond this reach SQLite as an OverflowError; Decimals are kept to float range.
+MAX_CURSOR_INT = 2**63 - 1
+MAX_DECIMAL_DIGITS = 120
+
+
 def encode_cursor(signature: str, values: list[Any]) -> str:
-    payload = orjson.dumps({"s": signature, "v": values}, default=_json_default)
+    # PASSTHROUGH: orjson would write datetimes as plain strings, which decode as text and
+    # no longer compare with a timestamp column.
+    payload = orjson.dumps(
+        {"s": signature, "v": values},
+        default=_json_default,
+        option=orjson.OPT_PASSTHROUGH_DATETIME,
+    )
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
@@ -359,7 +380,10 @@ def _decode_value(value: Any) -> Any:
     return value
 
 
-def decode_cursor(cursor: str, signature: str) -> list[Any]:
+def decode_cursor(cursor: str, signature: str, kinds: Sequence[str] | None = None) -> list[Any]:
+    """The values of a cursor of the query with ``signature``; with ``kinds`` (one per sort
+    column, ``QueryCompiler.cursor_kinds``) each value is checked to be one such a column
+    holds, so a rebuilt cursor is a 400, never a failing statement."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = orjson.loads(base64.urlsafe_b64decode(padded))
@@ -368,9 +392,49 @@ def decode_cursor(cursor: str, signature: str) -> list[Any]:
                 "this cursor belongs to a query with a different sort order or filter; "
                 "start again without a cursor"
             )
-        return [_decode_value(v) for v in payload["v"]]
+        values = [_decode_value(v) for v in payload["v"]]
+        if kinds is None:
+            return values
+        if not isinstance(payload["v"], list) or len(values) != len(kinds):
+            raise ValueError("not one value per sort column")
+        return [_cursor_value(value, kind) for value, kind in zip(values, kinds, strict=True)]
     except (binascii.Error, ValueError, KeyError, TypeError, ArithmeticError):
         raise MalformedRequest("the cursor is not valid; use next_cursor from a response") from None
+
+
+def _cursor_value(value: Any, kind: str) -> Any:
+    """``value`` as a column of ``kind`` holds it (see ``QueryCompiler.cursor_kinds``), or a
+    ValueError. Nulls are allowed where the column may be null (field values)."""
+    if value is None:
+        if kind in ("id", "timestamp"):
+            raise ValueError("this column is never null")
+        return None
+    if kind in ("id", "text", "date", "datetime"):
+        # PostgreSQL text cannot hold NUL; no stored value contains one.
+        if isinstance(value, str) and "\x00" not in value:
+            return value
+    elif kind == "timestamp":
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value
+    elif kind == "boolean":
+        # SQLite reads JSON booleans back as 0 and 1.
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return bool(value)
+    elif kind == "number":
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not a number")
+        if isinstance(value, int) and abs(value) <= MAX_CURSOR_INT:
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return value
+        if (
+            isinstance(value, Decimal)
+            and value.is_finite()
+            and len(value.as_tuple().digits) <= MAX_DECIMAL_DIGITS
+            and abs(value.adjusted()) <= 400
+        ):
+            return value
+    raise ValueError(f"not a {kind} value")
 
 
 def keyset_predicate(

@@ -37,7 +37,7 @@ from kindred.records.fields import (
     build_checker,
     format_datetime,
 )
-from kindred.records.metadata import CompiledObject, Registry, RegistryCache
+from kindred.records.metadata import ORPHAN, CompiledObject, Registry, RegistryCache
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.query import (
     ListQuery,
@@ -81,7 +81,10 @@ CHANGE_LOG_COLUMNS = (
     "before",
     "after",
     "created_at",
+    "acting_for",
 )
+# Objects whose records shape who may do what: written only by principals who manage users.
+SECURITY_OBJECTS = frozenset({"user", "territory"})
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class RequestContext:
     # for holding them; None → the defaults of the field's class.
     source: str = "crm"
     legal_basis: str | None = None
+    # Automation acting with this principal's rights: what it is and why it acts, e.g.
+    # {"scenario": …, "version": …, "run": …, "author": …, "event": {…}}; recorded with
+    # every change it makes (change log and ledger).
+    acting_for: dict[str, Any] | None = None
 
 
 class FieldReadHook(Protocol):
@@ -182,29 +189,75 @@ class RecordService:
     ) -> tuple[CompiledObject, EffectivePermission]:
         compiled = self.registry(session).get(name)
         permission = context.principal.permission(name)
-        if not permission.can(action):  # type: ignore[arg-type]
-            raise PermissionDenied(
-                f"you may not {action} {compiled.definition.label_plural.lower()}"
-            )
+        self._check_action(compiled, permission, context.principal, action)
         return compiled, permission
 
     @staticmethod
+    def _check_action(
+        compiled: CompiledObject, permission: EffectivePermission, principal: Principal, action: str
+    ) -> None:
+        label = compiled.definition.label_plural.lower()
+        if not permission.can(action):  # type: ignore[arg-type]
+            raise PermissionDenied(f"you may not {action} {label}")
+        if (
+            action != "read"
+            and compiled.name in SECURITY_OBJECTS
+            and not principal.can_manage_users
+        ):
+            # Users and territories decide who may do what: a grant on the object alone
+            # (e.g. a role with "*") is not enough to change them.
+            raise PermissionDenied(f"changing {label} needs permission to manage users")
+
+    @staticmethod
     def visibility(
-        compiled: CompiledObject, permission: EffectivePermission, principal: Principal
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        principal: Principal,
+        table: Any = None,
     ) -> sa.ColumnElement[bool] | None:
-        """The SQL predicate limiting which records of this object the principal sees."""
+        """The SQL predicate limiting which records of this object the principal sees.
+
+        ``table``: the records table or an alias of it the predicate is about. A child
+        object's records are visible where their parent record is (and the principal may
+        read the parent object); the child's own scope can only narrow that further.
+        """
+        rows = records if table is None else table
+        own: sa.ColumnElement[bool] | None
         if permission.scope == "all":
-            return None
-        if permission.scope == "territory" and compiled.territorial:
+            own = None
+        elif permission.scope == "territory" and compiled.territorial:
             if principal.territory_ids:
-                return sa.or_(
-                    records.c.territory_id.in_(sorted(principal.territory_ids)),
-                    records.c.owner_id == principal.user_id,
+                own = sa.or_(
+                    rows.c.territory_id.in_(sorted(principal.territory_ids)),
+                    rows.c.owner_id == principal.user_id,
                 )
-            return records.c.owner_id == principal.user_id
-        if permission.scope == "territory":
-            return None  # objects without territories are shared within the role
-        return records.c.owner_id == principal.user_id
+            else:
+                own = rows.c.owner_id == principal.user_id
+        elif permission.scope == "territory":
+            own = None  # objects without territories are shared within the role
+        else:
+            own = rows.c.owner_id == principal.user_id
+        parent = compiled.parent
+        if parent is None:
+            return own
+        if parent is ORPHAN:
+            return sa.false()
+        parent_permission = principal.permission(parent.name)
+        if not parent_permission.can("read"):
+            return sa.false()
+        parents = records.alias(f"parent_{parent.name}")
+        parent_visible = RecordService.visibility(parent, parent_permission, principal, parents)
+        if parent_visible is None:
+            return own
+        visible_parents = sa.select(parents.c.id).where(
+            parents.c.object == parent.name, parent_visible
+        )
+        edge = sa.select(links.c.source_id).where(
+            links.c.relation == compiled.parent_relation,
+            links.c.target_id.in_(visible_parents),
+        )
+        inherited = rows.c.id.in_(edge)
+        return inherited if own is None else sa.and_(own, inherited)
 
     def _is_visible(
         self,
@@ -214,6 +267,8 @@ class RecordService:
         owner_id: str | None,
         territory_id: str | None,
     ) -> bool:
+        """Visibility of a record from its owner and territory columns (not for children:
+        their visibility is their parent's, see ``visible_ids``)."""
         if permission.scope == "all":
             return True
         if owner_id == principal.user_id:
@@ -221,6 +276,32 @@ class RecordService:
         if permission.scope == "territory":
             return not compiled.territorial or territory_id in principal.territory_ids
         return False
+
+    def visible_ids(
+        self,
+        session: Session,
+        compiled: CompiledObject,
+        permission: EffectivePermission,
+        principal: Principal,
+        ids: Iterable[str],
+    ) -> set[str]:
+        """Which of these records of ``compiled`` the principal sees (one query per 900)."""
+        wanted = sorted(set(ids))
+        visible = self.visibility(compiled, permission, principal)
+        if visible is None:
+            return set(wanted)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 900):
+            found.update(
+                session.execute(
+                    sa.select(records.c.id).where(
+                        object_is(compiled.name),
+                        records.c.id.in_(wanted[start : start + 900]),
+                        visible,
+                    )
+                ).scalars()
+            )
+        return found
 
     def present(
         self,
@@ -376,7 +457,7 @@ class RecordService:
         statement = statement.add_columns(*labelled)
         signature = sort_signature(query)
         if query.cursor:
-            values = decode_cursor(query.cursor, signature)
+            values = decode_cursor(query.cursor, signature, compiler.cursor_kinds(query.sort))
             if len(values) != len(order):
                 raise MalformedRequest("the cursor does not match this query")
             statement = statement.where(
@@ -641,9 +722,7 @@ class RecordService:
         if operation == "upsert":
             needs = {"update" if k in existing_rows else "create" for k in keys}
         for action in sorted(needs):
-            if not permission.can(action):  # type: ignore[arg-type]
-                label = compiled.definition.label_plural.lower()
-                raise PermissionDenied(f"you may not {action} {label}")
+            self._check_action(compiled, permission, context.principal, action)
 
         drafts: list[_Draft] = []
         for position, item in enumerate(items):
@@ -758,9 +837,20 @@ class RecordService:
             for row in session.execute(statement).all():
                 found[str(row.match_key)] = row
         visible_ids: dict[str, Any] = {}
+        seen = (
+            self.visible_ids(
+                session, compiled, permission, context.principal, [r.id for r in found.values()]
+            )
+            if compiled.parent is not None
+            else None
+        )
         for key, row in found.items():
-            if self._is_visible(
-                compiled, permission, context.principal, row.owner_id, row.territory_id
+            if (
+                row.id in seen
+                if seen is not None
+                else self._is_visible(
+                    compiled, permission, context.principal, row.owner_id, row.territory_id
+                )
             ):
                 visible_ids[key] = row
             elif operation == "upsert":
@@ -1062,8 +1152,9 @@ class RecordService:
         errors: list[dict[str, Any]],
     ) -> None:
         # Writing a record where you could not see it (another region, someone else's
-        # ownership) would be a way around visibility; refuse it.
-        if permission.scope == "all":
+        # ownership) would be a way around visibility; refuse it. A child's parent is a
+        # relation, checked visible like every relation target (_check_relations).
+        if permission.scope == "all" or compiled.parent is not None:
             return
         for draft in drafts:
             owner = draft.data.get("owner")
@@ -1224,6 +1315,7 @@ class RecordService:
                 "legal_basis": context.legal_basis,
                 "request_id": context.request_id,
                 "created_at": now,
+                "acting_for": context.acting_for,
             }
             for entry in entries
         ]
@@ -1231,7 +1323,7 @@ class RecordService:
             "change_log",
             CHANGE_LOG_COLUMNS,
             [tuple(row[c] for c in CHANGE_LOG_COLUMNS) for row in rows],
-            json_columns=frozenset({"before", "after"}),
+            json_columns=frozenset({"before", "after", "acting_for"}),
             time_columns=frozenset({"created_at"}),
         )
         for hook in self.change_hooks:
@@ -1273,6 +1365,7 @@ class RecordService:
                 "action": row.action,
                 "actor_id": row.actor_id,
                 "request_id": row.request_id,
+                "acting_for": row.acting_for,
                 "at": _iso(row.created_at),
                 "before": visible(row.before),
                 "after": visible(row.after),

@@ -53,6 +53,7 @@ def _object(
     title: str,
     rules: tuple[ValidationRule, ...] = (),
     territorial: bool = True,
+    parent: str | None = None,
 ) -> ObjectDefinition:
     # Not field-indexed: the records table keeps owner and territory in indexed columns.
     system = [_relation("owner", "user", label="Owner", label_zh="负责人", indexed=False)]
@@ -69,6 +70,7 @@ def _object(
         fields=tuple(fields + system),
         validation_rules=rules,
         title_field=title,
+        parent=parent,
     )
 
 
@@ -111,6 +113,9 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             ),
             _field("locale", "enum", options=("en", "zh-CN"), default="en"),
             _field("active", "boolean", default=True),
+            # A service principal is no person: automation an admin grants it runs with its
+            # roles (docs/security.md); it has no password and cannot sign in.
+            _field("kind", "enum", options=("person", "service"), default="person"),
         ],
         title="name",
         territorial=False,
@@ -434,6 +439,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         ],
         title="quantity",
         territorial=False,
+        parent="order",
     ),
     _object(
         "contract",

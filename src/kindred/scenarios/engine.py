@@ -20,19 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from kindred.auth.permissions import Principal
 from kindred.db import utcnow
+from kindred.errors import KindredError, PermissionDenied
 from kindred.events.bus import Delivery
 from kindred.events.envelope import CloudEvent, format_time, parse_time
 from kindred.records.metadata import current_generation
@@ -57,8 +58,8 @@ from kindred.scenarios.executors import (
 )
 from kindred.scenarios.matching import ScenarioMatcher
 from kindred.scenarios.messaging import ActionFailed
-from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep
-from kindred.scenarios.service import SCENARIOS_COUNTER, SYSTEM
+from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
+from kindred.scenarios.service import SCENARIOS_COUNTER
 from kindred.scenarios.windows import (
     AbsenceSpec,
     AbsenceTracker,
@@ -79,15 +80,63 @@ INLINE_GROUP_FAILURES = 3  # failed runs in one batch before one savepoint per r
 WARM_UP_PAGES = 200  # at most 200,000 events are replayed into windows after a restart
 
 
-def scenario_reader(compiled: CompiledScenario) -> RequestContext:
-    """Who a scenario's lookups read as: the system, for the scenario's declared purpose,
-    as the agent ``scenario:<name>`` (consents can name it), on the scenario channel."""
-    return dataclasses.replace(
-        SYSTEM,
+def scenario_reader(
+    compiled: CompiledScenario, version: int, principal: Principal
+) -> RequestContext:
+    """Who a scenario's lookups read as: its run-as principal (author or granted service
+    principal), for the scenario's declared purpose, as the agent ``scenario:<name>``
+    (consents can name it), on the scenario channel."""
+    return RequestContext(
+        principal,
+        request_id="scenarios",
         purpose=compiled.definition.purpose,
         agent=f"scenario:{compiled.name}",
         channel="scenario",
+        acting_for={"scenario": compiled.name, "version": version, "run_as": principal.user_id},
     )
+
+
+def _event_reference(event: dict[str, Any]) -> dict[str, Any]:
+    """What the change log and ledger keep of a run's triggering event."""
+    return {name: event.get(name) for name in ("id", "source", "type")}
+
+
+class _Readers:
+    """Per batch: each active scenario's reader context, its run-as principal loaded once
+    with current rights; None (logged, counted) where there is nobody to act as."""
+
+    def __init__(self, engine: ScenarioEngine, session: Any) -> None:
+        self.engine = engine
+        self.session = session
+        self._made: dict[int, RequestContext | None] = {}
+
+    def reader(self, position: int) -> RequestContext | None:
+        if position in self._made:
+            return self._made[position]
+        active = self.engine._active[position]
+        made: RequestContext | None = None
+        if active.run_as is None:
+            log.warning(
+                "scenario %s v%d has no run-as principal; not firing",
+                active.compiled.name,
+                active.version,
+            )
+        else:
+            try:
+                principal = self.engine.kindred.auth.acting_principal(self.session, active.run_as)
+            except KindredError as error:
+                log.warning(
+                    "scenario %s: its run-as principal %s cannot act (%s); not firing",
+                    active.compiled.name,
+                    active.run_as,
+                    error.detail,
+                )
+            else:
+                made = scenario_reader(active.compiled, active.version, principal)
+        if made is None:
+            metrics.NOBODY.labels(active.compiled.name).inc()
+        self._made[position] = made
+        return made
 
 
 def run_id(scenario: str, event: CloudEvent) -> str:
@@ -107,9 +156,11 @@ class NewRun:
     chain_depth: int
     started_at: datetime
     event_at: float
+    run_as: str | None = None
     status: str = "running"
     finished_at: datetime | None = None
     duration_ms: float | None = None
+    principal: Principal | None = None  # not stored: whose rights inline execution uses
 
     def row(self) -> dict[str, Any]:
         return {
@@ -125,6 +176,7 @@ class NewRun:
             "event_at": self.event_at,
             "finished_at": self.finished_at,
             "duration_ms": self.duration_ms,
+            "run_as": self.run_as,
         }
 
 
@@ -132,10 +184,7 @@ class NewRun:
 class Active:
     compiled: CompiledScenario
     version: int
-    reader: RequestContext = field(init=False)  # who its lookups read as, made once
-
-    def __post_init__(self) -> None:
-        self.reader = scenario_reader(self.compiled)
+    run_as: str | None  # the principal this version acts as (its rights loaded per batch)
 
 
 class ScenarioEngine:
@@ -158,6 +207,10 @@ class ScenarioEngine:
         self._in_flight: set[str] = set()
         self._waits_for_events = False
         self.executed = 0
+        # run id → the principal (and purpose) a run being executed acts with.
+        self._acting: dict[str, Principal] = {}
+        self._authors: dict[tuple[str, int], str | None] = {}  # who saved each version
+        self._purpose: dict[str, str | None] = {}
 
     # -- which scenarios are on ---------------------------------------------------------
 
@@ -167,9 +220,17 @@ class ScenarioEngine:
             if generation == self._generation:
                 return
             rows = session.execute(
-                sa.select(ScenarioRow.name, ScenarioRow.version).where(ScenarioRow.enabled)
+                sa.select(ScenarioRow.name, ScenarioRow.version, ScenarioVersion.run_as)
+                .join(
+                    ScenarioVersion,
+                    sa.and_(
+                        ScenarioVersion.name == ScenarioRow.name,
+                        ScenarioVersion.version == ScenarioRow.version,
+                    ),
+                )
+                .where(ScenarioRow.enabled)
             ).all()
-            active = [Active(self._compiled_version(session, n, v), v) for n, v in rows]
+            active = [Active(self._compiled_version(session, n, v), v, r) for n, v, r in rows]
         self._active = active
         self._generation = generation
         # One store for all scenarios; window names are made unique per scenario.
@@ -208,6 +269,8 @@ class ScenarioEngine:
         if key not in self._compiled:
             compiled = self.kindred.scenarios.compiled_version(session, name, version)
             self._compiled[key] = compiled
+            stored = session.get(ScenarioVersion, key)
+            self._authors[key] = stored.created_by if stored is not None else None
             # Known once per version, not per batch: only then does the consumer look for
             # runs waiting on the events it handles.
             self._waits_for_events = self._waits_for_events or any(
@@ -234,6 +297,7 @@ class ScenarioEngine:
         matcher = self._matcher
         assert matcher is not None
         with self.kindred.database.read() as session:
+            readers = _Readers(self, session)
             for delivery in batch:
                 event = delivery.event
                 at = parse_time(event.time).timestamp() if event.time else delivery.stored.stored_at
@@ -244,9 +308,12 @@ class ScenarioEngine:
                 now = time.time()
                 # Converted once, for every candidate scenario.
                 shared = event_activation(event, now)
-                evaluate_one = self._evaluator(session, now)
+                evaluate_one = self._evaluator(session, now, readers)
                 for position, evaluation in matcher.fire(event, shared, evaluate_one):
                     active = self._active[position]
+                    reader = readers.reader(position)
+                    if reader is None:
+                        continue  # nobody to act as: refused and logged by `readers`
                     if depth >= active.compiled.definition.max_chain_depth:
                         metrics.LOOPS.labels(active.compiled.name).inc()
                         log.warning(
@@ -256,7 +323,7 @@ class ScenarioEngine:
                             depth,
                         )
                         continue
-                    runs.append(self._new_run(active, event, at, depth, evaluation))
+                    runs.append(self._new_run(active, event, at, depth, evaluation, reader))
         return woken + self._store_runs(runs)
 
     def _store_runs(self, runs: list[NewRun]) -> list[str]:
@@ -416,6 +483,10 @@ class ScenarioEngine:
                     run.version,
                     run.chain_depth,
                     f"{run.id}:{identifier}",
+                    principal=run.principal,
+                    event=_event_reference(run.event),
+                    purpose=compiled.definition.purpose,
+                    author=self._authors.get((run.scenario, run.version)),
                 )
                 row["attempts"], row["input"], row["started_at"] = 1, plain_json(params), utcnow()
                 started = time.perf_counter()
@@ -468,7 +539,7 @@ class ScenarioEngine:
                 break
 
     def _evaluator(
-        self, session: Any, now: float
+        self, session: Any, now: float, readers: _Readers
     ) -> Callable[[int, CloudEvent, SharedActivation | None], Evaluation]:
         """``evaluate`` for the active scenario at a position, with the engine's record
         lookups (in ``session``) and live windows."""
@@ -480,9 +551,11 @@ class ScenarioEngine:
             own = self._window_names.get(scenario.name, {})
             return {name: store.value(internal, key, now) for name, internal in own.items()}
 
-        reader: list[RequestContext] = [SYSTEM]
+        reader: list[RequestContext | None] = [None]
 
         def find(object_name: str, record_id: str | None, match: dict[str, Any] | None) -> Any:
+            if reader[0] is None:
+                return None  # nobody to read as: the scenario does not fire (see _Readers)
             return self.kindred.scenarios.find_record(
                 session, reader[0], object_name, record_id, match
             )
@@ -491,7 +564,7 @@ class ScenarioEngine:
             position: int, event: CloudEvent, shared: SharedActivation | None
         ) -> Evaluation:
             active = self._active[position]
-            reader[0] = active.reader
+            reader[0] = readers.reader(position)
             return evaluate(
                 active.compiled,
                 active.version,
@@ -505,14 +578,21 @@ class ScenarioEngine:
         return evaluate_one
 
     def _evaluate(self, session: Any, position: int, event: CloudEvent, at: float) -> NewRun | None:
-        evaluation = self._evaluator(session, time.time())(position, event, None)
-        if not evaluation.fires:
+        readers = _Readers(self, session)
+        evaluation = self._evaluator(session, time.time(), readers)(position, event, None)
+        reader = readers.reader(position)
+        if not evaluation.fires or reader is None:
             return None
-        return self._new_run(self._active[position], event, at, 0, evaluation)
+        return self._new_run(self._active[position], event, at, 0, evaluation, reader)
 
     @staticmethod
     def _new_run(
-        active: Active, event: CloudEvent, at: float, depth: int, evaluation: Evaluation
+        active: Active,
+        event: CloudEvent,
+        at: float,
+        depth: int,
+        evaluation: Evaluation,
+        reader: RequestContext,
     ) -> NewRun:
         return NewRun(
             id=run_id(active.compiled.name, event),
@@ -525,6 +605,8 @@ class ScenarioEngine:
             chain_depth=depth,
             started_at=utcnow(),
             event_at=at,
+            run_as=active.run_as,
+            principal=reader.principal,
         )
 
     # -- execution ------------------------------------------------------------------------
@@ -653,11 +735,30 @@ class ScenarioEngine:
             return  # another member has it, or it is not due
         run, steps = claimed
         compiled = await asyncio.to_thread(self._pinned, run.scenario, run.version)
-        variables = dict(run.variables)
-        outputs = {name: row.output for name, row in steps.items() if row.output is not None}
-        variables["steps"] = outputs
-        outcome = await self._walk(run, compiled.steps, variables, steps)
-        await asyncio.to_thread(self._finish, run, outcome)
+        try:
+            # Whose rights the run acts with, loaded now: a demoted author's runs lose the
+            # rights, a deactivated author's fail (their steps act as nobody).
+            self._acting[run.id] = await asyncio.to_thread(self._run_as, run.run_as)
+        except KindredError as error:
+            run.error = f"the run has nobody to act as: {error.detail}"
+            await asyncio.to_thread(self._finish, run, "failed")
+            return
+        self._purpose[run.id] = compiled.definition.purpose
+        try:
+            variables = dict(run.variables)
+            outputs = {name: row.output for name, row in steps.items() if row.output is not None}
+            variables["steps"] = outputs
+            outcome = await self._walk(run, compiled.steps, variables, steps)
+            await asyncio.to_thread(self._finish, run, outcome)
+        finally:
+            self._acting.pop(run.id, None)
+            self._purpose.pop(run.id, None)
+
+    def _run_as(self, user_id: str | None) -> Principal:
+        if user_id is None:
+            raise PermissionDenied("the scenario version has no run-as principal")
+        with self.kindred.database.read() as session:
+            return self.kindred.auth.acting_principal(session, user_id)
 
     def _pinned(self, name: str, version: int) -> CompiledScenario:
         with self.kindred.database.read() as session:
@@ -733,7 +834,16 @@ class ScenarioEngine:
                 "unavailable",
             )
         context = StepContext(
-            run.id, identifier, run.scenario, run.version, run.chain_depth, f"{run.id}:{identifier}"
+            run.id,
+            identifier,
+            run.scenario,
+            run.version,
+            run.chain_depth,
+            f"{run.id}:{identifier}",
+            principal=self._acting.get(run.id),
+            event=_event_reference(run.event),
+            purpose=self._purpose.get(run.id),
+            author=self._authors.get((run.scenario, run.version)),
         )
         row.attempts += 1
         row.input = plain_json(params)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.auth.permissions import EVENT_PUBLISHER_ROLES, Principal
 from kindred.db import insert_new
 from kindred.errors import KindredError
 from kindred.events.envelope import format_time
@@ -54,15 +54,53 @@ class StepContext:
     version: int
     chain_depth: int
     idempotency_key: str
+    # Whose rights the step acts with (the scenario version's run-as principal, loaded with
+    # its current rights); None: nobody, and every record action is refused.
+    principal: Principal | None = None
+    event: dict[str, Any] | None = None  # the triggering event's id, source and type
+    purpose: str | None = None
+    author: str | None = None  # who saved the version (run_as may be a service principal)
 
 
 Executor = Callable[["Kindred", dict[str, Any], StepContext], Awaitable[dict[str, Any]]]
 
 
 def _context(step: StepContext) -> RequestContext:
-    # The request id ties the change log entry to the step: it is how a retried step finds
-    # the record it created before a crash.
-    return RequestContext(SYSTEM_PRINCIPAL, request_id=step.idempotency_key[:64])
+    """The step acting as the scenario's run-as principal. The request id ties the change
+    log entry to the step (it is how a retried step finds the record it created before a
+    crash); ``acting_for`` names the scenario, version, run, principal and triggering event
+    in the change log and on the ledger."""
+    if step.principal is None:
+        raise ActionFailed(
+            "the scenario has nobody to act as (no run-as principal)",
+            retryable=False,
+            code="no-principal",
+        )
+    return RequestContext(
+        step.principal,
+        request_id=step.idempotency_key[:64],
+        purpose=step.purpose,
+        agent=f"scenario:{step.scenario}",
+        channel="scenario",
+        acting_for={
+            "scenario": step.scenario,
+            "version": step.version,
+            "run": step.run_id,
+            "step": step.step_id,
+            "author": step.author,
+            "run_as": step.principal.user_id,
+            "event": step.event,
+        },
+    )
+
+
+def _require(step: StepContext, allowed: bool, what: str) -> None:
+    if not allowed:
+        raise ActionFailed(
+            f"the scenario's run-as principal may not {what}",
+            retryable=False,
+            code="permission-denied",
+        )
 
 
 def _refused(error: KindredError) -> ActionFailed:
@@ -151,6 +189,13 @@ def create_ticket_in(
 def set_tag_in(
     kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
+    # A tag is a change to the customer: the principal must be able to update the account.
+    context = _context(step)
+    _require(step, context.principal.permission("account").can("update"), "tag accounts")
+    try:
+        kindred.records.get(session, context, "account", str(params["account"]), fields=["name"])
+    except KindredError as error:
+        raise _refused(error) from None
     valid_until = None
     if params.get("valid_for"):
         valid_until = datetime.now(UTC) + timedelta(seconds=parse_duration(params["valid_for"]))
@@ -173,6 +218,7 @@ def set_tag_in(
 def notify_in(
     kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
+    _context(step)  # acts as someone, or not at all
     notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
     insert_new(
         session,
@@ -191,6 +237,10 @@ def notify_in(
 
 
 async def emit_event(kindred: Kindred, params: dict[str, Any], step: StepContext) -> dict[str, Any]:
+    # An event can set off other people's automation: only a principal allowed to publish
+    # events (as through the API) may have a scenario emit one.
+    principal = _context(step).principal
+    _require(step, bool(EVENT_PUBLISHER_ROLES & set(principal.roles)), "publish events")
     event: dict[str, Any] = {
         "specversion": "1.0",
         "id": step.idempotency_key,
@@ -356,6 +406,7 @@ def assign_in(
         record, _ = kindred.records.get(session, context, object_name, record_id)
     except KindredError as error:
         raise _refused(error) from None
+    _require(step, context.principal.permission("user").can("read"), "read users")
     candidates = _candidates(session, params)
     if strategy == "territory":
         for territory in _territory_chain(session, record.get("territory")):
@@ -406,11 +457,13 @@ async def start_agent(
         raise ActionFailed(
             "no agent runtime is registered in this deployment", retryable=False, code="no-agents"
         )
+    principal = _context(step).principal
     return await launcher.start(
         str(params["workflow"]),
         dict(params.get("inputs") or {}),
         idempotency_key=step.idempotency_key,
         trigger={"scenario": step.scenario, "version": step.version, "run": step.run_id},
+        started_by=principal.user_id,
     )
 
 

@@ -28,3 +28,8 @@ LOOPS = Counter(
     "Events not acted on because their chain was too deep",
     ["scenario"],
 )
+NOBODY = Counter(
+    "kindred_scenario_not_fired_no_principal_total",
+    "Events a scenario did not act on because its run-as principal cannot act",
+    ["scenario"],
+)

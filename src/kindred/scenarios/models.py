@@ -28,6 +28,11 @@ class ScenarioRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64))
+    # Who may change it (with admins), and whose rights it acts with: its author's or a
+    # service principal an admin granted; who turned it on (their rights covered run_as).
+    owner_id: Mapped[str | None] = mapped_column(String(64))
+    run_as: Mapped[str | None] = mapped_column(String(64))
+    enabled_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class ScenarioVersion(Base):
@@ -41,6 +46,7 @@ class ScenarioVersion(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
+    run_as: Mapped[str | None] = mapped_column(String(64))  # the principal it acts as
 
 
 class ScenarioRun(Base):
@@ -77,6 +83,7 @@ class ScenarioRun(Base):
     lease_until: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float | None] = mapped_column(Float)
+    run_as: Mapped[str | None] = mapped_column(String(64))  # whose rights the run acted with
 
 
 class ScenarioRunStep(Base):

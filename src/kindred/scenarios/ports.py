@@ -19,6 +19,8 @@ class AgentLauncher(Protocol):
         *,
         idempotency_key: str,
         trigger: Mapping[str, Any],
+        started_by: str | None = None,
     ) -> dict[str, Any]:
-        """Start (or, for a known idempotency key, find) a workflow run; returns its id."""
+        """Start (or, for a known idempotency key, find) a workflow run; returns its id.
+        ``started_by``: the principal it acts as (the scenario's run-as principal)."""
         ...

@@ -15,7 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.auth.automation import (
+    PrincipalLoader,
+    check_change,
+    check_grant,
+    is_admin,
+    is_auditor,
+    next_run_as,
+    object_scopes,
+    stewards,
+)
+from kindred.auth.permissions import Principal, uncovered
 from kindred.db import UTCDateTime, utcnow
 from kindred.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_error
 from kindred.events.bus import EventBus
@@ -25,6 +35,7 @@ from kindred.ledger.service import LedgerService
 from kindred.records.metadata import bump_generation
 from kindred.records.models import RecordLink, RecordRow
 from kindred.records.query import FieldFilter, ListQuery
+from kindred.records.redaction import WITHHELD, Redactor
 from kindred.records.service import RecordService, RequestContext
 from kindred.records.storage import field_expression, object_is
 from kindred.scenarios.definition import CompiledScenario, check_definition
@@ -32,7 +43,6 @@ from kindred.scenarios.evaluate import Evaluation, evaluate, matches, plan
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
 from kindred.scenarios.windows import WindowStore, parse_duration
 
-SYSTEM = RequestContext(SYSTEM_PRINCIPAL, request_id="scenarios")
 SCENARIOS_COUNTER = 4  # metadata_state row: bumped on every save and switch
 
 
@@ -45,6 +55,9 @@ class SavedScenario:
     definition: dict[str, Any]
     updated_at: str
     updated_by: str | None
+    owner: str | None = None
+    run_as: str | None = None
+    enabled_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +67,9 @@ class SavedScenario:
             "enabled": self.enabled,
             "updated_at": self.updated_at,
             "updated_by": self.updated_by,
+            "owner": self.owner,
+            "run_as": self.run_as,
+            "enabled_by": self.enabled_by,
             "definition": self.definition,
         }
 
@@ -65,11 +81,14 @@ class ScenarioService:
         records: RecordService,
         ledger: LedgerService,
         bus: EventBus,
+        principals: PrincipalLoader | None = None,
     ) -> None:
         self.catalog = catalog
         self.records = records
         self.ledger = ledger
         self.bus = bus
+        # Loads a run-as principal with its current rights (AuthService.acting_principal).
+        self.principals = principals
 
     # -- checking ------------------------------------------------------------------------
 
@@ -88,15 +107,56 @@ class ScenarioService:
             )
         return compiled
 
+    # -- who may change it ---------------------------------------------------------------
+
+    def load_principal(self, session: Session, user_id: str) -> Principal:
+        if self.principals is None:
+            raise NotFound("no principal loader is configured")
+        return self.principals(session, user_id)
+
+    def _objects(self, session: Session) -> dict[str, bool]:
+        return object_scopes(self.records.registry(session).objects)
+
+    def _may_change(self, session: Session, row: ScenarioRow, actor: Principal | None) -> None:
+        """Stewardship and covering rights (kindred.auth.automation); ``actor`` None is the
+        operator's own tooling (CLI, installers), which acts on the database directly."""
+        if actor is None:
+            return
+        check_change(
+            session,
+            actor,
+            kind="scenario",
+            name=row.name,
+            owner_id=row.owner_id,
+            run_as=row.run_as,
+            load=self.load_principal,
+            objects=self._objects(session),
+        )
+
     # -- saving --------------------------------------------------------------------------
 
-    def create(self, session: Session, raw: Any, actor_id: str | None) -> SavedScenario:
+    def create(
+        self,
+        session: Session,
+        raw: Any,
+        actor: Principal | None,
+        *,
+        run_as: str | None = None,
+    ) -> SavedScenario:
+        """Save a new scenario (disabled). It runs as ``actor`` (its author) unless
+        ``run_as`` names a service principal the author's rights cover."""
         compiled = self.check(session, raw)
         name = compiled.name
         if session.get(ScenarioRow, name) is not None:
             raise Conflict(
                 f"scenario {name} exists; PUT /api/v1/scenarios/{name} saves a new version"
             )
+        actor_id = actor.user_id if actor is not None else None
+        if run_as is not None and actor is not None:
+            check_grant(
+                session, actor, run_as, load=self.load_principal, objects=self._objects(session)
+            )
+        principal_id = run_as or actor_id
         now = utcnow()
         row = ScenarioRow(
             name=name,
@@ -107,9 +167,11 @@ class ScenarioService:
             created_by=actor_id,
             updated_at=now,
             updated_by=actor_id,
+            owner_id=actor_id,
+            run_as=principal_id,
         )
         session.add(row)
-        self._store_version(session, name, 1, raw, actor_id)
+        self._store_version(session, name, 1, raw, actor_id, principal_id)
         session.flush()
         return self._saved(session, row)
 
@@ -118,11 +180,12 @@ class ScenarioService:
         session: Session,
         name: str,
         raw: Any,
-        actor_id: str | None,
+        actor: Principal | None,
         *,
         expected_version: int | None = None,
     ) -> SavedScenario:
         row = self._row(session, name, lock=True)
+        self._may_change(session, row, actor)
         if expected_version is not None and expected_version != row.version:
             raise PreconditionFailed(
                 f"scenario {name} is at version {row.version}, not {expected_version}; "
@@ -134,16 +197,51 @@ class ScenarioService:
                 "the name in the definition differs from the scenario being saved",
                 errors=[field_error("/name", "mismatch", f"expected {name!r}")],
             )
+        actor_id = actor.user_id if actor is not None else None
+        if actor is not None:
+            row.run_as = next_run_as(session, actor, row.run_as)
         row.version += 1
         row.title = compiled.definition.title
         row.updated_at = utcnow()
         row.updated_by = actor_id
-        self._store_version(session, name, row.version, raw, actor_id)
+        self._store_version(session, name, row.version, raw, actor_id, row.run_as)
         session.flush()
         return self._saved(session, row)
 
+    def set_run_as(
+        self, session: Session, name: str, principal_id: str, actor: Principal
+    ) -> SavedScenario:
+        """Make the scenario run as ``principal_id`` (the actor or a service principal their
+        rights cover); takes effect for runs started from now on."""
+        row = self._row(session, name, lock=True)
+        self._may_change(session, row, actor)
+        check_grant(
+            session, actor, principal_id, load=self.load_principal, objects=self._objects(session)
+        )
+        if row.run_as != principal_id:
+            row.run_as = principal_id
+            version = session.get(ScenarioVersion, (name, row.version))
+            assert version is not None
+            version.run_as = principal_id
+            row.updated_at, row.updated_by = utcnow(), actor.user_id
+            bump_generation(session, SCENARIOS_COUNTER)
+            self.ledger.append(
+                session,
+                "scenarios.run_as",
+                {"scenario": name, "version": row.version, "run_as": principal_id},
+                [actor.user_id, principal_id],
+            )
+            session.flush()
+        return self._saved(session, row)
+
     def _store_version(
-        self, session: Session, name: str, version: int, raw: Any, actor_id: str | None
+        self,
+        session: Session,
+        name: str,
+        version: int,
+        raw: Any,
+        actor_id: str | None,
+        run_as: str | None,
     ) -> None:
         session.add(
             ScenarioVersion(
@@ -152,45 +250,68 @@ class ScenarioService:
                 definition=dict(raw),
                 created_at=utcnow(),
                 created_by=actor_id,
+                run_as=run_as,
             )
         )
         bump_generation(session, SCENARIOS_COUNTER)
         self.ledger.append(
             session,
             "scenarios.saved",
-            {"scenario": name, "version": version, "definition": dict(raw)},
-            [s for s in (actor_id,) if s],
+            {"scenario": name, "version": version, "definition": dict(raw), "run_as": run_as},
+            [s for s in (actor_id, run_as) if s],
         )
 
-    def install_examples(self, session: Session, actor_id: str | None = None) -> list[str]:
-        """Save and enable the example chains that are not installed yet; returns their names."""
+    def install_examples(self, session: Session, run_as: str) -> list[str]:
+        """Save and enable the example chains that are not installed yet, running as the
+        service principal ``run_as``; returns their names."""
         from kindred.scenarios.examples import example_definitions
 
         installed = []
         for raw in example_definitions():
             if session.get(ScenarioRow, raw["name"]) is None:
-                self.create(session, raw, actor_id)
-                self.set_enabled(session, raw["name"], True, actor_id)
+                self.create(session, raw, None, run_as=run_as)
+                self.set_enabled(session, raw["name"], True, None)
                 installed.append(raw["name"])
         return installed
 
     def set_enabled(
-        self, session: Session, name: str, enabled: bool, actor_id: str | None
+        self, session: Session, name: str, enabled: bool, actor: Principal | None
     ) -> SavedScenario:
         row = self._row(session, name, lock=True)
+        self._may_change(session, row, actor)
+        actor_id = actor.user_id if actor is not None else None
+        if enabled and row.run_as is None:
+            raise ValidationFailed(
+                f"scenario {name} has nobody to run as: save a new version or grant it a "
+                "service principal (PUT …/run-as) first",
+                errors=[field_error("/run_as", "required", "no run-as principal")],
+            )
         if row.enabled != enabled:
             bump_generation(session, SCENARIOS_COUNTER)
             row.enabled = enabled
             row.updated_at = utcnow()
             row.updated_by = actor_id
+            if enabled:
+                row.enabled_by = actor_id
             self.ledger.append(
                 session,
                 "scenarios.enabled" if enabled else "scenarios.disabled",
-                {"scenario": name, "version": row.version},
+                {"scenario": name, "version": row.version, "run_as": row.run_as},
                 [s for s in (actor_id,) if s],
             )
             session.flush()
         return self._saved(session, row)
+
+    def retry(self, session: Session, run_id: str, actor: Principal | None) -> None:
+        """Send a failed run through its failed step again: a change to the scenario's
+        work, so the same rules as changing the scenario apply."""
+        run = session.get(ScenarioRun, run_id)
+        row = session.get(ScenarioRow, run.scenario) if run is not None else None
+        if actor is not None and (row is None or not stewards(session, actor, row.owner_id)):
+            raise NotFound(f"no scenario run {run_id}")
+        if row is not None:
+            self._may_change(session, row, actor)
+        retry_run(session, run_id, self.ledger, actor.user_id if actor is not None else None)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -211,6 +332,9 @@ class ScenarioService:
             version.definition,
             row.updated_at.isoformat(),
             row.updated_by,
+            row.owner_id,
+            row.run_as,
+            row.enabled_by,
         )
 
     def get(self, session: Session, name: str) -> SavedScenario:
@@ -234,6 +358,7 @@ class ScenarioService:
                 "version": r.version,
                 "created_at": r.created_at.isoformat(),
                 "created_by": r.created_by,
+                "run_as": r.run_as,
                 "definition": r.definition,
             }
             for r in rows
@@ -366,8 +491,22 @@ def run_summary(run: Any) -> dict[str, Any]:
     }
 
 
+def stewarded(session: Session, reader: Principal) -> sa.ColumnElement[bool] | None:
+    """Which scenarios' runs a reader may list: those they steward (owner, the owner's team,
+    admins — see kindred.auth.automation); auditors all of them (None)."""
+    if is_auditor(reader):
+        return None
+    names = [
+        name
+        for name, owner in session.execute(sa.select(ScenarioRow.name, ScenarioRow.owner_id))
+        if stewards(session, reader, owner)
+    ]
+    return ScenarioRun.scenario.in_(names)
+
+
 def list_runs(
     session: Session,
+    reader: Principal,
     *,
     scenario: str | None = None,
     status: str | None = None,
@@ -375,8 +514,12 @@ def list_runs(
     before: str | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``key`` is the customer/device key the run is about."""
+    """Newest first; ``key`` is the customer/device key the run is about. Only runs of
+    scenarios the reader stewards."""
     query = sa.select(ScenarioRun).order_by(ScenarioRun.started_at.desc(), ScenarioRun.id.desc())
+    allowed = stewarded(session, reader)
+    if allowed is not None:
+        query = query.where(allowed)
     if scenario:
         query = query.where(ScenarioRun.scenario == scenario)
     if status:
@@ -393,19 +536,43 @@ def list_runs(
     return [run_summary(r) for r in session.execute(query.limit(limit)).scalars()]
 
 
-def get_run(session: Session, run_id: str) -> dict[str, Any]:
+def get_run(
+    session: Session,
+    run_id: str,
+    records: RecordService,
+    reader: RequestContext,
+    principals: PrincipalLoader | None = None,
+) -> dict[str, Any]:
+    """One run with its steps, as far as the reader may see it: records it looked up and
+    the data of its event pass the reader's own record permissions and consent checks
+    (``kindred.records.redaction``); step inputs and outputs are shown only to a reader
+    whose rights cover the rights the run acted with."""
     run = session.get(ScenarioRun, run_id)
-    if run is None:
+    scenario = session.get(ScenarioRow, run.scenario) if run is not None else None
+    principal = reader.principal
+    if (
+        run is None
+        or scenario is None
+        or not (is_auditor(principal) or stewards(session, principal, scenario.owner_id))
+    ):
+        # Not 403: whether a run exists is itself not for everyone to learn.
         raise NotFound(f"no scenario run {run_id}")
+    redact = Redactor(records, session, reader)
+    detailed = _covers_run(session, reader.principal, run.run_as, records, principals)
     steps = session.execute(
         sa.select(ScenarioRunStep)
         .where(ScenarioRunStep.run_id == run_id)
         .order_by(ScenarioRunStep.pointer)
     ).scalars()
+    withheld = {WITHHELD: "this run acted with rights you do not have"}
     return {
         **run_summary(run),
-        "event": run.event,
-        "variables": run.variables,
+        "run_as": run.run_as,
+        "event": redact.event(run.event),
+        "variables": {
+            k: redact.event(v) if k == "event" and isinstance(v, dict) else redact.value(v)
+            for k, v in run.variables.items()
+        },
         "next_attempt_at": run.next_at,
         "steps": [
             {
@@ -414,8 +581,8 @@ def get_run(session: Session, run_id: str) -> dict[str, Any]:
                 "action": s.action,
                 "status": s.status,
                 "attempts": s.attempts,
-                "input": s.input,
-                "output": s.output,
+                "input": redact.value(s.input) if detailed or s.input is None else withheld,
+                "output": redact.value(s.output) if detailed or s.output is None else withheld,
                 "error": s.error,
                 "error_code": s.error_code,
                 "started_at": s.started_at.isoformat() if s.started_at else None,
@@ -424,6 +591,24 @@ def get_run(session: Session, run_id: str) -> dict[str, Any]:
             for s in steps
         ],
     }
+
+
+def _covers_run(
+    session: Session,
+    reader: Principal,
+    run_as: str | None,
+    records: RecordService,
+    principals: PrincipalLoader | None,
+) -> bool:
+    if run_as is None or run_as == reader.user_id:
+        return True
+    if principals is None:
+        return False
+    try:
+        acted_as = principals(session, run_as)
+    except Exception:
+        return is_admin(reader)
+    return not uncovered(reader, acted_as, object_scopes(records.registry(session).objects))
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:

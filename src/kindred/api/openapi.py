@@ -1,0 +1,257 @@
+"""The OpenAPI document, with every error an operation can answer documented.
+
+FastAPI documents each operation's success response and its own 422 (as an
+``application/json`` ``HTTPValidationError`` the app never sends). Every error Kindred sends
+is ``application/problem+json`` (``api/problems.py``), and which ones an operation can answer
+follows mostly from its route: a staff principal dependency means 401, 403 and 429 (API-key
+throttling), a passport session 401, any input (path, query, body) 400, 404 and 422, an
+``If-Match`` header 412 and 428, a write by a principal 409, a body-carrying method 413, and
+every operation 500 and 503. What a route's signature does not show (sign-in refusals and
+throttling, channel signatures) is in the small tables below. The document is built once, on
+first use, and served as ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import Response
+
+from kindred.api.deps import get_context
+from kindred.api.problems import PROBLEM_JSON, PROBLEM_SCHEMA
+from kindred.api.sovereignty import passport_session
+
+PROBLEM_REF = "#/components/schemas/Problem"
+STOCK_422 = "Validation Error"  # the description FastAPI gives the 422 it adds itself
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
+# Dependencies that establish who is calling: staff (bearer JWT or API key) and customers
+# (a data-passport session).
+PRINCIPAL_DEPENDENCIES = (get_context, passport_session)
+CREDENTIALS = frozenset({"authorization", "x-api-key"})  # header names, lower case
+
+# What each status means for any operation; a table entry below may say it more precisely.
+MEANINGS: dict[int, str] = {
+    400: (
+        "Malformed request: the body is not valid JSON (or YAML where accepted), or a "
+        "parameter such as If-Match, a cursor or a filter cannot be parsed"
+    ),
+    401: "Authentication required: no, an expired or an unknown bearer token or API key",
+    403: "Permission denied: your roles, territories or the customer's consent do not allow it",
+    404: "Not found: it does not exist or you may not see it",
+    409: "Conflict with the current state (exists already, still referenced, already decided)",
+    412: "Precondition failed: it changed since the version you sent; reload and retry",
+    413: "Payload too large: the body exceeds the server's request size limit",
+    422: "Validation failed: `errors` lists every problem, each at a JSON Pointer",
+    428: "Precondition required: send If-Match with the version you edited",
+    429: (
+        "Too many failed attempts (API keys, sign-ins) from your address or for this "
+        "account: wait as many seconds as Retry-After says"
+    ),
+    500: "Internal error: a bug; the server log has the details under `request_id`",
+    503: "Service unavailable: the database cannot serve now; retry after Retry-After seconds",
+}
+
+PASSPORT_401 = (
+    "Passport sign-in required: no, an expired or an unknown passport session token "
+    "(POST /api/v1/passport/session)"
+)
+
+# Statuses (and their meaning there) that a route's dependencies and parameters do not show.
+_SIGN_IN = {
+    401: "Sign-in refused: unknown user, wrong password or a disabled account",
+    429: "Too many sign-in attempts: wait as many seconds as Retry-After says",
+}
+_PASSPORT_SIGN_IN = {
+    401: "Passport sign-in refused; `reason` says why (bad signature, used challenge …)",
+    429: "Too many passport sign-in attempts: wait as many seconds as Retry-After says",
+}
+_CHANNEL = {
+    401: "Bad signature: the sender's signature, timestamp or write key does not check out",
+    404: "The channel is not configured on this server (its secret is not set)",
+    429: "Too many messages from this sender: wait as many seconds as Retry-After says",
+}
+EXTRA_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("POST", "/api/v1/auth/token"): _SIGN_IN,
+    ("POST", "/api/v1/passport/challenge"): {429: _PASSPORT_SIGN_IN[429]},
+    ("POST", "/api/v1/passport/session"): _PASSPORT_SIGN_IN,
+    ("POST", "/api/v1/passport/magic-link"): {429: _PASSPORT_SIGN_IN[429]},
+    ("GET", "/api/v1/channels/wechat"): _CHANNEL,
+    ("POST", "/api/v1/channels/wechat"): _CHANNEL,
+    ("POST", "/api/v1/channels/pos"): _CHANNEL,
+    ("POST", "/api/v1/channels/social"): _CHANNEL,
+    ("POST", "/api/v1/channels/app"): _CHANNEL,
+    ("GET", "/metrics"): {
+        401: "KINDRED_METRICS_TOKEN is set and the request lacks 'Authorization: Bearer <it>'",
+        403: "Without KINDRED_METRICS_TOKEN only direct loopback clients are answered",
+    },
+    # Versions in the body (merges) or a concurrent save (bulk) without If-Match.
+    ("POST", "/api/v1/objects/{object_name}/records/bulk"): {412: MEANINGS[412]},
+    ("POST", "/api/v1/resolution/merges"): {412: MEANINGS[412]},
+}
+
+# Success answers a route's decorator does not declare: (status, description) added, or the
+# media type of a non-JSON body (when its return annotation does not name the response class).
+EXTRA_SUCCESS: dict[tuple[str, str], dict[int, str]] = {
+    ("POST", "/api/v1/agents/{name}/runs"): {
+        202: "The run is waiting or still running; follow Location for its outcome"
+    },
+}
+SUCCESS_MEDIA: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/status-lists/{list_id}"): "application/statuslist+jwt",
+    ("GET", "/metrics"): "text/plain",
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the documented OpenAPI document (built once, when first asked for)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    for route in routing.iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, routing.APIRoute) or not route.include_in_schema:
+            continue
+        for method in sorted(route.methods or ()):
+            operation = document["paths"][route.path_format][method.lower()]
+            _document_success(route, method, operation)
+            statuses = error_statuses(route, method)
+            if 422 not in statuses and _stock_422(operation):
+                # FastAPI adds it for any parameter, the credential headers included.
+                del operation["responses"]["422"]
+            for status, meaning in statuses.items():
+                _document_error(operation, status, meaning)
+            operation["responses"] = dict(sorted(operation["responses"].items()))
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    # FastAPI's own 422 schemas are referenced by nothing now: every 422 is a Problem.
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    return document
+
+
+def error_statuses(route: Any, method: str) -> dict[int, str]:
+    """Every error status ``method`` on ``route`` can answer, with what it means there."""
+    dependant: Dependant = route.dependant
+    calls = set(_dependency_calls(dependant))
+    staff = get_context in calls
+    customer = passport_session in calls
+    inputs = list(_inputs(dependant))
+    documented = {500: MEANINGS[500], 503: MEANINGS[503]}
+    if method in BODY_METHODS or route.body_field is not None or inputs:
+        # Input can be malformed or invalid, and whatever it names (a path's record, a
+        # body's relation target, a query's object) may not exist or be invisible.
+        documented |= {status: MEANINGS[status] for status in (400, 404, 422)}
+    if staff:
+        # API keys are throttled per client address: a spent budget is refused first.
+        documented |= {status: MEANINGS[status] for status in (401, 403, 429)}
+    if customer:
+        documented[401] = PASSPORT_401
+    if (staff or customer) and method in WRITE_METHODS:
+        documented[409] = MEANINGS[409]
+    if any(p.alias.lower() == "if-match" for p in inputs):
+        documented |= {412: MEANINGS[412], 428: MEANINGS[428]}
+    if method in BODY_METHODS:
+        documented[413] = MEANINGS[413]
+    documented.update(EXTRA_ERRORS.get((method, route.path_format), {}))
+    return documented
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _dependency_calls(sub)
+
+
+def _inputs(dependant: Dependant) -> Iterator[Any]:
+    """The parameters an operation reads, less the credentials: a principal dependency's
+    headers (Authorization, X-API-Key, X-Purpose …) and any other credential header are
+    refused with 401, never 400/422."""
+    yield from dependant.path_params
+    yield from dependant.query_params
+    yield from (p for p in dependant.header_params if p.alias.lower() not in CREDENTIALS)
+    yield from dependant.cookie_params
+    for sub in dependant.dependencies:
+        if sub.call not in PRINCIPAL_DEPENDENCIES:
+            yield from _inputs(sub)
+
+
+def _stock_422(operation: dict[str, Any]) -> bool:
+    return bool(operation["responses"].get("422", {}).get("description") == STOCK_422)
+
+
+def _document_error(operation: dict[str, Any], status: int, meaning: str) -> None:
+    response = operation.setdefault("responses", {}).setdefault(str(status), {})
+    # A description the route gave itself is more specific than ours; FastAPI's stock 422
+    # one is not.
+    if not response.get("description") or response["description"] == STOCK_422:
+        response["description"] = meaning
+    # Only problem+json is ever sent for an error (FastAPI's application/json 422 was not).
+    response["content"] = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+    headers = _error_headers(status)
+    if headers:
+        response["headers"] = headers
+
+
+def _error_headers(status: int) -> dict[str, Any]:
+    if status == 401:
+        return {
+            "WWW-Authenticate": {
+                "description": "The scheme to authenticate with (Bearer)",
+                "schema": {"type": "string"},
+            }
+        }
+    if status in (429, 503):
+        return {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "string"},
+            }
+        }
+    return {}
+
+
+def _document_success(route: Any, method: str, operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    media = SUCCESS_MEDIA.get((method, route.path_format)) or _annotated_media(route.endpoint)
+    if media is not None:
+        for status, response in responses.items():
+            if status.startswith("2") and status != "204":
+                response["content"] = {media: {"schema": {"type": "string"}}}
+    for status, description in EXTRA_SUCCESS.get((method, route.path_format), {}).items():
+        responses.setdefault(
+            str(status),
+            {"description": description, "content": {"application/json": {"schema": {}}}},
+        )
+
+
+def _annotated_media(endpoint: Any) -> str | None:
+    """The media type of a non-JSON response class named as the return annotation."""
+    annotation = inspect.signature(endpoint, eval_str=True).return_annotation
+    if inspect.isclass(annotation) and issubclass(annotation, Response):
+        media = annotation.media_type
+        if media and media != "application/json":
+            return str(media)
+    return None
