@@ -31,6 +31,7 @@ from kindred.api import (
     sovereignty,
 )
 from kindred.api.access_log import AccessLogMiddleware
+from kindred.api.console import default_console_dir, install_console
 from kindred.api.limits import (
     AuthenticateFirstMiddleware,
     BodyLimit,
@@ -258,4 +259,6 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
             session.execute(__import__("sqlalchemy").text("select 1"))
         return {"status": "ok", "database": services.database.dialect}
 
+    # Last: the console answers paths no API route took.
+    install_console(app, services.settings.console_dir or default_console_dir())
     return app

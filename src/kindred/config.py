@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     access_log: bool = True
     # Requests larger than this are refused before parsing (bytes).
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # The built web console served at / (default: web/dist of this checkout).
+    console_dir: Path | None = None
     # Idempotency keys are honoured for this long (seconds).
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # Argon2id cost. The defaults are RFC 9106's second recommended option; the test suite

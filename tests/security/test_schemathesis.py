@@ -10,10 +10,6 @@ a private SQLite database seeded with a small demo dataset.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -26,8 +22,8 @@ import pytest
 import schemathesis
 from schemathesis import Case
 
-from kindred.cli.commands import DEMO_LOGINS, DEMO_PASSWORD
-from tests.conftest import TEST_SECRET, make_test_settings
+from kindred.cli.commands import DEMO_PASSWORD
+from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -80,33 +76,6 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _prepare_database(url: str) -> None:
-    """Bootstrap, seed the demo world and give the demo users their password (as
-    ``kindred demo`` does)."""
-    from kindred.records.seed import seed_demo_data
-    from kindred.services import Kindred
-
-    services = Kindred.create(settings=make_test_settings(url))
-    try:
-        services.bootstrap()
-        seed_demo_data(services.database, customers=CUSTOMERS, seed=7)
-        with services.database.write() as session:
-            services.search.reindex(session)
-            services.resolution.reindex(session)
-            for email, _ in DEMO_LOGINS:
-                user_id = services.auth.find_user_id(session, email)
-                assert user_id is not None, email
-                services.auth.set_password(session, user_id, DEMO_PASSWORD)
-    finally:
-        services.close()
-
-
 def _request(
     method: str, url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> Any:
@@ -140,60 +109,22 @@ def _sign_in(base_url: str, email: str) -> tuple[str, str, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("schemathesis")
-    url = f"sqlite:///{folder / 'kindred.db'}"
-    _prepare_database(url)
-    port = _free_port()
-    settings = make_test_settings(url)
-    env = {
-        **os.environ,
-        "KINDRED_MODE": "test",
-        "KINDRED_DATABASE_URL": url,
-        "KINDRED_SECRET_KEY": TEST_SECRET,
-        "KINDRED_PASSWORD_TIME_COST": str(settings.password_time_cost),
-        "KINDRED_PASSWORD_MEMORY_KIB": str(settings.password_memory_kib),
-        "KINDRED_RUN_CONSUMERS": "false",
-        "KINDRED_SCHEDULER_ENABLED": "false",
-        "KINDRED_LEDGER_CHECKPOINT_SECONDS": "0",
+    channels = {
         # Configured channels: their signature checks are exercised, not only "not set up".
         "KINDRED_WEBHOOK_SECRET": CHANNEL_SECRET,
         "KINDRED_APP_WRITE_KEY": CHANNEL_SECRET,
         "KINDRED_WECHAT_TOKEN": CHANNEL_SECRET,
-        # Mail (passport magic links) goes to a port nobody listens on.
-        "KINDRED_SMTP_PORT": str(_free_port()),
     }
-    log = folder / "server.log"
-    kindred = str(Path(sys.executable).with_name("kindred"))
-    with (
-        log.open("wb") as stderr,
-        subprocess.Popen(
-            [kindred, "serve", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        ) as process,
-    ):
-        try:
-            assert process.stdout is not None
-            # `kindred serve` prints this line once the socket answers (or exits if it fails).
-            for line in process.stdout:
-                if b"serving on" in line:
-                    break
-            else:
-                pytest.fail(f"the server did not start:\n{log.read_text()}")
-            base_url = f"http://127.0.0.1:{port}"
-            keys: dict[str, str] = {}
-            user_ids: set[str] = set()
-            key_ids: set[str] = set()
-            for role, email in ROLES.items():
-                user_id, key, key_id = _sign_in(base_url, email)
-                keys[role] = key
-                user_ids.add(user_id)
-                key_ids.add(key_id)
-            yield Server(base_url, keys, user_ids, key_ids, log)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with live_server(folder, customers=CUSTOMERS, env=channels) as (base_url, log):
+        keys: dict[str, str] = {}
+        user_ids: set[str] = set()
+        key_ids: set[str] = set()
+        for role, email in ROLES.items():
+            user_id, key, key_id = _sign_in(base_url, email)
+            keys[role] = key
+            user_ids.add(user_id)
+            key_ids.add(key_id)
+        yield Server(base_url, keys, user_ids, key_ids, log)
 
 
 def _config(server: Server, role: str) -> schemathesis.Config:

@@ -34,12 +34,7 @@ from kindred.agents.models import (
     HumanTaskEvent,
 )
 from kindred.agents.tools import ToolRegistry
-from kindred.auth.automation import (
-    check_change,
-    check_grant,
-    next_run_as,
-    object_scopes,
-)
+from kindred.auth.automation import Stewardship, next_run_as, object_scopes
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.ledger.models import LedgerPayload
 from kindred.scenarios.evaluate import matches
@@ -63,6 +58,7 @@ class AgentService:
         self._compiled: dict[tuple[str, int], CompiledAgent] = {}
         self._latest: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+        self.stewardship = Stewardship("agent", self._load_principal, self._objects)
 
     # -- definitions ---------------------------------------------------------------------------
 
@@ -131,9 +127,7 @@ class AgentService:
         row = session.get(AgentRow, definition.name)
         now = dt.datetime.now(dt.UTC)
         if run_as is not None and actor is not None:
-            check_grant(
-                session, actor, run_as, load=self._load_principal, objects=self._objects(session)
-            )
+            self.stewardship.check_grant(session, actor, run_as)
         if row is None:
             if expected_version not in (None, 0):
                 raise Conflict(f"agent {definition.name} does not exist yet")
@@ -151,7 +145,7 @@ class AgentService:
             )
             session.add(row)
         else:
-            self._may_change(session, row, actor)
+            self.stewardship.check_change(session, row, actor)
             if run_as is not None:
                 row.run_as = run_as
             elif actor is not None:
@@ -218,20 +212,6 @@ class AgentService:
     def _objects(self, session: Session) -> dict[str, bool]:
         return object_scopes(self.kindred.records.registry(session).objects)
 
-    def _may_change(self, session: Session, row: AgentRow, actor: Principal | None) -> None:
-        if actor is None:
-            return
-        check_change(
-            session,
-            actor,
-            kind="agent",
-            name=row.name,
-            owner_id=row.owner_id,
-            run_as=row.run_as,
-            load=self._load_principal,
-            objects=self._objects(session),
-        )
-
     def run_as_principal(self, session: Session, name: str) -> Principal:
         """Whom a run started by an event, a schedule or the upkeep acts as: the agent's
         run-as principal with its current rights."""
@@ -247,10 +227,8 @@ class AgentService:
         self, session: Session, name: str, principal_id: str, actor: Principal
     ) -> dict[str, Any]:
         row = self._row(session, name)
-        self._may_change(session, row, actor)
-        check_grant(
-            session, actor, principal_id, load=self._load_principal, objects=self._objects(session)
-        )
+        self.stewardship.check_change(session, row, actor)
+        self.stewardship.check_grant(session, actor, principal_id)
         if row.run_as != principal_id:
             row.run_as = principal_id
             row.updated_by, row.updated_at = actor.user_id, dt.datetime.now(dt.UTC)
@@ -272,7 +250,7 @@ class AgentService:
         actor: Principal | None = None,
     ) -> dict[str, Any]:
         row = self._row(session, name)
-        self._may_change(session, row, actor)
+        self.stewardship.check_change(session, row, actor)
         if enabled and not row.enabled:
             row.enabled_by = actor_id
         row.enabled = enabled

@@ -15,6 +15,7 @@ from kindred.agents.runtime import runtime_for
 from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
 from kindred.api.scenarios import read_definition
+from kindred.auth.automation import RunAsRequest
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.redaction import Redactor
 from kindred.records.service import RequestContext
@@ -180,19 +181,11 @@ def disable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
         )
 
 
-class RunAs(_Body):
-    principal: str = Field(
-        min_length=1,
-        max_length=64,
-        description="your own user id, or a service principal whose rights yours cover",
-    )
-
-
 @router.put(
     "/{name}/run-as",
     summary="Whose rights event- and scenario-started runs act with: you, or a service principal",
 )
-def set_run_as(name: str, body: RunAs, kindred: KindredDep, context: AuthorDep) -> Json:
+def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         return Json(kindred.agents.set_run_as(session, name, body.principal, context.principal))
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
+from kindred.auth.automation import RunAsRequest
 from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed
 from kindred.records.service import RequestContext
 from kindred.scenarios import metrics as _metrics  # noqa: F401  (registers the metrics)
@@ -106,21 +106,11 @@ async def update_scenario(
     return Json(saved.to_dict(), headers={"ETag": f'"v{saved.version}"'})
 
 
-class RunAs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    principal: str = Field(
-        min_length=1,
-        max_length=64,
-        description="your own user id, or a service principal whose rights yours cover",
-    )
-
-
 @router.put(
     "/{name}/run-as",
     summary="Whose rights the scenario acts with: you, or a service principal you cover",
 )
-def set_run_as(name: str, body: RunAs, kindred: KindredDep, context: AuthorDep) -> Json:
+def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         saved = kindred.scenarios.set_run_as(session, name, body.principal, context.principal)
     return Json(saved.to_dict())

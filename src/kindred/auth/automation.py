@@ -22,9 +22,10 @@ Rules, the same for scenarios and agents (``docs/security.md``):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import Principal, uncovered
@@ -154,3 +155,59 @@ def next_run_as(session: Session, actor: Principal, current: str | None) -> str:
     if current is not None and current != actor.user_id and is_service_principal(session, current):
         return current
     return actor.user_id
+
+
+class Steered(Protocol):
+    """A scenario or agent row: its name, owner and run-as principal."""
+
+    name: str
+    owner_id: str | None
+    run_as: str | None
+
+
+class Stewardship:
+    """The rules above for one kind of automation, bound to how its service loads
+    principals and the object registry."""
+
+    def __init__(
+        self,
+        kind: str,
+        load: PrincipalLoader,
+        objects: Callable[[Session], Mapping[str, bool]],
+    ) -> None:
+        self.kind = kind
+        self.load = load
+        self.objects = objects
+
+    def check_change(self, session: Session, row: Steered, actor: Principal | None) -> None:
+        """Refuse unless ``actor`` may change it; ``actor`` None is the operator's own
+        tooling (CLI, installers), which acts on the database directly."""
+        if actor is None:
+            return
+        check_change(
+            session,
+            actor,
+            kind=self.kind,
+            name=row.name,
+            owner_id=row.owner_id,
+            run_as=row.run_as,
+            load=self.load,
+            objects=self.objects(session),
+        )
+
+    def check_grant(self, session: Session, actor: Principal, principal_id: str) -> Principal:
+        return check_grant(
+            session, actor, principal_id, load=self.load, objects=self.objects(session)
+        )
+
+
+class RunAsRequest(BaseModel):
+    """``PUT …/run-as``: whose rights a scenario or agent acts with from now on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    principal: str = Field(
+        min_length=1,
+        max_length=64,
+        description="your own user id, or a service principal whose rights yours cover",
+    )

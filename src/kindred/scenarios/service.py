@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from kindred.auth.automation import (
     PrincipalLoader,
-    check_change,
-    check_grant,
+    Stewardship,
     is_admin,
     is_auditor,
     next_run_as,
@@ -89,6 +88,7 @@ class ScenarioService:
         self.bus = bus
         # Loads a run-as principal with its current rights (AuthService.acting_principal).
         self.principals = principals
+        self.stewardship = Stewardship("scenario", self.load_principal, self._objects)
 
     # -- checking ------------------------------------------------------------------------
 
@@ -117,22 +117,6 @@ class ScenarioService:
     def _objects(self, session: Session) -> dict[str, bool]:
         return object_scopes(self.records.registry(session).objects)
 
-    def _may_change(self, session: Session, row: ScenarioRow, actor: Principal | None) -> None:
-        """Stewardship and covering rights (kindred.auth.automation); ``actor`` None is the
-        operator's own tooling (CLI, installers), which acts on the database directly."""
-        if actor is None:
-            return
-        check_change(
-            session,
-            actor,
-            kind="scenario",
-            name=row.name,
-            owner_id=row.owner_id,
-            run_as=row.run_as,
-            load=self.load_principal,
-            objects=self._objects(session),
-        )
-
     # -- saving --------------------------------------------------------------------------
 
     def create(
@@ -153,9 +137,7 @@ class ScenarioService:
             )
         actor_id = actor.user_id if actor is not None else None
         if run_as is not None and actor is not None:
-            check_grant(
-                session, actor, run_as, load=self.load_principal, objects=self._objects(session)
-            )
+            self.stewardship.check_grant(session, actor, run_as)
         principal_id = run_as or actor_id
         now = utcnow()
         row = ScenarioRow(
@@ -185,7 +167,7 @@ class ScenarioService:
         expected_version: int | None = None,
     ) -> SavedScenario:
         row = self._row(session, name, lock=True)
-        self._may_change(session, row, actor)
+        self.stewardship.check_change(session, row, actor)
         if expected_version is not None and expected_version != row.version:
             raise PreconditionFailed(
                 f"scenario {name} is at version {row.version}, not {expected_version}; "
@@ -214,10 +196,8 @@ class ScenarioService:
         """Make the scenario run as ``principal_id`` (the actor or a service principal their
         rights cover); takes effect for runs started from now on."""
         row = self._row(session, name, lock=True)
-        self._may_change(session, row, actor)
-        check_grant(
-            session, actor, principal_id, load=self.load_principal, objects=self._objects(session)
-        )
+        self.stewardship.check_change(session, row, actor)
+        self.stewardship.check_grant(session, actor, principal_id)
         if row.run_as != principal_id:
             row.run_as = principal_id
             version = session.get(ScenarioVersion, (name, row.version))
@@ -278,7 +258,7 @@ class ScenarioService:
         self, session: Session, name: str, enabled: bool, actor: Principal | None
     ) -> SavedScenario:
         row = self._row(session, name, lock=True)
-        self._may_change(session, row, actor)
+        self.stewardship.check_change(session, row, actor)
         actor_id = actor.user_id if actor is not None else None
         if enabled and row.run_as is None:
             raise ValidationFailed(
@@ -310,7 +290,7 @@ class ScenarioService:
         if actor is not None and (row is None or not stewards(session, actor, row.owner_id)):
             raise NotFound(f"no scenario run {run_id}")
         if row is not None:
-            self._may_change(session, row, actor)
+            self.stewardship.check_change(session, row, actor)
         retry_run(session, run_id, self.ledger, actor.user_id if actor is not None else None)
 
     # -- reading -------------------------------------------------------------------------
