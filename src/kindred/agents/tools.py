@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,6 +45,17 @@ class ToolModel(BaseModel):
 
 class StrictInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def segment(value: str) -> str:
+    """One URL path segment from a tool argument: percent-encoded, so an argument (which a
+    model or an event may have written) cannot reach another path of the business system
+    (``../../_admin/…``); the dot segments a URL resolves away are refused outright."""
+    if value in ("", ".", ".."):
+        raise ActionFailed(
+            f"{value!r} is not a valid identifier", retryable=False, code="invalid-argument"
+        )
+    return urllib.parse.quote(value, safe="")
 
 
 @dataclass
@@ -273,7 +285,7 @@ class PaymentSummaryOut(ToolModel):
 
 async def payment_summary(context: ToolContext, args: CreditCodeIn) -> Any:
     status, body = await context.request(
-        "contracts", "GET", f"/api/customers/{args.credit_code}/summary", ok=(200, 404)
+        "contracts", "GET", f"/api/customers/{segment(args.credit_code)}/summary", ok=(200, 404)
     )
     if status == 404:
         # No history is an answer a policy decides on, not a failure.
@@ -378,7 +390,7 @@ class ReleaseIn(StrictInput):
 
 async def release_stock(context: ToolContext, args: ReleaseIn) -> Any:
     _, body = await context.request(
-        "inventory", "DELETE", f"/api/reservations/{args.reservation}", effect=True
+        "inventory", "DELETE", f"/api/reservations/{segment(args.reservation)}", effect=True
     )
     return body
 
