@@ -6,51 +6,39 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep, UserAdminDep, client_address
 from kindred.api.responses import Json
 from kindred.auth.models import ApiKey, RoleDefinition
 from kindred.auth.permissions import RolePermissions
+from kindred.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    MePublic,
+    PasswordChange,
+    RoleList,
+    RolePublic,
+    RoleUpsert,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+)
 from kindred.auth.service import check_password_strength
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.metadata import AUTH_COUNTER, bump_generation
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+# Response bodies are documented, not serialized, through the models in auth/schemas.py
+# (response_model=None): the routes answer dicts with orjson.
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=120)
-    user_id: str | None = Field(default=None, description="Admins may create keys for others")
-
-
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    email: str
-    name: str = Field(min_length=1, max_length=255)
-    password: str | None = Field(default=None, description="Omit for API-key-only users")
-    roles: list[str] = Field(default_factory=lambda: ["sales"])
-    territories: list[str] = Field(default_factory=list)
-
-
-class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str
-    current_password: str | None = Field(
-        default=None,
-        description="Required to change your own password; omitted by a user administrator "
-        "resetting someone else's",
-    )
-
-
-class RoleUpsert(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    description: str = ""
-    permissions: RolePermissions
-
-
-@router.post("/auth/token", summary="Sign in (OAuth2 password flow); returns a bearer JWT")
+@router.post(
+    "/auth/token",
+    summary="Sign in (OAuth2 password flow); returns a bearer JWT",
+    response_model=None,
+    responses={200: {"model": TokenPublic, "description": "A bearer token"}},
+)
 def token(
     request: Request,
     kindred: KindredDep,
@@ -71,7 +59,12 @@ def token(
     return Json({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime})
 
 
-@router.get("/auth/me", summary="Who am I: roles, territories and permissions")
+@router.get(
+    "/auth/me",
+    summary="Who am I: roles, territories and permissions",
+    response_model=None,
+    responses={200: {"model": MePublic, "description": "You, as the API sees you"}},
+)
 def me(context: ContextDep, kindred: KindredDep) -> Json:
     principal = context.principal
     with kindred.database.read() as session:
@@ -97,7 +90,13 @@ def me(context: ContextDep, kindred: KindredDep) -> Json:
     )
 
 
-@router.post("/auth/api-keys", status_code=201, summary="Create an API key (shown once)")
+@router.post(
+    "/auth/api-keys",
+    status_code=201,
+    summary="Create an API key (shown once)",
+    response_model=None,
+    responses={201: {"model": ApiKeyCreated, "description": "The key, with its secret"}},
+)
 def create_api_key(payload: ApiKeyCreate, context: ContextDep, kindred: KindredDep) -> Json:
     user_id = payload.user_id or context.principal.user_id
     if user_id != context.principal.user_id and not context.principal.can_manage_users:
@@ -127,7 +126,12 @@ def create_api_key(payload: ApiKeyCreate, context: ContextDep, kindred: KindredD
     return Json(body, status_code=201)
 
 
-@router.get("/auth/api-keys", summary="List your API keys (secrets are never shown again)")
+@router.get(
+    "/auth/api-keys",
+    summary="List your API keys (secrets are never shown again)",
+    response_model=None,
+    responses={200: {"model": ApiKeyList, "description": "The keys, revoked ones included"}},
+)
 def list_api_keys(context: ContextDep, kindred: KindredDep) -> Json:
     with kindred.database.read() as session:
         statement = sa.select(ApiKey).order_by(ApiKey.created_at)
@@ -171,7 +175,13 @@ def revoke_api_key(key_id: str, context: ContextDep, kindred: KindredDep) -> Res
     return Response(status_code=204)
 
 
-@router.post("/users", status_code=201, summary="Create a user with roles and territories")
+@router.post(
+    "/users",
+    status_code=201,
+    summary="Create a user with roles and territories",
+    response_model=None,
+    responses={201: {"model": UserPublic, "description": "The user record created"}},
+)
 def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep) -> Json:
     with kindred.database.write() as session:
         user = kindred.auth.create_user(
@@ -236,23 +246,37 @@ def _subjects(user_id: str, actor_id: str) -> list[str]:
     return [user_id] if user_id == actor_id else [user_id, actor_id]
 
 
-@router.get("/roles", summary="Roles and their permissions")
+@router.get(
+    "/roles",
+    summary="Roles and their permissions",
+    response_model=None,
+    responses={200: {"model": RoleList, "description": "Every role"}},
+)
 def list_roles(context: ContextDep, kindred: KindredDep) -> Json:
     with kindred.database.read() as session:
         rows = session.execute(sa.select(RoleDefinition).order_by(RoleDefinition.name))
-        body = [
-            {
-                "name": r.name,
-                "description": r.description,
-                "builtin": r.builtin,
-                "permissions": r.permissions,
-            }
-            for r in rows.scalars()
-        ]
+        body = [_present_role(r) for r in rows.scalars()]
     return Json({"data": body})
 
 
-@router.put("/roles/{name}", summary="Create or replace a role")
+def _present_role(row: RoleDefinition) -> dict[str, Any]:
+    # The permissions as the permission checks read them (auth.service.role_permissions):
+    # every property present, also in a role stored before a property was added.
+    permissions = RolePermissions.model_validate(row.permissions).model_dump(mode="json")
+    return {
+        "name": row.name,
+        "description": row.description,
+        "builtin": row.builtin,
+        "permissions": permissions,
+    }
+
+
+@router.put(
+    "/roles/{name}",
+    summary="Create or replace a role",
+    response_model=None,
+    responses={200: {"model": RolePublic, "description": "The role as saved"}},
+)
 def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: KindredDep) -> Json:
     import re
 
@@ -278,10 +302,5 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
             {"role": name, "permissions": data, "request_id": context.request_id},
             [context.principal.user_id],
         )
-        body = {
-            "name": row.name,
-            "description": row.description,
-            "builtin": row.builtin,
-            "permissions": row.permissions,
-        }
+        body = _present_role(row)
     return Json(body)

@@ -9,18 +9,44 @@ from fastapi import APIRouter, Body, Header, Response
 from kindred.api.deps import AdminDep, ContextDep, KindredDep, etag, parse_if_match
 from kindred.api.responses import Json
 from kindred.records.fields import ObjectDefinition
+from kindred.records.schemas import (
+    ObjectDefinitionHistory,
+    ObjectDefinitionList,
+    ObjectDefinitionPublic,
+)
 
 router = APIRouter(prefix="/api/v1/metadata/objects", tags=["metadata"])
 IfMatchHeader = Annotated[
     str | None, Header(alias="If-Match", description='ETag of the definition, e.g. "v3"')
 ]
+# Response bodies are documented, not serialized, through the models in records/schemas.py
+# (response_model=None): the routes answer dicts with orjson.
+ETAG_HEADER = {
+    "ETag": {"description": 'The definition\'s version, e.g. "v3"', "schema": {"type": "string"}}
+}
+
+
+def _definition(description: str, status: int = 200, **headers: Any) -> dict[int | str, Any]:
+    """``responses=`` of an operation answering an object definition."""
+    return {
+        status: {
+            "model": ObjectDefinitionPublic,
+            "description": description,
+            "headers": {**ETAG_HEADER, **headers},
+        }
+    }
 
 
 def _present(definition: ObjectDefinition) -> dict[str, Any]:
     return definition.model_dump(mode="json")
 
 
-@router.get("", summary="List object definitions")
+@router.get(
+    "",
+    summary="List object definitions",
+    response_model=None,
+    responses={200: {"model": ObjectDefinitionList, "description": "The objects you may read"}},
+)
 def list_objects(kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         registry = kindred.metadata.registry(session)
@@ -32,14 +58,29 @@ def list_objects(kindred: KindredDep, context: ContextDep) -> Json:
     return Json({"data": readable})
 
 
-@router.get("/{name}", summary="Get an object definition")
+@router.get(
+    "/{name}",
+    summary="Get an object definition",
+    response_model=None,
+    responses=_definition("The object definition"),
+)
 def get_object(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         definition = kindred.metadata.registry(session).get(name).definition
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
 
 
-@router.post("", status_code=201, summary="Create a custom object")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a custom object",
+    response_model=None,
+    responses=_definition(
+        "The object created",
+        201,
+        Location={"description": "The definition's URL", "schema": {"type": "string"}},
+    ),
+)
 def create_object(
     kindred: KindredDep, context: AdminDep, payload: Annotated[dict[str, Any], Body()]
 ) -> Json:
@@ -57,7 +98,12 @@ def create_object(
     )
 
 
-@router.patch("/{name}", summary="Change labels, title field or validation rules")
+@router.patch(
+    "/{name}",
+    summary="Change labels, title field or validation rules",
+    response_model=None,
+    responses=_definition("The object as saved"),
+)
 def update_object(
     name: str,
     kindred: KindredDep,
@@ -86,7 +132,13 @@ def delete_object(name: str, kindred: KindredDep, context: AdminDep) -> Response
     return Response(status_code=204)
 
 
-@router.post("/{name}/fields", status_code=201, summary="Add a custom field")
+@router.post(
+    "/{name}/fields",
+    status_code=201,
+    summary="Add a custom field",
+    response_model=None,
+    responses=_definition("The object with the field added", 201),
+)
 def add_field(
     name: str,
     kindred: KindredDep,
@@ -106,7 +158,12 @@ def add_field(
     return Json(_present(definition), status_code=201, headers={"ETag": etag(definition.version)})
 
 
-@router.patch("/{name}/fields/{field_name}", summary="Change a field's flags, labels or options")
+@router.patch(
+    "/{name}/fields/{field_name}",
+    summary="Change a field's flags, labels or options",
+    response_model=None,
+    responses=_definition("The object with the field changed"),
+)
 def update_field(
     name: str,
     field_name: str,
@@ -128,7 +185,12 @@ def update_field(
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
 
 
-@router.delete("/{name}/fields/{field_name}", summary="Delete a custom field and its values")
+@router.delete(
+    "/{name}/fields/{field_name}",
+    summary="Delete a custom field and its values",
+    response_model=None,
+    responses=_definition("The object without the field"),
+)
 def delete_field(
     name: str,
     field_name: str,
@@ -148,7 +210,14 @@ def delete_field(
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
 
 
-@router.get("/{name}/history", summary="Every version of an object definition")
+@router.get(
+    "/{name}/history",
+    summary="Every version of an object definition",
+    response_model=None,
+    responses={
+        200: {"model": ObjectDefinitionHistory, "description": "Every version, oldest first"}
+    },
+)
 def object_history(name: str, kindred: KindredDep, context: AdminDep) -> Json:
     with kindred.database.read() as session:
         changes = kindred.metadata.history(session, name)

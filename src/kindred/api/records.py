@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep, etag, parse_if_match
 from kindred.api.idempotency import fingerprint, run_idempotent
 from kindred.api.responses import Json
 from kindred.records.query import parse_list_params
-from kindred.records.service import MAX_BULK
+from kindred.records.schemas import (
+    BulkRequest,
+    BulkResult,
+    RecordHistory,
+    RecordPage,
+    RecordPublic,
+    RecordWithIncluded,
+)
 from kindred.sovereignty.pdp import ConsentRequired
 
 router = APIRouter(prefix="/api/v1/objects/{object_name}/records", tags=["records"])
@@ -30,13 +36,11 @@ IfMatchHeader = Annotated[
     str | None, Header(alias="If-Match", description='ETag of the version you edited, e.g. "v3"')
 ]
 
-
-class BulkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    operation: Literal["create", "update", "upsert"]
-    records: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BULK)
-    match_on: str = Field(default="id", description="'id' or a unique field (upsert/update)")
+# Response bodies are documented, not serialized, through the models in records/schemas.py
+# (response_model=None): the routes answer the services' dicts with orjson.
+ETAG_HEADER = {
+    "ETag": {"description": 'The record\'s version, e.g. "v3"', "schema": {"type": "string"}}
+}
 
 
 @router.get(
@@ -49,6 +53,8 @@ class BulkRequest(BaseModel):
         "record.stage == 'proposal'`); `sort=-amount,name`; `fields=name,tier`; "
         "`include=account`; `limit` and `cursor`."
     ),
+    response_model=None,
+    responses={200: {"model": RecordPage, "description": "A page of records"}},
 )
 async def list_records(
     object_name: str,
@@ -75,7 +81,22 @@ async def list_records(
     return Json(body)
 
 
-@router.post("", status_code=201, summary="Create a record")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a record",
+    response_model=None,
+    responses={
+        201: {
+            "model": RecordPublic,
+            "description": "The record created (a repeated Idempotency-Key replays it)",
+            "headers": {
+                **ETAG_HEADER,
+                "Location": {"description": "The record's URL", "schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def create_record(
     object_name: str,
     request: Request,
@@ -98,7 +119,12 @@ def create_record(
     )
 
 
-@router.post("/bulk", summary="Create, update or upsert many records (all or nothing)")
+@router.post(
+    "/bulk",
+    summary="Create, update or upsert many records (all or nothing)",
+    response_model=None,
+    responses={200: {"model": BulkResult, "description": "Every record written"}},
+)
 def bulk_records(
     object_name: str,
     request: Request,
@@ -127,7 +153,18 @@ def bulk_records(
     )
 
 
-@router.get("/{record_id}", summary="Get one record")
+@router.get(
+    "/{record_id}",
+    summary="Get one record",
+    response_model=None,
+    responses={
+        200: {
+            "model": RecordWithIncluded,
+            "description": "The record (with `included` when include= was given)",
+            "headers": ETAG_HEADER,
+        }
+    },
+)
 async def get_record(
     object_name: str,
     record_id: str,
@@ -157,7 +194,14 @@ async def get_record(
     return Json(body, headers={"ETag": etag(record["version"])})
 
 
-@router.patch("/{record_id}", summary="Update fields of a record (null clears a field)")
+@router.patch(
+    "/{record_id}",
+    summary="Update fields of a record (null clears a field)",
+    response_model=None,
+    responses={
+        200: {"model": RecordPublic, "description": "The record as saved", "headers": ETAG_HEADER}
+    },
+)
 def update_record(
     object_name: str,
     record_id: str,
@@ -188,7 +232,12 @@ def delete_record(
     return Response(status_code=204)
 
 
-@router.get("/{record_id}/history", summary="Change log of a record (newest first)")
+@router.get(
+    "/{record_id}/history",
+    summary="Change log of a record (newest first)",
+    response_model=None,
+    responses={200: {"model": RecordHistory, "description": "The record's changes you may see"}},
+)
 def record_history(
     object_name: str,
     record_id: str,

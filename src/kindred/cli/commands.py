@@ -197,6 +197,7 @@ def demo(
         'print(json.load(sys.stdin)["access_token"])\')'
     )
     for label, value in (
+        ("Console", f"{base}/   (sign in with a demo login below)"),
         ("API docs", f"{base}/docs"),
         ("OpenAPI", f"{base}/openapi.json"),
         ("Health", f"{base}/healthz"),
