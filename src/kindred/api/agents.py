@@ -12,6 +12,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from kindred.agents.definition import definition_schema
 from kindred.agents.evaluation import evaluate
 from kindred.agents.runtime import runtime_for
+from kindred.agents.schemas import (
+    AgentList,
+    AgentMetrics,
+    AgentPublic,
+    AgentRunList,
+    AgentRunOutcome,
+    AgentRunTrace,
+    AgentRunVerification,
+    AgentValidation,
+    AgentVersionList,
+    EvaluationReport,
+    GoldenCaseList,
+    GoldenCaseSaved,
+    HumanTaskDetail,
+    HumanTaskList,
+    OtlpTraces,
+    TaskDecisionResult,
+    ToolList,
+)
 from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
 from kindred.api.scenarios import read_definition
@@ -19,6 +38,7 @@ from kindred.auth.automation import RunAsRequest
 from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from kindred.records.redaction import Redactor
 from kindred.records.service import RequestContext
+from kindred.scenarios.schemas import JsonSchemaDocument
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 runs_router = APIRouter(prefix="/api/v1/agent-runs", tags=["agents"])
@@ -26,6 +46,10 @@ tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["agents"])
 AUTHORS = {"admin"}
 # Who may read any run's decision trace (others: the runs they started).
 AUDITORS = {"admin", "compliance"}
+# Response bodies are documented, not serialized, through the models in agents/schemas.py
+# (response_model=None): the routes answer the services' dicts with orjson.
+ETAG = {"ETag": {"description": 'The version, e.g. "v3"', "schema": {"type": "string"}}}
+LOCATION = {"Location": {"description": "The run's URL", "schema": {"type": "string"}}}
 
 
 def _author(context: ContextDep) -> RequestContext:
@@ -79,30 +103,56 @@ def _may_read_run(context: RequestContext, run: dict[str, Any]) -> None:
 # -- definitions -------------------------------------------------------------------------------
 
 
-@router.get("/schema", summary="JSON Schema of an agent definition")
+@router.get(
+    "/schema",
+    summary="JSON Schema of an agent definition",
+    response_model=None,
+    responses={
+        200: {"model": JsonSchemaDocument, "description": "The JSON Schema of an agent definition"}
+    },
+)
 async def schema() -> Json:
     return Json(definition_schema())
 
 
-@router.get("/tools", summary="The tools agents may be granted, with input/output schemas")
+@router.get(
+    "/tools",
+    summary="The tools agents may be granted, with input/output schemas",
+    response_model=None,
+    responses={200: {"model": ToolList, "description": "Every tool"}},
+)
 async def tools(kindred: KindredDep, context: ContextDep) -> Json:
     return Json({"items": [tool.describe() for tool in kindred.agents.tools.values()]})
 
 
-@router.get("/metrics", summary="Run volume, success, latency and the human intervention rate")
+@router.get(
+    "/metrics",
+    summary="Run volume, success, latency and the human intervention rate",
+    response_model=None,
+    responses={200: {"model": AgentMetrics, "description": "The live runs' metrics"}},
+)
 def metrics(kindred: KindredDep, context: ContextDep, agent: str | None = None) -> Json:
     with kindred.database.read() as session:
         return Json(kindred.agents.metrics(session, agent))
 
 
-@router.get("", summary="Agents")
+@router.get(
+    "",
+    summary="Agents",
+    response_model=None,
+    responses={200: {"model": AgentList, "description": "Every agent (latest versions)"}},
+)
 def list_agents(kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json({"items": kindred.agents.all(session)})
 
 
 @router.post(
-    "", status_code=201, summary="Save an agent (JSON or YAML); a new version if it exists"
+    "",
+    status_code=201,
+    summary="Save an agent (JSON or YAML); a new version if it exists",
+    response_model=None,
+    responses={201: {"model": AgentPublic, "description": "The agent as saved", "headers": ETAG}},
 )
 async def save_agent(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
     raw = await read_definition(request)
@@ -113,7 +163,17 @@ async def save_agent(request: Request, kindred: KindredDep, context: AuthorDep) 
     return Json(saved, status_code=201, headers={"ETag": f'"v{saved["version"]}"'})
 
 
-@router.post("/validate", summary="Check a definition without saving it")
+@router.post(
+    "/validate",
+    summary="Check a definition without saving it",
+    response_model=None,
+    responses={
+        200: {
+            "model": AgentValidation,
+            "description": "Whether it checks, and every problem if not",
+        }
+    },
+)
 async def validate_agent(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
     raw = await read_definition(request)
     with kindred.database.read() as session:
@@ -123,14 +183,24 @@ async def validate_agent(request: Request, kindred: KindredDep, context: Context
     return Json({"valid": True, "name": compiled.name, "order": compiled.order})
 
 
-@router.get("/{name}", summary="One agent (latest version)")
+@router.get(
+    "/{name}",
+    summary="One agent (latest version)",
+    response_model=None,
+    responses={200: {"model": AgentPublic, "description": "The agent", "headers": ETAG}},
+)
 def get_agent(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         saved = kindred.agents.get(session, name)
     return Json(saved, headers={"ETag": f'"v{saved["version"]}"'})
 
 
-@router.put("/{name}", summary="Save a new version (If-Match: the version you edited)")
+@router.put(
+    "/{name}",
+    summary="Save a new version (If-Match: the version you edited)",
+    response_model=None,
+    responses={200: {"model": AgentPublic, "description": "The agent as saved", "headers": ETAG}},
+)
 async def update_agent(
     name: str,
     request: Request,
@@ -155,13 +225,23 @@ async def update_agent(
     return Json(saved, headers={"ETag": f'"v{saved["version"]}"'})
 
 
-@router.get("/{name}/versions", summary="Every saved version")
+@router.get(
+    "/{name}/versions",
+    summary="Every saved version",
+    response_model=None,
+    responses={200: {"model": AgentVersionList, "description": "Every version"}},
+)
 def agent_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json({"items": kindred.agents.versions(session, name)})
 
 
-@router.post("/{name}/enable", summary="Allow new runs")
+@router.post(
+    "/{name}/enable",
+    summary="Allow new runs",
+    response_model=None,
+    responses={200: {"model": AgentPublic, "description": "The agent, enabled"}},
+)
 def enable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         return Json(
@@ -171,7 +251,12 @@ def enable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
         )
 
 
-@router.post("/{name}/disable", summary="Refuse new runs (runs in flight finish)")
+@router.post(
+    "/{name}/disable",
+    summary="Refuse new runs (runs in flight finish)",
+    response_model=None,
+    responses={200: {"model": AgentPublic, "description": "The agent, disabled"}},
+)
 def disable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         return Json(
@@ -184,6 +269,10 @@ def disable_agent(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
 @router.put(
     "/{name}/run-as",
     summary="Whose rights event- and scenario-started runs act with: you, or a service principal",
+    response_model=None,
+    responses={
+        200: {"model": AgentPublic, "description": "The agent with its new run-as principal"}
+    },
 )
 def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
@@ -193,7 +282,19 @@ def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: Auth
 # -- runs --------------------------------------------------------------------------------------
 
 
-@router.post("/{name}/runs", summary="Run an agent (waits for the result unless wait=false)")
+@router.post(
+    "/{name}/runs",
+    summary="Run an agent (waits for the result unless wait=false)",
+    response_model=None,
+    responses={
+        200: {"model": AgentRunOutcome, "description": "The run finished", "headers": LOCATION},
+        202: {
+            "model": AgentRunOutcome,
+            "description": "The run is waiting or still running; follow Location for its outcome",
+            "headers": LOCATION,
+        },
+    },
+)
 async def start_run(name: str, body: RunRequest, kindred: KindredDep, context: ContextDep) -> Json:
     runtime = runtime_for(kindred)
     summary = await runtime.start(
@@ -211,7 +312,12 @@ async def start_run(name: str, body: RunRequest, kindred: KindredDep, context: C
     )
 
 
-@runs_router.get("", summary="Runs, newest first: by agent, customer (account id) and status")
+@runs_router.get(
+    "",
+    summary="Runs, newest first: by agent, customer (account id) and status",
+    response_model=None,
+    responses={200: {"model": AgentRunList, "description": "Runs"}},
+)
 def list_runs(
     kindred: KindredDep,
     context: ContextDep,
@@ -229,7 +335,14 @@ def list_runs(
     return Json({"items": items})
 
 
-@runs_router.get("/{run_id}", summary="A run's decision trace: reads, steps, sub-agents, tasks")
+@runs_router.get(
+    "/{run_id}",
+    summary="A run's decision trace: reads, steps, sub-agents, tasks",
+    response_model=None,
+    responses={
+        200: {"model": AgentRunTrace, "description": "The decision trace as far as you may see it"}
+    },
+)
 def get_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         run = kindred.agents.run(session, run_id)
@@ -238,21 +351,36 @@ def get_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
         return Json(Redactor(kindred.records, session, context).value(run))
 
 
-@runs_router.get("/{run_id}/otlp", summary="The trace as OTLP/JSON spans (GenAI conventions)")
+@runs_router.get(
+    "/{run_id}/otlp",
+    summary="The trace as OTLP/JSON spans (GenAI conventions)",
+    response_model=None,
+    responses={200: {"model": OtlpTraces, "description": "The trace as OTLP/JSON"}},
+)
 def run_otlp(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         _may_read_run(context, kindred.agents.run(session, run_id))
         return Json(kindred.agents.otlp(session, run_id))
 
 
-@runs_router.get("/{run_id}/verify", summary="Prove the stored trace unaltered against the ledger")
+@runs_router.get(
+    "/{run_id}/verify",
+    summary="Prove the stored trace unaltered against the ledger",
+    response_model=None,
+    responses={200: {"model": AgentRunVerification, "description": "The check against the ledger"}},
+)
 def verify_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         _may_read_run(context, kindred.agents.run(session, run_id))
         return Json(kindred.agents.verify(session, run_id))
 
 
-@runs_router.post("/{run_id}/resume", summary="Continue a run from its durable state (admin)")
+@runs_router.post(
+    "/{run_id}/resume",
+    summary="Continue a run from its durable state (admin)",
+    response_model=None,
+    responses={200: {"model": AgentRunOutcome, "description": "Where the run stands now"}},
+)
 async def resume_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> Json:
     return Json(await runtime_for(kindred).resume(run_id))
 
@@ -260,7 +388,12 @@ async def resume_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> Js
 # -- human tasks -------------------------------------------------------------------------------
 
 
-@tasks_router.get("", summary="The task queue: open tasks assigned to you or your roles")
+@tasks_router.get(
+    "",
+    summary="The task queue: open tasks assigned to you or your roles",
+    response_model=None,
+    responses={200: {"model": HumanTaskList, "description": "Tasks"}},
+)
 def list_tasks(
     kindred: KindredDep,
     context: ContextDep,
@@ -275,13 +408,25 @@ def list_tasks(
     return Json({"items": items})
 
 
-@tasks_router.get("/{task_id}", summary="One task with its history")
+@tasks_router.get(
+    "/{task_id}",
+    summary="One task with its history",
+    response_model=None,
+    responses={200: {"model": HumanTaskDetail, "description": "The task with its history"}},
+)
 def get_task(task_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json(kindred.agents.task(session, context.principal, task_id))
 
 
-@tasks_router.post("/{task_id}/decision", summary="Approve, reject or modify; the run continues")
+@tasks_router.post(
+    "/{task_id}/decision",
+    summary="Approve, reject or modify; the run continues",
+    response_model=None,
+    responses={
+        200: {"model": TaskDecisionResult, "description": "The decided task and the continued run"}
+    },
+)
 async def decide_task(
     task_id: str, body: Decision, kindred: KindredDep, context: ContextDep
 ) -> Json:
@@ -296,13 +441,24 @@ async def decide_task(
 # -- golden cases and evaluation ---------------------------------------------------------------
 
 
-@router.get("/{name}/cases", summary="Golden cases of an agent")
+@router.get(
+    "/{name}/cases",
+    summary="Golden cases of an agent",
+    response_model=None,
+    responses={200: {"model": GoldenCaseList, "description": "The golden cases"}},
+)
 def list_cases(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json({"items": kindred.agents.cases(session, name)})
 
 
-@router.post("/{name}/cases", status_code=201, summary="Add (or replace by name) a golden case")
+@router.post(
+    "/{name}/cases",
+    status_code=201,
+    summary="Add (or replace by name) a golden case",
+    response_model=None,
+    responses={201: {"model": GoldenCaseSaved, "description": "The golden case saved"}},
+)
 def add_case(name: str, body: CaseRequest, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         case = kindred.agents.add_case(
@@ -311,7 +467,12 @@ def add_case(name: str, body: CaseRequest, kindred: KindredDep, context: AuthorD
     return Json(case, status_code=201)
 
 
-@router.post("/{name}/evaluations", summary="Run every golden case k times per version: pass^k")
+@router.post(
+    "/{name}/evaluations",
+    summary="Run every golden case k times per version: pass^k",
+    response_model=None,
+    responses={200: {"model": EvaluationReport, "description": "The evaluation report"}},
+)
 async def run_evaluation(
     name: str, body: EvaluationRequest, kindred: KindredDep, context: AuthorDep
 ) -> Json:

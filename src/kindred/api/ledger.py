@@ -10,6 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
 from kindred.errors import PermissionDenied
+from kindred.ledger.schemas import (
+    ConsistencyProof,
+    LedgerIntegrity,
+    LedgerKeys,
+    ProofBundle,
+    SignedCheckpoint,
+)
 from kindred.records.service import RequestContext
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
@@ -27,8 +34,16 @@ def require_auditor(context: ContextDep) -> RequestContext:
 
 AuditorDep = Annotated[RequestContext, Depends(require_auditor)]
 
+# Response bodies are documented, not serialized, through the models in ledger/schemas.py
+# (response_model=None): the routes answer dicts with orjson.
 
-@router.get("/public-key", summary="The active verifier key and all earlier ones")
+
+@router.get(
+    "/public-key",
+    summary="The active verifier key and all earlier ones",
+    response_model=None,
+    responses={200: {"model": LedgerKeys, "description": "The verifier keys"}},
+)
 def public_key(kindred: KindredDep, context: AuditorDep) -> Json:
     with kindred.database.write() as session:
         active = kindred.ledger.active_public_key(session)
@@ -36,7 +51,17 @@ def public_key(kindred: KindredDep, context: AuditorDep) -> Json:
     return Json({"active": active, "keys": keys})
 
 
-@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP signed note)")
+@router.get(
+    "/checkpoint",
+    summary="The latest signed checkpoint (C2SP signed note)",
+    response_model=None,
+    responses={
+        200: {
+            "model": SignedCheckpoint,
+            "description": "The latest checkpoint (one is signed if none exists)",
+        }
+    },
+)
 def latest_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
     with kindred.database.write() as session:
         stored = kindred.ledger.latest_checkpoint(session) or kindred.ledger.checkpoint(session)
@@ -48,7 +73,13 @@ def latest_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
     return Json(body)
 
 
-@router.post("/checkpoints", status_code=201, summary="Sign a checkpoint now")
+@router.post(
+    "/checkpoints",
+    status_code=201,
+    summary="Sign a checkpoint now",
+    response_model=None,
+    responses={201: {"model": SignedCheckpoint, "description": "The checkpoint signed"}},
+)
 def make_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
     with kindred.database.write() as session:
         stored = kindred.ledger.checkpoint(session)
@@ -60,7 +91,12 @@ def make_checkpoint(kindred: KindredDep, context: AuditorDep) -> Json:
     return Json(body, status_code=201)
 
 
-@router.get("/entries/{index}/proof", summary="Proof bundle for offline verification")
+@router.get(
+    "/entries/{index}/proof",
+    summary="Proof bundle for offline verification",
+    response_model=None,
+    responses={200: {"model": ProofBundle, "description": "The proof bundle"}},
+)
 def proof_bundle(
     index: Annotated[int, Path(ge=0, le=MAX_INDEX)], kindred: KindredDep, context: AuditorDep
 ) -> Json:
@@ -69,7 +105,12 @@ def proof_bundle(
     return Json(bundle)
 
 
-@router.get("/consistency", summary="Consistency proof between two tree sizes")
+@router.get(
+    "/consistency",
+    summary="Consistency proof between two tree sizes",
+    response_model=None,
+    responses={200: {"model": ConsistencyProof, "description": "The consistency proof"}},
+)
 def consistency(
     kindred: KindredDep,
     context: AuditorDep,
@@ -83,7 +124,12 @@ def consistency(
     )
 
 
-@router.get("/verify", summary="Recompute the whole log and check every checkpoint")
+@router.get(
+    "/verify",
+    summary="Recompute the whole log and check every checkpoint",
+    response_model=None,
+    responses={200: {"model": LedgerIntegrity, "description": "The integrity report"}},
+)
 def verify(kindred: KindredDep, context: AuditorDep) -> Json:
     with kindred.database.read() as session:
         report = kindred.ledger.verify_log(session)

@@ -17,6 +17,19 @@ from kindred.records.service import RequestContext
 from kindred.scenarios import metrics as _metrics  # noqa: F401  (registers the metrics)
 from kindred.scenarios.actions import ACTIONS
 from kindred.scenarios.definition import definition_schema, load_text
+from kindred.scenarios.schemas import (
+    ActionList,
+    DryRunReport,
+    JsonSchemaDocument,
+    RetryAccepted,
+    ScenarioHealth,
+    ScenarioList,
+    ScenarioPublic,
+    ScenarioRunDetail,
+    ScenarioRunPage,
+    ScenarioValidation,
+    ScenarioVersionList,
+)
 from kindred.scenarios.service import get_run, health, list_runs
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["scenarios"])
@@ -34,6 +47,10 @@ def _author(context: ContextDep) -> RequestContext:
 
 AuthorDep = Annotated[RequestContext, Depends(_author)]
 
+# Response bodies are documented, not serialized, through the models in scenarios/schemas.py
+# (response_model=None): the routes answer dicts with orjson.
+ETAG = {"ETag": {"description": 'The version, e.g. "v3"', "schema": {"type": "string"}}}
+
 
 async def read_definition(request: Request) -> Any:
     """The body as JSON or YAML (``application/yaml``, ``text/yaml``)."""
@@ -50,24 +67,56 @@ async def read_definition(request: Request) -> Any:
         raise MalformedRequest(f"the body is not valid JSON: {error}") from None
 
 
-@router.get("/schema", summary="JSON Schema of a scenario definition")
+@router.get(
+    "/schema",
+    summary="JSON Schema of a scenario definition",
+    response_model=None,
+    responses={
+        200: {
+            "model": JsonSchemaDocument,
+            "description": "The JSON Schema of a scenario definition",
+        }
+    },
+)
 async def schema() -> Json:
     return Json(definition_schema())
 
 
-@router.get("/actions", summary="The actions a step can take, with their parameters")
+@router.get(
+    "/actions",
+    summary="The actions a step can take, with their parameters",
+    response_model=None,
+    responses={200: {"model": ActionList, "description": "Every action, with its parameters"}},
+)
 async def actions(context: ContextDep) -> Json:
     return Json({"items": [spec.to_dict() for spec in ACTIONS.values()]})
 
 
-@router.get("", summary="Scenarios")
+@router.get(
+    "",
+    summary="Scenarios",
+    response_model=None,
+    responses={200: {"model": ScenarioList, "description": "Every scenario (latest versions)"}},
+)
 def list_scenarios(kindred: KindredDep, context: ContextDep, enabled: bool | None = None) -> Json:
     with kindred.database.read() as session:
         items = kindred.scenarios.all(session, enabled=enabled)
     return Json({"items": [item.to_dict() for item in items]})
 
 
-@router.post("", status_code=201, summary="Save a new scenario (JSON or YAML); starts disabled")
+@router.post(
+    "",
+    status_code=201,
+    summary="Save a new scenario (JSON or YAML); starts disabled",
+    response_model=None,
+    responses={
+        201: {
+            "model": ScenarioPublic,
+            "description": "The scenario saved (disabled)",
+            "headers": ETAG,
+        }
+    },
+)
 async def create_scenario(request: Request, kindred: KindredDep, context: AuthorDep) -> Json:
     raw = await read_definition(request)
     with kindred.database.write() as session:
@@ -75,7 +124,12 @@ async def create_scenario(request: Request, kindred: KindredDep, context: Author
     return Json(saved.to_dict(), status_code=201, headers={"ETag": f'"v{saved.version}"'})
 
 
-@router.post("/validate", summary="Check a definition without saving it")
+@router.post(
+    "/validate",
+    summary="Check a definition without saving it",
+    response_model=None,
+    responses={200: {"model": ScenarioValidation, "description": "The definition checks"}},
+)
 async def validate_scenario(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
     raw = await read_definition(request)
     with kindred.database.read() as session:
@@ -83,14 +137,26 @@ async def validate_scenario(request: Request, kindred: KindredDep, context: Cont
     return Json({"valid": True, "name": compiled.name, "steps": sum(1 for _ in compiled.walk())})
 
 
-@router.get("/{name}", summary="One scenario (latest version)")
+@router.get(
+    "/{name}",
+    summary="One scenario (latest version)",
+    response_model=None,
+    responses={200: {"model": ScenarioPublic, "description": "The scenario", "headers": ETAG}},
+)
 def get_scenario(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         saved = kindred.scenarios.get(session, name)
     return Json(saved.to_dict(), headers={"ETag": f'"v{saved.version}"'})
 
 
-@router.put("/{name}", summary="Save a new version (If-Match: the version you edited)")
+@router.put(
+    "/{name}",
+    summary="Save a new version (If-Match: the version you edited)",
+    response_model=None,
+    responses={
+        200: {"model": ScenarioPublic, "description": "The scenario as saved", "headers": ETAG}
+    },
+)
 async def update_scenario(
     name: str,
     request: Request,
@@ -109,6 +175,10 @@ async def update_scenario(
 @router.put(
     "/{name}/run-as",
     summary="Whose rights the scenario acts with: you, or a service principal you cover",
+    response_model=None,
+    responses={
+        200: {"model": ScenarioPublic, "description": "The scenario with its new run-as principal"}
+    },
 )
 def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
@@ -116,20 +186,35 @@ def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: Auth
     return Json(saved.to_dict())
 
 
-@router.get("/{name}/versions", summary="Every saved version")
+@router.get(
+    "/{name}/versions",
+    summary="Every saved version",
+    response_model=None,
+    responses={200: {"model": ScenarioVersionList, "description": "Every version"}},
+)
 def scenario_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json({"items": kindred.scenarios.versions(session, name)})
 
 
-@router.post("/{name}/enable", summary="Turn a scenario on")
+@router.post(
+    "/{name}/enable",
+    summary="Turn a scenario on",
+    response_model=None,
+    responses={200: {"model": ScenarioPublic, "description": "The scenario, enabled"}},
+)
 def enable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         saved = kindred.scenarios.set_enabled(session, name, True, context.principal)
     return Json(saved.to_dict())
 
 
-@router.post("/{name}/disable", summary="Turn a scenario off")
+@router.post(
+    "/{name}/disable",
+    summary="Turn a scenario off",
+    response_model=None,
+    responses={200: {"model": ScenarioPublic, "description": "The scenario, disabled"}},
+)
 def disable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         saved = kindred.scenarios.set_enabled(session, name, False, context.principal)
@@ -141,6 +226,8 @@ def disable_scenario(name: str, kindred: KindredDep, context: AuthorDep) -> Json
     summary="What the scenario would do for an event — without acting",
     description='Body: `{"event": <CloudEvent>}`. Conditions with their results, lookups, '
     "window values from the event log, and every step with its rendered parameters.",
+    response_model=None,
+    responses={200: {"model": DryRunReport, "description": "What it would do"}},
 )
 async def dry_run_saved(
     name: str, request: Request, kindred: KindredDep, context: ContextDep
@@ -157,7 +244,12 @@ async def dry_run_saved(
     return Json(evaluation.to_dict())
 
 
-@router.post("/dry-run", summary="Dry run of an unsaved definition")
+@router.post(
+    "/dry-run",
+    summary="Dry run of an unsaved definition",
+    response_model=None,
+    responses={200: {"model": DryRunReport, "description": "What the draft would do"}},
+)
 async def dry_run_draft(request: Request, kindred: KindredDep, context: ContextDep) -> Json:
     body = await read_definition(request)
     if not isinstance(body, dict) or "definition" not in body:
@@ -179,7 +271,14 @@ def _event_of(body: Any) -> Any:
     return body["event"]
 
 
-@router.get("/{name}/health", summary="Calls, success rate, p50/p99 latency, failures, BIV")
+@router.get(
+    "/{name}/health",
+    summary="Calls, success rate, p50/p99 latency, failures, BIV",
+    response_model=None,
+    responses={
+        200: {"model": ScenarioHealth, "description": "The scenario's health over the period"}
+    },
+)
 def scenario_health(
     name: str,
     kindred: KindredDep,
@@ -194,7 +293,12 @@ def scenario_health(
 runs_router = APIRouter(prefix="/api/v1/scenario-runs", tags=["scenarios"])
 
 
-@runs_router.get("", summary="Run history (newest first), by scenario, status or customer key")
+@runs_router.get(
+    "",
+    summary="Run history (newest first), by scenario, status or customer key",
+    response_model=None,
+    responses={200: {"model": ScenarioRunPage, "description": "A page of runs"}},
+)
 def scenario_runs(
     kindred: KindredDep,
     context: ContextDep,
@@ -217,7 +321,14 @@ def scenario_runs(
     return Json({"items": items, "next": items[-1]["id"] if len(items) == limit else None})
 
 
-@runs_router.get("/{run_id}", summary="One run with every step's input, output and error")
+@runs_router.get(
+    "/{run_id}",
+    summary="One run with every step's input, output and error",
+    response_model=None,
+    responses={
+        200: {"model": ScenarioRunDetail, "description": "The run as far as you may see it"}
+    },
+)
 def scenario_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         return Json(
@@ -225,7 +336,12 @@ def scenario_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
         )
 
 
-@runs_router.post("/{run_id}/retry", summary="Run a failed run's failed step again")
+@runs_router.post(
+    "/{run_id}/retry",
+    summary="Run a failed run's failed step again",
+    response_model=None,
+    responses={200: {"model": RetryAccepted, "description": "The run is running again"}},
+)
 def retry_scenario_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         kindred.scenarios.retry(session, run_id, context.principal)
