@@ -66,6 +66,25 @@ def _progress() -> Progress:
 
 @app.command()
 @report_errors
+def openapi() -> None:
+    """Print the API's OpenAPI document (JSON): what the console's typed client is generated
+    from (`kindred openapi > web/openapi.json && (cd web && npm run gen:api)`)."""
+    print(openapi_document())
+
+
+def openapi_document() -> str:
+    """The OpenAPI document as committed in web/openapi.json (sorted keys, one-space indent)."""
+    import json
+
+    from kindred.app import create_app
+
+    with _services(bootstrap=False) as kindred:
+        document = create_app(kindred, bootstrap=False).openapi()
+    return json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False)
+
+
+@app.command()
+@report_errors
 def migrate() -> None:
     """Create or upgrade the database schema and install standard objects and roles."""
     started = time.perf_counter()

@@ -39,7 +39,7 @@ from kindred.records.models import (
     RecordLink,
     RecordRow,
 )
-from kindred.records.standard import STANDARD_OBJECTS
+from kindred.records.standard import STANDARD_OBJECTS, fill_missing_labels
 from kindred.records.storage import field_expression, object_is, sync_indexes
 from kindred.rules import RuleError, compile_rule
 
@@ -319,8 +319,9 @@ class MetadataService:
     # -- bootstrap -------------------------------------------------------------------------
 
     def install_standard_objects(self, session: Session, actor_id: str | None = None) -> int:
-        """Create missing standard objects and add standard fields new in this release to
-        existing ones, keeping admins' custom fields. Returns how many objects changed."""
+        """Create missing standard objects, add standard fields new in this release to
+        existing ones and give their fields and options the shipped Chinese labels they lack,
+        keeping admins' custom fields and labels. Returns how many changes it recorded."""
         existing = {d.name: d for d in load_definitions(session)}
         changed = 0
         for standard in STANDARD_OBJECTS:
@@ -335,13 +336,21 @@ class MetadataService:
                 updated = current.model_copy(update={"fields": current.fields + tuple(missing)})
                 summary = "standard fields added: " + ", ".join(f.name for f in missing)
                 self._save(session, current, updated, "upgrade", summary, actor_id, None)
-                current = updated
+                current = updated.model_copy(update={"version": current.version + 1})
                 changed += 1
             if current.parent != standard.parent:
                 # Child objects inherit their parent's visibility (a security fix: order
                 # lines were readable across territories).
                 updated = current.model_copy(update={"parent": standard.parent})
                 summary = f"parent: {standard.parent}"
+                self._save(session, current, updated, "upgrade", summary, actor_id, None)
+                current = updated.model_copy(update={"version": current.version + 1})
+                changed += 1
+            # Chinese labels shipped after the database was made fill only the gaps: a label
+            # an admin set is kept.
+            updated, filled = fill_missing_labels(current, standard)
+            if filled:
+                summary = "standard Chinese labels added: " + ", ".join(filled)
                 self._save(session, current, updated, "upgrade", summary, actor_id, None)
                 changed += 1
         if changed:

@@ -20,21 +20,228 @@ from kindred.records.fields import (
 
 CUSTOMER = SovereigntyClass.CUSTOMER_AUTHORIZED
 
+# Simplified Chinese labels for the console. A field or option takes its word from these
+# shared tables unless its call below passes one (where the same name means something else).
+FIELD_ZH = {
+    "account": "客户",
+    "active": "启用",
+    "address": "地址",
+    "amount": "金额",
+    "annual_revenue": "年营业额",
+    "asset": "设备",
+    "birthday": "生日",
+    "body": "内容",
+    "budget": "预算",
+    "channel": "渠道",
+    "city": "城市",
+    "close_date": "预计成交日期",
+    "code": "编码",
+    "company": "公司名称",
+    "compatible_with": "兼容产品",
+    "contact": "联系人",
+    "converted_account": "转化客户",
+    "converted_contact": "转化联系人",
+    "country": "国家",
+    "currency": "币种",
+    "department": "部门",
+    "description": "描述",
+    "did": "DID 身份标识",
+    "discount": "折扣",
+    "done": "已完成",
+    "due_at": "截止时间",
+    "email": "邮箱",
+    "employees": "员工人数",
+    "end_date": "结束日期",
+    "external_ids": "外部编号",
+    "family": "产品系列",
+    "firmware": "固件版本",
+    "first_name": "名",
+    "full_name": "姓名",
+    "industry": "行业",
+    "installed_on": "安装日期",
+    "insurance_qualified": "医保定点资质",
+    "kind": "类型",
+    "language": "沟通语言",
+    "last_heartbeat_at": "最近心跳时间",
+    "last_name": "姓",
+    "lifecycle": "生命周期阶段",
+    "list_price": "标准价格",
+    "locale": "界面语言",
+    "lost_reason": "输单原因",
+    "min_quantity": "起订量",
+    "mobile": "手机",
+    "model": "型号",
+    "name": "名称",
+    "needed_by": "需求日期",
+    "notes": "备注",
+    "number": "编号",
+    "occurred_at": "发生时间",
+    "opened_at": "开单时间",
+    "opportunity": "商机",
+    "order": "订单",
+    "ordered_at": "下单时间",
+    "parent": "上级",
+    "parent_account": "上级客户",
+    "phone": "电话",
+    "price_list": "价目表",
+    "priority": "优先级",
+    "probability": "赢单概率",
+    "product": "产品",
+    "products": "产品",
+    "province": "省份",
+    "quantity": "数量",
+    "renewal": "续约方式",
+    "renewal_notice_days": "续约提醒天数",
+    "resolution": "处理结果",
+    "resolved_at": "解决时间",
+    "roles": "角色",
+    "score": "评分",
+    "serial_number": "序列号",
+    "skills": "技能",
+    "sku": "SKU 编码",
+    "source": "来源",
+    "stage": "销售阶段",
+    "start_date": "开始日期",
+    "status": "状态",
+    "subject": "主题",
+    "tax_id": "统一社会信用代码",
+    "team": "所属团队",
+    "territories": "负责区域",
+    "ticket": "服务工单",
+    "tier": "客户等级",
+    "title": "标题",
+    "total": "订单总额",
+    "unit_price": "单价",
+    "valid_from": "生效日期",
+    "valid_until": "失效日期",
+    "value": "合同金额",
+    "warranty_until": "保修截止日期",
+    "website": "网站",
+    "wechat_openid": "微信 OpenID",
+}
 
-def _options(*values: str | tuple[str, str, str]) -> tuple[EnumOption, ...]:
-    options = []
-    for value in values:
-        if isinstance(value, tuple):
-            options.append(EnumOption(value=value[0], label=value[1], label_zh=value[2]))
-        else:
-            options.append(EnumOption(value=value, label=value.replace("_", " ").capitalize()))
-    return tuple(options)
+OPTION_ZH = {
+    # roles and skills
+    "admin": "管理员",
+    "sales": "销售",
+    "service": "服务",
+    "compliance": "合规",
+    "analyst": "分析师",
+    "integration": "系统集成",
+    "installation": "安装",
+    "repair": "维修",
+    "calibration": "校准",
+    "imaging": "影像",
+    "laboratory": "检验",
+    "retail": "零售",
+    "logistics": "物流",
+    "finance": "财务",
+    # languages, currencies, tiers
+    "en": "英文",
+    "zh": "中文",
+    "zh-CN": "简体中文",
+    "CNY": "人民币",
+    "USD": "美元",
+    "EUR": "欧元",
+    "A": "A 类",
+    "B": "B 类",
+    "C": "C 类",
+    "D": "D 类",
+    # contacts and leads
+    "subscriber": "订阅者",
+    "lead": "潜在客户",
+    "customer": "客户",
+    "advocate": "推荐者",
+    "churned": "已流失",
+    "web": "官网",
+    "event": "市场活动",
+    "referral": "转介绍",
+    "wechat": "微信",
+    "partner": "合作伙伴",
+    "cold_call": "陌生电话",
+    "import": "批量导入",
+    # statuses
+    "new": "新建",
+    "working": "跟进中",
+    "qualified": "合格",
+    "disqualified": "不合格",
+    "converted": "已转化",
+    "reviewing": "审核中",
+    "approved": "已批准",
+    "rejected": "已拒绝",
+    "draft": "草稿",
+    "confirmed": "已确认",
+    "shipped": "已发货",
+    "delivered": "已签收",
+    "cancelled": "已取消",
+    "returned": "已退货",
+    "active": "生效中",
+    "expired": "已到期",
+    "terminated": "已终止",
+    "renewed": "已续约",
+    "installed": "已安装",
+    "in_service": "运行中",
+    "faulty": "故障",
+    "retired": "已报废",
+    "assigned": "已分派",
+    "in_progress": "处理中",
+    "waiting": "等待中",
+    "resolved": "已解决",
+    "closed": "已关闭",
+    # products
+    "monitoring": "监护设备",
+    "surgical": "手术器械",
+    "consumable": "耗材",
+    "spare_part": "备件",
+    "inverter": "逆变器",
+    "battery": "储能电池",
+    "retail_goods": "零售商品",
+    "service_plan": "服务套餐",
+    # priorities, renewal, channels
+    "low": "低",
+    "normal": "普通",
+    "high": "高",
+    "urgent": "紧急",
+    "none": "不续约",
+    "manual": "手动续约",
+    "automatic": "自动续约",
+    "direct": "直销",
+    "distributor": "经销商",
+    "pos": "门店 POS",
+    "ecommerce": "电商",
+    "phone": "电话",
+    "email": "邮件",
+    "in_person": "当面拜访",
+    "app": "移动应用",
+    "person": "人员",
+}
+
+# An option is its value (labels from the value and OPTION_ZH), (value, label_zh) or
+# (value, label, label_zh).
+OptionSpec = str | tuple[str, str] | tuple[str, str, str]
+
+
+def _english(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _option(spec: OptionSpec) -> EnumOption:
+    if isinstance(spec, str):
+        return EnumOption(value=spec, label=_english(spec), label_zh=OPTION_ZH.get(spec))
+    if len(spec) == 2:
+        return EnumOption(value=spec[0], label=_english(spec[0]), label_zh=spec[1])
+    return EnumOption(value=spec[0], label=spec[1], label_zh=spec[2])
+
+
+def _options(*values: OptionSpec) -> tuple[EnumOption, ...]:
+    return tuple(_option(value) for value in values)
 
 
 def _field(name: str, type_: str, **kwargs: Any) -> FieldDefinition:
     if "options" in kwargs:
         kwargs["options"] = _options(*kwargs["options"])
-    kwargs.setdefault("label", name.replace("_", " ").capitalize())
+    kwargs.setdefault("label", _english(name))
+    kwargs.setdefault("label_zh", FIELD_ZH.get(name))
     return FieldDefinition(name=name, type=FieldType(type_), standard=True, **kwargs)
 
 
@@ -93,7 +300,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "用户",
         [
             _field("email", "email", required=True, unique=True),
-            _field("name", "text", required=True),
+            _field("name", "text", required=True, label_zh="姓名"),
             _field("roles", "multi_enum", options=ROLES, default=["sales"]),
             _relation("territories", "territory", cardinality="many"),
             _relation("team", "team"),
@@ -115,7 +322,13 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             _field("active", "boolean", default=True),
             # A service principal is no person: automation an admin grants it runs with its
             # roles (docs/security.md); it has no password and cannot sign in.
-            _field("kind", "enum", options=("person", "service"), default="person"),
+            _field(
+                "kind",
+                "enum",
+                label_zh="账号类型",
+                options=("person", ("service", "服务账号")),
+                default="person",
+            ),
         ],
         title="name",
         territorial=False,
@@ -136,8 +349,8 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "区域",
         [
             _field("name", "text", required=True, unique=True),
-            _field("code", "text", unique=True),
-            _relation("parent", "territory"),
+            _field("code", "text", unique=True, label_zh="区域编码"),
+            _relation("parent", "territory", label_zh="上级区域"),
             _field("country", "text"),
         ],
         title="name",
@@ -149,10 +362,11 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "Accounts",
         "客户",
         [
-            _field("name", "text", required=True, indexed=True),
+            _field("name", "text", required=True, indexed=True, label_zh="客户名称"),
             _field(
                 "kind",
                 "enum",
+                label_zh="客户类型",
                 indexed=True,
                 options=(
                     ("hospital", "Hospital", "医院"),
@@ -194,9 +408,9 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             _field("email", "email", indexed=True, sovereignty=CUSTOMER),
             _field("phone", "phone", sovereignty=CUSTOMER),
             _field("mobile", "phone", sovereignty=CUSTOMER),
-            _field("title", "text"),
+            _field("title", "text", label_zh="职务"),
             _field("department", "text"),
-            _relation("account", "account", inverse_name="contacts"),
+            _relation("account", "account", label_zh="所属客户", inverse_name="contacts"),
             _field("birthday", "date", sovereignty=CUSTOMER),
             _field("language", "enum", options=("en", "zh"), default="zh"),
             _field("wechat_openid", "text", unique=True, sovereignty=CUSTOMER),
@@ -224,13 +438,14 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "Leads",
         "线索",
         [
-            _field("name", "text", required=True),
+            _field("name", "text", required=True, label_zh="姓名"),
             _field("company", "text", indexed=True),
             _field("email", "email", sovereignty=CUSTOMER),
             _field("phone", "phone", sovereignty=CUSTOMER),
             _field(
                 "source",
                 "enum",
+                label_zh="线索来源",
                 options=(
                     "web",
                     "event",
@@ -297,7 +512,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "Opportunities",
         "商机",
         [
-            _field("name", "text", required=True),
+            _field("name", "text", required=True, label_zh="商机名称"),
             _relation("account", "account", required=True, inverse_name="opportunities"),
             _relation("contact", "contact"),
             _field("stage", "enum", options=STAGES, default="prospecting", indexed=True),
@@ -326,14 +541,14 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "Products",
         "产品",
         [
-            _field("name", "text", required=True),
+            _field("name", "text", required=True, label_zh="产品名称"),
             _field("sku", "text", required=True, unique=True),
             _field(
                 "family",
                 "enum",
                 options=(
-                    "imaging",
-                    "laboratory",
+                    ("imaging", "影像设备"),
+                    ("laboratory", "检验设备"),
                     "monitoring",
                     "surgical",
                     "consumable",
@@ -347,7 +562,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             ),
             _field("model", "text"),
             _field("list_price", "money", minimum=0),
-            _field("active", "boolean", default=True),
+            _field("active", "boolean", default=True, label_zh="在售"),
             _relation("compatible_with", "product", cardinality="many"),
             _field("description", "long_text"),
         ],
@@ -400,7 +615,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "Orders",
         "订单",
         [
-            _field("number", "text", required=True, unique=True),
+            _field("number", "text", required=True, unique=True, label_zh="订单编号"),
             _relation("account", "account", required=True, inverse_name="orders"),
             _relation("contact", "contact"),
             _relation("opportunity", "opportunity"),
@@ -418,7 +633,12 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
                 default="draft",
                 indexed=True,
             ),
-            _field("channel", "enum", options=("direct", "distributor", "pos", "ecommerce")),
+            _field(
+                "channel",
+                "enum",
+                label_zh="销售渠道",
+                options=("direct", "distributor", "pos", "ecommerce"),
+            ),
             _field("total", "money", minimum=0, indexed=True),
             _field("currency", "enum", options=("CNY", "USD", "EUR"), default="CNY"),
             _field("ordered_at", "datetime", indexed=True),
@@ -447,9 +667,19 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "Contracts",
         "合同",
         [
-            _field("number", "text", required=True, unique=True),
+            _field("number", "text", required=True, unique=True, label_zh="合同编号"),
             _relation("account", "account", required=True, inverse_name="contracts"),
-            _field("kind", "enum", options=("sales", "service", "lease", "framework")),
+            _field(
+                "kind",
+                "enum",
+                label_zh="合同类型",
+                options=(
+                    ("sales", "销售合同"),
+                    ("service", "服务合同"),
+                    ("lease", "租赁合同"),
+                    ("framework", "框架协议"),
+                ),
+            ),
             _field(
                 "status",
                 "enum",
@@ -487,7 +717,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         "设备",
         [
             _field("serial_number", "text", required=True, unique=True),
-            _field("name", "text"),
+            _field("name", "text", label_zh="设备名称"),
             _relation("product", "product", required=True),
             _relation("account", "account", required=True, inverse_name="assets"),
             _field(
@@ -519,6 +749,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             _field(
                 "kind",
                 "enum",
+                label_zh="工单类型",
                 options=(
                     ("incident", "Incident", "故障"),
                     ("work_order", "Work order", "工单"),
@@ -568,6 +799,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             _field(
                 "kind",
                 "enum",
+                label_zh="活动类型",
                 required=True,
                 options=(
                     ("call", "Call", "电话"),
@@ -588,10 +820,45 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             _field("occurred_at", "datetime", indexed=True),
             _field("due_at", "datetime"),
             _field("done", "boolean", default=False),
-            _field("channel", "enum", options=("phone", "email", "wechat", "in_person", "app")),
+            _field(
+                "channel",
+                "enum",
+                label_zh="沟通渠道",
+                options=("phone", "email", "wechat", "in_person", "app"),
+            ),
         ],
         title="subject",
     ),
 )
 
 STANDARD_OBJECT_NAMES = frozenset(o.name for o in STANDARD_OBJECTS)
+
+
+def fill_missing_labels(
+    stored: ObjectDefinition, shipped: ObjectDefinition
+) -> tuple[ObjectDefinition, list[str]]:
+    """``stored`` with the shipped Chinese labels where it has none (a database from before
+    they shipped), and the paths filled. A label an admin set is never replaced."""
+    filled: list[str] = []
+    shipped_fields = {f.name: f for f in shipped.fields}
+
+    def fill(item: Any, source: Any, path: str) -> Any:
+        if item.label_zh is None and source is not None and source.label_zh is not None:
+            filled.append(path)
+            return item.model_copy(update={"label_zh": source.label_zh})
+        return item
+
+    fields = []
+    for field in stored.fields:
+        source = shipped_fields.get(field.name)
+        if field.standard and source is not None:
+            field = fill(field, source, field.name)
+            shipped_options = {o.value: o for o in source.options}
+            options = tuple(
+                fill(o, shipped_options.get(o.value), f"{field.name}.{o.value}")
+                for o in field.options
+            )
+            field = field.model_copy(update={"options": options})
+        fields.append(field)
+    updated = fill(stored, shipped, "label_zh")
+    return updated.model_copy(update={"fields": tuple(fields)}), filled

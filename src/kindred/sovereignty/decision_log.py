@@ -433,7 +433,10 @@ class DecisionLog:
         decisions this call wrote."""
         with self._flushing:
             written = self._flush()
-        self.index()
+        if written:
+            # Only after a write: nothing new to index otherwise (and a process that never
+            # wrote, e.g. `kindred openapi`, must not touch a database it never migrated).
+            self.index()
         return written
 
     def _next_bucket(self, entries: int) -> int:
