@@ -253,7 +253,13 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(agents.tasks_router)
     app.include_router(events.metrics_router)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness and database check",
+        response_model=None,
+        responses={200: {"model": events.HealthStatus, "description": "Up, database included"}},
+    )
     def healthz() -> dict[str, str]:
         with services.database.read() as session:
             session.execute(__import__("sqlalchemy").text("select 1"))

@@ -23,6 +23,7 @@ from kindred.api.responses import Json
 from kindred.errors import NotFound
 from kindred.events import channels
 from kindred.events.guard import SourceGuard
+from kindred.events.schemas import IngestResult
 from kindred.events.service import BadSignature, IngestReport
 from kindred.events.sources import ingest_native
 from kindred.services import Kindred
@@ -145,16 +146,31 @@ router.add_api_route(
         "Sign with `X-Kindred-Timestamp: <unix seconds>` and `X-Kindred-Signature: sha256=<hex "
         "HMAC-SHA256 of '<timestamp>.' + body>` using KINDRED_WEBHOOK_SECRET."
     ),
+    response_model=None,
+    responses={
+        200: {"model": IngestResult, "description": "All events stored (or already stored)"}
+    },
 )
 router.add_api_route(
     "/social",
     _webhook("social", lambda body, now: channels.social_to_events(body, now=now)),
     methods=["POST"],
     summary="Social-media mentions (JSON; HMAC-SHA256 signed)",
+    response_model=None,
+    responses={
+        200: {"model": IngestResult, "description": "All events stored (or already stored)"}
+    },
 )
 
 
-@router.post("/app", summary="App tracking (batched JSON, Segment-style)")
+@router.post(
+    "/app",
+    summary="App tracking (batched JSON, Segment-style)",
+    response_model=None,
+    responses={
+        200: {"model": IngestResult, "description": "All events stored (or already stored)"}
+    },
+)
 async def app_tracking(
     request: Request,
     kindred: KindredDep,

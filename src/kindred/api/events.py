@@ -29,6 +29,24 @@ from kindred.errors import (
 from kindred.events import metrics
 from kindred.events.envelope import BATCH, STRUCTURED, binary_to_structured
 from kindred.events.models import DeadLetter
+from kindred.events.schemas import (
+    ConsumerGroupList,
+    DeadLetterDetail,
+    DeadLetterList,
+    DeadLetterPublic,
+    EventPage,
+    EventTypeDetail,
+    EventTypeList,
+    EventTypePublic,
+    IngestResult,
+    ReplayResult,
+    RetentionResult,
+    SeekResult,
+    StoredEventPublic,
+)
+from kindred.events.schemas import (
+    HealthStatus as HealthStatus,  # re-exported: app.py documents /healthz with it
+)
 from kindred.events.service import IngestReport
 from kindred.events.sources import translate_dead_letter
 from kindred.records.redaction import Redactor
@@ -91,8 +109,9 @@ def report_body(report: IngestReport) -> dict[str, Any]:
         "stored; a repeated source+id is acknowledged again but stored once. Refused events "
         "go to the dead-letter store and the response lists each with its reason."
     ),
+    response_model=None,
     responses={
-        200: {"description": "All events stored (or already stored)"},
+        200: {"model": IngestResult, "description": "All events stored (or already stored)"},
         413: {"description": "Event larger than the limit (dead-lettered)"},
         422: {"description": "Events refused (dead-lettered); valid ones in the batch are stored"},
     },
@@ -164,7 +183,12 @@ def _stored_body(stored: Any, redact: Redactor) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/events", summary="Read the event log (replay from an offset or a time)")
+@router.get(
+    "/api/v1/events",
+    summary="Read the event log (replay from an offset or a time)",
+    response_model=None,
+    responses={200: {"model": EventPage, "description": "A page of the log"}},
+)
 async def read_events(
     kindred: KindredDep,
     context: ReaderDep,
@@ -191,7 +215,12 @@ async def read_events(
     return Json({"items": items, "next": cursor})
 
 
-@router.get("/api/v1/events/{position}", summary="One stored event by position")
+@router.get(
+    "/api/v1/events/{position}",
+    summary="One stored event by position",
+    response_model=None,
+    responses={200: {"model": StoredEventPublic, "description": "The stored event"}},
+)
 async def get_event(position: str, kindred: KindredDep, context: ReaderDep) -> Json:
     await kindred.events.start()
     stored = await kindred.events.bus.get(checked_position(position, "position"))
@@ -221,7 +250,12 @@ class EventTypeUpdate(BaseModel):
     partition_field: str | None = None
 
 
-@router.get("/api/v1/event-types", summary="Browse the event type catalog")
+@router.get(
+    "/api/v1/event-types",
+    summary="Browse the event type catalog",
+    response_model=None,
+    responses={200: {"model": EventTypeList, "description": "The matching event types"}},
+)
 def list_event_types(
     kindred: KindredDep,
     context: ContextDep,
@@ -243,7 +277,12 @@ def list_event_types(
     return Json({"total": len(items), "domains": domains, "items": items})
 
 
-@router.get("/api/v1/event-types/{event_type}", summary="One event type with its schema")
+@router.get(
+    "/api/v1/event-types/{event_type}",
+    summary="One event type with its schema",
+    response_model=None,
+    responses={200: {"model": EventTypeDetail, "description": "Its latest version"}},
+)
 def get_event_type(event_type: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         versions = kindred.events.catalog.versions(session, event_type)
@@ -254,7 +293,13 @@ def get_event_type(event_type: str, kindred: KindredDep, context: ContextDep) ->
     return Json(body)
 
 
-@router.post("/api/v1/event-types", status_code=201, summary="Define an event type (admin)")
+@router.post(
+    "/api/v1/event-types",
+    status_code=201,
+    summary="Define an event type (admin)",
+    response_model=None,
+    responses={201: {"model": EventTypePublic, "description": "The type's first version"}},
+)
 def create_event_type(payload: EventTypeCreate, kindred: KindredDep, context: AdminDep) -> Json:
     with kindred.database.write() as session:
         created = kindred.events.catalog.define(
@@ -274,7 +319,12 @@ def create_event_type(payload: EventTypeCreate, kindred: KindredDep, context: Ad
     return Json(created.to_dict(), status_code=201)
 
 
-@router.put("/api/v1/event-types/{event_type}", summary="Publish a new version (admin)")
+@router.put(
+    "/api/v1/event-types/{event_type}",
+    summary="Publish a new version (admin)",
+    response_model=None,
+    responses={200: {"model": EventTypePublic, "description": "The new version"}},
+)
 def update_event_type(
     event_type: str, payload: EventTypeUpdate, kindred: KindredDep, context: AdminDep
 ) -> Json:
@@ -353,7 +403,12 @@ def _letter_body(
     return body
 
 
-@router.get("/api/v1/dead-letters", summary="Dead letters (newest first)")
+@router.get(
+    "/api/v1/dead-letters",
+    summary="Dead letters (newest first)",
+    response_model=None,
+    responses={200: {"model": DeadLetterList, "description": "A page of dead letters"}},
+)
 def list_dead_letters(
     kindred: KindredDep,
     context: OperatorDep,
@@ -381,7 +436,12 @@ def list_dead_letters(
     )
 
 
-@router.get("/api/v1/dead-letters/{letter_id}", summary="One dead letter with its payload")
+@router.get(
+    "/api/v1/dead-letters/{letter_id}",
+    summary="One dead letter with its payload",
+    response_model=None,
+    responses={200: {"model": DeadLetterDetail, "description": "The dead letter"}},
+)
 def get_dead_letter(letter_id: str, kindred: KindredDep, context: OperatorDep) -> Json:
     letter = kindred.events.get_dead_letter(letter_id)
     with kindred.database.read() as session:
@@ -395,7 +455,14 @@ class DeadLetterFix(BaseModel):
     payload: Any = Field(description="The corrected event (JSON) or native payload (string)")
 
 
-@router.patch("/api/v1/dead-letters/{letter_id}", summary="Replace a dead letter's payload")
+@router.patch(
+    "/api/v1/dead-letters/{letter_id}",
+    summary="Replace a dead letter's payload",
+    response_model=None,
+    responses={
+        200: {"model": DeadLetterDetail, "description": "The dead letter with its new payload"}
+    },
+)
 def fix_dead_letter(
     letter_id: str, fix: DeadLetterFix, kindred: KindredDep, context: OperatorDep
 ) -> Json:
@@ -414,7 +481,12 @@ def fix_dead_letter(
         return Json(_letter_body(letter, payload=True, redact=redact))
 
 
-@router.post("/api/v1/dead-letters/{letter_id}/replay", summary="Ingest a dead letter again")
+@router.post(
+    "/api/v1/dead-letters/{letter_id}/replay",
+    summary="Ingest a dead letter again",
+    response_model=None,
+    responses={200: {"model": ReplayResult, "description": "Replayed: its events are stored"}},
+)
 async def replay_dead_letter(letter_id: str, kindred: KindredDep, context: OperatorDep) -> Json:
     report = await kindred.events.replay_dead_letter(
         letter_id, actor_id=context.principal.user_id, translate=translate_dead_letter
@@ -428,7 +500,12 @@ class DiscardRequest(BaseModel):
     note: str = Field(min_length=1, description="Why the dead letter is dropped")
 
 
-@router.post("/api/v1/dead-letters/{letter_id}/discard", summary="Close a dead letter unreplayed")
+@router.post(
+    "/api/v1/dead-letters/{letter_id}/discard",
+    summary="Close a dead letter unreplayed",
+    response_model=None,
+    responses={200: {"model": DeadLetterPublic, "description": "The discarded dead letter"}},
+)
 def discard_dead_letter(
     letter_id: str, request: DiscardRequest, kindred: KindredDep, context: OperatorDep
 ) -> Json:
@@ -439,7 +516,12 @@ def discard_dead_letter(
 # -- consumer groups and retention -------------------------------------------------------------
 
 
-@router.get("/api/v1/event-consumers", summary="Consumer groups with their lag and members")
+@router.get(
+    "/api/v1/event-consumers",
+    summary="Consumer groups with their lag and members",
+    response_model=None,
+    responses={200: {"model": ConsumerGroupList, "description": "The consumer groups"}},
+)
 async def list_consumers(kindred: KindredDep, context: ReaderDep) -> Json:
     await kindred.events.start()
     groups = await kindred.events.bus.groups()
@@ -461,7 +543,12 @@ class SeekRequest(BaseModel):
     time: datetime | None = Field(default=None, description="Deliver from events stored since")
 
 
-@router.post("/api/v1/event-consumers/{group}/seek", summary="Replay: move a group (admin)")
+@router.post(
+    "/api/v1/event-consumers/{group}/seek",
+    summary="Replay: move a group (admin)",
+    response_model=None,
+    responses={200: {"model": SeekResult, "description": "The group will deliver from there"}},
+)
 async def seek_consumer(
     group: str, request: SeekRequest, kindred: KindredDep, context: AdminDep
 ) -> Json:
@@ -501,6 +588,8 @@ class RetentionRequest(BaseModel):
 @router.post(
     "/api/v1/events/retention",
     summary="Delete old events (and resolved dead letters) and reclaim disk (admin)",
+    response_model=None,
+    responses={200: {"model": RetentionResult, "description": "What was deleted"}},
 )
 async def apply_retention(
     request: RetentionRequest, kindred: KindredDep, context: AdminDep

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
+from kindred.graph.schemas import GraphPath, Neighbours, Subgraph
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"])
 Relations = Annotated[
@@ -17,7 +18,14 @@ Relations = Annotated[
 Types = Annotated[list[str] | None, Query(alias="type", description="objects to include")]
 
 
-@router.get("/{record_id}/neighbours", summary="Records one edge away")
+@router.get(
+    "/{record_id}/neighbours",
+    summary="Records one edge away",
+    response_model=None,
+    responses={
+        200: {"model": Neighbours, "description": "The record and its neighbours you may see"}
+    },
+)
 def neighbours(
     kindred: KindredDep,
     context: ContextDep,
@@ -41,7 +49,17 @@ def neighbours(
         )
 
 
-@router.get("/{record_id}/subgraph", summary="Everything within a depth, by type")
+@router.get(
+    "/{record_id}/subgraph",
+    summary="Everything within a depth, by type",
+    response_model=None,
+    responses={
+        200: {
+            "model": Subgraph,
+            "description": "The records within the depth you may see, and their edges",
+        }
+    },
+)
 def subgraph(
     kindred: KindredDep,
     context: ContextDep,
@@ -65,7 +83,12 @@ def subgraph(
         )
 
 
-@router.get("/path", summary="A shortest path between two records")
+@router.get(
+    "/path",
+    summary="A shortest path between two records",
+    response_model=None,
+    responses={200: {"model": GraphPath, "description": "The path, or found: false"}},
+)
 def path(
     kindred: KindredDep,
     context: ContextDep,

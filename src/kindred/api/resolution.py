@@ -12,6 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
 from kindred.graph.resolution import MAX_CANDIDATES
+from kindred.graph.schemas import (
+    Candidates,
+    Duplicates,
+    MergeList,
+    MergeResult,
+    MergeView,
+    UnmergeResult,
+)
 
 router = APIRouter(prefix="/api/v1/resolution", tags=["identity resolution"])
 
@@ -48,7 +56,12 @@ class MergeRequest(BaseModel):
     duplicate_version: int | None = Field(default=None, description="expected version")
 
 
-@router.post("/{object_name}/candidates", summary="Records that may be the same entity")
+@router.post(
+    "/{object_name}/candidates",
+    summary="Records that may be the same entity",
+    response_model=None,
+    responses={200: {"model": Candidates, "description": "The candidates you may see, best first"}},
+)
 def candidates(
     kindred: KindredDep, context: ContextDep, object_name: str, body: CandidatesRequest
 ) -> Json:
@@ -67,7 +80,12 @@ def candidates(
         )
 
 
-@router.get("/{object_name}/duplicates", summary="Likely duplicate pairs, best first")
+@router.get(
+    "/{object_name}/duplicates",
+    summary="Likely duplicate pairs, best first",
+    response_model=None,
+    responses={200: {"model": Duplicates, "description": "A page of duplicate pairs"}},
+)
 def duplicates(
     kindred: KindredDep,
     context: ContextDep,
@@ -84,7 +102,12 @@ def duplicates(
         )
 
 
-@router.get("/merges", summary="Merges of an object, newest first")
+@router.get(
+    "/merges",
+    summary="Merges of an object, newest first",
+    response_model=None,
+    responses={200: {"model": MergeList, "description": "The merges you may see"}},
+)
 def list_merges(
     kindred: KindredDep,
     context: ContextDep,
@@ -102,7 +125,13 @@ def list_merges(
         )
 
 
-@router.post("/merges", status_code=201, summary="Merge a duplicate into a survivor")
+@router.post(
+    "/merges",
+    status_code=201,
+    summary="Merge a duplicate into a survivor",
+    response_model=None,
+    responses={201: {"model": MergeResult, "description": "The merge (its id undoes it)"}},
+)
 def merge(kindred: KindredDep, context: ContextDep, body: MergeRequest) -> Json:
     with kindred.database.write() as session:
         result = kindred.resolution.merge(
@@ -119,13 +148,23 @@ def merge(kindred: KindredDep, context: ContextDep, body: MergeRequest) -> Json:
     return Json(result, status_code=201)
 
 
-@router.get("/merges/{merge_id}", summary="A merge: what it changed, and the merged record")
+@router.get(
+    "/merges/{merge_id}",
+    summary="A merge: what it changed, and the merged record",
+    response_model=None,
+    responses={200: {"model": MergeView, "description": "The merge"}},
+)
 def get_merge(kindred: KindredDep, context: ContextDep, merge_id: str) -> Json:
     with kindred.database.read() as session:
         return Json(kindred.resolution.get_merge(session, context, merge_id))
 
 
-@router.post("/merges/{merge_id}/undo", summary="Undo a merge (refused if unsafe)")
+@router.post(
+    "/merges/{merge_id}/undo",
+    summary="Undo a merge (refused if unsafe)",
+    response_model=None,
+    responses={200: {"model": UnmergeResult, "description": "Undone: the duplicate is back"}},
+)
 def undo_merge(kindred: KindredDep, context: ContextDep, merge_id: str) -> Json:
     with kindred.database.write() as session:
         return Json(kindred.resolution.unmerge(session, context, merge_id))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from kindred.api.deps import AdminDep, ContextDep, KindredDep
 from kindred.api.responses import Json
 from kindred.errors import ValidationFailed, field_error
+from kindred.graph.schemas import ReindexResult, SearchResults
 from kindred.graph.search import MAX_LIMIT
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
@@ -35,6 +36,8 @@ def _listed(values: list[str] | None) -> list[str] | None:
         "`mode` says whether meaning (embeddings) took part (`hybrid`) or words only "
         "(`fulltext`)."
     ),
+    response_model=None,
+    responses={200: {"model": SearchResults, "description": "The matches you may see, best first"}},
 )
 def search(
     kindred: KindredDep,
@@ -75,7 +78,12 @@ def search(
         )
 
 
-@router.post("/reindex", summary="Rebuild the search index (admins)")
+@router.post(
+    "/reindex",
+    summary="Rebuild the search index (admins)",
+    response_model=None,
+    responses={200: {"model": ReindexResult, "description": "What was indexed"}},
+)
 def reindex(
     kindred: KindredDep,
     context: AdminDep,

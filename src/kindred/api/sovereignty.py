@@ -28,6 +28,29 @@ from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.decision_log import subject_rows
 from kindred.sovereignty.identity import base64url, key_fragment
 from kindred.sovereignty.passport import PassportRefused, PassportSession
+from kindred.sovereignty.schemas import (
+    AccessLog,
+    ConsentList,
+    ConsentPublic,
+    ConsentRequestList,
+    ConsentRequestPublic,
+    ConsentWithCredential,
+    ConsentWithCredentialList,
+    DidDocument,
+    ErasureResult,
+    HandedOverKey,
+    MagicLinkSent,
+    PassportChallenge,
+    PassportData,
+    PassportMe,
+    PassportToken,
+    PreparedConsent,
+    ProvenanceList,
+    ProvenancePublic,
+    RecordDid,
+    SovereigntyKpis,
+    SubjectExport,
+)
 
 router = APIRouter(tags=["sovereignty"])
 
@@ -55,26 +78,44 @@ class MagicLinkRequest(BaseModel):
 # -- DID documents (public) ----------------------------------------------------------------
 
 
-@router.get("/.well-known/did.json", summary="The enterprise's did:web document")
+@router.get(
+    "/.well-known/did.json",
+    summary="The enterprise's did:web document",
+    response_model=None,
+    responses={200: {"model": DidDocument, "description": "The enterprise's DID document"}},
+)
 def enterprise_document(kindred: KindredDep) -> Json:
     with kindred.database.write() as session:  # the first call creates the key
         return Json(kindred.identities.web_document(session))
 
 
-@router.get("/domains/{domain}/did.json", summary="A data domain's did:web document")
+@router.get(
+    "/domains/{domain}/did.json",
+    summary="A data domain's did:web document",
+    response_model=None,
+    responses={200: {"model": DidDocument, "description": "The data domain's DID document"}},
+)
 def domain_document(kindred: KindredDep, domain: str) -> Json:
     with kindred.database.write() as session:
         return Json(kindred.identities.web_document(session, domain))
 
 
-@router.get("/api/v1/dids/{did}", summary="Resolve a did:key or one of this deployment's did:web")
+@router.get(
+    "/api/v1/dids/{did}",
+    summary="Resolve a did:key or one of this deployment's did:web",
+    response_model=None,
+    responses={200: {"model": DidDocument, "description": "The DID document"}},
+)
 def resolve(kindred: KindredDep, did: str) -> Json:
     with kindred.database.write() as session:
         return Json(kindred.identities.resolve(session, did))
 
 
 @router.get(
-    "/api/v1/objects/{object_name}/records/{record_id}/did", summary="A customer record's DID"
+    "/api/v1/objects/{object_name}/records/{record_id}/did",
+    summary="A customer record's DID",
+    response_model=None,
+    responses={200: {"model": RecordDid, "description": "The customer's DID"}},
 )
 def record_did(kindred: KindredDep, context: ContextDep, object_name: str, record_id: str) -> Json:
     with kindred.database.read() as session:
@@ -101,7 +142,13 @@ def _did_key(kindred: Kindred, did: str) -> str:
     return kindred.auth.throttle.account_key("passport-did", did.split("#", 1)[0])
 
 
-@router.post("/api/v1/passport/challenge", status_code=201, summary="A challenge to sign")
+@router.post(
+    "/api/v1/passport/challenge",
+    status_code=201,
+    summary="A challenge to sign",
+    response_model=None,
+    responses={201: {"model": PassportChallenge, "description": "Sign it within its validity"}},
+)
 def challenge(kindred: KindredDep, body: ChallengeRequest, request: Request) -> Json:
     throttle, address = kindred.auth.throttle, client_address(request)
     throttle.check_address("passport", address)
@@ -112,7 +159,13 @@ def challenge(kindred: KindredDep, body: ChallengeRequest, request: Request) -> 
     return Json({"challenge": nonce, "expires_at": expires, "sign": text}, status_code=201)
 
 
-@router.post("/api/v1/passport/session", status_code=201, summary="Sign in to the passport")
+@router.post(
+    "/api/v1/passport/session",
+    status_code=201,
+    summary="Sign in to the passport",
+    response_model=None,
+    responses={201: {"model": PassportToken, "description": "Signed in"}},
+)
 def open_session(kindred: KindredDep, body: SessionRequest, request: Request) -> Json:
     throttle, address = kindred.auth.throttle, client_address(request)
     throttle.check_address("passport", address)
@@ -160,7 +213,18 @@ def open_session(kindred: KindredDep, body: SessionRequest, request: Request) ->
     )
 
 
-@router.post("/api/v1/passport/magic-link", status_code=202, summary="Email a sign-in link")
+@router.post(
+    "/api/v1/passport/magic-link",
+    status_code=202,
+    summary="Email a sign-in link",
+    response_model=None,
+    responses={
+        202: {
+            "model": MagicLinkSent,
+            "description": "Asked for (whether the address is known is not revealed)",
+        }
+    },
+)
 async def magic_link(kindred: KindredDep, body: MagicLinkRequest, request: Request) -> Json:
     """Always 202 with the same body: whether the address is known is not revealed. Limited
     per email address (known or not, alike) and per client address: 429 with Retry-After."""
@@ -211,7 +275,17 @@ class HandOverBody(BaseModel):
     confirm: Literal["I will keep my key safe; Kindred forgets it"]
 
 
-@router.post("/api/v1/passport/key", summary="Take my key into my own wallet")
+@router.post(
+    "/api/v1/passport/key",
+    summary="Take my key into my own wallet",
+    response_model=None,
+    responses={
+        200: {
+            "model": HandedOverKey,
+            "description": "Your key: keep it safe, it is not shown again",
+        }
+    },
+)
 def take_key(kindred: KindredDep, owner: PassportDep, body: HandOverBody) -> Json:
     """The custodial key, once, as a JWK; Kindred keeps no copy (sign in by DID from now)."""
     with kindred.database.write() as session:
@@ -228,7 +302,12 @@ def take_key(kindred: KindredDep, owner: PassportDep, body: HandOverBody) -> Jso
     )
 
 
-@router.get("/api/v1/passport/me", summary="Who is signed in to the passport")
+@router.get(
+    "/api/v1/passport/me",
+    summary="Who is signed in to the passport",
+    response_model=None,
+    responses={200: {"model": PassportMe, "description": "The signed-in customer"}},
+)
 def me(owner: PassportDep) -> Json:
     return Json(
         {
@@ -337,14 +416,30 @@ def _terms(body: ConsentBody) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/passport/consents", summary="My consents")
+@router.get(
+    "/api/v1/passport/consents",
+    summary="My consents",
+    response_model=None,
+    responses={
+        200: {
+            "model": ConsentWithCredentialList,
+            "description": "Your consents, with their credentials",
+        }
+    },
+)
 def my_consents(kindred: KindredDep, owner: PassportDep) -> Json:
     with kindred.database.read() as session:
         rows = kindred.consents.of(session, owner.did)
         return Json({"data": [consent_view(r, credential=True) for r in rows]})
 
 
-@router.post("/api/v1/passport/consents", status_code=201, summary="Grant a consent")
+@router.post(
+    "/api/v1/passport/consents",
+    status_code=201,
+    summary="Grant a consent",
+    response_model=None,
+    responses={201: {"model": ConsentWithCredential, "description": "Granted"}},
+)
 def grant(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
     terms = _terms(body)
     with kindred.database.write() as session:
@@ -356,6 +451,8 @@ def grant(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
     "/api/v1/passport/consents/prepare",
     status_code=201,
     summary="Prepare a consent for my wallet to sign",
+    response_model=None,
+    responses={201: {"model": PreparedConsent, "description": "The grant to sign"}},
 )
 def prepare(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
     terms = _terms(body)
@@ -378,27 +475,53 @@ def prepare(kindred: KindredDep, owner: PassportDep, body: ConsentBody) -> Json:
     )
 
 
-@router.post("/api/v1/passport/consents/submit", status_code=201, summary="Submit a signed consent")
+@router.post(
+    "/api/v1/passport/consents/submit",
+    status_code=201,
+    summary="Submit a signed consent",
+    response_model=None,
+    responses={201: {"model": ConsentWithCredential, "description": "Verified and active"}},
+)
 def submit(kindred: KindredDep, owner: PassportDep, body: SubmitBody) -> Json:
     with kindred.database.write() as session:
         row = kindred.consents.submit(session, owner.did, body.credential)
         return Json(consent_view(row, credential=True), status_code=201)
 
 
-@router.delete("/api/v1/passport/consents/{consent_id}", summary="Revoke a consent (at once)")
+@router.delete(
+    "/api/v1/passport/consents/{consent_id}",
+    summary="Revoke a consent (at once)",
+    response_model=None,
+    responses={200: {"model": ConsentPublic, "description": "Revoked"}},
+)
 def revoke(kindred: KindredDep, owner: PassportDep, consent_id: str) -> Json:
     with kindred.database.write() as session:
         return Json(consent_view(kindred.consents.revoke(session, owner.did, consent_id)))
 
 
-@router.patch("/api/v1/passport/consents/{consent_id}", summary="End a consent earlier")
+@router.patch(
+    "/api/v1/passport/consents/{consent_id}",
+    summary="End a consent earlier",
+    response_model=None,
+    responses={
+        200: {
+            "model": ConsentWithCredential,
+            "description": "The consent that replaces it (the old one is revoked)",
+        }
+    },
+)
 def shorten(kindred: KindredDep, owner: PassportDep, consent_id: str, body: ShortenBody) -> Json:
     with kindred.database.write() as session:
         row = kindred.consents.shorten(session, owner.did, consent_id, _aware(body.valid_until))
         return Json(consent_view(row, credential=True))
 
 
-@router.get("/api/v1/passport/consent-requests", summary="Consents staff asked me for")
+@router.get(
+    "/api/v1/passport/consent-requests",
+    summary="Consents staff asked me for",
+    response_model=None,
+    responses={200: {"model": ConsentRequestList, "description": "Consents staff asked you for"}},
+)
 def my_requests(kindred: KindredDep, owner: PassportDep) -> Json:
     with kindred.database.read() as session:
         return Json(
@@ -406,7 +529,12 @@ def my_requests(kindred: KindredDep, owner: PassportDep) -> Json:
         )
 
 
-@router.post("/api/v1/passport/consent-requests/{request_id}/{answer}", summary="Answer a request")
+@router.post(
+    "/api/v1/passport/consent-requests/{request_id}/{answer}",
+    summary="Answer a request",
+    response_model=None,
+    responses={200: {"model": ConsentRequestPublic, "description": "Answered"}},
+)
 def answer(kindred: KindredDep, owner: PassportDep, request_id: str, answer: str) -> Json:
     if answer not in ("approve", "decline"):
         raise NotFound(f"answer a request with /approve or /decline, not /{answer}")
@@ -415,7 +543,12 @@ def answer(kindred: KindredDep, owner: PassportDep, request_id: str, answer: str
         return Json(request_view(row))
 
 
-@router.get("/api/v1/passport/access-log", summary="Who read my data, when, for what")
+@router.get(
+    "/api/v1/passport/access-log",
+    summary="Who read my data, when, for what",
+    response_model=None,
+    responses={200: {"model": AccessLog, "description": "Reads of your values, newest first"}},
+)
 def access_log(
     kindred: KindredDep, owner: PassportDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> Json:
@@ -442,7 +575,12 @@ def access_log(
         )
 
 
-@router.get("/api/v1/passport/data", summary="Every data dimension held about me")
+@router.get(
+    "/api/v1/passport/data",
+    summary="Every data dimension held about me",
+    response_model=None,
+    responses={200: {"model": PassportData, "description": "Every dimension held about you"}},
+)
 def my_data(kindred: KindredDep, owner: PassportDep) -> Json:
     kindred.pdp.log.flush()
     with kindred.database.read() as session:
@@ -470,7 +608,18 @@ class RequestBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-@router.post("/api/v1/consent-requests", status_code=201, summary="Ask a customer for consent")
+@router.post(
+    "/api/v1/consent-requests",
+    status_code=201,
+    summary="Ask a customer for consent",
+    response_model=None,
+    responses={
+        201: {
+            "model": ConsentRequestPublic,
+            "description": "Asked: the customer answers in their passport",
+        }
+    },
+)
 def ask(kindred: KindredDep, context: ContextDep, body: RequestBody) -> Json:
     try:
         seconds = parse_duration(body.valid_for)
@@ -495,6 +644,8 @@ def ask(kindred: KindredDep, context: ContextDep, body: RequestBody) -> Json:
 @router.get(
     "/api/v1/objects/{object_name}/records/{record_id}/consents",
     summary="A customer's consents (staff view)",
+    response_model=None,
+    responses={200: {"model": ConsentList, "description": "The customer's consents"}},
 )
 def record_consents(
     kindred: KindredDep, context: ContextDep, object_name: str, record_id: str
@@ -535,7 +686,12 @@ def _officer(context: ContextDep) -> Any:
 OfficerDep = Annotated[Any, Depends(_officer)]
 
 
-@router.get("/api/v1/passport/export", summary="Everything held about me (JSON)")
+@router.get(
+    "/api/v1/passport/export",
+    summary="Everything held about me (JSON)",
+    response_model=None,
+    responses={200: {"model": SubjectExport, "description": "Everything held about you"}},
+)
 def export_me(kindred: KindredDep, owner: PassportDep) -> Json:
     kindred.pdp.log.flush()
     with kindred.database.read() as session:
@@ -545,7 +701,12 @@ def export_me(kindred: KindredDep, owner: PassportDep) -> Json:
     )
 
 
-@router.post("/api/v1/passport/erase", summary="Erase everything about me")
+@router.post(
+    "/api/v1/passport/erase",
+    summary="Erase everything about me",
+    response_model=None,
+    responses={200: {"model": ErasureResult, "description": "Erased"}},
+)
 def erase_me(kindred: KindredDep, owner: PassportDep, body: EraseBody) -> Json:
     if body.confirm != "erase everything about me":
         raise ValidationFailed(
@@ -558,14 +719,24 @@ def erase_me(kindred: KindredDep, owner: PassportDep, body: EraseBody) -> Json:
     return Json({"erased": owner.did, "removed": counts})
 
 
-@router.get("/api/v1/data-subjects/{did}/export", summary="A customer's data (DSAR, staff)")
+@router.get(
+    "/api/v1/data-subjects/{did}/export",
+    summary="A customer's data (DSAR, staff)",
+    response_model=None,
+    responses={200: {"model": SubjectExport, "description": "Everything held about the customer"}},
+)
 def export_subject(kindred: KindredDep, context: OfficerDep, did: str) -> Json:
     kindred.pdp.log.flush()
     with kindred.database.read() as session:
         return Json(kindred.rights.export(session, did))
 
 
-@router.post("/api/v1/data-subjects/{did}/erase", summary="Erase a customer (staff)")
+@router.post(
+    "/api/v1/data-subjects/{did}/erase",
+    summary="Erase a customer (staff)",
+    response_model=None,
+    responses={200: {"model": ErasureResult, "description": "Erased"}},
+)
 def erase_subject(kindred: KindredDep, context: OfficerDep, did: str, body: EraseBody) -> Json:
     if body.confirm != "erase this customer":
         raise ValidationFailed(
@@ -617,6 +788,8 @@ class DisputeBody(BaseModel):
 @router.get(
     "/api/v1/objects/{object_name}/records/{record_id}/provenance",
     summary="Where each value of a record comes from",
+    response_model=None,
+    responses={200: {"model": ProvenanceList, "description": "Each value's provenance"}},
 )
 def record_provenance(
     kindred: KindredDep, context: ContextDep, object_name: str, record_id: str
@@ -630,6 +803,8 @@ def record_provenance(
 @router.patch(
     "/api/v1/objects/{object_name}/records/{record_id}/provenance/{field}",
     summary="Correct or verify a value's provenance",
+    response_model=None,
+    responses={200: {"model": ProvenancePublic, "description": "The corrected provenance"}},
 )
 def patch_provenance(
     kindred: KindredDep,
@@ -647,7 +822,18 @@ def patch_provenance(
         return Json(provenance_view(row))
 
 
-@router.post("/api/v1/passport/disputes", status_code=201, summary="Dispute a value held about me")
+@router.post(
+    "/api/v1/passport/disputes",
+    status_code=201,
+    summary="Dispute a value held about me",
+    response_model=None,
+    responses={
+        201: {
+            "model": ProvenancePublic,
+            "description": "Disputed: the value is flagged until reviewed",
+        }
+    },
+)
 def dispute(kindred: KindredDep, owner: PassportDep, body: DisputeBody) -> Json:
     with kindred.database.write() as session:
         identity = kindred.identities.by_did(session, owner.did)
@@ -656,7 +842,10 @@ def dispute(kindred: KindredDep, owner: PassportDep, body: DisputeBody) -> Json:
 
 
 @router.get(
-    "/api/v1/sovereignty/kpis", summary="Tag accuracy, authorization validity, consent rate"
+    "/api/v1/sovereignty/kpis",
+    summary="Tag accuracy, authorization validity, consent rate",
+    response_model=None,
+    responses={200: {"model": SovereigntyKpis, "description": "The KPIs"}},
 )
 def kpis(kindred: KindredDep, context: OfficerDep) -> Json:
     kindred.pdp.log.flush()
