@@ -2001,6 +2001,54 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccessLog */
+        AccessLog: {
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["AccessLogEntry"][];
+        };
+        /**
+         * AccessLogEntry
+         * @description One read of one of the customer's values, allowed or withheld.
+         */
+        AccessLogEntry: {
+            /**
+             * Accessor
+             * @description The user or agent id that read
+             */
+            accessor: string;
+            /** Allowed */
+            allowed: boolean;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Channel
+             * @description api, export, scenario, passport …
+             */
+            channel: string;
+            /**
+             * Consent
+             * @description The consent that allowed it
+             */
+            consent: string | null;
+            /**
+             * Dimension
+             * @description <object>.<field>
+             */
+            dimension: string;
+            /** Purpose */
+            purpose: string | null;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "consent" | "customer-request" | "no-purpose" | "unknown-purpose" | "no-subject" | "no-consent" | "expired-consent" | "not-yet-valid" | "not-for-you";
+        };
         /**
          * ActingFor
          * @description The automation that made a change with the actor's rights (a scenario step).
@@ -2957,6 +3005,153 @@ export interface components {
             /** Valid Until */
             valid_until?: string | null;
         };
+        /** ConsentList */
+        ConsentList: {
+            /** Data */
+            data: components["schemas"]["ConsentPublic"][];
+        };
+        /** ConsentPublic */
+        ConsentPublic: {
+            /**
+             * Did
+             * @description The customer's DID
+             */
+            did: string;
+            /**
+             * Dimensions
+             * @description <object>.<field> values it covers
+             */
+            dimensions: string[];
+            grantee: components["schemas"]["GranteePublic"];
+            /**
+             * Id
+             * @description urn:uuid:…
+             */
+            id: string;
+            /** Purpose */
+            purpose: string;
+            /**
+             * Request
+             * @description The consent request it answers, if any
+             */
+            request: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "prepared" | "active" | "revoked";
+            status: components["schemas"]["StatusEntry"];
+            /**
+             * Valid From
+             * Format: date-time
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date-time
+             */
+            valid_until: string;
+        };
+        /** ConsentRequestList */
+        ConsentRequestList: {
+            /** Data */
+            data: components["schemas"]["ConsentRequestPublic"][];
+        };
+        /** ConsentRequestPublic */
+        ConsentRequestPublic: {
+            /**
+             * Consent
+             * @description The consent an approval granted
+             */
+            consent: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /**
+             * Did
+             * @description The customer's DID
+             */
+            did: string;
+            /** Dimensions */
+            dimensions: string[];
+            grantee: components["schemas"]["GranteePublic"];
+            /** Id */
+            id: string;
+            /** Note */
+            note: string | null;
+            /** Purpose */
+            purpose: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "approved" | "declined";
+            /**
+             * Valid For Seconds
+             * @description How long an approval is valid
+             */
+            valid_for_seconds: number;
+        };
+        /** ConsentWithCredential */
+        ConsentWithCredential: {
+            /**
+             * Credential
+             * @description The consent as a verifiable credential (SD-JWT VC)
+             */
+            credential: string;
+            /**
+             * Did
+             * @description The customer's DID
+             */
+            did: string;
+            /**
+             * Dimensions
+             * @description <object>.<field> values it covers
+             */
+            dimensions: string[];
+            grantee: components["schemas"]["GranteePublic"];
+            /**
+             * Id
+             * @description urn:uuid:…
+             */
+            id: string;
+            /** Purpose */
+            purpose: string;
+            /**
+             * Request
+             * @description The consent request it answers, if any
+             */
+            request: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "prepared" | "active" | "revoked";
+            status: components["schemas"]["StatusEntry"];
+            /**
+             * Valid From
+             * Format: date-time
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date-time
+             */
+            valid_until: string;
+        };
+        /** ConsentWithCredentialList */
+        ConsentWithCredentialList: {
+            /** Data */
+            data: components["schemas"]["ConsentWithCredential"][];
+        };
         /** ConsistencyProof */
         ConsistencyProof: {
             /**
@@ -3005,6 +3200,13 @@ export interface components {
              * @description The types (or patterns) it consumes
              */
             types: string[];
+        };
+        /** DataDomain */
+        DataDomain: {
+            /** Did */
+            did: string;
+            /** Name */
+            name: string;
         };
         /**
          * DeadLetterDetail
@@ -3223,6 +3425,103 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * DidDocument
+         * @description A DID document (W3C DID Core). A did:web lists every key of its owner (old ones stay,
+         *     so old signatures verify) and asserts with the active one; a did:key's document is
+         *     derived from the identifier (its Ed25519 key and the X25519 key agreement key).
+         */
+        DidDocument: {
+            /** @Context */
+            "@context": string[];
+            /** Assertionmethod */
+            assertionMethod: string[];
+            /** Authentication */
+            authentication: string[];
+            /**
+             * Capabilitydelegation
+             * @description did:key only
+             */
+            capabilityDelegation?: string[];
+            /**
+             * Capabilityinvocation
+             * @description did:key only
+             */
+            capabilityInvocation?: string[];
+            /**
+             * Id
+             * @description The DID
+             */
+            id: string;
+            /**
+             * Keyagreement
+             * @description did:key only
+             */
+            keyAgreement?: string[];
+            /** Verificationmethod */
+            verificationMethod: components["schemas"]["VerificationMethod"][];
+        };
+        /**
+         * Dimension
+         * @description One field of the customer's record: what is held, under which consents, who read it.
+         */
+        Dimension: {
+            /**
+             * Accesses
+             * @description Its latest reads, newest first (≤ 5)
+             */
+            accesses: components["schemas"]["DimensionAccess"][];
+            class: components["schemas"]["SovereigntyClass"];
+            /**
+             * Consents
+             * @description Active consents that cover it
+             */
+            consents: string[];
+            /**
+             * Dimension
+             * @description <object>.<field>
+             */
+            dimension: string;
+            /**
+             * Domain
+             * @description The data domain that holds it
+             */
+            domain: string;
+            /**
+             * Held
+             * @description A value is held
+             */
+            held: boolean;
+            /** Label */
+            label: string | null;
+            provenance: components["schemas"]["ProvenancePublic"] | null;
+            /**
+             * Value
+             * @description The value (null when none)
+             */
+            value: unknown;
+        };
+        /** DimensionAccess */
+        DimensionAccess: {
+            /** Accessor */
+            accessor: string;
+            /** Allowed */
+            allowed: boolean;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Channel */
+            channel: string;
+            /** Purpose */
+            purpose: string | null;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "consent" | "customer-request" | "no-purpose" | "unknown-purpose" | "no-subject" | "no-consent" | "expired-consent" | "not-yet-valid" | "not-for-you";
+        };
         /** DiscardRequest */
         DiscardRequest: {
             /**
@@ -3333,6 +3632,21 @@ export interface components {
              * @enum {string}
              */
             confirm: "erase everything about me" | "erase this customer";
+        };
+        /** ErasureResult */
+        ErasureResult: {
+            /**
+             * Erased
+             * @description The customer's DID
+             */
+            erased: string;
+            /**
+             * Removed
+             * @description What was removed, per kind
+             */
+            removed: {
+                [key: string]: number;
+            };
         };
         /** EvaluationReport */
         EvaluationReport: {
@@ -3569,6 +3883,89 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** ExportAccess */
+        ExportAccess: {
+            /** Accessor */
+            accessor: string;
+            /** Allowed */
+            allowed: boolean;
+            /**
+             * At
+             * @description Unix time (seconds)
+             */
+            at: number;
+            /** Channel */
+            channel: string;
+            /** Consent Id */
+            consent_id: string | null;
+            /** Dimension */
+            dimension: string;
+            /** Purpose */
+            purpose: string | null;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "consent" | "customer-request" | "no-purpose" | "unknown-purpose" | "no-subject" | "no-consent" | "expired-consent" | "not-yet-valid" | "not-for-you";
+            /** Request Id */
+            request_id: string | null;
+        };
+        /** ExportChange */
+        ExportChange: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "create" | "update" | "delete" | "merge" | "unmerge" | "seed";
+            /** Actor */
+            actor: string | null;
+            /** After */
+            after: unknown;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Before
+             * @description The changed values before (opened for the customer)
+             */
+            before: unknown;
+        };
+        /** ExportConsent */
+        ExportConsent: {
+            /**
+             * Credential
+             * @description null while prepared for a wallet
+             */
+            credential: string | null;
+            /** Dimensions */
+            dimensions: string[];
+            grantee: components["schemas"]["GranteePublic"];
+            /** Id */
+            id: string;
+            /** Purpose */
+            purpose: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "prepared" | "active" | "revoked";
+        };
+        /** ExportRequest */
+        ExportRequest: {
+            /** Dimensions */
+            dimensions: string[];
+            /** Id */
+            id: string;
+            /** Purpose */
+            purpose: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "approved" | "declined";
+        };
         /**
          * FieldDefinitionPublic
          * @description A field as ``records.fields.FieldDefinition`` holds it, every property present.
@@ -3691,6 +4088,16 @@ export interface components {
              */
             kind: "role" | "user" | "agent";
         };
+        /** GranteePublic */
+        GranteePublic: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "role" | "user" | "agent";
+        };
         /** GraphEdge */
         GraphEdge: {
             /**
@@ -3739,6 +4146,35 @@ export interface components {
              * @constant
              */
             confirm: "I will keep my key safe; Kindred forgets it";
+        };
+        /** HandedOverKey */
+        HandedOverKey: {
+            /** Did */
+            did: string;
+            /** @description Shown this once: Kindred keeps no copy */
+            jwk: components["schemas"]["PrivateJwk"];
+            /**
+             * Kid
+             * @description The key's id in the DID document (the fragment)
+             */
+            kid: string;
+        };
+        /**
+         * HealthStatus
+         * @description ``GET /healthz`` (declared in ``app.py``): the server answers and its database too.
+         */
+        HealthStatus: {
+            /**
+             * Database
+             * @description The database's dialect
+             * @enum {string}
+             */
+            database: "sqlite" | "postgresql";
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
         };
         /** HumanTaskDetail */
         HumanTaskDetail: {
@@ -4011,6 +4447,14 @@ export interface components {
         MagicLinkRequest: {
             /** Email */
             email: string;
+        };
+        /** MagicLinkSent */
+        MagicLinkSent: {
+            /**
+             * Status
+             * @description The same words whether or not the address is known
+             */
+            status: string;
         };
         /**
          * MatchFeature
@@ -4607,6 +5051,70 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** PassportChallenge */
+        PassportChallenge: {
+            /**
+             * Challenge
+             * @description The nonce: send it back with the signature
+             */
+            challenge: string;
+            /**
+             * Expires At
+             * @description Unix time (seconds) it expires at
+             */
+            expires_at: number;
+            /**
+             * Sign
+             * @description The exact text to sign with the DID's key
+             */
+            sign: string;
+        };
+        /** PassportData */
+        PassportData: {
+            /**
+             * Custody
+             * @enum {string}
+             */
+            custody: "custodial" | "customer";
+            /** Did */
+            did: string;
+            /** Dimensions */
+            dimensions: components["schemas"]["Dimension"][];
+            /** Domains */
+            domains: components["schemas"]["DataDomain"][];
+            subject: components["schemas"]["Subject"];
+        };
+        /** PassportMe */
+        PassportMe: {
+            /** Did */
+            did: string;
+            subject: components["schemas"]["Subject"];
+            /**
+             * Via
+             * @enum {string}
+             */
+            via: "did-signature" | "magic-link";
+        };
+        /** PassportToken */
+        PassportToken: {
+            /** Did */
+            did: string;
+            /**
+             * Expires In
+             * @description Seconds until it expires
+             */
+            expires_in: number;
+            /**
+             * Token
+             * @description Send it as 'Authorization: Bearer <it>' to /passport/*
+             */
+            token: string;
+            /**
+             * Via
+             * @enum {string}
+             */
+            via: "did-signature" | "magic-link";
+        };
         /** PasswordChange */
         PasswordChange: {
             /**
@@ -4654,6 +5162,78 @@ export interface components {
              * @enum {string}
              */
             status: "would_run" | "skipped" | "branch" | "failed";
+        };
+        /**
+         * PreparedConsent
+         * @description The grant a wallet signs as an SD-JWT VC and submits to /consents/submit.
+         */
+        PreparedConsent: {
+            /** Dimensions */
+            dimensions: string[];
+            grantee: components["schemas"]["GranteePublic"];
+            /** Id */
+            id: string;
+            /**
+             * Issued At
+             * Format: date-time
+             */
+            issued_at: string;
+            /** Purpose */
+            purpose: string;
+            /**
+             * Sign As
+             * @description How to sign it, in words
+             */
+            sign_as: string;
+            status: components["schemas"]["PreparedStatus"];
+            /**
+             * Subject
+             * @description The customer's DID
+             */
+            subject: string;
+            /**
+             * Valid From
+             * Format: date-time
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date-time
+             */
+            valid_until: string;
+        };
+        /** PreparedStatus */
+        PreparedStatus: {
+            /** Index */
+            index: number;
+            /**
+             * Uri
+             * @description The status list's URI
+             */
+            uri: string;
+        };
+        /** PrivateJwk */
+        PrivateJwk: {
+            /**
+             * Crv
+             * @constant
+             */
+            crv: "Ed25519";
+            /**
+             * D
+             * @description The private key, base64url
+             */
+            d: string;
+            /**
+             * Kty
+             * @constant
+             */
+            kty: "OKP";
+            /**
+             * X
+             * @description The public key, base64url
+             */
+            x: string;
         };
         /**
          * Problem
@@ -4761,6 +5341,11 @@ export interface components {
              */
             tree_size: number;
         };
+        /** ProvenanceList */
+        ProvenanceList: {
+            /** Data */
+            data: components["schemas"]["ProvenancePublic"][];
+        };
         /** ProvenancePatch */
         ProvenancePatch: {
             /** Collector */
@@ -4773,6 +5358,72 @@ export interface components {
             valid_until?: string | null;
             /** Verified */
             verified?: boolean | null;
+        };
+        /**
+         * ProvenancePublic
+         * @description Where a field's current value came from, until when it is valid, on what legal basis.
+         */
+        ProvenancePublic: {
+            /**
+             * Collected At
+             * Format: date-time
+             */
+            collected_at: string;
+            /** Collector */
+            collector: string | null;
+            /** Dispute Reason */
+            dispute_reason: string | null;
+            /** Disputed At */
+            disputed_at: string | null;
+            /** Expired */
+            expired: boolean;
+            /** Field */
+            field: string;
+            /** Legal Basis */
+            legal_basis: string;
+            /** Source System */
+            source_system: string;
+            /** Valid Until */
+            valid_until: string | null;
+            /** Verified */
+            verified: boolean;
+        };
+        /** PublicJwk */
+        PublicJwk: {
+            /**
+             * Crv
+             * @enum {string}
+             */
+            crv: "Ed25519" | "X25519";
+            /**
+             * Kty
+             * @constant
+             */
+            kty: "OKP";
+            /**
+             * X
+             * @description The public key, base64url
+             */
+            x: string;
+        };
+        /** RecordDid */
+        RecordDid: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Custody
+             * @description custodial: Kindred holds the key; customer: their own wallet does
+             * @enum {string}
+             */
+            custody: "custodial" | "customer";
+            /**
+             * Did
+             * @description The customer's did:key
+             */
+            did: string;
         };
         /** RecordHistory */
         RecordHistory: {
@@ -5572,6 +6223,55 @@ export interface components {
          */
         SovereigntyClass: "enterprise_owned" | "customer_authorized" | "third_party_shared";
         /**
+         * SovereigntyKpis
+         * @description Shares are null when there is nothing to measure yet.
+         */
+        SovereigntyKpis: {
+            /**
+             * Authorization Validity Compliance
+             * @description Share of allowed reads of customer-authorized data under a valid basis
+             */
+            authorization_validity_compliance: number | null;
+            /** Authorized Accesses */
+            authorized_accesses: number;
+            /**
+             * Consent Rate
+             * @description Share of customers with an active consent
+             */
+            consent_rate: number | null;
+            /** Customers */
+            customers: number;
+            /** Disputed */
+            disputed: number;
+            /** Expired */
+            expired: number;
+            /**
+             * Tag Accuracy
+             * @description Share of values nobody disputes
+             */
+            tag_accuracy: number | null;
+            /**
+             * Values
+             * @description Values with provenance
+             */
+            values: number;
+            /** Verified Share */
+            verified_share: number | null;
+        };
+        /** StatusEntry */
+        StatusEntry: {
+            /**
+             * Index
+             * @description The consent's bit in it
+             */
+            index: number;
+            /**
+             * List
+             * @description The revocation list: GET /api/v1/status-lists/{list}
+             */
+            list: string;
+        };
+        /**
          * StoredEvent
          * @description The triggering CloudEvent as stored (structured mode), its data redacted for you.
          */
@@ -5696,6 +6396,54 @@ export interface components {
             version: number;
         } & {
             [key: string]: unknown;
+        };
+        /** Subject */
+        Subject: {
+            /**
+             * Id
+             * @description The record's id
+             */
+            id: string;
+            /**
+             * Object
+             * @description The object of the customer's record (contact, lead …)
+             */
+            object: string;
+        };
+        /**
+         * SubjectExport
+         * @description Everything held about a customer (a data subject access request).
+         */
+        SubjectExport: {
+            /**
+             * Accesses
+             * @description Every logged read of their values
+             */
+            accesses: components["schemas"]["ExportAccess"][];
+            /** Consent Requests */
+            consent_requests: components["schemas"]["ExportRequest"][];
+            /** Consents */
+            consents: components["schemas"]["ExportConsent"][];
+            /**
+             * Custody
+             * @enum {string}
+             */
+            custody: "custodial" | "customer";
+            /** Did */
+            did: string;
+            /**
+             * Format
+             * @constant
+             */
+            format: "kindred-dsar/1";
+            /**
+             * History
+             * @description Oldest first
+             */
+            history: components["schemas"]["ExportChange"][];
+            /** @description The customer's record, every value */
+            record: components["schemas"]["RecordPublic"];
+            subject: components["schemas"]["Subject"];
         };
         /** SubmitBody */
         SubmitBody: {
@@ -6006,6 +6754,31 @@ export interface components {
              */
             path: string;
         };
+        /** VerificationMethod */
+        VerificationMethod: {
+            /**
+             * Controller
+             * @description The DID
+             */
+            controller: string;
+            /**
+             * Id
+             * @description <did>#<key id>
+             */
+            id: string;
+            /**
+             * Publickeybase58
+             * @description The 2018/2019 methods of a did:key: the key, base58
+             */
+            publicKeyBase58?: string;
+            /** @description JsonWebKey2020 methods: the key as a JWK */
+            publicKeyJwk?: components["schemas"]["PublicJwk"];
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "JsonWebKey2020" | "Ed25519VerificationKey2018" | "X25519KeyAgreementKey2019";
+        };
         /**
          * WithheldValue
          * @description A field left out of the record because the customer's consent does not allow it.
@@ -6051,13 +6824,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The enterprise's DID document */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DidDocument"];
                 };
             };
             /** @description Internal error: a bug; the server log has the details under `request_id` */
@@ -6749,6 +7522,8 @@ export interface operations {
             /** @description The agent as saved */
             201: {
                 headers: {
+                    /** @description The version, e.g. "v3" */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7230,6 +8005,8 @@ export interface operations {
             /** @description The agent */
             200: {
                 headers: {
+                    /** @description The version, e.g. "v3" */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7340,6 +8117,8 @@ export interface operations {
             /** @description The agent as saved */
             200: {
                 headers: {
+                    /** @description The version, e.g. "v3" */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9500,13 +10279,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Asked: the customer answers in their passport */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentRequestPublic"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -9631,13 +10410,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Erased */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ErasureResult"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -9758,13 +10537,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Everything held about the customer */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SubjectExport"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -10471,13 +11250,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The DID document */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DidDocument"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -14615,13 +15394,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The customer's consents */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentList"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -14725,13 +15504,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The customer's DID */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["RecordDid"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -14947,13 +15726,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Each value's provenance */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProvenanceList"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15062,13 +15841,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The corrected provenance */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProvenancePublic"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15182,13 +15961,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Reads of your values, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["AccessLog"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15264,13 +16043,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Sign it within its validity */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PassportChallenge"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15353,13 +16132,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Consents staff asked you for */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentRequestList"];
                 };
             };
             /** @description Passport sign-in required: no, an expired or an unknown passport session token (POST /api/v1/passport/session) */
@@ -15409,13 +16188,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Answered */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentRequestPublic"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15507,13 +16286,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Your consents, with their credentials */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentWithCredentialList"];
                 };
             };
             /** @description Passport sign-in required: no, an expired or an unknown passport session token (POST /api/v1/passport/session) */
@@ -15564,13 +16343,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Granted */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentWithCredential"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15666,13 +16445,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The grant to sign */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PreparedConsent"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15768,13 +16547,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Verified and active */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentWithCredential"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15868,13 +16647,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Revoked */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentPublic"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -15963,13 +16742,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The consent that replaces it (the old one is revoked) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConsentWithCredential"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -16061,13 +16840,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Every dimension held about you */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PassportData"];
                 };
             };
             /** @description Passport sign-in required: no, an expired or an unknown passport session token (POST /api/v1/passport/session) */
@@ -16118,13 +16897,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Disputed: the value is flagged until reviewed */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProvenancePublic"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -16220,13 +16999,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Erased */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ErasureResult"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -16318,13 +17097,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Everything held about you */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SubjectExport"];
                 };
             };
             /** @description Passport sign-in required: no, an expired or an unknown passport session token (POST /api/v1/passport/session) */
@@ -16375,13 +17154,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Your key: keep it safe, it is not shown again */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["HandedOverKey"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -16475,13 +17254,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Asked for (whether the address is known is not revealed) */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MagicLinkSent"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -16564,13 +17343,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The signed-in customer */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PassportMe"];
                 };
             };
             /** @description Passport sign-in required: no, an expired or an unknown passport session token (POST /api/v1/passport/session) */
@@ -16619,13 +17398,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Signed in */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PassportToken"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -18129,6 +18908,8 @@ export interface operations {
             /** @description The scenario saved (disabled) */
             201: {
                 headers: {
+                    /** @description The version, e.g. "v3" */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18626,6 +19407,8 @@ export interface operations {
             /** @description The scenario */
             200: {
                 headers: {
+                    /** @description The version, e.g. "v3" */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18736,6 +19519,8 @@ export interface operations {
             /** @description The scenario as saved */
             200: {
                 headers: {
+                    /** @description The version, e.g. "v3" */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19853,13 +20638,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The KPIs */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SovereigntyKpis"];
                 };
             };
             /** @description Authentication required: no, an expired or an unknown bearer token or API key */
@@ -20604,13 +21389,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The data domain's DID document */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DidDocument"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -20671,15 +21456,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Up, database included */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["HealthStatus"];
                 };
             };
             /** @description Internal error: a bug; the server log has the details under `request_id` */
