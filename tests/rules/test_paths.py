@@ -40,7 +40,18 @@ def outcome(rule: Any, activation: dict[str, Any]) -> Any:
         return ("error", type(error).__name__)
     if isinstance(value, float) and value != value:
         return ("nan",)
-    return ("value", type(value).__name__, value)
+    return ("value", type(value).__name__, _comparable(value))
+
+
+def _comparable(value: Any) -> Any:
+    """NaN never equals itself: inside lists and maps it is compared as a marker."""
+    if isinstance(value, float) and value != value:
+        return "<nan>"
+    if isinstance(value, list | tuple):
+        return [_comparable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    return value
 
 
 @given(

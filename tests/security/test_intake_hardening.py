@@ -869,7 +869,7 @@ def test_the_access_log_has_one_line_per_request_and_no_personal_data(
         )
         assert fetched.status_code == 200
         client.get(f"{RECORDS}?filter[name]={marker}", headers={"X-Request-ID": "anon"})
-        client.get("/nowhere", headers={"X-Request-ID": "lost"})
+        client.get("/api/v1/nowhere", headers={"X-Request-ID": "lost"})
     lines = [record for record in caplog.records if record.name == "kindred.access"]
     entries = {
         entry["request_id"]: entry for entry in (orjson.loads(r.getMessage()) for r in lines)
