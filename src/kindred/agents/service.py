@@ -15,7 +15,7 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -506,8 +506,16 @@ class AgentService:
         ]
         return runs, steps
 
-    def otlp(self, session: Session, run_id: str) -> dict[str, Any]:
+    def otlp(
+        self, session: Session, run_id: str, redact: Callable[[Any], Any] | None = None
+    ) -> dict[str, Any]:
+        """The run tree as OTLP/JSON spans; ``redact`` (a reader's
+        ``records.redaction.Redactor.value``) is applied to the rows first, so the spans show
+        no more than the decision trace does."""
         runs, steps = self._tree(session, run_id)
+        if redact is not None:
+            runs = redact(runs)
+            steps = redact(steps)
         return traces.otlp_spans(runs, steps)
 
     def verify(self, session: Session, run_id: str) -> dict[str, Any]:

@@ -360,7 +360,8 @@ def get_run(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
 def run_otlp(run_id: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
         _may_read_run(context, kindred.agents.run(session, run_id))
-        return Json(kindred.agents.otlp(session, run_id))
+        redact = Redactor(kindred.records, session, context).value
+        return Json(kindred.agents.otlp(session, run_id, redact))
 
 
 @runs_router.get(

@@ -30,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import Principal, uncovered
 from kindred.errors import PermissionDenied, ValidationFailed, field_error
-from kindred.records.models import RecordRow
+from kindred.records.models import RecordLink, RecordRow
 from kindred.records.storage import object_is
 
 records: sa.Table = RecordRow.__table__  # type: ignore[assignment]
+links: sa.Table = RecordLink.__table__  # type: ignore[assignment]
 # (session, user id) → that user's current principal (raises Unauthenticated when gone).
 PrincipalLoader = Callable[[Session, str], Principal]
 
@@ -63,15 +64,28 @@ def is_service_principal(session: Session, user_id: str) -> bool:
     return data is not None and data.get("kind") == "service"
 
 
+def stewarded_owners(session: Session, actor: Principal) -> set[str] | None:
+    """The owners whose automation ``actor`` stewards — themselves and their team's members
+    (one query); None for an admin, who stewards everyone's."""
+    if is_admin(actor):
+        return None
+    owners = {actor.user_id}
+    team = (_user_data(session, actor.user_id) or {}).get("team")
+    if team:
+        owners.update(
+            session.execute(
+                sa.select(links.c.source_id).where(
+                    links.c.relation == "user.team", links.c.target_id == team
+                )
+            ).scalars()
+        )
+    return owners
+
+
 def stewards(session: Session, actor: Principal, owner_id: str | None) -> bool:
     """Owner, the owner's team, or an admin."""
-    if is_admin(actor) or (owner_id is not None and actor.user_id == owner_id):
-        return True
-    if owner_id is None:
-        return False
-    owner, mine = _user_data(session, owner_id), _user_data(session, actor.user_id)
-    team = (owner or {}).get("team")
-    return bool(team) and team == (mine or {}).get("team")
+    owners = stewarded_owners(session, actor)
+    return owners is None or owner_id in owners
 
 
 def object_scopes(registry_objects: Mapping[str, Any]) -> dict[str, bool]:

@@ -22,6 +22,7 @@ from kindred.auth.automation import (
     is_auditor,
     next_run_as,
     object_scopes,
+    stewarded_owners,
     stewards,
 )
 from kindred.auth.permissions import Principal, uncovered
@@ -474,14 +475,12 @@ def run_summary(run: Any) -> dict[str, Any]:
 def stewarded(session: Session, reader: Principal) -> sa.ColumnElement[bool] | None:
     """Which scenarios' runs a reader may list: those they steward (owner, the owner's team,
     admins — see kindred.auth.automation); auditors all of them (None)."""
-    if is_auditor(reader):
+    owners = stewarded_owners(session, reader)
+    if owners is None or is_auditor(reader):
         return None
-    names = [
-        name
-        for name, owner in session.execute(sa.select(ScenarioRow.name, ScenarioRow.owner_id))
-        if stewards(session, reader, owner)
-    ]
-    return ScenarioRun.scenario.in_(names)
+    return ScenarioRun.scenario.in_(
+        sa.select(ScenarioRow.name).where(ScenarioRow.owner_id.in_(sorted(owners)))
+    )
 
 
 def list_runs(
