@@ -1,14 +1,20 @@
-"""People and places for API tests: a territory tree and one user per built-in role."""
+"""People and places for API tests: a territory tree and one user per built-in role; the
+served OpenAPI document."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from kindred.app import create_app
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.records.service import RequestContext
+from kindred.services import Kindred
+from tests.conftest import make_test_settings
 
 PASSWORD = "correct-horse-battery"
 
@@ -79,3 +85,21 @@ def world(kindred: Any, client: Any) -> World:
         token = response.json()["access_token"]
         people[name] = Person(user_id, email, {"Authorization": f"Bearer {token}"})
     return World(territories, people)
+
+
+@pytest.fixture
+def document(client: Any) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+@pytest.fixture(scope="module")
+def served(sqlite_template_url: str) -> Iterator[dict[str, Any]]:
+    """The document alone (no database writes): for the checks of the schemas themselves."""
+    services = Kindred.create(settings=make_test_settings(sqlite_template_url))
+    try:
+        with TestClient(create_app(services, bootstrap=False)) as client:
+            yield client.get("/openapi.json").json()
+    finally:
+        services.close()

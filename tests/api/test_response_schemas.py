@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
@@ -21,10 +20,8 @@ import jsonschema
 import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 
 from kindred.api import auth, metadata, records
-from kindred.app import create_app
 from kindred.auth.permissions import ObjectGrant, RolePermissions
 from kindred.auth.schemas import ObjectGrantPublic, RolePermissionsPublic
 from kindred.records.fields import EnumOption, FieldDefinition, ObjectDefinition, ValidationRule
@@ -36,10 +33,9 @@ from kindred.records.schemas import (
     WithheldReason,
 )
 from kindred.scenarios.executors import StepContext, _context
-from kindred.services import Kindred
 from kindred.sovereignty.pdp import EXPLANATIONS
 from tests.api.conftest import PASSWORD, World
-from tests.conftest import make_test_settings
+from tests.api.schema_checks import Api, refs, router_operations, success_schema, validator
 
 ROUTERS: tuple[APIRouter, ...] = (records.router, metadata.router, auth.router)
 RECORDS = "/api/v1/objects/{object_name}/records"
@@ -47,92 +43,10 @@ RECORD = RECORDS + "/{record_id}"
 OBJECTS = "/api/v1/metadata/objects"
 OBJECT = OBJECTS + "/{name}"
 FIELD = OBJECT + "/fields/{field_name}"
-FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
 def operations() -> Iterator[tuple[str, str, APIRoute]]:
-    """(METHOD, path, route) of every operation of the three routers."""
-    for router in ROUTERS:
-        for route in router.routes:
-            assert isinstance(route, APIRoute)
-            for method in sorted(route.methods or ()):
-                yield method, route.path, route
-
-
-def validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
-    """A Draft 2020-12 validator of ``schema``, its ``#/components/…`` references resolved
-    in ``document`` (OpenAPI 3.1 schemas are JSON Schema 2020-12)."""
-    root = {**schema, "components": document["components"]}
-    return jsonschema.Draft202012Validator(root, format_checker=FORMATS)
-
-
-def success_schema(document: dict[str, Any], method: str, path: str) -> tuple[int, Any]:
-    responses = document["paths"][path][method.lower()]["responses"]
-    (status,) = [int(code) for code in responses if code.startswith("2")]
-    content = responses[str(status)].get("content")
-    return status, content
-
-
-@dataclass
-class Api:
-    """Sends requests and holds every response to the document's word for it."""
-
-    client: Any
-    document: dict[str, Any]
-    seen: set[tuple[str, str, int]] = field(default_factory=set)
-
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        expect: int,
-        *,
-        where: dict[str, str] | None = None,
-        **request: Any,
-    ) -> Any:
-        response = self.client.request(method, path.format(**(where or {})), **request)
-        assert response.status_code == expect, (method, path, response.text)
-        self.conforms(method, path, response)
-        return response.json() if response.content else None
-
-    def conforms(self, method: str, path: str, response: Any) -> None:
-        operation = self.document["paths"][path][method.lower()]
-        status = response.status_code
-        where = f"{method} {path} → {status}"
-        documented = operation["responses"].get(str(status))
-        assert documented is not None, f"{where}: status not documented"
-        content = documented.get("content")
-        if not content:
-            assert status == 204 and not response.content, where
-        else:
-            media = response.headers["content-type"].split(";")[0]
-            assert media in content, f"{where}: {media} not documented"
-            errors = [
-                f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                for e in validator(self.document, content[media]["schema"]).iter_errors(
-                    response.json()
-                )
-            ]
-            assert not errors, (where, errors, response.text[:2000])
-        self.seen.add((method, path, status))
-
-
-@pytest.fixture
-def document(client: Any) -> dict[str, Any]:
-    response = client.get("/openapi.json")
-    assert response.status_code == 200
-    return dict(response.json())
-
-
-@pytest.fixture(scope="module")
-def served(sqlite_template_url: str) -> Iterator[dict[str, Any]]:
-    """The document alone (no database writes): for the checks of the schemas themselves."""
-    services = Kindred.create(settings=make_test_settings(sqlite_template_url))
-    try:
-        with TestClient(create_app(services, bootstrap=False)) as client:
-            yield client.get("/openapi.json").json()
-    finally:
-        services.close()
+    return router_operations(ROUTERS)
 
 
 # -- the document -------------------------------------------------------------------------------
@@ -178,20 +92,8 @@ def test_the_schemas_are_strict_where_the_bodies_are_fixed(served: dict[str, Any
             if schema.get("type") == "object":
                 assert schema.get("additionalProperties") is (name in open_), name
             pending.extend(
-                ref.rsplit("/", 1)[1] for ref in _refs(schema) if ref.startswith("#/components/")
+                ref.rsplit("/", 1)[1] for ref in refs(schema) if ref.startswith("#/components/")
             )
-
-
-def _refs(schema: Any) -> Iterator[str]:
-    if isinstance(schema, dict):
-        for key, value in schema.items():
-            if key == "$ref":
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(schema, list):
-        for item in schema:
-            yield from _refs(item)
 
 
 @pytest.mark.parametrize(

@@ -26,13 +26,7 @@ from kindred.ledger.verifier import BUNDLE_FORMAT
 from kindred.records.service import RequestContext
 from kindred.scenarios.definition import load_text
 from tests.api.conftest import World
-from tests.api.test_response_schemas import (  # noqa: F401  (document, served: fixtures)
-    Api,
-    _refs,
-    document,
-    served,
-    validator,
-)
+from tests.api.schema_checks import Api, refs, router_operations, successes, validator
 from tests.api.test_scenarios_api import HISTORY, YAML
 from tests.conftest import service_principal
 from tests.scenarios.test_definition import GOOD
@@ -73,25 +67,13 @@ OPEN = {
 
 
 def operations() -> list[tuple[str, str, APIRoute]]:
-    """(METHOD, path, route) of every operation of the routers."""
-    found = []
-    for router in ROUTERS:
-        for route in router.routes:
-            assert isinstance(route, APIRoute)
-            for method in sorted(route.methods or ()):
-                found.append((method, route.path, route))
-    return found
-
-
-def successes(doc: dict[str, Any], method: str, path: str) -> dict[int, Any]:
-    responses = doc["paths"][path][method.lower()]["responses"]
-    return {int(code): responses[code].get("content") for code in responses if code[0] == "2"}
+    return list(router_operations(ROUTERS))
 
 
 # -- the document -------------------------------------------------------------------------------
 
 
-def test_every_operation_declares_its_success_body(served: dict[str, Any]) -> None:  # noqa: F811
+def test_every_operation_declares_its_success_body(served: dict[str, Any]) -> None:
     checked = 0
     for method, path, route in operations():
         bodies = successes(served, method, path)
@@ -110,7 +92,7 @@ def test_every_operation_declares_its_success_body(served: dict[str, Any]) -> No
     assert checked == 17 + 24 + 6 + 1  # starting a run answers 200 or 202
 
 
-def test_the_schemas_are_strict_where_the_bodies_are_fixed(served: dict[str, Any]) -> None:  # noqa: F811
+def test_the_schemas_are_strict_where_the_bodies_are_fixed(served: dict[str, Any]) -> None:
     schemas = served["components"]["schemas"]
     seen: set[str] = set()
     for method, path, _ in operations():
@@ -125,14 +107,12 @@ def test_the_schemas_are_strict_where_the_bodies_are_fixed(served: dict[str, Any
                 if schema.get("type") == "object":
                     assert schema.get("additionalProperties") is (name in OPEN), name
                 pending.extend(
-                    ref.rsplit("/", 1)[1]
-                    for ref in _refs(schema)
-                    if ref.startswith("#/components/")
+                    ref.rsplit("/", 1)[1] for ref in refs(schema) if ref.startswith("#/components/")
                 )
     assert seen >= OPEN
 
 
-def test_the_schemas_refuse_what_they_do_not_describe(served: dict[str, Any]) -> None:  # noqa: F811
+def test_the_schemas_refuse_what_they_do_not_describe(served: dict[str, Any]) -> None:
     def refused(method: str, path: str, body: Any, status: int = 200) -> bool:
         schema = successes(served, method, path)[status]["application/json"]["schema"]
         return bool(list(validator(served, schema).iter_errors(body)))
@@ -197,7 +177,7 @@ def test_every_operation_answers_what_the_document_declares(
     client: Any,
     kindred: Any,
     world: World,
-    document: dict[str, Any],  # noqa: F811
+    document: dict[str, Any],
 ) -> None:
     api = Api(client, document)
     _scenarios(api, kindred, world)

@@ -24,21 +24,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 
 from kindred.api import channels, events, graph, resolution, search, sovereignty
-from kindred.app import create_app
 from kindred.events.bus import GroupSpec
 from kindred.services import Kindred
 from kindred.sovereignty.credentials import ConsentGrant, Grantee, StatusReference, issue_consent
 from kindred.sovereignty.identity import did_key, key_fragment
 from tests.api.conftest import World
+from tests.api.schema_checks import Api, refs, router_operations, success_schema, validator
 from tests.api.test_channels_api import POS_BODY, SECRET, TOKEN, WRITE_KEY, signed
 from tests.api.test_consents_api import customer, passport_headers
 from tests.api.test_events_api import BATCH, STRUCTURED, fault, heartbeat
 from tests.api.test_graph_api import hospital
 from tests.api.test_resolution_api import hospitals
-from tests.api.test_response_schemas import Api, _refs, success_schema, validator
 from tests.api.test_search_api import notes
 from tests.api.test_sovereignty_api import b64, wallet_customer
 from tests.conftest import make_test_settings
@@ -71,12 +69,7 @@ RECORD = "/api/v1/objects/{object_name}/records/{record_id}"
 
 
 def operations() -> Iterator[tuple[str, str, APIRoute]]:
-    """(METHOD, path, route) of every operation of the routers."""
-    for router in ROUTERS:
-        for route in router.routes:
-            assert isinstance(route, APIRoute)
-            for method in sorted(route.methods or ()):
-                yield method, route.path, route
+    return router_operations(ROUTERS)
 
 
 def json_operations() -> Iterator[tuple[str, str, APIRoute]]:
@@ -92,23 +85,6 @@ def kindred(database_url: str) -> Iterator[Any]:
     services = Kindred.create(settings=settings)
     yield services
     services.close()
-
-
-@pytest.fixture
-def document(client: Any) -> dict[str, Any]:
-    response = client.get("/openapi.json")
-    assert response.status_code == 200
-    return dict(response.json())
-
-
-@pytest.fixture(scope="module")
-def served(sqlite_template_url: str) -> Iterator[dict[str, Any]]:
-    services = Kindred.create(settings=make_test_settings(sqlite_template_url))
-    try:
-        with TestClient(create_app(services, bootstrap=False)) as client:
-            yield client.get("/openapi.json").json()
-    finally:
-        services.close()
 
 
 # -- the document -------------------------------------------------------------------------------
@@ -163,7 +139,7 @@ def test_the_schemas_are_strict_where_the_bodies_are_fixed(served: dict[str, Any
                 if name in OPEN:
                     seen_open.add(name)
             pending.extend(
-                ref.rsplit("/", 1)[1] for ref in _refs(schema) if ref.startswith("#/components/")
+                ref.rsplit("/", 1)[1] for ref in refs(schema) if ref.startswith("#/components/")
             )
     assert seen_open == OPEN
 
