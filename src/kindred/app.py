@@ -41,8 +41,11 @@ from kindred.api.limits import (
     url_has_nul,
 )
 from kindred.api.openapi import install_openapi
-from kindred.api.problems import install_problem_handlers, problem_response
-from kindred.errors import PROBLEM_BASE
+from kindred.api.problems import (
+    install_problem_handlers,
+    problem_response,
+    unexpected_response,
+)
 from kindred.events.guard import SourceGuard, SourceRateLimited
 from kindred.events.runtime import EventRuntime, freeze_startup_heap, jobs_from_settings
 from kindred.services import Kindred
@@ -105,27 +108,14 @@ class RequestContextMiddleware:
                 return
             log_unexpected(scope, error)
             if not started:
-                response = await handled(scope, receive, error) or internal_error(request_id)
+                response = await handled(scope, receive, error) or unexpected_response(
+                    Request(scope, receive), error
+                )
                 await response(scope, receive, send_with_id)
             # Not re-raised: the server would log the exception's text, which may hold data.
             return
         if body.exceeded and not started:
             await payload_too_large(self.max_bytes, request_id)(scope, receive, send)
-
-
-def internal_error(request_id: str) -> Response:
-    """The answer to an unexpected error when the app has no handler of its own for it."""
-    return problem_response(
-        500,
-        {
-            "type": PROBLEM_BASE + "internal-error",
-            "title": "Internal server error",
-            "status": 500,
-            "detail": "an unexpected error occurred; it has been logged",
-            "request_id": request_id,
-        },
-        headers={"X-Request-ID": request_id},
-    )
 
 
 def log_unexpected(scope: Scope, error: BaseException) -> None:

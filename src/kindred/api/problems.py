@@ -230,25 +230,31 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
-        # Only the answer: whoever caught the error logs it (the request-context middleware,
-        # else Starlette's server-error middleware). The client learns nothing internal,
-        # only the request id to quote; the X-Request-ID header is the middleware's to add.
-        request_id = str(request.scope.get("state", {}).get("request_id", ""))
-        headers: dict[str, str] = {}
-        if database_unavailable(error):
-            headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
-            status, slug, title = 503, "unavailable", "Service unavailable"
-            detail = "the database cannot serve requests right now; retry shortly"
-        else:
-            status, slug, title = 500, "internal-error", "Internal server error"
-            detail = "an unexpected error occurred; it has been logged"
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + slug,
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": request.url.path,
-        }
-        if request_id:
-            body["request_id"] = request_id
-        return problem_response(status, body, headers)
+        return unexpected_response(request, error)
+
+
+def unexpected_response(request: Request, error: Exception) -> Response:
+    """The answer to an error nothing more specific handles: 503 when the database cannot
+    serve, else 500 — with only the request id to quote."""
+    # Only the answer: whoever caught the error logs it (the request-context middleware,
+    # else Starlette's server-error middleware). The client learns nothing internal,
+    # only the request id to quote; the X-Request-ID header is the middleware's to add.
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    headers: dict[str, str] = {}
+    if database_unavailable(error):
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        status, slug, title = 503, "unavailable", "Service unavailable"
+        detail = "the database cannot serve requests right now; retry shortly"
+    else:
+        status, slug, title = 500, "internal-error", "Internal server error"
+        detail = "an unexpected error occurred; it has been logged"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if request_id:
+        body["request_id"] = request_id
+    return problem_response(status, body, headers)
