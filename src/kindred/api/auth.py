@@ -77,6 +77,8 @@ def me(context: ContextDep, kindred: KindredDep) -> Json:
                 "actions": sorted(permission.actions),
                 "scope": permission.scope,
                 "hidden_fields": sorted(permission.hidden_fields),
+                "read_fields": "*" if permission.read_all else sorted(permission.read_fields),
+                "write_fields": "*" if permission.write_all else sorted(permission.write_fields),
             }
     return Json(
         {
@@ -86,6 +88,8 @@ def me(context: ContextDep, kindred: KindredDep) -> Json:
             "territories": sorted(principal.territory_ids),
             "via": principal.via,
             "permissions": permissions,
+            "manage_metadata": principal.can_manage_metadata,
+            "manage_users": principal.can_manage_users,
         }
     )
 

@@ -70,6 +70,12 @@ class ObjectPermissionPublic(BaseModel):
         description="Which records: own (you own them), territory (in your territories), all"
     )
     hidden_fields: list[str] = Field(description="Fields you may neither read nor write")
+    read_fields: Literal["*"] | list[str] = Field(
+        description='Fields you may read ("*": every field), before hidden_fields is subtracted'
+    )
+    write_fields: Literal["*"] | list[str] = Field(
+        description='Fields you may write ("*": every field), before hidden_fields is subtracted'
+    )
 
 
 class MePublic(BaseModel):
@@ -87,6 +93,8 @@ class MePublic(BaseModel):
     permissions: dict[str, ObjectPermissionPublic] = Field(
         description="Per object name, for the objects you may do anything with"
     )
+    manage_metadata: bool = Field(description="You may design objects, fields and event types")
+    manage_users: bool = Field(description="You may manage users, roles and others' API keys")
 
 
 class ApiKeyCreated(BaseModel):

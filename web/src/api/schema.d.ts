@@ -4493,6 +4493,16 @@ export interface components {
              * @description Your user id
              */
             id: string;
+            /**
+             * Manage Metadata
+             * @description You may design objects, fields and event types
+             */
+            manage_metadata: boolean;
+            /**
+             * Manage Users
+             * @description You may manage users, roles and others' API keys
+             */
+            manage_users: boolean;
             /** Name */
             name: string;
             /**
@@ -4936,11 +4946,21 @@ export interface components {
              */
             hidden_fields: string[];
             /**
+             * Read Fields
+             * @description Fields you may read ("*": every field), before hidden_fields is subtracted
+             */
+            read_fields: "*" | string[];
+            /**
              * Scope
              * @description Which records: own (you own them), territory (in your territories), all
              * @enum {string}
              */
             scope: "own" | "territory" | "all";
+            /**
+             * Write Fields
+             * @description Fields you may write ("*": every field), before hidden_fields is subtracted
+             */
+            write_fields: "*" | string[];
         };
         /** OtlpAttribute */
         OtlpAttribute: {

@@ -19,6 +19,13 @@ describe("app shell", () => {
     expect(links.map((l) => [l.textContent, l.getAttribute("href")])).toEqual([
       ["Records", "/records/account"],
       ["Scenarios", "/scenarios"],
+      ["Operations", "/operations"],
+      ["Agents", "/agents"],
+      ["Tasks", "/tasks"],
+      ["Customer graph", "/graph"],
+      ["Import", "/import"],
+      ["Objects & fields", "/design/objects"],
+      ["Governance", "/governance"],
     ]);
     expect(links[0]?.getAttribute("aria-current")).toBe("page");
     expect(screen.getByRole("main")).toBeTruthy();
@@ -28,7 +35,11 @@ describe("app shell", () => {
     startSession("tok", 3600, analyst);
     renderApp("/records/account", fakeKindred({ me: analyst }).api);
     const nav = await screen.findByRole("navigation", { name: "Main" });
-    expect(within(nav).getAllByRole("link").map((l) => l.textContent)).toEqual(["Records"]);
+    expect(within(nav).getAllByRole("link").map((l) => l.textContent)).toEqual([
+      "Records",
+      "Tasks",
+      "Customer graph",
+    ]);
   });
 
   it("switches language, remembers it and updates <html lang>", async () => {

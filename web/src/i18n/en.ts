@@ -3,7 +3,19 @@
  * (checked by the compiler through `Catalog` and by i18n/catalogs.test.ts).
  * No plural suffixes (_one/_other): Chinese has no plural forms, so sentences are written
  * to read well with any number.
+ *
+ * Each console area keeps its strings in its own file under areas/ (English and Chinese side by
+ * side, the Chinese typed by the English); they are mounted here under the area's key.
  */
+import type { Strings } from "./strings";
+import * as builder from "./areas/builder";
+import * as operations from "./areas/operations";
+import * as agents from "./areas/agents";
+import * as workspace from "./areas/workspace";
+import * as design from "./areas/design";
+import * as graph from "./areas/graph";
+import * as governance from "./areas/governance";
+
 const en = {
   app: {
     name: "Kindred",
@@ -28,6 +40,13 @@ const en = {
   nav: {
     records: "Records",
     scenarios: "Scenarios",
+    operations: "Operations",
+    agents: "Agents",
+    tasks: "Tasks",
+    graph: "Customer graph",
+    import: "Import",
+    design: "Objects & fields",
+    governance: "Governance",
   },
   signIn: {
     title: "Sign in",
@@ -114,9 +133,14 @@ const en = {
     network: "The server could not be reached. Check your connection and try again.",
     requestId: "Reference: {{id}}",
   },
+  builder: builder.en,
+  operations: operations.en,
+  agents: agents.en,
+  workspace: workspace.en,
+  design: design.en,
+  graph: graph.en,
+  governance: governance.en,
 } as const;
-
-type Strings<T> = { readonly [K in keyof T]: T[K] extends string ? string : Strings<T[K]> };
 
 /** The shape every catalog has: the keys of `en`, any strings as values. */
 export type Catalog = Strings<typeof en>;

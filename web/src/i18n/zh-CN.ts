@@ -1,4 +1,11 @@
 import type { Catalog } from "./en";
+import * as builder from "./areas/builder";
+import * as operations from "./areas/operations";
+import * as agents from "./areas/agents";
+import * as workspace from "./areas/workspace";
+import * as design from "./areas/design";
+import * as graph from "./areas/graph";
+import * as governance from "./areas/governance";
 
 /** 简体中文。Keys mirror en.ts exactly (the compiler and catalogs.test.ts check it). */
 const zhCN: Catalog = {
@@ -25,6 +32,13 @@ const zhCN: Catalog = {
   nav: {
     records: "记录",
     scenarios: "场景",
+    operations: "运行监控",
+    agents: "智能体",
+    tasks: "任务",
+    graph: "客户图谱",
+    import: "导入",
+    design: "对象与字段",
+    governance: "治理",
   },
   signIn: {
     title: "登录",
@@ -111,6 +125,13 @@ const zhCN: Catalog = {
     network: "无法连接服务器。请检查网络后重试。",
     requestId: "参考编号：{{id}}",
   },
+  builder: builder.zh,
+  operations: operations.zh,
+  agents: agents.zh,
+  workspace: workspace.zh,
+  design: design.zh,
+  graph: graph.zh,
+  governance: governance.zh,
 };
 
 export default zhCN;

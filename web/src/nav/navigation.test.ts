@@ -2,19 +2,47 @@ import { describe, expect, it } from "vitest";
 import type { Me } from "../api/types";
 import { defaultObject, homePath, mayUse, navItems } from "./navigation";
 
-function me(roles: string[], permissions: Me["permissions"]): Me {
-  return { id: "u", name: "U", roles, territories: [], via: "token", permissions };
+function me(roles: string[], permissions: Me["permissions"], manage = false): Me {
+  return {
+    id: "u",
+    name: "U",
+    roles,
+    territories: [],
+    via: "token",
+    permissions,
+    manage_metadata: manage,
+    manage_users: manage,
+  };
 }
 
-const read = { actions: ["read" as const], scope: "all" as const, hidden_fields: [] };
+const read = {
+  actions: ["read" as const],
+  scope: "all" as const,
+  hidden_fields: [],
+  read_fields: "*" as const,
+  write_fields: [],
+};
+const write = { ...read, actions: ["create" as const, "read" as const, "update" as const] };
 
 describe("role-aware navigation", () => {
-  it("shows Records and Scenarios to an admin, Records opening on accounts", () => {
-    const user = me(["admin"], { account: read, contact: read });
-    expect(navItems(user)).toEqual([
-      { area: "records", to: "/records/account", labelKey: "nav.records" },
-      { area: "scenarios", to: "/scenarios", labelKey: "nav.scenarios" },
+  it("shows an admin every area, Records first and opening on accounts", () => {
+    const user = me(["admin"], { account: write, contact: write }, true);
+    expect(navItems(user).map((i) => i.area)).toEqual([
+      "records",
+      "scenarios",
+      "operations",
+      "agents",
+      "tasks",
+      "graph",
+      "import",
+      "design",
+      "governance",
     ]);
+    expect(navItems(user)[0]).toEqual({
+      area: "records",
+      to: "/records/account",
+      labelKey: "nav.records",
+    });
     expect(homePath(user)).toBe("/records/account");
   });
 
@@ -25,7 +53,26 @@ describe("role-aware navigation", () => {
     for (const role of ["analyst", "compliance", "integration"]) {
       expect(mayUse(me([role], { account: read }), "scenarios")).toBe(false);
     }
-    expect(navItems(me(["analyst"], { account: read })).map((i) => i.area)).toEqual(["records"]);
+  });
+
+  it("gives a read-only analyst records, tasks and the graph only", () => {
+    expect(navItems(me(["analyst"], { account: read })).map((i) => i.area)).toEqual([
+      "records",
+      "tasks",
+      "graph",
+    ]);
+  });
+
+  it("shows the designer only to metadata managers, governance to compliance and admins", () => {
+    expect(mayUse(me(["sales"], { account: write }), "design")).toBe(false);
+    expect(mayUse(me(["sales"], { account: write }), "governance")).toBe(false);
+    expect(mayUse(me(["compliance"], { account: read }), "governance")).toBe(true);
+    expect(mayUse(me(["custom"], { account: read }, true), "design")).toBe(true);
+  });
+
+  it("offers import only to who may create records", () => {
+    expect(mayUse(me(["analyst"], { account: read }), "import")).toBe(false);
+    expect(mayUse(me(["sales"], { account: write }), "import")).toBe(true);
   });
 
   it("opens Records on the first readable object when accounts are not readable", () => {
@@ -36,15 +83,21 @@ describe("role-aware navigation", () => {
 
   it("hides Records when no object may be read (create-only grants do not count)", () => {
     const user = me(["custom"], {
-      lead: { actions: ["create"], scope: "own", hidden_fields: [] },
+      lead: { ...read, actions: ["create"], scope: "own" },
     });
     expect(mayUse(user, "records")).toBe(false);
-    expect(navItems(user)).toEqual([]);
-    expect(homePath(user)).toBe("/records");
+    expect(navItems(user).map((i) => i.area)).toEqual(["tasks", "import"]);
+    expect(homePath(user)).toBe("/tasks");
   });
 
   it("combines roles: any role granting an area shows it", () => {
     const user = me(["analyst", "service"], { account: read });
-    expect(navItems(user).map((i) => i.area)).toEqual(["records", "scenarios"]);
+    expect(navItems(user).map((i) => i.area)).toEqual([
+      "records",
+      "scenarios",
+      "operations",
+      "tasks",
+      "graph",
+    ]);
   });
 });

@@ -81,9 +81,11 @@ export const admin: Me = {
   territories: [],
   via: "token",
   permissions: {
-    account: { actions: [...all], scope: "all", hidden_fields: [] },
-    contact: { actions: [...all], scope: "all", hidden_fields: [] },
+    account: { actions: [...all], scope: "all", hidden_fields: [], read_fields: "*", write_fields: "*" },
+    contact: { actions: [...all], scope: "all", hidden_fields: [], read_fields: "*", write_fields: "*" },
   },
+  manage_metadata: true,
+  manage_users: true,
 };
 
 export const analyst: Me = {
@@ -93,9 +95,11 @@ export const analyst: Me = {
   territories: [],
   via: "token",
   permissions: {
-    account: { actions: ["read"], scope: "all", hidden_fields: ["phone"] },
-    contact: { actions: ["read"], scope: "all", hidden_fields: ["email"] },
+    account: { actions: ["read"], scope: "all", hidden_fields: ["phone"], read_fields: "*", write_fields: [] },
+    contact: { actions: ["read"], scope: "all", hidden_fields: ["email"], read_fields: "*", write_fields: [] },
   },
+  manage_metadata: false,
+  manage_users: false,
 };
 
 export function accountRecord(overrides: Partial<RecordData> = {}): RecordData {

@@ -1,0 +1,9 @@
+import { useTranslation } from "react-i18next";
+import { useDocumentTitle } from "../../components/useDocumentTitle";
+
+/** Placeholder: replaced by the operations area's page. */
+export default function ScenarioHealthPage() {
+  const { t } = useTranslation();
+  useDocumentTitle(t("operations.heading"));
+  return <h1>{t("operations.heading")}</h1>;
+}
