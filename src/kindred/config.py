@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # production refuses to start without a strong one.
     secret_key: str = ""
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # A console sign-in lasts this long at most (the refresh cookie's absolute lifetime).
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # GET /metrics needs `Authorization: Bearer <token>` when set; unset, it answers

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Cookie, Form, Header, Request, Response
 
 from kindred.api.deps import ContextDep, KindredDep, UserAdminDep, client_address
+from kindred.api.problems import problem_response
 from kindred.api.responses import Json
+from kindred.auth import sessions
 from kindred.auth.models import ApiKey, RoleDefinition
 from kindred.auth.permissions import RolePermissions
 from kindred.auth.schemas import (
@@ -25,7 +27,13 @@ from kindred.auth.schemas import (
     UserPublic,
 )
 from kindred.auth.service import check_password_strength
-from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from kindred.errors import (
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+    field_error,
+)
 from kindred.records.metadata import AUTH_COUNTER, bump_generation
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -57,6 +65,108 @@ def token(
         kindred.database, username, password, client_address(request)
     )
     return Json({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime})
+
+
+def _set_refresh_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        token,
+        max_age=max_age,
+        path=sessions.COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _clear_refresh_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        sessions.COOKIE_NAME,
+        path=sessions.COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+@router.post(
+    "/auth/session",
+    summary="Sign in a browser: a bearer JWT, and a refresh cookie (HttpOnly) for reloads",
+    response_model=None,
+    responses={200: {"model": TokenPublic, "description": "A bearer token; Set-Cookie"}},
+)
+def browser_session(
+    request: Request,
+    kindred: KindredDep,
+    username: Annotated[str, Form(description="email address")],
+    password: Annotated[str, Form()],
+) -> Json:
+    """Like ``/auth/token`` (same throttling and errors), and also sets the
+    ``kindred_refresh`` cookie (HttpOnly, SameSite=Strict, Path=/api/v1/auth) that
+    ``/auth/refresh`` exchanges for a new token until ``session_hours`` after sign-in."""
+    principal, generation = kindred.auth.check_sign_in(
+        kindred.database, username, password, client_address(request)
+    )
+    access_token, lifetime = kindred.auth.issue_token(principal, generation)
+    refresh, max_age = sessions.issue_refresh(kindred.settings, principal.user_id, generation)
+    response = Json({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime})
+    _set_refresh_cookie(request, response, refresh, max_age)
+    return response
+
+
+@router.post(
+    "/auth/refresh",
+    summary="A new bearer JWT for a browser session (refresh cookie + X-Kindred-Session)",
+    response_model=None,
+    responses={200: {"model": TokenPublic, "description": "A bearer token; the cookie rotated"}},
+)
+def refresh_session(
+    request: Request,
+    kindred: KindredDep,
+    x_kindred_session: Annotated[
+        str | None,
+        Header(description="Must be `refresh` (a header no cross-site request can carry)"),
+    ] = None,
+    kindred_refresh: Annotated[str | None, Cookie(description="Set by /auth/session")] = None,
+) -> Response:
+    """401 (and the cookie cleared) when there is no session, it has ended (absolute
+    lifetime, password changed, user deactivated) or the cookie is not one of ours."""
+    if x_kindred_session != sessions.CSRF_VALUE:
+        raise PermissionDenied(
+            f"refreshing a session needs the header {sessions.CSRF_HEADER}: {sessions.CSRF_VALUE}"
+        )
+    try:
+        claims = sessions.read_refresh(kindred.settings, kindred_refresh)
+        with kindred.database.read() as session:
+            principal = kindred.auth.refreshed_principal(session, claims.user_id, claims.generation)
+        refresh, max_age = sessions.issue_refresh(
+            kindred.settings, principal.user_id, claims.generation, claims.started
+        )
+    except Unauthenticated as error:
+        answer = problem_response(
+            error.status, error.to_problem(request.url.path), {"WWW-Authenticate": "Bearer"}
+        )
+        _clear_refresh_cookie(request, answer)
+        return answer
+    access_token, lifetime = kindred.auth.issue_token(principal, claims.generation)
+    response = Json({"access_token": access_token, "token_type": "bearer", "expires_in": lifetime})
+    _set_refresh_cookie(request, response, refresh, max_age)
+    return response
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="End this browser's session: the refresh cookie is cleared",
+    response_model=None,
+    responses={204: {"description": "Signed out (also when there was no session)"}},
+)
+def logout(request: Request) -> Response:
+    """The bearer token in the page's memory is dropped by the page; this clears the cookie
+    so a reload does not sign back in."""
+    response = Response(status_code=204)
+    _clear_refresh_cookie(request, response)
+    return response
 
 
 @router.get(

@@ -214,6 +214,13 @@ class AuthService:
     ) -> tuple[str, int]:
         """A password sign-in, throttled per account and per client address
         (auth/throttle.py): a bearer token and its lifetime in seconds."""
+        principal, generation = self.check_sign_in(database, email, password, address)
+        return self.issue_token(principal, generation)
+
+    def check_sign_in(
+        self, database: Database, email: str, password: str, address: str
+    ) -> tuple[Principal, int]:
+        """The principal a password sign-in is for, and their session generation."""
         throttle = self.throttle
         throttle.check_address("password", address)
         key = throttle.account_key("password", email)
@@ -234,7 +241,16 @@ class AuthService:
             principal = self.load_principal(session, user_id, via="password")
             if on_record:
                 throttle.clear(session, key)
-        return self.issue_token(principal, stored[1])
+        return principal, stored[1]
+
+    def refreshed_principal(self, session: Session, user_id: str, generation: int) -> Principal:
+        """The principal a browser session's refresh cookie stands for, if it still does:
+        the password has not changed since (same session generation) and the user is
+        active."""
+        auth_generation = current_generation(session, AUTH_COUNTER)
+        if generation != self._session_generation(session, user_id, auth_generation):
+            raise Unauthenticated("this session ended when the password was changed; sign in again")
+        return self._principal(session, user_id, "token", auth_generation)
 
     def verify_current_password(
         self, database: Database, user_id: str, password: str, address: str

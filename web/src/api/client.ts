@@ -18,7 +18,13 @@ import type { Me, ObjectDefinition, RecordData, RecordPage, TokenResponse } from
 
 export type ApiClient = Client<paths>;
 
-const SIGN_IN_PATH = "/api/v1/auth/token";
+/** Answers of these are about signing in, not about the current token: a 401 there ends nothing. */
+const SESSION_PATHS = new Set([
+  "/api/v1/auth/token",
+  "/api/v1/auth/session",
+  "/api/v1/auth/refresh",
+  "/api/v1/auth/logout",
+]);
 
 /** Adds `Authorization: Bearer …` and turns a 401 for the current token into "expired". */
 export const sessionMiddleware: Middleware = {
@@ -30,7 +36,7 @@ export const sessionMiddleware: Middleware = {
     return request;
   },
   onResponse({ request, response, schemaPath }) {
-    if (response.status !== 401 || schemaPath === SIGN_IN_PATH) return undefined;
+    if (response.status !== 401 || SESSION_PATHS.has(schemaPath)) return undefined;
     // Only when the refused token is still the session's: an answer to a request of an
     // earlier session must not end the one signed in since.
     const sent = request.headers.get("Authorization");
@@ -115,15 +121,38 @@ export function makeApi(client: ApiClient) {
   return {
     client,
 
+    /**
+     * Sign in as a browser (POST /auth/session): a bearer token for memory, and an HttpOnly
+     * refresh cookie the page cannot read, so a reload can restore the session.
+     */
     async signIn(email: string, password: string): Promise<TokenResponse> {
       const { data } = await unwrap(
-        client.POST("/api/v1/auth/token", {
-          body: { username: email, password, grant_type: "password" },
+        client.POST("/api/v1/auth/session", {
+          body: { username: email, password },
           headers: { "Content-Type": "application/x-www-form-urlencoded" },
           bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
         }),
       );
       return data;
+    },
+
+    /** A new bearer token from the refresh cookie (a reload, or before the token expires). */
+    async refresh(): Promise<TokenResponse> {
+      const { data } = await unwrap(
+        client.POST("/api/v1/auth/refresh", {
+          params: { header: { "x-kindred-session": "refresh" } },
+        }),
+      );
+      return data;
+    },
+
+    /** Clear the refresh cookie (sign-out); failures are ignored — the page forgets anyway. */
+    async signOut(): Promise<void> {
+      try {
+        await client.POST("/api/v1/auth/logout");
+      } catch {
+        // offline: the cookie expires on its own
+      }
     },
 
     /** Who the token belongs to; `token` is passed before the session exists. */

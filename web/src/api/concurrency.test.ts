@@ -91,18 +91,27 @@ describe("401 handling", () => {
     expect(getSessionState().session?.token).toBe("new");
   });
 
-  it("sends the sign-in as an OAuth2 password form", async () => {
+  it("signs in as a browser session with a password form", async () => {
     const { api, calls } = fakeServer(() =>
       json({ access_token: "t", token_type: "bearer", expires_in: 3600 }),
     );
     await api.signIn("admin@kindred.demo", "p&ss=word");
     const call = calls[0];
+    expect(call?.path).toBe("/api/v1/auth/session");
     expect(call?.headers.get("Content-Type")).toBe("application/x-www-form-urlencoded");
     expect(Object.fromEntries(new URLSearchParams(call?.body))).toEqual({
       username: "admin@kindred.demo",
       password: "p&ss=word",
-      grant_type: "password",
     });
     expect(call?.headers.get("Authorization")).toBeNull();
+  });
+
+  it("refreshes with the custom header and never ends the session on its 401", async () => {
+    const { api, calls } = fakeServer(() => problem(401, { title: "Authentication required" }));
+    startSession("tok", 3600, admin);
+    await expect(api.refresh()).rejects.toMatchObject({ status: 401 });
+    expect(calls[0]?.path).toBe("/api/v1/auth/refresh");
+    expect(calls[0]?.headers.get("X-Kindred-Session")).toBe("refresh");
+    expect(getSessionState().session?.token).toBe("tok");
   });
 });

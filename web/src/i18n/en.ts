@@ -59,7 +59,8 @@ const en = {
     tooMany: "Too many sign-in attempts. Wait {{seconds}} s, then try again.",
     expired: "Your session has expired. Please sign in again.",
     signedOut: "You have signed out.",
-    memoryOnly: "For your security, reloading the page signs you out.",
+    memoryOnly: "Reloading keeps you signed in; sign out before you leave a shared computer.",
+    restoring: "Restoring your session…",
   },
   records: {
     objectLabel: "Object",

@@ -51,7 +51,8 @@ const zhCN: Catalog = {
     tooMany: "登录尝试过于频繁，请等待 {{seconds}} 秒后再试。",
     expired: "会话已过期，请重新登录。",
     signedOut: "您已退出登录。",
-    memoryOnly: "为保障安全，刷新页面后需要重新登录。",
+    memoryOnly: "刷新页面不会退出登录；离开共用电脑前请退出登录。",
+    restoring: "正在恢复会话…",
   },
   records: {
     objectLabel: "对象",

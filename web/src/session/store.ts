@@ -2,9 +2,10 @@
  * The signed-in session, in memory only.
  *
  * The bearer token lives in this module's variable and nowhere else: never in localStorage,
- * sessionStorage or a cookie, so a script that runs later (or a person at the keyboard after
- * a reload) cannot read it back. The price: a reload, or a new tab, signs the user out. A
- * refresh-cookie design (HttpOnly, SameSite=Strict, rotated) is a later step on the server.
+ * sessionStorage or a readable cookie, so a script that runs later cannot read it back. A
+ * reload or a new tab restores the session from the server's refresh cookie (HttpOnly,
+ * SameSite=Strict, Path=/api/v1/auth — the page never sees it; SessionContext.tsx asks
+ * POST /auth/refresh on start and shortly before each token expires).
  *
  * React reads it through `useSession()` (SessionContext.tsx, useSyncExternalStore); the API
  * client reads `currentToken()` for each request and calls `expireSession()` on a 401.
@@ -87,6 +88,15 @@ function armTimer(expiresAt: number): void {
 export function startSession(token: string, expiresInSeconds: number, me: Me): void {
   const expiresAt = Date.now() + expiresInSeconds * 1000;
   emit({ session: { token, expiresAt, me }, ended: null });
+  armTimer(expiresAt);
+}
+
+/** A fresh token for the same user (a refresh): same session, new expiry. */
+export function renewToken(token: string, expiresInSeconds: number): void {
+  const session = state.session;
+  if (session === null) return;
+  const expiresAt = Date.now() + expiresInSeconds * 1000;
+  emit({ session: { ...session, token, expiresAt }, ended: null });
   armTimer(expiresAt);
 }
 

@@ -17,7 +17,11 @@ export function fakeKindred(options: FakeOptions = {}) {
     const overridden = await options.override?.(call);
     if (overridden) return overridden;
     const { method, path } = call;
-    if (method === "POST" && path === "/api/v1/auth/token") {
+    if (method === "POST" && path === "/api/v1/auth/refresh") {
+      return problem(401, { title: "Authentication required", detail: "no session cookie: sign in" });
+    }
+    if (method === "POST" && path === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+    if (method === "POST" && (path === "/api/v1/auth/token" || path === "/api/v1/auth/session")) {
       const form = new URLSearchParams(call.body);
       if (form.get("password") !== "right") {
         return problem(401, { title: "Authentication required", detail: "wrong email or password" });

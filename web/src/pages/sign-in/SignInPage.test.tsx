@@ -10,7 +10,7 @@ import { returnPath } from "./SignInPage";
 
 async function signIn(password: string) {
   const user = userEvent.setup();
-  await user.type(screen.getByLabelText("Email"), "admin@kindred.demo");
+  await user.type(await screen.findByLabelText("Email"), "admin@kindred.demo");
   await user.type(screen.getByLabelText("Password"), password);
   await user.click(screen.getByRole("button", { name: "Sign in" }));
 }
@@ -37,7 +37,7 @@ describe("sign-in page", () => {
   it("shows the Retry-After wait of a 429", async () => {
     const { api } = fakeKindred({
       override: (call) =>
-        call.path === "/api/v1/auth/token"
+        call.path === "/api/v1/auth/session"
           ? problem(429, { title: "Too many", detail: "locked" }, { "Retry-After": "42" })
           : undefined,
     });
