@@ -22,6 +22,7 @@ from kindred.api import (
     channels,
     events,
     graph,
+    imports,
     ledger,
     metadata,
     records,
@@ -29,6 +30,9 @@ from kindred.api import (
     scenarios,
     search,
     sovereignty,
+    stream,
+    timeline,
+    views,
 )
 from kindred.api.access_log import AccessLogMiddleware
 from kindred.api.console import default_console_dir, install_console
@@ -230,10 +234,15 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(metadata.router)
     app.include_router(records.router)
     app.include_router(ledger.router)
+    app.include_router(ledger.explorer_router)
+    app.include_router(auth.users_router)
+    # Before events.router: /events/stream is not an event position (/events/{position}).
+    app.include_router(stream.router)
     app.include_router(events.router)
     app.include_router(channels.router)
     app.include_router(scenarios.router)
     app.include_router(scenarios.runs_router)
+    app.include_router(scenarios.builder_router)
     app.include_router(sovereignty.router)
     app.include_router(graph.router)
     app.include_router(resolution.router)
@@ -241,7 +250,11 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(agents.router)
     app.include_router(agents.runs_router)
     app.include_router(agents.tasks_router)
+    app.include_router(agents.console_router)
     app.include_router(events.metrics_router)
+    app.include_router(imports.router)
+    app.include_router(views.router)
+    app.include_router(timeline.router)
 
     @app.get(
         "/healthz",

@@ -6,6 +6,7 @@ from kindred.events import models as events_models
 from kindred.graph import resolution_models, search_models
 from kindred.ledger import models as ledger_models
 from kindred.records import models as records_models
+from kindred.records.views import models as saved_views_models
 from kindred.scenarios import models as scenarios_models
 from kindred.sovereignty import models as sovereignty_models
 
@@ -16,6 +17,7 @@ __all__ = [
     "ledger_models",
     "records_models",
     "resolution_models",
+    "saved_views_models",
     "scenarios_models",
     "search_models",
     "sovereignty_models",

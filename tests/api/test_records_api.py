@@ -448,3 +448,24 @@ def test_filter_built_in_columns_by_a_list(client: Any, world: World) -> None:
     ).json()["data"]
     assert second["id"] in {r["id"] for r in others}
     assert not {first["id"], third["id"]} & {r["id"] for r in others}
+
+
+def test_text_filters_contains_and_starts_with_on_every_dialect(client: Any, world: World) -> None:
+    """``contains``/``starts_with`` compile to LIKE on the JSON text (500 on PostgreSQL before:
+    the expression had no type), with ``%`` and ``_`` taken literally."""
+    admin = world.admin.headers
+    for name in ("Shanghai Ruijin Hospital", "Ruijin 100% Clinic", "Beijing Union Hospital"):
+        make_account(client, admin, name=name)
+
+    def names(query: str) -> list[str]:
+        answer = client.get(f"{BASE}/account/records?{query}&sort=name", headers=admin)
+        assert answer.status_code == 200, answer.text
+        return [record["name"] for record in answer.json()["data"]]
+
+    assert names("filter[name][contains]=Ruijin") == [
+        "Ruijin 100% Clinic",
+        "Shanghai Ruijin Hospital",
+    ]
+    assert names("filter[name][starts_with]=Ruijin") == ["Ruijin 100% Clinic"]
+    assert names("filter[name][contains]=100%25") == ["Ruijin 100% Clinic"]
+    assert names("filter[name][contains]=Hosp_tal") == []

@@ -19,11 +19,15 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from kindred.api.console import default_console_dir
 from kindred.cli.commands import DEMO_PASSWORD
 from tests.live_server import live_server
+
+# Assertions wait for what the user would see; on a loaded machine (CI runs the other tests
+# beside these) a lazily loaded chunk or a measured graph can take longer than the default 5 s.
+expect.set_options(timeout=20_000)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 # Chromium as this machine runs it headless: no sandbox (root), and none of the background

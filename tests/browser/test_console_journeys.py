@@ -1,7 +1,8 @@
 """Journeys through the staff console in a real browser (issue 17, item 9).
 
-(a) A sales rep signs in, finds a hospital, edits a field, loses an If-Match race to a
-colleague and resolves it without losing what they typed; the API then holds both changes.
+(a) A sales rep signs in, finds a hospital through the header's search box, edits a field,
+loses an If-Match race to a colleague and resolves it without losing what they typed; the API
+then holds both changes, and the record's timeline shows the change.
 (f) The console switched to 简体中文 shows no string of the English catalog.
 """
 
@@ -64,8 +65,10 @@ def sign_in(page: Page, console: Console, email: str) -> None:
 
 
 def an_account(console: Console, token: str) -> dict[str, Any]:
-    page = console.api("GET", "/api/v1/objects/account/records?limit=50&sort=name", token)
-    # A name unique on the page, so filtering shows exactly it.
+    """A hospital the rep may see whose name no other account of the page shares."""
+    page = console.api(
+        "GET", "/api/v1/objects/account/records?limit=200&sort=name&filter[kind]=hospital", token
+    )
     names = [r["name"] for r in page["data"]]
     return next(r for r in page["data"] if names.count(r["name"]) == 1)
 
@@ -80,8 +83,17 @@ def test_a_sales_rep_edits_a_hospital_and_resolves_a_save_race(
     expect(page.get_by_role("heading", name="Accounts")).to_be_visible()
     accessible(page)
 
-    page.get_by_label("Filter").fill(target["name"])
-    page.get_by_role("link", name=target["name"]).click()
+    # Found through the header's search box, not the list.
+    search = page.get_by_role("search", name="Search records")
+    # The words of its name ("合肥市第九人民医院 #12": the name without its number).
+    search.get_by_label("Search records").fill(target["name"].split(" #")[0])
+    search.get_by_label("Search records").press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Search: ")
+    hit = page.get_by_role("link", name=target["name"], exact=True).first
+    expect(hit).to_be_visible()
+    expect(page.locator(".search-hit mark").first).to_be_visible()  # the words, highlighted
+    accessible(page)
+    hit.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(target["name"])
     accessible(page)
 
@@ -107,6 +119,13 @@ def test_a_sales_rep_edits_a_hospital_and_resolves_a_save_race(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved. The record is now at version")).to_be_visible()
 
+    # The change is in the record's timeline, newest first.
+    timeline = page.get_by_role("region", name="Timeline")
+    newest = timeline.get_by_role("listitem").first
+    expect(newest).to_contain_text("Updated")
+    expect(newest).to_contain_text(typed)
+    accessible(page)
+
     held = console.api("GET", f"/api/v1/objects/account/records/{target['id']}", token)
     assert held["description"] == typed
     assert held["tier"] != target.get("tier")  # the colleague's change survived
@@ -115,6 +134,11 @@ def test_a_sales_rep_edits_a_hospital_and_resolves_a_save_race(
         "data"
     ]
     assert history[0]["after"]["description"] == typed
+    shown = console.api("GET", f"/api/v1/objects/account/records/{target['id']}/timeline", token)[
+        "data"
+    ]
+    assert shown[0]["kind"] == "change"
+    assert {c["field"]: c["after"] for c in shown[0]["changes"]}["description"] == typed
 
 
 def test_the_console_in_chinese_shows_no_english_catalog_string(

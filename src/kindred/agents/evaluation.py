@@ -19,11 +19,14 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import sqlalchemy as sa
 
-from kindred.agents.models import Evaluation
+from kindred.agents.models import Evaluation, HumanTask
 from kindred.errors import ValidationFailed, field_error
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from kindred.agents.runtime import AgentRuntime
     from kindred.auth.permissions import Principal
 
@@ -155,3 +158,57 @@ async def evaluate(
 
     await asyncio.to_thread(store)
     return report
+
+
+def _run_ids(report: dict[str, Any]) -> list[str]:
+    return [
+        run["run"]
+        for case in (report.get("detail") or {}).values()
+        for version in (case.get("versions") or {}).values()
+        for run in version.get("runs") or []
+    ]
+
+
+def history(session: Session, agent: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The agent's evaluations, oldest first (the latest ``limit``): pass^k, deviation rate
+    and the intervention rate (share of the evaluation's runs a person was asked into)."""
+    rows = list(
+        session.execute(
+            sa.select(Evaluation)
+            .where(Evaluation.agent == agent)
+            .order_by(Evaluation.created_at.desc(), Evaluation.id)
+            .limit(limit)
+        ).scalars()
+    )
+    rows.reverse()
+    runs = {row.id: _run_ids(row.report) for row in rows}
+    every = [run for ids in runs.values() for run in ids]
+    asked: set[str] = set()
+    for start in range(0, len(every), 500):
+        asked.update(
+            session.execute(
+                sa.select(HumanTask.root_id).where(
+                    HumanTask.root_id.in_(every[start : start + 500])
+                )
+            ).scalars()
+        )
+    items = []
+    for row in rows:
+        ids = runs[row.id]
+        items.append(
+            {
+                "id": row.id,
+                "agent": row.agent,
+                "created_at": row.created_at.isoformat(),
+                "created_by": row.created_by,
+                "k": row.k,
+                "versions": list(row.versions),
+                "cases": row.cases,
+                "runs": len(ids),
+                "pass_k": row.pass_k,
+                "deviation_rate": row.deviation_rate,
+                "intervention_rate": (sum(1 for i in ids if i in asked) / len(ids)) if ids else 0.0,
+                "meets_target": row.deviation_rate < DEVIATION_TARGET,
+            }
+        )
+    return items

@@ -455,3 +455,30 @@ class EvaluationReport(BaseModel):
     deviation_target: float
     meets_target: bool
     detail: dict[str, CaseResult] = Field(description="By case name")
+
+
+class EvaluationSummary(BaseModel):
+    """One stored evaluation, as a point of the agent's quality over time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    agent: str
+    created_at: dt.datetime
+    created_by: str | None
+    k: int = Field(ge=1)
+    versions: list[int]
+    cases: int = Field(ge=0)
+    runs: int = Field(ge=0)
+    pass_k: float = Field(ge=0, le=1, description="The lowest pass^k of the versions")
+    deviation_rate: float = Field(ge=0, le=1)
+    intervention_rate: float = Field(
+        ge=0, le=1, description="Share of the evaluation's runs a person was asked into"
+    )
+    meets_target: bool = Field(description="The deviation rate is below its target")
+
+
+class EvaluationHistory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[EvaluationSummary] = Field(description="Oldest first (the latest `limit`)")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.agents.definition import definition_schema
-from kindred.agents.evaluation import evaluate
+from kindred.agents.evaluation import evaluate, history
 from kindred.agents.runtime import runtime_for
 from kindred.agents.schemas import (
     AgentList,
@@ -22,6 +22,7 @@ from kindred.agents.schemas import (
     AgentRunVerification,
     AgentValidation,
     AgentVersionList,
+    EvaluationHistory,
     EvaluationReport,
     GoldenCaseList,
     GoldenCaseSaved,
@@ -43,6 +44,8 @@ from kindred.scenarios.schemas import JsonSchemaDocument
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 runs_router = APIRouter(prefix="/api/v1/agent-runs", tags=["agents"])
 tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["agents"])
+# What the console reads besides the operations above (issue 17): evaluations over time.
+console_router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 AUTHORS = {"admin"}
 # Who may read any run's decision trace (others: the runs they started).
 AUDITORS = {"admin", "compliance"}
@@ -482,3 +485,20 @@ async def run_evaluation(
         runtime_for(kindred), name, k=body.k, versions=body.versions, principal=context.principal
     )
     return Json(report)
+
+
+@console_router.get(
+    "/{name}/evaluations",
+    summary="The agent's evaluations over time: pass^k, deviation and intervention rates",
+    response_model=None,
+    responses={200: {"model": EvaluationHistory, "description": "Oldest first"}},
+)
+def evaluation_history(
+    name: str,
+    kindred: KindredDep,
+    context: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Json:
+    with kindred.database.read() as session:
+        kindred.agents.get(session, name)  # 404 for an agent that does not exist
+        return Json({"items": history(session, name, limit)})

@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Cookie, Form, Header, Request, Response
+from fastapi import APIRouter, Cookie, Form, Header, Query, Request, Response
 
-from kindred.api.deps import ContextDep, KindredDep, UserAdminDep, client_address
+from kindred.api.deps import (
+    ContextDep,
+    KindredDep,
+    UserAdminDep,
+    client_address,
+    etag,
+    parse_if_match,
+)
 from kindred.api.problems import problem_response
 from kindred.api.responses import Json
 from kindred.auth import sessions
+from kindred.auth.automation import object_scopes
 from kindred.auth.models import ApiKey, RoleDefinition
 from kindred.auth.permissions import RolePermissions
 from kindred.auth.schemas import (
@@ -24,10 +32,15 @@ from kindred.auth.schemas import (
     RoleUpsert,
     TokenPublic,
     UserCreate,
+    UserList,
     UserPublic,
+    UserSummary,
+    UserUpdate,
 )
 from kindred.auth.service import check_password_strength
+from kindred.auth.users import check_role, check_roles_given, list_users, summaries
 from kindred.errors import (
+    Conflict,
     NotFound,
     PermissionDenied,
     Unauthenticated,
@@ -297,7 +310,15 @@ def revoke_api_key(key_id: str, context: ContextDep, kindred: KindredDep) -> Res
     responses={201: {"model": UserPublic, "description": "The user record created"}},
 )
 def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep) -> Json:
+    """Roles whose rights you do not hold are refused (403, nothing created). A service
+    principal (kind service) has no password: it acts through API keys and automation."""
+    if payload.kind == "service" and payload.password is not None:
+        raise ValidationFailed(
+            "a service principal has no password",
+            errors=[field_error("/password", "unexpected", "service principals use API keys")],
+        )
     with kindred.database.write() as session:
+        _check_roles(session, kindred, context.principal, payload.roles)
         user = kindred.auth.create_user(
             session,
             email=payload.email,
@@ -306,6 +327,7 @@ def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep)
             roles=payload.roles,
             territories=payload.territories,
             context=context,
+            extra={"kind": payload.kind} if payload.kind != "person" else None,
         )
     return Json(user, status_code=201)
 
@@ -392,6 +414,8 @@ def _present_role(row: RoleDefinition) -> dict[str, Any]:
     responses={200: {"model": RolePublic, "description": "The role as saved"}},
 )
 def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: KindredDep) -> Json:
+    """A role granting rights you do not hold is refused (403, one error per gap at the
+    grant that gives it; nothing saved)."""
     import re
 
     if not re.match(r"^[a-z][a-z0-9_]{0,63}$", name):
@@ -399,11 +423,14 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
             "invalid role name", errors=[field_error("/name", "pattern", "use [a-z][a-z0-9_]*")]
         )
     with kindred.database.write() as session:
+        objects = object_scopes(kindred.records.registry(session).objects)
+        check_role(context.principal, payload.permissions, objects)
         row = session.get(RoleDefinition, name)
         data: dict[str, Any] = payload.permissions.model_dump(mode="json")
         if row is None:
             row = RoleDefinition(name=name, description=payload.description, permissions=data)
             session.add(row)
+            _offer_role(session, kindred, context, name)
         else:
             row.description = payload.description
             row.permissions = data
@@ -418,3 +445,110 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
         )
         body = _present_role(row)
     return Json(body)
+
+
+def _offer_role(session: Any, kindred: Any, context: Any, name: str) -> None:
+    """A new role becomes an option of the user object's roles field, so users can be given
+    it (a data-model change, on the ledger like any other)."""
+    definition = kindred.records.registry(session).get("user").definition
+    field = definition.field("roles")
+    if field is None or any(option.value == name for option in field.options):
+        return
+    options = [option.model_dump(mode="json") for option in field.options]
+    kindred.metadata.update_field(
+        session,
+        "user",
+        "roles",
+        {"options": [*options, {"value": name, "label": name}]},
+        expected_version=None,
+        actor_id=context.principal.user_id,
+        request_id=context.request_id,
+    )
+
+
+def _check_roles(session: Any, kindred: Any, holder: Any, roles: list[str]) -> None:
+    """Unknown roles are a 422; roles granting more than ``holder`` holds a 403."""
+    known = {
+        row.name: row
+        for row in session.execute(
+            sa.select(RoleDefinition).where(RoleDefinition.name.in_(roles))
+        ).scalars()
+    }
+    unknown = [role for role in roles if role not in known]
+    if unknown:
+        raise ValidationFailed(
+            "unknown roles",
+            errors=[field_error("/roles", "unknown_role", f"no role '{r}'") for r in unknown],
+        )
+    permissions = [RolePermissions.model_validate(known[role].permissions) for role in roles]
+    objects = object_scopes(kindred.records.registry(session).objects)
+    check_roles_given(holder, roles, permissions, objects)
+
+
+# -- user administration for the console: list, change access -----------------------------
+
+users_router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+@users_router.get(
+    "/users",
+    summary="Users with their access: roles, kind, active, sign-in lockout",
+    response_model=None,
+    responses={200: {"model": UserList, "description": "A page of users, by name"}},
+)
+def users(
+    context: UserAdminDep,
+    kindred: KindredDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Part of the name (of the email when it has @)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Json:
+    with kindred.database.read() as session:
+        body = list_users(
+            session,
+            kindred.records,
+            kindred.auth.throttle,
+            context,
+            search=q,
+            limit=limit,
+            cursor=cursor,
+        )
+    return Json(body)
+
+
+@users_router.patch(
+    "/users/{user_id}",
+    summary="Change a user's roles, territories or active flag",
+    response_model=None,
+    responses={200: {"model": UserSummary, "description": "The user as changed"}},
+)
+def update_user(
+    user_id: str,
+    payload: UserUpdate,
+    context: UserAdminDep,
+    kindred: KindredDep,
+    if_match: Annotated[
+        str | None, Header(description='The user\'s version you saw, e.g. "v3"')
+    ] = None,
+) -> Json:
+    """Roles whose rights you do not hold are refused (403); you cannot deactivate yourself
+    (409). Deactivating refuses every token and API key of the user from then on. The change
+    is on the ledger (auth.rights.changed), like every change to a user's access."""
+    patch = payload.model_dump(exclude_none=True)
+    if not patch:
+        raise ValidationFailed(
+            "nothing to change",
+            errors=[field_error("", "empty", "send roles, territories or active")],
+        )
+    if user_id == context.principal.user_id and patch.get("active") is False:
+        raise Conflict("you cannot deactivate yourself: ask another user administrator")
+    expected = parse_if_match(if_match)
+    with kindred.database.write() as session:
+        if "roles" in patch:
+            _check_roles(session, kindred, context.principal, patch["roles"])
+        record = kindred.records.update(session, context, "user", user_id, patch, if_match=expected)
+        (body,) = summaries(session, kindred.auth.throttle, [record])
+    return Json(body, headers={"ETag": etag(body["version"])})

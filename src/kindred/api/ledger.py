@@ -9,12 +9,17 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
-from kindred.errors import PermissionDenied
+from kindred.errors import Conflict, PermissionDenied
+from kindred.ledger import explorer
 from kindred.ledger.schemas import (
+    CheckpointList,
     ConsistencyProof,
+    LedgerEntryDetail,
+    LedgerEntryPage,
     LedgerIntegrity,
     LedgerKeys,
     ProofBundle,
+    ProofBundleDownload,
     SignedCheckpoint,
 )
 from kindred.records.service import RequestContext
@@ -140,4 +145,77 @@ def verify(kindred: KindredDep, context: AuditorDep) -> Json:
             "checkpoints": report.checkpoints,
             "problems": report.problems,
         }
+    )
+
+
+# -- the console's explorer: entries, stored checkpoints, bundles as one file ------------------
+
+explorer_router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
+
+
+@explorer_router.get(
+    "/entries",
+    summary="Entries by index, as their leaves state them",
+    response_model=None,
+    responses={200: {"model": LedgerEntryPage, "description": "A page of entries"}},
+)
+def entries(
+    kindred: KindredDep,
+    context: AuditorDep,
+    after: Annotated[
+        int | None, Query(ge=-1, le=MAX_INDEX, description="Entries after this index")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Json:
+    with kindred.database.read() as session:
+        return Json(explorer.page(session, after, limit))
+
+
+@explorer_router.get(
+    "/entries/{index}",
+    summary="One entry: its leaf and the payload it commits to, as you may see it",
+    response_model=None,
+    responses={200: {"model": LedgerEntryDetail, "description": "The entry"}},
+)
+def entry(
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)], kindred: KindredDep, context: AuditorDep
+) -> Json:
+    with kindred.database.read() as session:
+        return Json(explorer.detail(session, index, context.principal))
+
+
+@explorer_router.get(
+    "/checkpoints",
+    summary="Stored signed checkpoints, newest first",
+    response_model=None,
+    responses={200: {"model": CheckpointList, "description": "The checkpoints"}},
+)
+def checkpoints(
+    kindred: KindredDep,
+    context: AuditorDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> Json:
+    with kindred.database.read() as session:
+        return Json({"data": explorer.checkpoints(session, limit)})
+
+
+@explorer_router.get(
+    "/entries/{index}/bundle",
+    summary="Proof bundle and the verifier key that signed its checkpoint, as one file",
+    response_model=None,
+    responses={200: {"model": ProofBundleDownload, "description": "The bundle"}},
+)
+def bundle_download(
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)], kindred: KindredDep, context: AuditorDep
+) -> Json:
+    """What `kindred ledger verify-bundle` and the console's verifier check, with the key
+    the server says signed the checkpoint: compare it with the key you hold out of band."""
+    with kindred.database.write() as session:
+        bundle = kindred.ledger.bundle(session, index)
+        key = explorer.signing_key(bundle["checkpoint"], kindred.ledger.public_keys(session))
+    if key is None:  # a stored checkpoint signed by no stored key: `ledger verify` says more
+        raise Conflict("the checkpoint is signed by no key the database holds")
+    return Json(
+        {**bundle, "verifier_key": key},
+        headers={"Content-Disposition": f'attachment; filename="ledger-entry-{index}.json"'},
     )

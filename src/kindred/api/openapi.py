@@ -78,6 +78,12 @@ _CHANNEL = {
 }
 EXTRA_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("POST", "/api/v1/auth/token"): _SIGN_IN,
+    ("POST", "/api/v1/auth/session"): _SIGN_IN,
+    ("POST", "/api/v1/auth/refresh"): {
+        401: "No session to refresh: no cookie, or its session ended (lifetime, password "
+        "change, deactivated user); the cookie is cleared",
+        403: "The X-Kindred-Session: refresh header is missing",
+    },
     ("POST", "/api/v1/passport/challenge"): {429: _PASSPORT_SIGN_IN[429]},
     ("POST", "/api/v1/passport/session"): _PASSPORT_SIGN_IN,
     ("POST", "/api/v1/passport/magic-link"): {429: _PASSPORT_SIGN_IN[429]},

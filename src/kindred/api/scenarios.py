@@ -12,16 +12,20 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from kindred.api.deps import ContextDep, KindredDep, parse_if_match
 from kindred.api.responses import Json
 from kindred.auth.automation import RunAsRequest
-from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed
+from kindred.errors import MalformedRequest, NotFound, PermissionDenied, ValidationFailed
+from kindred.records.redaction import Redactor
 from kindred.records.service import RequestContext
 from kindred.scenarios import metrics as _metrics  # noqa: F401  (registers the metrics)
 from kindred.scenarios.actions import ACTIONS
 from kindred.scenarios.definition import definition_schema, load_text
+from kindred.scenarios.samples import example_event
 from kindred.scenarios.schemas import (
     ActionList,
     DryRunReport,
     JsonSchemaDocument,
     RetryAccepted,
+    SampleEventPublic,
+    ScenarioExampleList,
     ScenarioHealth,
     ScenarioList,
     ScenarioPublic,
@@ -346,3 +350,85 @@ def retry_scenario_run(run_id: str, kindred: KindredDep, context: AuthorDep) -> 
     with kindred.database.write() as session:
         kindred.scenarios.retry(session, run_id, context.principal)
     return Json({"run": run_id, "status": "running"})
+
+
+# -- what the console's builder needs beyond the definitions ------------------------------------
+
+builder_router = APIRouter(prefix="/api/v1/scenario-builder", tags=["scenarios"])
+# Who may read the event log (api/events.py READERS): only they are shown past events.
+LOG_READERS = {"admin", "integration", "analyst", "compliance"}
+SAMPLE_LOOKBACK = timedelta(days=30)
+SAMPLE_PAGES = 20
+
+
+@builder_router.get(
+    "/examples",
+    summary="The example chains shipped with Kindred, to start a scenario from",
+    response_model=None,
+    responses={200: {"model": ScenarioExampleList, "description": "Every example chain"}},
+)
+def scenario_examples(kindred: KindredDep, context: ContextDep) -> Json:
+    from kindred.scenarios.examples import example_definitions
+
+    with kindred.database.read() as session:
+        saved = {item.name for item in kindred.scenarios.all(session)}
+    items = [
+        {
+            "name": raw["name"],
+            "title": raw["title"],
+            "description": raw.get("description", ""),
+            "installed": raw["name"] in saved,
+            "definition": raw,
+        }
+        for raw in example_definitions()
+    ]
+    return Json({"items": items})
+
+
+@builder_router.get(
+    "/sample-event",
+    summary="An event to dry-run with: the latest of its type, or an example",
+    description="The latest event of the type stored in the last 30 days, its data redacted "
+    "as your record reads would show it — for those who may read the event log (admin, "
+    "integration, analyst, compliance); otherwise, or when there is none, an example made "
+    "from the type's JSON Schema.",
+    response_model=None,
+    responses={200: {"model": SampleEventPublic, "description": "The event to try"}},
+)
+async def sample_event(
+    kindred: KindredDep,
+    context: ContextDep,
+    type: Annotated[str, Query(description="An event type of the catalog")],
+) -> Json:
+    with kindred.database.read() as session:
+        known = kindred.events.catalog.get(session, type)
+    if known is None:
+        raise NotFound(f"no event type {type}; see GET /api/v1/event-types")
+    if LOG_READERS & set(context.principal.roles):
+        past = await _latest_event(kindred, type)
+        if past is not None:
+            with kindred.database.read() as session:
+                shown = Redactor(kindred.records, session, context).event(past.event.to_dict())
+            stored_at = datetime.fromtimestamp(past.stored_at, UTC).isoformat()
+            return Json({"source": "past", "stored_at": stored_at, "event": shown})
+    return Json(
+        {"source": "example", "stored_at": None, "event": example_event(type, known.schema)}
+    )
+
+
+async def _latest_event(kindred: Any, event_type: str) -> Any:
+    """The last stored event of the type in the lookback period (a bounded scan)."""
+    await kindred.events.start()
+    latest = None
+    after = None
+    since = datetime.now(UTC) - SAMPLE_LOOKBACK
+    for _ in range(SAMPLE_PAGES):
+        page, cursor = await kindred.events.bus.read(
+            after=after, since=None if after else since, types=[event_type], limit=1000
+        )
+        if page:
+            latest = page[-1]
+        if len(page) < 1000 or cursor is None or cursor == after:
+            break
+        after = cursor
+    return latest

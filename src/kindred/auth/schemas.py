@@ -33,6 +33,10 @@ class UserCreate(BaseModel):
     password: str | None = Field(default=None, description="Omit for API-key-only users")
     roles: list[str] = Field(default_factory=lambda: ["sales"])
     territories: list[str] = Field(default_factory=list)
+    kind: Literal["person", "service"] = Field(
+        default="person",
+        description="service: a service principal for automation and API keys (no password)",
+    )
 
 
 class PasswordChange(BaseModel):
@@ -43,6 +47,15 @@ class PasswordChange(BaseModel):
         description="Required to change your own password; omitted by a user administrator "
         "resetting someone else's",
     )
+
+
+class UserUpdate(BaseModel):
+    """What a user administrator changes about a user's access (PATCH /users/{id})."""
+
+    model_config = ConfigDict(extra="forbid")
+    roles: list[str] | None = Field(default=None, min_length=1)
+    territories: list[str] | None = None
+    active: bool | None = Field(default=None, description="false: every credential is refused")
 
 
 class RoleUpsert(BaseModel):
@@ -176,3 +189,30 @@ class RoleList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: list[RolePublic] = Field(description="Every role, by name")
+
+
+class UserSummary(BaseModel):
+    """A user as user administrators see them: access, not the whole record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    email: str | None = Field(description="null when your role hides it (listed in withheld)")
+    name: str | None = Field(description="null when your role hides it (listed in withheld)")
+    roles: list[str]
+    territories: list[str]
+    kind: Literal["person", "service"] = Field(description="service: a service principal")
+    active: bool
+    locked_until: dt.datetime | None = Field(
+        description="Locked after failed sign-ins until then; null when not locked"
+    )
+    has_password: bool = Field(description="May sign in with a password")
+    version: int = Field(ge=1, description="The user record's version")
+    withheld: list[str] = Field(description="Fields of the user record your role hides")
+
+
+class UserList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[UserSummary] = Field(description="Users by name")
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")

@@ -47,7 +47,8 @@ def field_expression(
         return sa.func.json_extract(data, literal_column(f"'$.{name}'"))
     if kind == "list" or kind == "json":
         return data.op("->")(literal_column(f"'{name}'"))
-    text = data.op("->>")(literal_column(f"'{name}'"))
+    # Typed as text, so text operators (LIKE for contains / starts_with) compile.
+    text = data.op("->>", return_type=sa.Text)(literal_column(f"'{name}'"))
     if kind == "number":
         return sa.cast(text, Numeric)
     if kind == "boolean":

@@ -138,6 +138,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    # Ids of the records written, in file order (not part of ``to_dict``).
+    record_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,36 +156,88 @@ class ImportReport:
         }
 
 
+MappingSource = Literal["explicit", "preset", "name", "label"]
+
+
+def label_index(compiled: CompiledObject) -> dict[str, str]:
+    """Lower-cased English and Chinese labels → field name (the first field wins a label)."""
+    labels: dict[str, str] = {}
+    for f in compiled.definition.fields:
+        for label in (f.label, f.label_zh):
+            key = (label or "").strip().lower()
+            if key:
+                labels.setdefault(key, f.name)
+    return labels
+
+
+def preset_map(preset: str | None, compiled: CompiledObject) -> dict[str, str]:
+    """The preset's column → field map, refused when unknown or made for another object."""
+    if not preset:
+        return {}
+    if preset not in PRESETS:
+        raise MalformedRequest(f"unknown preset '{preset}'; choose from {sorted(PRESETS)}")
+    preset_object, columns = PRESETS[preset]
+    if preset_object != compiled.name:
+        raise MalformedRequest(
+            f"preset '{preset}' imports {preset_object} records, not {compiled.name}"
+        )
+    return columns
+
+
+def suggest_columns(
+    headers: list[str], compiled: CompiledObject, *, preset: str | None
+) -> list[tuple[str, str | None, MappingSource | None]]:
+    """For each column: the field it would feed without an explicit mapping, and why (the
+    preset, a column named like the field, or like its English or Chinese label)."""
+    from_preset = preset_map(preset, compiled)
+    labels = label_index(compiled)
+    taken: set[str] = set()
+    suggestions: list[tuple[str, str | None, MappingSource | None]] = []
+    for column in headers:
+        target: str | None = None
+        source: MappingSource | None = None
+        if column in from_preset and from_preset[column] in compiled.fields:
+            target, source = from_preset[column], "preset"
+        elif column in compiled.fields or column == "id":
+            target, source = column, "name"
+        elif column.strip().lower() in labels:
+            target, source = labels[column.strip().lower()], "label"
+        if target is not None and target in taken:
+            target, source = None, None  # the first column for a field wins
+        if target is not None:
+            taken.add(target)
+        suggestions.append((column, target, source))
+    return suggestions
+
+
 def resolve_mapping(
     headers: list[str],
     compiled: CompiledObject,
     *,
     preset: str | None,
     explicit: dict[str, str],
+    exact: bool = False,
 ) -> tuple[dict[str, str], list[str]]:
     """Which CSV column feeds which field: explicit ``--map`` first, then the preset, then
-    columns named exactly like a field (or its label). Returns (mapping, ignored columns)."""
+    columns named exactly like a field (or its English or Chinese label). With ``exact``
+    only the explicit mapping counts, and a column mapped to ``""`` is left out on purpose.
+    Returns (mapping, ignored columns)."""
     mapping: dict[str, str] = {}
     problems: list[dict[str, Any]] = []
-    preset_map: dict[str, str] = {}
-    if preset:
-        if preset not in PRESETS:
-            raise MalformedRequest(f"unknown preset '{preset}'; choose from {sorted(PRESETS)}")
-        preset_object, preset_map = PRESETS[preset]
-        if preset_object != compiled.name:
-            raise MalformedRequest(
-                f"preset '{preset}' imports {preset_object} records, not {compiled.name}"
-            )
-    labels = {(f.label or "").lower(): f.name for f in compiled.definition.fields}
+    suggested = (
+        {}
+        if exact
+        else {c: t for c, t, _ in suggest_columns(headers, compiled, preset=preset) if t}
+    )
+    if exact:
+        preset_map(preset, compiled)  # an unknown preset is still refused
     for column in headers:
         if column in explicit:
             target = explicit[column]
-        elif column in preset_map:
-            target = preset_map[column]
-        elif column in compiled.fields or column == "id":
-            target = column
-        elif column.strip().lower() in labels:
-            target = labels[column.strip().lower()]
+            if target == "":
+                continue
+        elif column in suggested:
+            target = suggested[column]
         else:
             continue
         if target != "id" and target not in compiled.fields:
@@ -196,6 +250,14 @@ def resolve_mapping(
             )
             continue
         if target in mapping.values():
+            if column in explicit:
+                problems.append(
+                    field_error(
+                        f"/mapping/{column}",
+                        "duplicate_field",
+                        f"another column already feeds '{target}'",
+                    )
+                )
             continue  # the first column for a field wins (e.g. "Name" and "Company name")
         mapping[column] = target
     missing = [c for c in explicit if c not in headers]
@@ -290,6 +352,8 @@ class Importer:
         mode: Literal["all_or_nothing", "skip_bad_rows"] = "all_or_nothing",
         upsert_on: str | None = None,
         progress: Callable[[int], None] | None = None,
+        exact_mapping: bool = False,
+        batch_size: int = BATCH_SIZE,
     ) -> ImportReport:
         """Import ``stream`` inside ``session``. The caller commits or rolls back according to
         the report (``committed`` tells whether anything should be kept)."""
@@ -302,7 +366,7 @@ class Importer:
         if duplicates:
             raise MalformedRequest(f"duplicate column headers: {', '.join(duplicates)}")
         resolved, ignored = resolve_mapping(
-            headers, compiled, preset=preset, explicit=mapping or {}
+            headers, compiled, preset=preset, explicit=mapping or {}, exact=exact_mapping
         )
         report = ImportReport(object=object_name, mapping=resolved, ignored_columns=ignored)
         column_of = {target: column for column, target in resolved.items()}
@@ -351,7 +415,7 @@ class Importer:
                         item[target] = value
                 batch.append((line, item))
                 report.rows += 1
-                if len(batch) >= BATCH_SIZE:
+                if len(batch) >= batch_size:
                     flush()
             flush()
         except csv.Error as error:
@@ -403,6 +467,7 @@ class Importer:
                 continue
             savepoint.commit()
             for record in written:
+                report.record_ids.append(str(record["id"]))
                 if record["version"] == 1:
                     report.created += 1
                 else:
@@ -440,6 +505,27 @@ class Importer:
                 )
             )
         return bad
+
+
+def write_error_rows(
+    report: ImportReport, headers: list[str], rows: dict[int, list[str]], out: IO[str]
+) -> None:
+    """The bad rows themselves as CSV, to fix and import again: their line in the file, every
+    error of the row ("field: message", one per line of the cell), then the row's own cells.
+    Every cell is defused like an export's (the values came from the uploaded file)."""
+    messages: dict[int, list[str]] = {}
+    for error in report.errors:
+        where = error.column or error.field
+        messages.setdefault(error.line, []).append(
+            f"{where}: {error.message}" if where else error.message
+        )
+    writer = csv_writer(out)
+    writer.writerow(["line", "errors", *(escape_formula(h) for h in headers)])
+    for line in sorted(messages):
+        cells = rows.get(line, [])
+        writer.writerow(
+            [line, escape_formula("\n".join(messages[line])), *(escape_formula(c) for c in cells)]
+        )
 
 
 def write_error_report(report: ImportReport, path: Path) -> None:

@@ -198,6 +198,25 @@ class BusinessImpactPublic(BaseModel):
     runs: int = Field(ge=0, description="The succeeded runs measured (at most 500)")
 
 
+class RunBucketPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: dt.datetime = Field(description="Runs started from then (for `bucket_seconds`)")
+    succeeded: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    in_progress: int = Field(ge=0, description="Running or waiting")
+
+
+class LastFailurePublic(BaseModel):
+    """The newest failed run of the period (its error text is in the run, for its stewards)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: dt.datetime = Field(description="When the run failed")
+    step: str | None = Field(description="The id of the step that failed; null: none did")
+    error_code: str | None = Field(description="The step's stable error code")
+
+
 class ScenarioHealth(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -213,6 +232,12 @@ class ScenarioHealth(BaseModel):
     business_impact: BusinessImpactPublic | None = Field(
         description="null when the scenario defines no `impact`"
     )
+    bucket_seconds: int = Field(gt=0, description="The width of each of `buckets`")
+    buckets: list[RunBucketPublic] = Field(
+        description="The period's runs over time, oldest bucket first (aligned on multiples "
+        "of the width since the epoch, UTC)"
+    )
+    last_failure: LastFailurePublic | None = Field(description="null: no failed run in the period")
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -306,3 +331,37 @@ class RetryAccepted(BaseModel):
 
     run: str
     status: Literal["running"]
+
+
+# -- the builder's helpers (GET /api/v1/scenario-builder/…) ------------------------------------
+
+
+class ScenarioExamplePublic(BaseModel):
+    """One of the example chains shipped with Kindred, to start a new scenario from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str
+    description: str
+    installed: bool = Field(description="Whether a scenario of this name is saved already")
+    definition: dict[str, Any] = Field(description="The definition (see /scenarios/schema)")
+
+
+class ScenarioExampleList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScenarioExamplePublic]
+
+
+class SampleEventPublic(BaseModel):
+    """An event to dry-run a scenario with: the latest past event of the type (its data as your
+    record reads would show it), or an example made from the type's JSON Schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["past", "example"] = Field(
+        description="past: from the event log (readers of the log only); example: made up"
+    )
+    stored_at: dt.datetime | None = Field(description="When the past event was stored")
+    event: dict[str, Any] = Field(description="A CloudEvent (structured mode)")

@@ -41,6 +41,7 @@ from kindred.records.storage import field_expression, object_is
 from kindred.scenarios.definition import CompiledScenario, check_definition
 from kindred.scenarios.evaluate import Evaluation, evaluate, matches, plan
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
+from kindred.scenarios.trend import last_failure, run_buckets
 from kindred.scenarios.windows import WindowStore, parse_duration
 
 SCENARIOS_COUNTER = 4  # metadata_state row: bumped on every save and switch
@@ -601,7 +602,8 @@ def health(session: Session, name: str, *, since: datetime | None = None) -> dic
     """Call volume, success rate, latency, failure reasons and business impact value."""
     if session.get(ScenarioRow, name) is None:
         raise NotFound(f"no scenario {name}")
-    since = since or datetime.now(UTC) - timedelta(days=7)
+    until = datetime.now(UTC)
+    since = since or until - timedelta(days=7)
     rows = session.execute(
         sa.select(
             ScenarioRun.id,
@@ -639,6 +641,8 @@ def health(session: Session, name: str, *, since: datetime | None = None) -> dic
         "latency_ms": {"p50": _percentile(durations, 0.5), "p99": _percentile(durations, 0.99)},
         "failure_reasons": {str(code): int(n) for code, n in reasons},
         "business_impact": business_impact(session, name, list(rows)),
+        **run_buckets(rows, since, until),
+        "last_failure": last_failure(session, name, since),
     }
 
 

@@ -60,14 +60,14 @@ export function createApiClient(
   return client;
 }
 
-interface FetchResult<D> {
+export interface FetchResult<D> {
   data?: D;
   error?: unknown;
   response: Response;
 }
 
 /** The body of a successful answer, else throw its ApiProblem (a network failure too). */
-async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<{ data: D; response: Response }> {
+export async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<{ data: D; response: Response }> {
   let result: FetchResult<D>;
   try {
     result = await call;

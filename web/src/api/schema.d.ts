@@ -269,7 +269,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The agent's evaluations over time: pass^k, deviation and intervention rates */
+        get: operations["evaluation_history_api_v1_agents__name__evaluations_get"];
         put?: never;
         /** Run every golden case k times per version: pass^k */
         post: operations["run_evaluation_api_v1_agents__name__evaluations_post"];
@@ -784,6 +785,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live tail of the event log (Server-Sent Events)
+         * @description Events as they are stored, as `text/event-stream`: first a `ready` message, then an `event` message for each stored event that matches `type` and `key` (its data redacted for you exactly as `GET /api/v1/events` shows it), a `heartbeat` every `heartbeat` seconds, and `end` when the server stops (or `error` when you may no longer read the log: your token expired, your user was deactivated or lost the role). Starts from now, or after `after` (or the `Last-Event-ID` header): a position or cursor of the log. Authenticate with the `Authorization` header as anywhere else: browsers read it with `fetch()` (EventSource cannot send headers).
+         */
+        get: operations["stream_events_api_v1_events_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{position}": {
         parameters: {
             query?: never;
@@ -852,6 +873,131 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a CSV file to import
+         * @description The body is the file (`Content-Type: text/csv`), at most 5 MB, UTF-8 (a byte-order mark is fine) or, with `encoding=gb18030`, from Chinese Excel. You need permission to create records of some object.
+         */
+        post: operations["upload_api_v1_imports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Column presets of the CRMs people import from */
+        get: operations["list_presets_api_v1_imports_presets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import: its state, progress and report */
+        get: operations["get_import_api_v1_imports__import_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/{import_id}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate every row, write nothing */
+        post: operations["dry_run_api_v1_imports__import_id__dry_run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/{import_id}/error-rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The rows that failed, with their errors, as CSV
+         * @description The latest dry run's or import's bad rows: `line`, `errors` ("column: message", one a line), then the row's own cells, every cell defused against spreadsheet formulas (a leading `'`).
+         */
+        get: operations["error_rows_api_v1_imports__import_id__error_rows_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/{import_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The column mapping and the first rows converted */
+        post: operations["preview_api_v1_imports__import_id__preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/{import_id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import the file (in the background; poll the import for progress) */
+        post: operations["run_import_api_v1_imports__import_id__run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ledger/checkpoint": {
         parameters: {
             query?: never;
@@ -876,7 +1022,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Stored signed checkpoints, newest first */
+        get: operations["checkpoints_api_v1_ledger_checkpoints_get"];
         put?: never;
         /** Sign a checkpoint now */
         post: operations["make_checkpoint_api_v1_ledger_checkpoints_post"];
@@ -895,6 +1042,61 @@ export interface paths {
         };
         /** Consistency proof between two tree sizes */
         get: operations["consistency_api_v1_ledger_consistency_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ledger/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Entries by index, as their leaves state them */
+        get: operations["entries_api_v1_ledger_entries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ledger/entries/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One entry: its leaf and the payload it commits to, as you may see it */
+        get: operations["entry_api_v1_ledger_entries__index__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ledger/entries/{index}/bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Proof bundle and the verifier key that signed its checkpoint, as one file
+         * @description What `kindred ledger verify-bundle` and the console's verifier check, with the key
+         *     the server says signed the checkpoint: compare it with the key you hold out of band.
+         */
+        get: operations["bundle_download_api_v1_ledger_entries__index__bundle_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1185,6 +1387,23 @@ export interface paths {
         patch: operations["patch_provenance_api_v1_objects__object_name__records__record_id__provenance__field__patch"];
         trace?: never;
     };
+    "/api/v1/objects/{object_name}/records/{record_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A record's timeline: changes, events, runs and consents (newest first) */
+        get: operations["timeline_api_v1_objects__object_name__records__record_id__timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/passport/access-log": {
         parameters: {
             query?: never;
@@ -1466,6 +1685,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/purposes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Purposes staff may declare (the X-Purpose header) */
+        get: operations["purposes_api_v1_purposes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resolution/merges": {
         parameters: {
             query?: never;
@@ -1577,8 +1813,49 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Create or replace a role */
+        /**
+         * Create or replace a role
+         * @description A role granting rights you do not hold is refused (403, one error per gap at the
+         *     grant that gives it; nothing saved).
+         */
         put: operations["upsert_role_api_v1_roles__name__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scenario-builder/examples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The example chains shipped with Kindred, to start a scenario from */
+        get: operations["scenario_examples_api_v1_scenario_builder_examples_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scenario-builder/sample-event": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An event to dry-run with: the latest of its type, or an example
+         * @description The latest event of the type stored in the last 30 days, its data redacted as your record reads would show it — for those who may read the event log (admin, integration, analyst, compliance); otherwise, or when there is none, an example made from the type's JSON Schema.
+         */
+        get: operations["sample_event_api_v1_scenario_builder_sample_event_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1975,14 +2252,41 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Users with their access: roles, kind, active, sign-in lockout */
+        get: operations["users_api_v1_users_get"];
         put?: never;
-        /** Create a user with roles and territories */
+        /**
+         * Create a user with roles and territories
+         * @description Roles whose rights you do not hold are refused (403, nothing created). A service
+         *     principal (kind service) has no password: it acts through API keys and automation.
+         */
         post: operations["create_user_api_v1_users_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's roles, territories or active flag
+         * @description Roles whose rights you do not hold are refused (403); you cannot deactivate yourself
+         *     (409). Deactivating refuses every token and API key of the user from then on. The change
+         *     is on the ledger (auth.rights.changed), like every change to a user's access.
+         */
+        patch: operations["update_user_api_v1_users__user_id__patch"];
         trace?: never;
     };
     "/api/v1/users/{user_id}/password": {
@@ -2005,6 +2309,43 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Saved list views you may open (yours, and those shared with your roles) */
+        get: operations["saved_views_api_v1_views_get"];
+        put?: never;
+        /** Save a list view (private, or shared with one of your roles) */
+        post: operations["save_view_api_v1_views_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/views/{view_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One saved view */
+        get: operations["saved_view_api_v1_views__view_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a saved view (its owner only) */
+        delete: operations["remove_view_api_v1_views__view_id__delete"];
+        options?: never;
+        head?: never;
+        /** Rename or change a saved view (its owner only) */
+        patch: operations["change_view_api_v1_views__view_id__patch"];
         trace?: never;
     };
     "/domains/{domain}/did.json": {
@@ -2994,6 +3335,14 @@ export interface components {
             /** Request Id */
             request_id: string | null;
         };
+        /** CheckpointList */
+        CheckpointList: {
+            /**
+             * Data
+             * @description Signed checkpoints, newest first
+             */
+            data: components["schemas"]["StoredCheckpoint"][];
+        };
         /**
          * CloudEventPublic
          * @description A CloudEvents 1.0 event in its JSON form. Optional attributes are left out when unset;
@@ -3690,6 +4039,15 @@ export interface components {
              */
             truncated: boolean;
         };
+        /** EndMessage */
+        EndMessage: {
+            data: components["schemas"]["StreamMark"];
+            /**
+             * @description The server is stopping; reconnect later (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "end";
+        };
         /** EnumOptionPublic */
         EnumOptionPublic: {
             /** Label */
@@ -3721,6 +4079,23 @@ export interface components {
             removed: {
                 [key: string]: number;
             };
+        };
+        /** ErrorMessage */
+        ErrorMessage: {
+            data: components["schemas"]["StreamProblem"];
+            /**
+             * @description You may no longer read the log (token expired, user deactivated, role removed); the stream ends (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "error";
+        };
+        /** EvaluationHistory */
+        EvaluationHistory: {
+            /**
+             * Items
+             * @description Oldest first (the latest `limit`)
+             */
+            items: components["schemas"]["EvaluationSummary"][];
         };
         /** EvaluationReport */
         EvaluationReport: {
@@ -3783,6 +4158,63 @@ export interface components {
             /** Run */
             run: string;
         };
+        /**
+         * EvaluationSummary
+         * @description One stored evaluation, as a point of the agent's quality over time.
+         */
+        EvaluationSummary: {
+            /** Agent */
+            agent: string;
+            /** Cases */
+            cases: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Deviation Rate */
+            deviation_rate: number;
+            /** Id */
+            id: string;
+            /**
+             * Intervention Rate
+             * @description Share of the evaluation's runs a person was asked into
+             */
+            intervention_rate: number;
+            /** K */
+            k: number;
+            /**
+             * Meets Target
+             * @description The deviation rate is below its target
+             */
+            meets_target: boolean;
+            /**
+             * Pass K
+             * @description The lowest pass^k of the versions
+             */
+            pass_k: number;
+            /** Runs */
+            runs: number;
+            /** Versions */
+            versions: number[];
+        };
+        /** EventMessage */
+        EventMessage: {
+            /** @description As GET /api/v1/events shows it to you */
+            data: components["schemas"]["StoredEventPublic"];
+            /**
+             * @description An event stored in the log (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "event";
+            /**
+             * Id
+             * @description The event's position (the SSE id, Last-Event-ID to resume)
+             */
+            id: string;
+        };
         /** EventPage */
         EventPage: {
             /**
@@ -3803,6 +4235,13 @@ export interface components {
             /** Type */
             type: string | null;
         };
+        /**
+         * EventStreamMessage
+         * @description One message of the stream. On the wire (text/event-stream) each is an `event:` line
+         *     with its name, an `id:` line for events, and one `data:` line holding `data` as JSON,
+         *     then a blank line.
+         */
+        EventStreamMessage: components["schemas"]["ReadyMessage"] | components["schemas"]["EventMessage"] | components["schemas"]["HeartbeatMessage"] | components["schemas"]["EndMessage"] | components["schemas"]["ErrorMessage"];
         /** EventTypeCreate */
         EventTypeCreate: {
             /** Description */
@@ -4250,6 +4689,15 @@ export interface components {
              */
             status: "ok";
         };
+        /** HeartbeatMessage */
+        HeartbeatMessage: {
+            data: components["schemas"]["StreamMark"];
+            /**
+             * @description Every `heartbeat` seconds (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "heartbeat";
+        };
         /** HumanTaskDetail */
         HumanTaskDetail: {
             /** Agent */
@@ -4399,6 +4847,349 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** ImportCellPublic */
+        ImportCellPublic: {
+            /** Column */
+            column: string;
+            /**
+             * Error
+             * @description Why the value is not valid for the field
+             */
+            error: string | null;
+            /**
+             * Raw
+             * @description The cell as in the file
+             */
+            raw: string;
+            /**
+             * Value
+             * @description The value it converts to (null: empty or not mapped)
+             */
+            value: unknown;
+        };
+        /**
+         * ImportChoiceRequest
+         * @description What to import the file as.
+         */
+        ImportChoiceRequest: {
+            /**
+             * Mapping
+             * @description CSV column → field; "" leaves a column out. Given, it is the whole mapping; left out, the preset's and the columns named like fields or their labels
+             */
+            mapping?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Mode
+             * @description skip_bad_rows: import the good rows and report the bad ones; all_or_nothing: write nothing when any row is bad
+             * @default skip_bad_rows
+             * @enum {string}
+             */
+            mode: "skip_bad_rows" | "all_or_nothing";
+            /**
+             * Object
+             * @description The object to import into (a preset brings its own)
+             */
+            object?: string | null;
+            /**
+             * Preset
+             * @description A column preset, e.g. hubspot-contacts (GET …/presets)
+             */
+            preset?: string | null;
+        };
+        /** ImportColumnPublic */
+        ImportColumnPublic: {
+            /** Column */
+            column: string;
+            /**
+             * Field
+             * @description The field it feeds; null: left out
+             */
+            field: string | null;
+            /** Source */
+            source: ("explicit" | "preset" | "name" | "label") | null;
+            /**
+             * Suggested
+             * @description What the preset or the names suggest
+             */
+            suggested: string | null;
+        };
+        /** ImportFieldPublic */
+        ImportFieldPublic: {
+            /** Label */
+            label: string | null;
+            /** Label Zh */
+            label_zh: string | null;
+            /** Name */
+            name: string;
+            /** Required */
+            required: boolean;
+            /** Type */
+            type: string;
+        };
+        /**
+         * ImportJobPublic
+         * @description An uploaded file and its import.
+         */
+        ImportJobPublic: {
+            /** @description Why the import failed (state failed) */
+            failure: components["schemas"]["ImportProblem"] | null;
+            /** Filename */
+            filename: string;
+            /** Headers */
+            headers: string[];
+            /** Id */
+            id: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "skip_bad_rows" | "all_or_nothing";
+            /**
+             * Object
+             * @description Set once a dry run or the import chose it
+             */
+            object: string | null;
+            /** Preset */
+            preset: string | null;
+            /** @description The latest dry run's or import's */
+            report: components["schemas"]["ImportReportPublic"] | null;
+            /**
+             * Rows Done
+             * @description Rows imported so far (progress)
+             */
+            rows_done: number;
+            /**
+             * Rows Total
+             * @description Data rows in the file
+             */
+            rows_total: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "uploaded" | "running" | "done" | "failed";
+        };
+        /** ImportPresetList */
+        ImportPresetList: {
+            /** Data */
+            data: components["schemas"]["ImportPresetPublic"][];
+        };
+        /** ImportPresetPublic */
+        ImportPresetPublic: {
+            /**
+             * Columns
+             * @description CSV column → field
+             */
+            columns: {
+                [key: string]: string;
+            };
+            /** Name */
+            name: string;
+            /** Object */
+            object: string;
+        };
+        /**
+         * ImportPreviewPublic
+         * @description The mapping and the first rows converted, cell by cell.
+         */
+        ImportPreviewPublic: {
+            /** Columns */
+            columns: components["schemas"]["ImportColumnPublic"][];
+            /**
+             * Fields
+             * @description The fields you may write
+             */
+            fields: components["schemas"]["ImportFieldPublic"][];
+            /** Id */
+            id: string;
+            /**
+             * Missing Required
+             * @description Required fields no column feeds
+             */
+            missing_required: string[];
+            /** Object */
+            object: string;
+            /** Preset */
+            preset: string | null;
+            /** Rows */
+            rows: components["schemas"]["ImportPreviewRow"][];
+            /** Rows Total */
+            rows_total: number;
+        };
+        /** ImportPreviewRequest */
+        ImportPreviewRequest: {
+            /**
+             * Limit
+             * @description Rows to convert
+             * @default 10
+             */
+            limit: number;
+            /**
+             * Mapping
+             * @description CSV column → field; "" leaves a column out. Given, it is the whole mapping; left out, the preset's and the columns named like fields or their labels
+             */
+            mapping?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Mode
+             * @description skip_bad_rows: import the good rows and report the bad ones; all_or_nothing: write nothing when any row is bad
+             * @default skip_bad_rows
+             * @enum {string}
+             */
+            mode: "skip_bad_rows" | "all_or_nothing";
+            /**
+             * Object
+             * @description The object to import into (a preset brings its own)
+             */
+            object?: string | null;
+            /**
+             * Preset
+             * @description A column preset, e.g. hubspot-contacts (GET …/presets)
+             */
+            preset?: string | null;
+        };
+        /** ImportPreviewRow */
+        ImportPreviewRow: {
+            /** Cells */
+            cells: components["schemas"]["ImportCellPublic"][];
+            /** Line */
+            line: number;
+        };
+        /**
+         * ImportProblem
+         * @description Why a background import stopped (an RFC 9457 problem).
+         */
+        ImportProblem: {
+            /** Detail */
+            detail: string;
+            /** Status */
+            status: number;
+            /** Title */
+            title: string;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ImportReportPublic
+         * @description What an import (or a dry run) did, row by row.
+         */
+        ImportReportPublic: {
+            /**
+             * Committed
+             * @description Whether anything was written
+             */
+            committed: boolean;
+            /** Created */
+            created: number;
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Error Rows
+             * @description How many rows have at least one error
+             */
+            error_rows: number;
+            /** Errors */
+            errors: components["schemas"]["ImportRowError"][];
+            /** Ignored Columns */
+            ignored_columns: string[];
+            /**
+             * Mapping
+             * @description CSV column → field, as applied
+             */
+            mapping: {
+                [key: string]: string;
+            };
+            /** Object */
+            object: string;
+            /**
+             * Record Ids
+             * @description The first 100 records written
+             */
+            record_ids: string[];
+            /**
+             * Rows
+             * @description Data rows read
+             */
+            rows: number;
+            /**
+             * Skipped
+             * @description Bad rows left out (skip_bad_rows)
+             */
+            skipped: number;
+            /** Updated */
+            updated: number;
+        };
+        /** ImportRowError */
+        ImportRowError: {
+            /** Code */
+            code: string;
+            /**
+             * Column
+             * @description The CSV column, "" when the error is the row's
+             */
+            column: string;
+            /**
+             * Field
+             * @description The field, "" when the error is the row's
+             */
+            field: string;
+            /**
+             * Line
+             * @description Line in the file (the header is line 1)
+             */
+            line: number;
+            /** Message */
+            message: string;
+        };
+        /** ImportUploadPublic */
+        ImportUploadPublic: {
+            /** @description Why the import failed (state failed) */
+            failure: components["schemas"]["ImportProblem"] | null;
+            /** Filename */
+            filename: string;
+            /** Headers */
+            headers: string[];
+            /** Id */
+            id: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "skip_bad_rows" | "all_or_nothing";
+            /**
+             * Object
+             * @description Set once a dry run or the import chose it
+             */
+            object: string | null;
+            /** Preset */
+            preset: string | null;
+            /** @description The latest dry run's or import's */
+            report: components["schemas"]["ImportReportPublic"] | null;
+            /**
+             * Rows Done
+             * @description Rows imported so far (progress)
+             */
+            rows_done: number;
+            /**
+             * Rows Total
+             * @description Data rows in the file
+             */
+            rows_total: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "uploaded" | "running" | "done" | "failed";
+            /**
+             * Suggested Presets
+             * @description Presets whose columns the file has
+             */
+            suggested_presets: string[];
+        };
         /** IngestResult */
         IngestResult: {
             /**
@@ -4471,6 +5262,28 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * LastFailurePublic
+         * @description The newest failed run of the period (its error text is in the run, for its stewards).
+         */
+        LastFailurePublic: {
+            /**
+             * At
+             * Format: date-time
+             * @description When the run failed
+             */
+            at: string;
+            /**
+             * Error Code
+             * @description The step's stable error code
+             */
+            error_code: string | null;
+            /**
+             * Step
+             * @description The id of the step that failed; null: none did
+             */
+            step: string | null;
+        };
         /** LatencyPublic */
         LatencyPublic: {
             /**
@@ -4480,6 +5293,112 @@ export interface components {
             p50: number | null;
             /** P99 */
             p99: number | null;
+        };
+        /** LedgerEntryDetail */
+        LedgerEntryDetail: {
+            /**
+             * At
+             * Format: date-time
+             * @description When it was appended (UTC, from the leaf)
+             */
+            at: string;
+            /**
+             * Commitment
+             * @description hex SHA-256(salt || canonical payload), from the leaf
+             */
+            commitment: string;
+            /**
+             * Index
+             * @description The entry's position in the log
+             */
+            index: number;
+            /**
+             * Kind
+             * @description What it evidences, e.g. role.upsert
+             */
+            kind: string;
+            /**
+             * Leaf
+             * @description The exact leaf bytes (base64)
+             */
+            leaf: string;
+            /**
+             * Leaf Hash
+             * @description SHA-256(0x00 || leaf), the tree's leaf (base64)
+             */
+            leaf_hash: string;
+            /**
+             * Payload
+             * @description What the leaf commits to, as you may see it; null once erased
+             */
+            payload: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Payload Erased
+             * @description The payload row was deleted (erasure)
+             */
+            payload_erased: boolean;
+            /**
+             * Subjects
+             * @description Pseudonymous ids of whom it concerns
+             */
+            subjects: string[];
+            /**
+             * Withheld
+             * @description JSON Pointers into the payload of values your role may not read (left out of payload)
+             */
+            withheld: string[];
+        };
+        /** LedgerEntryPage */
+        LedgerEntryPage: {
+            /**
+             * Data
+             * @description Entries by index, ascending
+             */
+            data: components["schemas"]["LedgerEntrySummary"][];
+            /**
+             * Next After
+             * @description Pass as ?after= for the next page; null on the last page
+             */
+            next_after: number | null;
+            /**
+             * Size
+             * @description Entries in the log now
+             */
+            size: number;
+        };
+        /**
+         * LedgerEntrySummary
+         * @description One entry as its leaf states it: never personal data (see service.py).
+         */
+        LedgerEntrySummary: {
+            /**
+             * At
+             * Format: date-time
+             * @description When it was appended (UTC, from the leaf)
+             */
+            at: string;
+            /**
+             * Index
+             * @description The entry's position in the log
+             */
+            index: number;
+            /**
+             * Kind
+             * @description What it evidences, e.g. role.upsert
+             */
+            kind: string;
+            /**
+             * Leaf Hash
+             * @description SHA-256(0x00 || leaf), the tree's leaf (base64)
+             */
+            leaf_hash: string;
+            /**
+             * Subjects
+             * @description Pseudonymous ids of whom it concerns
+             */
+            subjects: string[];
         };
         /** LedgerIntegrity */
         LedgerIntegrity: {
@@ -5435,6 +6354,49 @@ export interface components {
              */
             tree_size: number;
         };
+        /**
+         * ProofBundleDownload
+         * @description A proof bundle with the verifier key that signed its checkpoint, as one file. The key
+         *     comes from the server: a verifier compares it with the key it holds out of band.
+         */
+        ProofBundleDownload: {
+            /**
+             * Checkpoint
+             * @description The signed checkpoint (C2SP note) of tree_size
+             */
+            checkpoint: string;
+            /**
+             * Format
+             * @description The bundle format (``verifier.BUNDLE_FORMAT``)
+             * @constant
+             */
+            format: "kindred-ledger-bundle/1";
+            /**
+             * Inclusion Proof
+             * @description The audit path, leaf to root (base64 hashes)
+             */
+            inclusion_proof: string[];
+            /**
+             * Index
+             * @description The entry's index
+             */
+            index: number;
+            /**
+             * Leaf
+             * @description The entry's leaf bytes (base64)
+             */
+            leaf: string;
+            /**
+             * Tree Size
+             * @description The size of the tree the proof is against
+             */
+            tree_size: number;
+            /**
+             * Verifier Key
+             * @description The verifier key (name+keyid+base64) that signed the checkpoint
+             */
+            verifier_key: string;
+        };
         /** ProvenanceList */
         ProvenanceList: {
             /** Data */
@@ -5499,6 +6461,38 @@ export interface components {
              * @description The public key, base64url
              */
             x: string;
+        };
+        /** PurposeList */
+        PurposeList: {
+            /**
+             * Data
+             * @description Purposes staff may declare, by name
+             */
+            data: components["schemas"]["PurposePublic"][];
+        };
+        /** PurposePublic */
+        PurposePublic: {
+            /** Description */
+            description: string;
+            /**
+             * Name
+             * @description The value to send as X-Purpose
+             */
+            name: string;
+            /**
+             * Outbound
+             * @description Data for it leaves the CRM (training, LLM, exports)
+             */
+            outbound: boolean;
+        };
+        /** ReadyMessage */
+        ReadyMessage: {
+            data: components["schemas"]["StreamMark"];
+            /**
+             * @description First: the stream is open, reading from here (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            event: "ready";
         };
         /** RecordDid */
         RecordDid: {
@@ -5605,6 +6599,19 @@ export interface components {
             version: number;
         } & {
             [key: string]: unknown;
+        };
+        /** RecordTimeline */
+        RecordTimeline: {
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["TimelineItem"][];
+            /**
+             * Omitted
+             * @description Sources left out for this reader, and why
+             */
+            omitted: components["schemas"]["TimelineOmission"][];
         };
         /**
          * RecordWithIncluded
@@ -5836,6 +6843,24 @@ export interface components {
              */
             principal: string;
         };
+        /** RunBucketPublic */
+        RunBucketPublic: {
+            /** Failed */
+            failed: number;
+            /**
+             * In Progress
+             * @description Running or waiting
+             */
+            in_progress: number;
+            /**
+             * Start
+             * Format: date-time
+             * @description Runs started from then (for `bucket_seconds`)
+             */
+            start: string;
+            /** Succeeded */
+            succeeded: number;
+        };
         /** RunRequest */
         RunRequest: {
             /** Idempotency Key */
@@ -5852,8 +6877,150 @@ export interface components {
              */
             wait: boolean;
         };
+        /**
+         * SampleEventPublic
+         * @description An event to dry-run a scenario with: the latest past event of the type (its data as your
+         *     record reads would show it), or an example made from the type's JSON Schema.
+         */
+        SampleEventPublic: {
+            /**
+             * Event
+             * @description A CloudEvent (structured mode)
+             */
+            event: {
+                [key: string]: unknown;
+            };
+            /**
+             * Source
+             * @description past: from the event log (readers of the log only); example: made up
+             * @enum {string}
+             */
+            source: "past" | "example";
+            /**
+             * Stored At
+             * @description When the past event was stored
+             */
+            stored_at: string | null;
+        };
+        /** SavedViewCreate */
+        SavedViewCreate: {
+            /** Columns */
+            columns?: string[];
+            /** Filters */
+            filters?: components["schemas"]["ViewFilter"][];
+            /** Name */
+            name: string;
+            /** Object */
+            object: string;
+            /**
+             * Shared Role
+             * @description null: private; a role you hold: shared with that role
+             */
+            shared_role?: string | null;
+            /**
+             * Sort
+             * @description `field` or `-field`
+             */
+            sort?: string | null;
+        };
+        /** SavedViewList */
+        SavedViewList: {
+            /**
+             * Data
+             * @description Yours first, then shared ones; by name
+             */
+            data: components["schemas"]["SavedViewPublic"][];
+        };
+        /** SavedViewPublic */
+        SavedViewPublic: {
+            /** Columns */
+            columns: string[];
+            /** Created At */
+            created_at: string;
+            /** Filters */
+            filters: components["schemas"]["ViewFilter"][];
+            /** Id */
+            id: string;
+            /**
+             * Mine
+             * @description You own it: you may change and delete it
+             */
+            mine: boolean;
+            /** Name */
+            name: string;
+            /** Object */
+            object: string;
+            /** Owner Id */
+            owner_id: string;
+            /**
+             * Shared Role
+             * @description null: private to its owner
+             */
+            shared_role: string | null;
+            /** Sort */
+            sort: string | null;
+            /** Updated At */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * SavedViewUpdate
+         * @description Only the properties sent change; `shared_role: null` makes the view private.
+         */
+        SavedViewUpdate: {
+            /** Columns */
+            columns?: string[] | null;
+            /** Filters */
+            filters?: components["schemas"]["ViewFilter"][] | null;
+            /** Name */
+            name?: string | null;
+            /** Shared Role */
+            shared_role?: string | null;
+            /** Sort */
+            sort?: string | null;
+        };
+        /** ScenarioExampleList */
+        ScenarioExampleList: {
+            /** Items */
+            items: components["schemas"]["ScenarioExamplePublic"][];
+        };
+        /**
+         * ScenarioExamplePublic
+         * @description One of the example chains shipped with Kindred, to start a new scenario from.
+         */
+        ScenarioExamplePublic: {
+            /**
+             * Definition
+             * @description The definition (see /scenarios/schema)
+             */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Description */
+            description: string;
+            /**
+             * Installed
+             * @description Whether a scenario of this name is saved already
+             */
+            installed: boolean;
+            /** Name */
+            name: string;
+            /** Title */
+            title: string;
+        };
         /** ScenarioHealth */
         ScenarioHealth: {
+            /**
+             * Bucket Seconds
+             * @description The width of each of `buckets`
+             */
+            bucket_seconds: number;
+            /**
+             * Buckets
+             * @description The period's runs over time, oldest bucket first (aligned on multiples of the width since the epoch, UTC)
+             */
+            buckets: components["schemas"]["RunBucketPublic"][];
             /** @description null when the scenario defines no `impact` */
             business_impact: components["schemas"]["BusinessImpactPublic"] | null;
             /** Failed */
@@ -5867,6 +7034,8 @@ export interface components {
             };
             /** In Progress */
             in_progress: number;
+            /** @description null: no failed run in the period */
+            last_failure: components["schemas"]["LastFailurePublic"] | null;
             latency_ms: components["schemas"]["LatencyPublic"];
             /** Runs */
             runs: number;
@@ -6365,6 +7534,35 @@ export interface components {
              */
             list: string;
         };
+        /** StoredCheckpoint */
+        StoredCheckpoint: {
+            /**
+             * Created At
+             * Format: date-time
+             * @description When it was stored (not evidence)
+             */
+            created_at: string;
+            /**
+             * Key Id
+             * @description The signing key's id (hex)
+             */
+            key_id: string;
+            /**
+             * Note
+             * @description The checkpoint as a C2SP signed note
+             */
+            note: string;
+            /**
+             * Root
+             * @description The Merkle tree root (base64)
+             */
+            root: string;
+            /**
+             * Size
+             * @description The number of entries the checkpoint covers
+             */
+            size: number;
+        };
         /**
          * StoredEvent
          * @description The triggering CloudEvent as stored (structured mode), its data redacted for you.
@@ -6417,6 +7615,36 @@ export interface components {
              * Format: date-time
              */
             stored_at: string;
+        };
+        /** StreamMark */
+        StreamMark: {
+            /**
+             * At
+             * Format: date-time
+             * @description The server's time
+             */
+            at: string;
+            /**
+             * Position
+             * @description The last position read (matching or not): pass it as after= (or Last-Event-ID) to resume from here; null: nothing stored since the stream started
+             */
+            position: string | null;
+        };
+        /**
+         * StreamProblem
+         * @description An RFC 9457 problem, as the API's error bodies.
+         */
+        StreamProblem: {
+            /** Detail */
+            detail: string;
+            /** Status */
+            status: number;
+            /** Title */
+            title: string;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
         };
         /** Subgraph */
         Subgraph: {
@@ -6617,6 +7845,79 @@ export interface components {
              */
             review: number;
         };
+        /** TimelineChange */
+        TimelineChange: {
+            /**
+             * After
+             * @description null when withheld (see withheld) or cleared
+             */
+            after: unknown;
+            /**
+             * Before
+             * @description null when withheld (see withheld) or unset
+             */
+            before: unknown;
+            /** Field */
+            field: string;
+            /**
+             * Withheld
+             * @description Why the values are not shown (the record read's reason, or 'sealed')
+             */
+            withheld: string | null;
+        };
+        /** TimelineItem */
+        TimelineItem: {
+            /**
+             * Actor
+             * @description Who: the changing user's name (or id), the event's source, the run's starter, the consent's grantee
+             */
+            actor: string | null;
+            /**
+             * At
+             * @description When it happened (RFC 3339)
+             */
+            at: string;
+            /**
+             * Changes
+             * @description change: the fields it changed
+             */
+            changes: components["schemas"]["TimelineChange"][];
+            /**
+             * Detail
+             * @description A run's error, a consent's dimensions
+             */
+            detail: string | null;
+            /**
+             * Id
+             * @description The change, event, run or consent id
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "change" | "event" | "scenario_run" | "agent_run" | "consent";
+            /**
+             * Status
+             * @description Runs: their status; consents: their state
+             */
+            status: string | null;
+            /**
+             * Title
+             * @description change: create/update/delete; event: its type; runs: the scenario or agent; consent: the purpose
+             */
+            title: string;
+        };
+        /** TimelineOmission */
+        TimelineOmission: {
+            /** Reason */
+            reason: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "events" | "scenario_runs" | "agent_runs" | "consents";
+        };
         /** TokenPublic */
         TokenPublic: {
             /**
@@ -6753,6 +8054,13 @@ export interface components {
         UserCreate: {
             /** Email */
             email: string;
+            /**
+             * Kind
+             * @description service: a service principal for automation and API keys (no password)
+             * @default person
+             * @enum {string}
+             */
+            kind: "person" | "service";
             /** Name */
             name: string;
             /**
@@ -6764,6 +8072,19 @@ export interface components {
             roles?: string[];
             /** Territories */
             territories?: string[];
+        };
+        /** UserList */
+        UserList: {
+            /**
+             * Data
+             * @description Users by name
+             */
+            data: components["schemas"]["UserSummary"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
         };
         /**
          * UserPublic
@@ -6831,6 +8152,71 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * UserSummary
+         * @description A user as user administrators see them: access, not the whole record.
+         */
+        UserSummary: {
+            /** Active */
+            active: boolean;
+            /**
+             * Email
+             * @description null when your role hides it (listed in withheld)
+             */
+            email: string | null;
+            /**
+             * Has Password
+             * @description May sign in with a password
+             */
+            has_password: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description service: a service principal
+             * @enum {string}
+             */
+            kind: "person" | "service";
+            /**
+             * Locked Until
+             * @description Locked after failed sign-ins until then; null when not locked
+             */
+            locked_until: string | null;
+            /**
+             * Name
+             * @description null when your role hides it (listed in withheld)
+             */
+            name: string | null;
+            /** Roles */
+            roles: string[];
+            /** Territories */
+            territories: string[];
+            /**
+             * Version
+             * @description The user record's version
+             */
+            version: number;
+            /**
+             * Withheld
+             * @description Fields of the user record your role hides
+             */
+            withheld: string[];
+        };
+        /**
+         * UserUpdate
+         * @description What a user administrator changes about a user's access (PATCH /users/{id}).
+         */
+        UserUpdate: {
+            /**
+             * Active
+             * @description false: every credential is refused
+             */
+            active?: boolean | null;
+            /** Roles */
+            roles?: string[] | null;
+            /** Territories */
+            territories?: string[] | null;
+        };
         /** ValidationRulePublic */
         ValidationRulePublic: {
             /**
@@ -6872,6 +8258,23 @@ export interface components {
              * @enum {string}
              */
             type: "JsonWebKey2020" | "Ed25519VerificationKey2018" | "X25519KeyAgreementKey2019";
+        };
+        /** ViewFilter */
+        ViewFilter: {
+            /** Field */
+            field: string;
+            /**
+             * Operator
+             * @description As in the list's filter[field][op]
+             * @default eq
+             * @enum {string}
+             */
+            operator: "eq" | "ne" | "lt" | "lte" | "gt" | "gte" | "in" | "nin" | "contains" | "starts_with" | "is_null" | "has";
+            /**
+             * Value
+             * @description As in the list's query string
+             */
+            value: string;
         };
         /**
          * WithheldValue
@@ -8829,6 +10232,117 @@ export interface operations {
             };
         };
     };
+    evaluation_history_api_v1_agents__name__evaluations_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationHistory"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     run_evaluation_api_v1_agents__name__evaluations_post: {
         parameters: {
             query?: never;
@@ -9856,6 +11370,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No session to refresh: no cookie, or its session ended (lifetime, password change, deactivated user); the cookie is cleared */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The X-Kindred-Session: refresh header is missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not found: it does not exist or you may not see it */
             404: {
                 headers: {
@@ -9936,6 +11470,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Sign-in refused: unknown user, wrong password or a disabled account */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not found: it does not exist or you may not see it */
             404: {
                 headers: {
@@ -9957,6 +11502,17 @@ export interface operations {
             /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many sign-in attempts: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12702,6 +14258,124 @@ export interface operations {
             };
         };
     };
+    stream_events_api_v1_events_stream_get: {
+        parameters: {
+            query?: {
+                /** @description Types or patterns (iot.*) */
+                type?: string[] | null;
+                /** @description Only this partition key */
+                key?: string | null;
+                /** @description Start after this position/cursor instead of now */
+                after?: string | null;
+                /** @description Seconds between heartbeats */
+                heartbeat?: number;
+            };
+            header?: {
+                /** @description Resume after this position (sent by SSE clients) */
+                "last-event-id"?: string | null;
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream; the schema describes each of its messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["EventStreamMessage"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_event_api_v1_events__position__get: {
         parameters: {
             query?: never;
@@ -13156,6 +14830,835 @@ export interface operations {
             };
         };
     };
+    upload_api_v1_imports_post: {
+        parameters: {
+            query?: {
+                /** @description The file's name */
+                filename?: string;
+                /** @description The file's text encoding */
+                encoding?: "utf-8" | "gb18030";
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The file, read: its columns, rows and the presets that fit */
+            201: {
+                headers: {
+                    /** @description The import's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportUploadPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_presets_api_v1_imports_presets_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every preset */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPresetList"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_import_api_v1_imports__import_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The import */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dry_run_api_v1_imports__import_id__dry_run_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportChoiceRequest"];
+            };
+        };
+        responses: {
+            /** @description What the import would do */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReportPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    error_rows_api_v1_imports__import_id__error_rows_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bad rows (text/csv) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    preview_api_v1_imports__import_id__preview_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportPreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreviewPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    run_import_api_v1_imports__import_id__run_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportChoiceRequest"];
+            };
+        };
+        responses: {
+            /** @description The import, started */
+            202: {
+                headers: {
+                    /** @description Where to poll */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     latest_checkpoint_api_v1_ledger_checkpoint_get: {
         parameters: {
             query?: never;
@@ -13196,6 +15699,115 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkpoints_api_v1_ledger_checkpoints_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13389,6 +16001,335 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConsistencyProof"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    entries_api_v1_ledger_entries_get: {
+        parameters: {
+            query?: {
+                /** @description Entries after this index */
+                after?: number | null;
+                limit?: number;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerEntryPage"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    entry_api_v1_ledger_entries__index__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entry */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerEntryDetail"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bundle_download_api_v1_ledger_entries__index__bundle_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bundle */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProofBundleDownload"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
@@ -16278,6 +19219,118 @@ export interface operations {
             };
         };
     };
+    timeline_api_v1_objects__object_name__records__record_id__timeline_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                object_name: string;
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What you may see, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordTimeline"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     access_log_api_v1_passport_access_log_get: {
         parameters: {
             query?: {
@@ -17817,6 +20870,86 @@ export interface operations {
             };
         };
     };
+    purposes_api_v1_purposes_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The purposes, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurposeList"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_merges_api_v1_resolution_merges_get: {
         parameters: {
             query: {
@@ -18708,6 +21841,196 @@ export interface operations {
             };
             /** @description Payload too large: the body exceeds the server's request size limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    scenario_examples_api_v1_scenario_builder_examples_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every example chain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScenarioExampleList"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sample_event_api_v1_scenario_builder_sample_event_get: {
+        parameters: {
+            query: {
+                /** @description An event type of the catalog */
+                type: string;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event to try */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleEventPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21450,6 +24773,118 @@ export interface operations {
             };
         };
     };
+    users_api_v1_users_get: {
+        parameters: {
+            query?: {
+                /** @description Part of the name (of the email when it has @) */
+                q?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_user_api_v1_users_post: {
         parameters: {
             query?: never;
@@ -21579,6 +25014,157 @@ export interface operations {
             };
         };
     };
+    update_user_api_v1_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The user's version you saw, e.g. "v3" */
+                "if-match"?: string | null;
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description The user as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSummary"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition failed: it changed since the version you sent; reload and retry */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition required: send If-Match with the version you edited */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     set_password_api_v1_users__user_id__password_put: {
         parameters: {
             query?: never;
@@ -21609,6 +25195,603 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    saved_views_api_v1_views_get: {
+        parameters: {
+            query?: {
+                /** @description Only views of this object */
+                object?: string | null;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Yours first, then shared ones */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewList"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    save_view_api_v1_views_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedViewCreate"];
+            };
+        };
+        responses: {
+            /** @description The view saved */
+            201: {
+                headers: {
+                    /** @description The view's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    saved_view_api_v1_views__view_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The view */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_view_api_v1_views__view_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    change_view_api_v1_views__view_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedViewUpdate"];
+            };
+        };
+        responses: {
+            /** @description The view as saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewPublic"];
+                };
             };
             /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
             400: {

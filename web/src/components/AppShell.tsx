@@ -3,6 +3,9 @@ import { useTranslation } from "react-i18next";
 import { Link, Outlet, useLocation, useNavigation } from "react-router";
 import { navItems } from "../nav/navigation";
 import { useMe, useSessionActions } from "../session/SessionContext";
+import { usePurposeOnClient } from "../api/workspace";
+import "../styles/workspace.css";
+import { GlobalSearch } from "./GlobalSearch";
 import { LanguageSwitch } from "./LanguageSwitch";
 
 /** Header (product, user, language, sign-out), role-aware navigation and the page. */
@@ -14,6 +17,7 @@ export function AppShell() {
   const location = useLocation();
   const main = useRef<HTMLElement>(null);
   const shownPath = useRef(location.pathname);
+  usePurposeOnClient(); // requests carry the purpose the user declared (X-Purpose)
 
   // After a navigation, move focus to the new page so screen readers start there.
   useEffect(() => {
@@ -29,10 +33,11 @@ export function AppShell() {
       </a>
       <header className="shell-header">
         <p className="brand">{t("app.name")}</p>
+        <GlobalSearch />
         <div className="shell-user">
           <span>{t("shell.signedInAs", { name: me.name })}</span>
           <LanguageSwitch />
-          <button type="button" className="button button-quiet" onClick={signOut}>
+          <button type="button" className="button button-quiet" onClick={() => void signOut()}>
             {t("shell.signOut")}
           </button>
         </div>

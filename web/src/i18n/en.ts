@@ -122,7 +122,6 @@ const en = {
   },
   scenarios: {
     heading: "Scenarios",
-    coming: "The scenario builder is coming to the console soon.",
   },
   notFound: {
     heading: "Page not found",

@@ -114,7 +114,6 @@ const zhCN: Catalog = {
   },
   scenarios: {
     heading: "场景",
-    coming: "场景编辑器即将在控制台中推出。",
   },
   notFound: {
     heading: "页面不存在",

@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { account, accountRecord, admin, analyst } from "../test/fixtures";
 import {
+  buildCreate,
   buildPatch,
   changedFields,
+  creatableFields,
   draftOf,
   editableFields,
   fromInput,
+  mayWriteField,
   reconcile,
   toInput,
 } from "./editing";
@@ -19,7 +22,7 @@ const byName = (name: string) => {
 };
 
 describe("which fields the form edits", () => {
-  it("leaves out withheld values, relations and users without update", () => {
+  it("leaves out withheld values, to-many relations and users without update", () => {
     expect(fields.map((f) => f.name)).toEqual([
       "name",
       "tier",
@@ -27,6 +30,7 @@ describe("which fields the form edits", () => {
       "active",
       "founded",
       "phone",
+      "parent_account",
       "notes",
     ]);
     expect(editableFields(account.fields, analyst.permissions.account ?? null, record)).toEqual([]);
@@ -95,5 +99,43 @@ describe("after a 412: their version loaded, nothing typed lost", () => {
       name: "Acme Hospital (East)",
       notes: "met on Monday",
     });
+  });
+});
+
+describe("per-field write rules and the create form", () => {
+  it("edit only the fields /auth/me lets the user write", () => {
+    const permission = {
+      actions: ["read" as const, "update" as const, "create" as const],
+      scope: "all" as const,
+      hidden_fields: ["phone"],
+      read_fields: "*" as const,
+      write_fields: ["notes", "phone", "tier"],
+    };
+    expect(mayWriteField(permission, "notes")).toBe(true);
+    expect(mayWriteField(permission, "phone")).toBe(false); // hidden wins
+    expect(mayWriteField(permission, "name")).toBe(false);
+    expect(editableFields(account.fields, permission, record).map((f) => f.name)).toEqual([
+      "tier",
+      "notes",
+    ]);
+    expect(creatableFields(account.fields, permission).map((f) => f.name)).toEqual(["tier", "notes"]);
+    expect(creatableFields(account.fields, { ...permission, actions: ["read"] })).toEqual([]);
+  });
+
+  it("sends what was filled in, JSON parsed, relations as ids", () => {
+    const json = { ...byName("notes"), name: "extra", type: "json" as const };
+    const parent = byName("parent_account");
+    expect(toInput(json, { a: 1 })).toBe('{\n  "a": 1\n}');
+    expect(fromInput(json, '{"a": 2}')).toEqual({ a: 2 });
+    expect(fromInput(json, "{oops")).toBe("{oops"); // the server says what is wrong
+    expect(
+      buildCreate([byName("name"), byName("tier"), byName("active"), parent, json], {
+        name: "Ruijin",
+        tier: "",
+        active: false,
+        parent_account: "acc-1",
+        extra: "",
+      }),
+    ).toEqual({ name: "Ruijin", parent_account: "acc-1" });
   });
 });

@@ -21,7 +21,9 @@ export type InputKind =
   | "datetime-local"
   | "checkbox"
   | "select"
-  | "multi";
+  | "multi"
+  | "relation"
+  | "json";
 
 /** The control for a field type; null: not editable in this console yet. */
 export function inputKind(field: FieldDefinition): InputKind | null {
@@ -50,16 +52,25 @@ export function inputKind(field: FieldDefinition): InputKind | null {
       return "select";
     case "multi_enum":
       return "multi";
-    case "relation": // needs a record picker: a later slice
+    case "relation":
+      // A to-many relation is written from the other side (or by the API): no picker here.
+      return field.cardinality === "many" || !field.target ? null : "relation";
     case "json":
-      return null;
+      return "json";
   }
 }
 
+/** Whether the user's roles let them write a field (`write_fields`, less `hidden_fields`). */
+export function mayWriteField(permission: ObjectPermission | null, name: string): boolean {
+  if (!permission) return false;
+  if (permission.hidden_fields.includes(name)) return false;
+  return permission.write_fields === "*" || permission.write_fields.includes(name);
+}
+
 /**
- * Fields the form edits: readable, not withheld from this record, of an editable type, and
- * only when the user's roles allow `update` on the object. (Per-field write rules are not in
- * /auth/me; the server refuses a field the user may not write, and the form shows why.)
+ * Fields the form edits: readable, not withheld from this record, of an editable type, the
+ * user's roles allowing `update` on the object and a write of the field (/auth/me's
+ * `write_fields`; the server checks again and the form shows why it refused).
  */
 export function editableFields(
   fields: FieldDefinition[],
@@ -67,11 +78,23 @@ export function editableFields(
   record: RecordData,
 ): FieldDefinition[] {
   if (!permission?.actions.includes("update")) return [];
-  const hidden = new Set(permission.hidden_fields);
   const withheld = withheldFields(record);
   return fields.filter(
-    (f) => !hidden.has(f.name) && !withheld.has(f.name) && f.name in record && inputKind(f) !== null,
+    (f) =>
+      mayWriteField(permission, f.name) &&
+      !withheld.has(f.name) &&
+      f.name in record &&
+      inputKind(f) !== null,
   );
+}
+
+/** Fields of a create form: writable by the user and of an editable type. */
+export function creatableFields(
+  fields: FieldDefinition[],
+  permission: ObjectPermission | null,
+): FieldDefinition[] {
+  if (!permission?.actions.includes("create")) return [];
+  return fields.filter((f) => mayWriteField(permission, f.name) && inputKind(f) !== null);
 }
 
 function pad(n: number): string {
@@ -95,6 +118,7 @@ export function toInput(field: FieldDefinition, value: unknown): InputValue {
   if (kind === "multi") return Array.isArray(value) ? value.map(asText) : [];
   if (value === null || value === undefined) return "";
   if (kind === "datetime-local") return toLocalDateTime(asText(value));
+  if (kind === "json") return JSON.stringify(value, null, 2);
   return asText(value);
 }
 
@@ -116,6 +140,13 @@ export function fromInput(field: FieldDefinition, input: InputValue): unknown {
   if (kind === "datetime-local") {
     const at = new Date(text);
     return Number.isNaN(at.getTime()) ? text : at.toISOString();
+  }
+  if (kind === "json") {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text; // the server explains what is wrong with it, at the field
+    }
   }
   return text;
 }
@@ -189,4 +220,19 @@ export function reconcile(
     }
   }
   return { draft: next, conflicts };
+}
+
+/** The POST body of a create form: every field given a value (empty inputs are left out). */
+export function buildCreate(fields: FieldDefinition[], draft: Draft): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const field of fields) {
+    const input = draft[field.name];
+    if (input === undefined) continue;
+    const kind = inputKind(field);
+    if (kind === "checkbox" && input !== true) continue;
+    if (kind === "multi" && (!Array.isArray(input) || input.length === 0)) continue;
+    const value = fromInput(field, input);
+    if (value !== null) body[field.name] = value;
+  }
+  return body;
 }

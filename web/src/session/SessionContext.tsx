@@ -23,7 +23,7 @@ import {
 interface SessionActions {
   /** Sign in (POST /auth/session), then learn who we are (GET /auth/me). Throws ApiProblem. */
   signIn: (email: string, password: string) => Promise<Me>;
-  signOut: () => void;
+  signOut: () => Promise<void>;
   api: Api;
   /** True while a page load asks the server whether its refresh cookie still holds a session. */
   restoring: boolean;
@@ -100,10 +100,9 @@ export function SessionProvider({ children, api = defaultApi }: { children: Reac
         startSession(token.access_token, token.expires_in, me);
         return me;
       },
-      signOut: () => {
-        endSession("signed-out");
-        void api.signOut();
-      },
+      // The cookie is cleared first: a reload right after signing out must not sign back in.
+      // (api.signOut never throws; offline, the cookie expires on its own.)
+      signOut: () => api.signOut().then(() => endSession("signed-out")),
       restoring,
     }),
     [api, queryClient, restoring],

@@ -91,6 +91,13 @@ export function startSession(token: string, expiresInSeconds: number, me: Me): v
   armTimer(expiresAt);
 }
 
+/** Who the user is, read again (e.g. after an admin created an object): same token. */
+export function refreshMe(me: Me): void {
+  const session = state.session;
+  if (session === null || session.me.id !== me.id) return;
+  emit({ session: { ...session, me }, ended: null });
+}
+
 /** A fresh token for the same user (a refresh): same session, new expiry. */
 export function renewToken(token: string, expiresInSeconds: number): void {
   const session = state.session;

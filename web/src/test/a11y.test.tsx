@@ -65,7 +65,7 @@ const pages: [string, string, () => Promise<void>][] = [
     "scenarios",
     "/scenarios",
     async () => {
-      await screen.findByText(i18next.t("scenarios.coming"));
+      await screen.findByRole("link", { name: i18next.t("builder.list.new") });
     },
   ],
   [

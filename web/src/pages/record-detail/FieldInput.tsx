@@ -3,6 +3,7 @@ import type { FieldDefinition } from "../../api/types";
 import { useLanguage } from "../../components/useLanguage";
 import { inputKind, type InputValue } from "../../records/editing";
 import { fieldLabel, optionLabel } from "../../records/fields";
+import { RelationPicker } from "./RelationPicker";
 
 export function inputId(field: string): string {
   return `field-${field}`;
@@ -101,6 +102,23 @@ export function FieldInput({
     );
   }
 
+  if (kind === "relation") {
+    return (
+      <div className="field">
+        <RelationPicker
+          field={field}
+          value={text}
+          onChange={onChange}
+          inputId={id}
+          label={label}
+          describedBy={describedBy}
+          invalid={invalid}
+        />
+        {messages}
+      </div>
+    );
+  }
+
   const common = {
     id,
     name: field.name,
@@ -112,8 +130,15 @@ export function FieldInput({
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      {kind === "textarea" ? (
-        <textarea {...common} rows={4} value={text} onChange={(e) => onChange(e.target.value)} />
+      {kind === "textarea" || kind === "json" ? (
+        <textarea
+          {...common}
+          rows={kind === "json" ? 6 : 4}
+          spellCheck={kind === "json" ? false : undefined}
+          className={kind === "json" ? "code-input" : undefined}
+          value={text}
+          onChange={(e) => onChange(e.target.value)}
+        />
       ) : kind === "select" ? (
         <select {...common} value={text} onChange={(e) => onChange(e.target.value)}>
           <option value="">{t("common.none")}</option>

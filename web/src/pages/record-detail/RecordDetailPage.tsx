@@ -23,7 +23,11 @@ import {
 } from "../../records/fields";
 import { formatTimestamp } from "../../records/format";
 import { useMe } from "../../session/SessionContext";
+import { usePurpose, workspaceKeys } from "../../api/workspace";
+import { PurposePicker } from "../../components/PurposePicker";
 import { EditForm } from "./EditForm";
+import { RelatedRecords } from "./RelatedRecords";
+import { Timeline } from "./Timeline";
 
 /** /records/:object/:id — a record's fields, and the form to edit the writable ones. */
 export default function RecordDetailPage() {
@@ -98,9 +102,13 @@ function RecordView({
   function onSaved(saved: VersionedRecord) {
     queryClient.setQueryData(queryKeys.record(object.name, record.id), saved);
     void queryClient.invalidateQueries({ queryKey: queryKeys.recordsOf(object.name) });
+    void queryClient.invalidateQueries({ queryKey: workspaceKeys.timeline(object.name, record.id) });
     setSavedVersion(saved.version);
     setEditing(false);
   }
+  const purpose = usePurpose();
+  const needsPurpose =
+    purpose !== null || [...withheld.values()].some((w) => w.reason === "no-purpose");
 
   return (
     <article className="record">
@@ -115,6 +123,7 @@ function RecordView({
         {" · "}
         <span>{t("record.updated", { when: formatTimestamp(record.updated_at, language) })}</span>
       </p>
+      {needsPurpose && <PurposePicker />}
       {savedVersion !== null && !editing && (
         <p className="notice" role="status">
           {t("record.saved", { version: savedVersion })}
@@ -166,8 +175,10 @@ function RecordView({
               })}
             </dl>
           </section>
+          <RelatedRecords object={object} record={record} />
         </>
       )}
+      <Timeline object={object} recordId={record.id} />
     </article>
   );
 }

@@ -1,4 +1,4 @@
-import { useId, useMemo, useState } from "react";
+import { useCallback, useId, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import type { ListParams } from "../../api/client";
@@ -20,8 +20,24 @@ import {
   titleFilter,
   withheldFields,
 } from "../../records/fields";
+import type { SavedView, ViewFilter } from "../../api/workspace";
+import { activeFilters } from "../../records/filters";
+import { usePurpose } from "../../api/workspace";
+import { PurposePicker } from "../../components/PurposePicker";
+import { FilterPanel } from "./FilterPanel";
+import { SavedViews } from "./SavedViews";
 import { nextSort, parseSort } from "./sorting";
 import { useDebounced } from "./useDebounced";
+
+/** `?filter.account=<id>` (a related list's "all" link): equality filters to start with. */
+function filtersFromAddress(params: URLSearchParams): ViewFilter[] {
+  const found: ViewFilter[] = [];
+  for (const [key, value] of params) {
+    const match = /^filter\.([a-z][a-z0-9_]*)$/.exec(key);
+    if (match?.[1]) found.push({ field: match[1], operator: "eq", value });
+  }
+  return found;
+}
 
 export const PAGE_SIZE = 50;
 
@@ -39,6 +55,12 @@ export function RecordList({ object, permission }: Props) {
   const sort = parseSort(sortParam);
   const fields = useMemo(() => readableFields(object, permission), [object, permission]);
   const [columns, setColumns] = useState<string[]>(() => defaultColumns(object, permission));
+  const [filters, setFilters] = useState<ViewFilter[]>(() => filtersFromAddress(searchParams));
+  const sent = useDebounced(JSON.stringify(activeFilters(object, filters)), 300);
+  const extraFilters = useMemo(
+    () => JSON.parse(sent) as { field: string; operator?: string; value: string }[],
+    [sent],
+  );
   const shown = columns.flatMap((name) => fields.filter((f) => f.name === name));
 
   // Search as you type: the box updates at once, the query after a pause.
@@ -47,7 +69,7 @@ export function RecordList({ object, permission }: Props) {
   const query = useDebounced(text.trim(), 300);
 
   // Cursor paging: the cursors of the pages before this one; a new sort or filter restarts.
-  const pagingKey = `${sortParam ?? ""}|${query}`;
+  const pagingKey = `${sortParam ?? ""}|${query}|${sent}`;
   const [paging, setPaging] = useState<{ key: string; cursors: (string | null)[] }>({
     key: pagingKey,
     cursors: [null],
@@ -59,32 +81,56 @@ export function RecordList({ object, permission }: Props) {
     limit: PAGE_SIZE,
     sort: sortParam,
     cursor,
-    filters:
-      filter && query
+    filters: [
+      ...(filter && query
         ? [{ field: filter.field.name, operator: filter.operator ?? undefined, value: query }]
-        : [],
+        : []),
+      ...extraFilters,
+    ],
   };
   const page = useRecordPage(object.name, params);
 
-  function updateSearch(changes: Record<string, string | null>) {
-    setSearchParams(
-      (current) => {
-        const next = new URLSearchParams(current);
-        for (const [key, value] of Object.entries(changes)) {
-          if (value) next.set(key, value);
-          else next.delete(key);
-        }
-        return next;
-      },
-      { replace: true },
-    );
-  }
+  const updateSearch = useCallback(
+    (changes: Record<string, string | null>) => {
+      setSearchParams(
+        (current) => {
+          const next = new URLSearchParams(current);
+          for (const [key, value] of Object.entries(changes)) {
+            if (value) next.set(key, value);
+            else next.delete(key);
+          }
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setSearchParams],
+  );
+
+  const applyView = useCallback(
+    (view: SavedView | null) => {
+      if (!view) {
+        updateSearch({ view: null });
+        return;
+      }
+      setFilters(view.filters);
+      setColumns(
+        view.columns.length > 0 ? orderColumns(object, view.columns) : defaultColumns(object, permission),
+      );
+      updateSearch({ view: view.id, sort: view.sort });
+    },
+    [object, permission, updateSearch],
+  );
 
   function onFilter(value: string) {
     setText(value);
     updateSearch({ q: value.trim() || null });
   }
 
+  const purpose = usePurpose();
+  const needsPurpose =
+    purpose !== null ||
+    (page.data?.data ?? []).some((r) => r.meta?.withheld?.some((w) => w.reason === "no-purpose"));
   const sortedField = sort ? fields.find((f) => f.name === sort.field) : undefined;
   const objects = objectLabel(object, language, true);
   const caption = sortedField
@@ -98,6 +144,13 @@ export function RecordList({ object, permission }: Props) {
 
   return (
     <>
+      <SavedViews
+        object={object.name}
+        selected={searchParams.get("view")}
+        state={{ filters, sort: sortParam, columns }}
+        onApply={applyView}
+      />
+      <FilterPanel object={object} permission={permission} filters={filters} onChange={setFilters} />
       <div className="toolbar">
         {filter && (
           <div className="field field-inline">
@@ -124,6 +177,7 @@ export function RecordList({ object, permission }: Props) {
         />
       </div>
 
+      {needsPurpose && <PurposePicker />}
       {page.isError && <ProblemMessage error={page.error} />}
       {page.isPending && <p role="status">{t("common.loading")}</p>}
       {page.data && (

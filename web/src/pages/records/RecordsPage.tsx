@@ -7,6 +7,8 @@ import { useLanguage } from "../../components/useLanguage";
 import { defaultObject } from "../../nav/navigation";
 import { objectLabel, permissionFor } from "../../records/fields";
 import { useMe } from "../../session/SessionContext";
+import { Link } from "react-router";
+import { groupingField } from "../../records/board";
 import { RecordList } from "./RecordList";
 
 /** /records/:object — pick an object, list its records. */
@@ -51,6 +53,16 @@ export default function RecordsPage() {
             ))}
           </select>
         </div>
+        {object && permissionFor(me, object.name)?.actions.includes("create") && (
+          <Link className="button button-primary" to={`/records/${object.name}/new`}>
+            {t("workspace.newRecord", { object: objectLabel(object, language) })}
+          </Link>
+        )}
+        {object && groupingField(object, null) && (
+          <Link className="button" to={`/board/${object.name}`}>
+            {t("workspace.board")}
+          </Link>
+        )}
       </div>
       {objects.isPending && <p role="status">{t("common.loading")}</p>}
       {objects.isError && <ProblemMessage error={objects.error} />}
