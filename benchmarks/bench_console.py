@@ -252,12 +252,11 @@ def validation_timings(page: Any, base: str, bursts: int) -> dict[str, Any]:
         lambda request: requests.append(request) if "/scenarios/validate" in request.url else None,
     )
     page.goto(f"{base}/scenarios/new")
-    editor = page.locator("[data-bench='cel-editor'] .cm-content")
-    if editor.count() == 0:
-        mode = page.get_by_role("button", name=re.compile("CEL", re.I))
-        if mode.count():
-            mode.first.click()
-    editor = page.locator(".cm-content").first
+    # A condition, switched to CEL: its editor (CodeMirror, in a shadow root Playwright
+    # pierces) is where the builder validates as the user types.
+    page.get_by_role("button", name="Add a condition").click()
+    page.get_by_role("button", name="Edit as CEL").first.click()
+    editor = page.get_by_role("textbox", name="Condition 1 (CEL)")
     editor.wait_for(timeout=15_000)
     condition = 'event.data.severity in ["major", "critical"] && event.data.code != "E0"'
     gaps: list[float] = []
