@@ -3,7 +3,7 @@
 - A sales rep moves an opportunity on the kanban board with the keyboard-usable "Move to…"
   menu; the API then holds the new stage. A colleague's save in between makes the next move a
   412: the board shows the "someone saved first" dialog, loads their version and the move is
-  applied on a second try — never a silent overwrite.
+  applied on a second try — never a silent overwrite. Dragging the card moves it too.
 - A rep filters the accounts list, saves it as a view, leaves, and reopens the view.
 - The docs screenshots of the board, a record's timeline and search results.
 Every page visited passes axe-core; no CSP violation is logged.
@@ -112,6 +112,19 @@ def test_a_rep_moves_an_opportunity_on_the_board_and_survives_a_race(
     accessible(page)
     DOCS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS / "console-board.png"))
+
+    # Dragging the card is the same move (a PATCH with If-Match), for pointer users.
+    link = page.get_by_role("link", name=deal["name"], exact=True)
+    card = page.get_by_role("listitem").filter(has=link)
+    target = page.get_by_role("region", name=re.compile(r"^Proposal: \d+"))
+    card.drag_to(target)
+    expect(page.get_by_role("status").filter(has_text="moved to")).to_contain_text(
+        "moved to Proposal"
+    )
+    expect(target.get_by_role("link", name=deal["name"], exact=True)).to_be_visible()
+    dragged = console.api("GET", f"/api/v1/objects/opportunity/records/{deal['id']}", token)
+    assert dragged["stage"] == "proposal"
+    assert dragged["version"] == final["version"] + 1
     assert csp_violations == []
 
 
