@@ -66,18 +66,34 @@ export interface FetchResult<D> {
   response: Response;
 }
 
-/** The body of a successful answer, else throw its ApiProblem (a network failure too). */
-export async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<{ data: D; response: Response }> {
+/** The answer, or its ApiProblem thrown (a network failure too; an abort stays an abort). */
+async function settle<D>(call: Promise<FetchResult<D>>): Promise<FetchResult<D>> {
   let result: FetchResult<D>;
   try {
     result = await call;
   } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw networkProblem(error);
   }
-  if (!result.response.ok || result.data === undefined) {
-    throw problemFromResponse(result.response, result.error);
-  }
+  if (!result.response.ok) throw problemFromResponse(result.response, result.error);
+  return result;
+}
+
+/** The body of a successful answer and the answer, else throw its ApiProblem. */
+export async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<{ data: D; response: Response }> {
+  const result = await settle(call);
+  if (result.data === undefined) throw problemFromResponse(result.response, result.error);
   return { data: result.data, response: result.response };
+}
+
+/** The body of a successful answer, else throw its ApiProblem. */
+export async function bodyOf<D>(call: Promise<FetchResult<D>>): Promise<D> {
+  return (await unwrap(call)).data;
+}
+
+/** An answer without a body (204): nothing, else throw its ApiProblem. */
+export async function completed(call: Promise<FetchResult<unknown>>): Promise<void> {
+  await settle(call);
 }
 
 export interface ListParams {

@@ -5,8 +5,8 @@
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Api } from "./client";
+import { bodyOf, completed } from "./client";
 import { ifMatch } from "./concurrency";
-import { networkProblem, problemFromResponse } from "./problem";
 import type { components } from "./schema";
 import { useApi } from "../session/SessionContext";
 
@@ -28,82 +28,65 @@ export type UserUpdate = Schemas["UserUpdate"];
 export type ApiKey = Schemas["ApiKeyPublic"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];
 
-interface FetchResult<D> {
-  data?: D;
-  error?: unknown;
-  response: Response;
-}
-
-/** The body of a successful answer, else throw its ApiProblem (a network failure too). */
-async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<D> {
-  let result: FetchResult<D>;
-  try {
-    result = await call;
-  } catch (error) {
-    throw networkProblem(error);
-  }
-  if (!result.response.ok) throw problemFromResponse(result.response, result.error);
-  return result.data as D;
-}
 
 export function governanceCalls(api: Api) {
   const { client } = api;
   return {
-    kpis: () => unwrap(client.GET("/api/v1/sovereignty/kpis")),
+    kpis: () => bodyOf(client.GET("/api/v1/sovereignty/kpis")),
     entries: (after: number | null, limit: number) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/ledger/entries", {
           params: { query: { limit, ...(after === null ? {} : { after }) } },
         }),
       ),
     entry: (index: number) =>
-      unwrap(client.GET("/api/v1/ledger/entries/{index}", { params: { path: { index } } })),
+      bodyOf(client.GET("/api/v1/ledger/entries/{index}", { params: { path: { index } } })),
     checkpoints: (limit = 20) =>
-      unwrap(client.GET("/api/v1/ledger/checkpoints", { params: { query: { limit } } })),
-    signCheckpoint: () => unwrap(client.POST("/api/v1/ledger/checkpoints")),
+      bodyOf(client.GET("/api/v1/ledger/checkpoints", { params: { query: { limit } } })),
+    signCheckpoint: () => bodyOf(client.POST("/api/v1/ledger/checkpoints")),
     bundle: (index: number) =>
-      unwrap(client.GET("/api/v1/ledger/entries/{index}/bundle", { params: { path: { index } } })),
-    keys: () => unwrap(client.GET("/api/v1/ledger/public-key")),
-    roles: async () => (await unwrap(client.GET("/api/v1/roles"))).data,
+      bodyOf(client.GET("/api/v1/ledger/entries/{index}/bundle", { params: { path: { index } } })),
+    keys: () => bodyOf(client.GET("/api/v1/ledger/public-key")),
+    roles: async () => (await bodyOf(client.GET("/api/v1/roles"))).data,
     saveRole: (name: string, description: string, permissions: RolePermissions) =>
-      unwrap(
+      bodyOf(
         client.PUT("/api/v1/roles/{name}", {
           params: { path: { name } },
           body: { description, permissions },
         }),
       ),
     users: (search: string, cursor: string | null, limit = 50) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/users", {
           params: {
             query: { limit, ...(search.trim() ? { q: search.trim() } : {}), ...(cursor ? { cursor } : {}) },
           },
         }),
       ),
-    createUser: (body: UserCreate) => unwrap(client.POST("/api/v1/users", { body })),
+    createUser: (body: UserCreate) => bodyOf(client.POST("/api/v1/users", { body })),
     updateUser: (id: string, body: UserUpdate, version: number) =>
-      unwrap(
+      bodyOf(
         client.PATCH("/api/v1/users/{user_id}", {
           params: { path: { user_id: id }, header: { "if-match": ifMatch(version) } },
           body,
         }),
       ),
     resetPassword: (id: string, password: string) =>
-      unwrap(
+      completed(
         client.PUT("/api/v1/users/{user_id}/password", {
           params: { path: { user_id: id } },
           body: { password },
         }),
       ),
-    apiKeys: async () => (await unwrap(client.GET("/api/v1/auth/api-keys"))).data,
+    apiKeys: async () => (await bodyOf(client.GET("/api/v1/auth/api-keys"))).data,
     createApiKey: (name: string, userId: string | null) =>
-      unwrap(
+      bodyOf(
         client.POST("/api/v1/auth/api-keys", {
           body: { name, ...(userId ? { user_id: userId } : {}) },
         }),
       ),
     revokeApiKey: (id: string) =>
-      unwrap(client.DELETE("/api/v1/auth/api-keys/{key_id}", { params: { path: { key_id: id } } })),
+      completed(client.DELETE("/api/v1/auth/api-keys/{key_id}", { params: { path: { key_id: id } } })),
   };
 }
 

@@ -7,7 +7,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../session/SessionContext";
 import type { Api } from "./client";
-import { networkProblem, problemFromResponse } from "./problem";
+import { bodyOf } from "./client";
 import { shouldRetry } from "./queries";
 import type { components } from "./schema";
 
@@ -45,25 +45,6 @@ export interface MergeRequest {
   duplicate_version?: number;
 }
 
-interface FetchResult<D> {
-  data?: D;
-  error?: unknown;
-  response: Response;
-}
-
-/** The body of a successful answer, else throw its ApiProblem (client.ts's pattern). */
-async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<D> {
-  let result: FetchResult<D>;
-  try {
-    result = await call;
-  } catch (error) {
-    throw networkProblem(error);
-  }
-  if (!result.response.ok || result.data === undefined) {
-    throw problemFromResponse(result.response, result.error);
-  }
-  return result.data;
-}
 
 /** `relation`/`type` query parameters: absent (not empty) when nothing is chosen. */
 function filterParams(filters: GraphFilters) {
@@ -77,7 +58,7 @@ export function graphCalls(api: Api) {
   const { client } = api;
   return {
     subgraph: (recordId: string, depth: number, filters: GraphFilters) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/graph/{record_id}/subgraph", {
           params: {
             path: { record_id: recordId },
@@ -86,13 +67,13 @@ export function graphCalls(api: Api) {
         }),
       ),
     neighbours: (recordId: string, filters: GraphFilters) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/graph/{record_id}/neighbours", {
           params: { path: { record_id: recordId }, query: { limit: 200, ...filterParams(filters) } },
         }),
       ),
     path: (from: string, to: string, maxDepth: number, filters: GraphFilters) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/graph/path", {
           params: {
             query: {
@@ -105,22 +86,22 @@ export function graphCalls(api: Api) {
         }),
       ),
     search: (q: string) =>
-      unwrap(client.GET("/api/v1/search", { params: { query: { q, limit: 8 } } })),
+      bodyOf(client.GET("/api/v1/search", { params: { query: { q, limit: 8 } } })),
     duplicates: (object: string) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/resolution/{object_name}/duplicates", {
           params: { path: { object_name: object }, query: { limit: 20 } },
         }),
       ),
     merges: (object: string) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/resolution/merges", {
           params: { query: { object, limit: 20 } },
         }),
       ),
-    merge: (body: MergeRequest) => unwrap(client.POST("/api/v1/resolution/merges", { body })),
+    merge: (body: MergeRequest) => bodyOf(client.POST("/api/v1/resolution/merges", { body })),
     undo: (mergeId: string) =>
-      unwrap(
+      bodyOf(
         client.POST("/api/v1/resolution/merges/{merge_id}/undo", {
           params: { path: { merge_id: mergeId } },
         }),

@@ -8,7 +8,7 @@ import { keepPreviousData, useMutation, useQueries, useQuery, useQueryClient } f
 import { readEventStream, type SseMessage } from "../operations/sse";
 import { useApi } from "../session/SessionContext";
 import type { Api } from "./client";
-import { networkProblem, problemFromResponse } from "./problem";
+import { bodyOf } from "./client";
 import { shouldRetry } from "./queries";
 import type { components } from "./schema";
 
@@ -27,26 +27,6 @@ export type ReplayResult = Schemas["ReplayResult"];
 export type StoredEvent = Schemas["StoredEventPublic"];
 export type StreamMessage = Schemas["EventStreamMessage"];
 
-interface FetchResult<D> {
-  data?: D;
-  error?: unknown;
-  response: Response;
-}
-
-/** The body of a successful answer, else throw its ApiProblem (as client.ts does). */
-async function unwrap<D>(call: Promise<FetchResult<D>>): Promise<D> {
-  let result: FetchResult<D>;
-  try {
-    result = await call;
-  } catch (error) {
-    if (error instanceof DOMException && error.name === "AbortError") throw error;
-    throw networkProblem(error);
-  }
-  if (!result.response.ok || result.data === undefined) {
-    throw problemFromResponse(result.response, result.error);
-  }
-  return result.data;
-}
 
 /** The periods the dashboard offers, in days (the health endpoint's `days`). */
 export const PERIODS = { hour: 1 / 24, day: 1, week: 7, month: 30 } as const;
@@ -66,32 +46,32 @@ export interface LetterFilter {
 export function operationsApi(api: Api) {
   const { client } = api;
   return {
-    scenarios: async () => (await unwrap(client.GET("/api/v1/scenarios"))).items,
+    scenarios: async () => (await bodyOf(client.GET("/api/v1/scenarios"))).items,
 
     health: (name: string, days: number) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/scenarios/{name}/health", {
           params: { path: { name }, query: { days } },
         }),
       ),
 
     runs: (scenario: string, before?: string | null, limit = 25) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/scenario-runs", {
           params: { query: { scenario, limit, ...(before ? { before } : {}) } },
         }),
       ),
 
     run: (runId: string) =>
-      unwrap(client.GET("/api/v1/scenario-runs/{run_id}", { params: { path: { run_id: runId } } })),
+      bodyOf(client.GET("/api/v1/scenario-runs/{run_id}", { params: { path: { run_id: runId } } })),
 
     retry: (runId: string) =>
-      unwrap(
+      bodyOf(
         client.POST("/api/v1/scenario-runs/{run_id}/retry", { params: { path: { run_id: runId } } }),
       ),
 
     deadLetters: (filter: LetterFilter, before?: string | null) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/dead-letters", {
           params: {
             query: {
@@ -106,12 +86,12 @@ export function operationsApi(api: Api) {
       ),
 
     deadLetter: (id: string) =>
-      unwrap(
+      bodyOf(
         client.GET("/api/v1/dead-letters/{letter_id}", { params: { path: { letter_id: id } } }),
       ),
 
     fix: (id: string, payload: unknown) =>
-      unwrap(
+      bodyOf(
         client.PATCH("/api/v1/dead-letters/{letter_id}", {
           params: { path: { letter_id: id } },
           body: { payload },
@@ -119,14 +99,14 @@ export function operationsApi(api: Api) {
       ),
 
     replay: (id: string) =>
-      unwrap(
+      bodyOf(
         client.POST("/api/v1/dead-letters/{letter_id}/replay", {
           params: { path: { letter_id: id } },
         }),
       ),
 
     discard: (id: string, note: string) =>
-      unwrap(
+      bodyOf(
         client.POST("/api/v1/dead-letters/{letter_id}/discard", {
           params: { path: { letter_id: id } },
           body: { note },
@@ -147,7 +127,7 @@ export function operationsApi(api: Api) {
         ...(filter.key ? { key: filter.key } : {}),
         ...(filter.after ? { after: filter.after } : {}),
       };
-      const body = await unwrap(
+      const body = await bodyOf(
         client.GET("/api/v1/events/stream", {
           params: { query },
           parseAs: "stream",

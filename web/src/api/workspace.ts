@@ -12,10 +12,9 @@ import { useSyncExternalStore } from "react";
 import type { Middleware } from "openapi-fetch";
 import { onSessionEnd } from "../session/store";
 import { useApi } from "../session/SessionContext";
-import type { Api, ApiClient, FetchResult, ListParams, VersionedRecord } from "./client";
-import { recordListQuery, unwrap } from "./client";
+import type { Api, ApiClient, ListParams, VersionedRecord } from "./client";
+import { completed, recordListQuery, unwrap } from "./client";
 import { versionFromEtag } from "./concurrency";
-import { networkProblem, problemFromResponse } from "./problem";
 import type { components } from "./schema";
 import type { RecordData, RecordPage } from "./types";
 
@@ -34,15 +33,6 @@ export type SearchHit = Schemas["SearchHit"];
 export type Purpose = Schemas["PurposePublic"];
 
 
-async function unwrapEmpty(call: Promise<FetchResult<unknown>>): Promise<void> {
-  let result: FetchResult<unknown>;
-  try {
-    result = await call;
-  } catch (error) {
-    throw networkProblem(error);
-  }
-  if (!result.response.ok) throw problemFromResponse(result.response, result.error);
-}
 
 // -- the declared purpose ----------------------------------------------------------------------
 
@@ -128,7 +118,7 @@ export function workspaceCalls(api: Api) {
       return data;
     },
     async deleteView(id: string): Promise<void> {
-      await unwrapEmpty(
+      await completed(
         client.DELETE("/api/v1/views/{view_id}", { params: { path: { view_id: id } } }),
       );
     },
