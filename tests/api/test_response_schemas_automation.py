@@ -315,9 +315,17 @@ def _scenario_runs(api: Api, kindred: Any, world: World) -> None:
         where={"run_id": runs["CT-3"]["id"]},
         headers=world.compliance.headers,
     )
-    health = api("GET", SCENARIO + "/health", 200, where=one, headers=world.analyst.headers)
+    health = api("GET", SCENARIO + "/health", 200, where=one, headers=world.compliance.headers)
     assert health["runs"] == 3 and health["business_impact"]["measure"] == "fixed"
-    api("GET", SCENARIO + "/health", 200, where={"name": "device-fault-dispatch"}, headers=engineer)
+    api(
+        "GET",
+        SCENARIO + "/health",
+        200,
+        where={"name": "device-fault-dispatch"},
+        headers=world.admin.headers,
+    )
+    # The engineer does not steward the admin's scenario: no health, as no runs.
+    api("GET", SCENARIO + "/health", 403, where={"name": "device-fault-dispatch"}, headers=engineer)
     retried = api(
         "POST",
         RUNS + "/{run_id}/retry",

@@ -89,7 +89,7 @@ def test_health_answers_its_runs_over_time_and_last_failure(
         kindred.scenarios.create(session, load_text(HISTORY), None, run_as=principal)
         kindred.scenarios.set_enabled(session, "fault-history", True, None)
     one = {"name": "fault-history"}
-    empty = api("GET", HEALTH, 200, where=one, headers=world.analyst.headers)
+    empty = api("GET", HEALTH, 200, where=one, headers=world.compliance.headers)
     assert empty["runs"] == 0 and empty["last_failure"] is None
     assert sum(b["succeeded"] + b["failed"] + b["in_progress"] for b in empty["buckets"]) == 0
 
@@ -117,7 +117,7 @@ def test_health_answers_its_runs_over_time_and_last_failure(
 
     for days in ("0.05", "7", "366"):
         health = api(
-            "GET", HEALTH, 200, where=one, headers=world.analyst.headers, params={"days": days}
+            "GET", HEALTH, 200, where=one, headers=world.compliance.headers, params={"days": days}
         )
         buckets = health["buckets"]
         assert 1 <= len(buckets) <= 61

@@ -115,6 +115,34 @@ def test_who_may_author_and_switch(client: Any, world: Any, kindred: Any) -> Non
     assert kinds.count("scenarios.enabled") == 1 and kinds.count("scenarios.disabled") == 1
 
 
+def test_health_and_runs_follow_one_rule(client: Any, world: Any, kindred: Any) -> None:
+    """Health answers exactly the readers who may list the scenario's runs: its owner, the
+    owner's team, admins and compliance; the overview lists only those scenarios."""
+    saved = client.post(
+        "/api/v1/scenarios", content=GOOD.encode(), headers={**world.service_east.headers, **YAML}
+    )
+    assert saved.status_code == 201, saved.text
+    url = "/api/v1/scenarios/device-fault-dispatch/health"
+    for reader in ("service_east", "admin", "compliance"):
+        answered = client.get(url, headers=world.people[reader].headers)
+        assert answered.status_code == 200, (reader, answered.text)
+        listed = client.get(
+            "/api/v1/scenarios?observable=true", headers=world.people[reader].headers
+        )
+        assert [s["name"] for s in listed.json()["items"]] == ["device-fault-dispatch"]
+    for reader in ("analyst", "sales_east"):
+        refused = client.get(url, headers=world.people[reader].headers)
+        assert refused.status_code == 403, (reader, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "not yours to observe" in refused.json()["detail"]
+        observable = client.get(
+            "/api/v1/scenarios?observable=true", headers=world.people[reader].headers
+        )
+        assert observable.json()["items"] == []
+        every = client.get("/api/v1/scenarios", headers=world.people[reader].headers)
+        assert [s["name"] for s in every.json()["items"]] == ["device-fault-dispatch"]
+
+
 def _fault(event_id: str, device: str, time: str, severity: str = "major") -> dict[str, Any]:
     return {
         "specversion": "1.0",
@@ -313,7 +341,7 @@ def test_run_history_and_health(client: Any, world: Any, kindred: Any) -> None:
     assert client.get("/api/v1/scenario-runs/nope", headers=world.admin.headers).status_code == 404
 
     report = client.get(
-        "/api/v1/scenarios/fault-history/health", headers=world.analyst.headers
+        "/api/v1/scenarios/fault-history/health", headers=world.compliance.headers
     ).json()
     assert (report["runs"], report["succeeded"], report["failed"]) == (2, 1, 1)
     assert report["success_rate"] == 0.5

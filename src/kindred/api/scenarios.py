@@ -102,9 +102,19 @@ async def actions(context: ContextDep) -> Json:
     response_model=None,
     responses={200: {"model": ScenarioList, "description": "Every scenario (latest versions)"}},
 )
-def list_scenarios(kindred: KindredDep, context: ContextDep, enabled: bool | None = None) -> Json:
+def list_scenarios(
+    kindred: KindredDep,
+    context: ContextDep,
+    enabled: bool | None = None,
+    observable: Annotated[
+        bool,
+        Query(description="only scenarios whose health and runs you may read"),
+    ] = False,
+) -> Json:
     with kindred.database.read() as session:
-        items = kindred.scenarios.all(session, enabled=enabled)
+        items = kindred.scenarios.all(
+            session, enabled=enabled, observable_by=context.principal if observable else None
+        )
     return Json({"items": [item.to_dict() for item in items]})
 
 
@@ -278,6 +288,8 @@ def _event_of(body: Any) -> Any:
 @router.get(
     "/{name}/health",
     summary="Calls, success rate, p50/p99 latency, failures, BIV",
+    description="For the scenario's owner, the owner's team, admins and compliance — the "
+    "readers who may list its runs.",
     response_model=None,
     responses={
         200: {"model": ScenarioHealth, "description": "The scenario's health over the period"}
@@ -291,7 +303,7 @@ def scenario_health(
 ) -> Json:
     since = datetime.now(UTC) - timedelta(days=days)
     with kindred.database.read() as session:
-        return Json(health(session, name, since=since))
+        return Json(health(session, name, context.principal, since=since))
 
 
 runs_router = APIRouter(prefix="/api/v1/scenario-runs", tags=["scenarios"])

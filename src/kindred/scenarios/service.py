@@ -27,7 +27,14 @@ from kindred.auth.automation import (
 )
 from kindred.auth.permissions import Principal, uncovered
 from kindred.db import UTCDateTime, utcnow
-from kindred.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_error
+from kindred.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationFailed,
+    field_error,
+)
 from kindred.events.bus import EventBus
 from kindred.events.catalog import EventCatalog
 from kindred.events.envelope import CloudEvent, format_time, from_structured, parse_time
@@ -322,10 +329,21 @@ class ScenarioService:
     def get(self, session: Session, name: str) -> SavedScenario:
         return self._saved(session, self._row(session, name))
 
-    def all(self, session: Session, *, enabled: bool | None = None) -> list[SavedScenario]:
+    def all(
+        self,
+        session: Session,
+        *,
+        enabled: bool | None = None,
+        observable_by: Principal | None = None,
+    ) -> list[SavedScenario]:
+        """Every scenario; with ``observable_by``, only those that reader may observe."""
         query = sa.select(ScenarioRow).order_by(ScenarioRow.name)
         if enabled is not None:
             query = query.where(ScenarioRow.enabled == enabled)
+        if observable_by is not None:
+            allowed = observed(session, observable_by)
+            if allowed is not None:
+                query = query.where(allowed)
         return [self._saved(session, row) for row in session.execute(query).scalars()]
 
     def versions(self, session: Session, name: str) -> list[dict[str, Any]]:
@@ -473,14 +491,32 @@ def run_summary(run: Any) -> dict[str, Any]:
     }
 
 
-def stewarded(session: Session, reader: Principal) -> sa.ColumnElement[bool] | None:
-    """Which scenarios' runs a reader may list: those they steward (owner, the owner's team,
-    admins — see kindred.auth.automation); auditors all of them (None)."""
+def observed(session: Session, reader: Principal) -> sa.ColumnElement[bool] | None:
+    """Which scenarios a reader may observe — list their runs, read their health: those they
+    steward (owner, the owner's team, admins — see kindred.auth.automation); auditors all of
+    them (None). One rule for run history, health and the operations overview."""
     owners = stewarded_owners(session, reader)
     if owners is None or is_auditor(reader):
         return None
-    return ScenarioRun.scenario.in_(
-        sa.select(ScenarioRow.name).where(ScenarioRow.owner_id.in_(sorted(owners)))
+    return ScenarioRow.owner_id.in_(sorted(owners))
+
+
+def stewarded(session: Session, reader: Principal) -> sa.ColumnElement[bool] | None:
+    """The runs a reader may list (see ``observed``)."""
+    allowed = observed(session, reader)
+    if allowed is None:
+        return None
+    return ScenarioRun.scenario.in_(sa.select(ScenarioRow.name).where(allowed))
+
+
+def check_observes(session: Session, reader: Principal, row: ScenarioRow) -> None:
+    """Refuse a reader who may not observe the scenario (see ``observed``)."""
+    owners = stewarded_owners(session, reader)
+    if owners is None or is_auditor(reader) or row.owner_id in owners:
+        return
+    raise PermissionDenied(
+        f"scenario {row.name} is not yours to observe: its health and runs are for its "
+        "owner, the owner's team, admins and compliance"
     )
 
 
@@ -598,10 +634,15 @@ def _percentile(values: list[float], fraction: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 3)
 
 
-def health(session: Session, name: str, *, since: datetime | None = None) -> dict[str, Any]:
-    """Call volume, success rate, latency, failure reasons and business impact value."""
-    if session.get(ScenarioRow, name) is None:
+def health(
+    session: Session, name: str, reader: Principal, *, since: datetime | None = None
+) -> dict[str, Any]:
+    """Call volume, success rate, latency, failure reasons and business impact value — for
+    a reader who may observe the scenario (``check_observes``)."""
+    row = session.get(ScenarioRow, name)
+    if row is None:
         raise NotFound(f"no scenario {name}")
+    check_observes(session, reader, row)
     until = datetime.now(UTC)
     since = since or until - timedelta(days=7)
     rows = session.execute(

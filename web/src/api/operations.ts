@@ -46,7 +46,10 @@ export interface LetterFilter {
 export function operationsApi(api: Api) {
   const { client } = api;
   return {
-    scenarios: async () => (await bodyOf(client.GET("/api/v1/scenarios"))).items,
+    /** The scenarios whose health and runs the reader may see (owner, team, admin, compliance). */
+    scenarios: async () =>
+      (await bodyOf(client.GET("/api/v1/scenarios", { params: { query: { observable: true } } })))
+        .items,
 
     health: (name: string, days: number) =>
       bodyOf(

@@ -2079,7 +2079,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Calls, success rate, p50/p99 latency, failures, BIV */
+        /**
+         * Calls, success rate, p50/p99 latency, failures, BIV
+         * @description For the scenario's owner, the owner's team, admins and compliance — the readers who may list its runs.
+         */
         get: operations["scenario_health_api_v1_scenarios__name__health_get"];
         put?: never;
         post?: never;
@@ -22435,6 +22438,8 @@ export interface operations {
         parameters: {
             query?: {
                 enabled?: boolean | null;
+                /** @description only scenarios whose health and runs you may read */
+                observable?: boolean;
             };
             header?: {
                 /** @description API key (alternative to Bearer) */

@@ -40,7 +40,18 @@ describe("operations overview", () => {
     expect(screen.getByRole("link", { name: "Live event tail" })).toBeTruthy();
     const healthCall = fake.calls.find((c) => c.path.endsWith("/health"));
     expect(healthCall?.query.get("days")).toBe("7");
+    const listCall = fake.calls.find((c) => c.path === "/api/v1/scenarios");
+    expect(listCall?.query.get("observable")).toBe("true");
     expect(await violations()).toEqual([]);
+  });
+
+  it("explains who sees health when no scenario is the reader's to observe", async () => {
+    const { fake } = setup(operationsRoutes(), (call) =>
+      call.path === "/api/v1/scenarios" ? Response.json({ items: [] }) : undefined,
+    );
+    renderApp("/operations", fake.api);
+    expect(await screen.findByText(/No scenarios you may observe yet/)).toBeTruthy();
+    expect(fake.calls.some((c) => c.path.endsWith("/health"))).toBe(false);
   });
 });
 
