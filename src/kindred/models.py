@@ -6,6 +6,7 @@ from kindred.events import models as events_models
 from kindred.graph import resolution_models, search_models
 from kindred.ledger import models as ledger_models
 from kindred.records import models as records_models
+from kindred.records.import_jobs import models as import_jobs_models
 from kindred.records.views import models as saved_views_models
 from kindred.scenarios import models as scenarios_models
 from kindred.sovereignty import models as sovereignty_models
@@ -14,6 +15,7 @@ __all__ = [
     "agents_models",
     "auth_models",
     "events_models",
+    "import_jobs_models",
     "ledger_models",
     "records_models",
     "resolution_models",

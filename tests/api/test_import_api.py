@@ -359,7 +359,8 @@ def test_a_column_the_role_may_not_write_is_refused(client: Any, kindred: Any) -
 
     from kindred.auth.permissions import ObjectGrant, Principal, RolePermissions
     from kindred.errors import ValidationFailed
-    from kindred.records.imports import ImportChoice, jobs_of
+    from kindred.records.import_jobs.service import jobs_of
+    from kindred.records.imports import ImportChoice
     from kindred.records.service import RequestContext
 
     grant = ObjectGrant(actions=("read", "create"), hidden_fields=("email",))

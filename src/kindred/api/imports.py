@@ -17,12 +17,12 @@ from starlette.responses import Response
 
 from kindred.api.deps import ContextDep, KindredDep
 from kindred.api.responses import Json
+from kindred.records.import_jobs.service import jobs_of
 from kindred.records.imports import (
     MAX_BYTES,
     PREVIEW_ROWS,
     ImportChoice,
     ImportJob,
-    jobs_of,
     present_report,
     suggested_presets,
 )

@@ -7,26 +7,22 @@ record service's bulk path, exactly like ``kindred import --as``. A dry run impo
 transaction that is always rolled back, so everything is validated (types, required fields,
 relations, CEL rules, uniqueness across the file and the database) and nothing is written.
 
-Jobs live in the memory of the process that took the upload (the file included, at most
-``MAX_BYTES``), for ``JOB_TTL_SECONDS``: the console polls the process it uploaded to. Several
-worker processes behind a balancer without session affinity would need the jobs in a table.
+This module holds what an import job is and the steps' checks (reading the file, the
+mapping, the preview); the jobs themselves — uploads of at most ``MAX_BYTES``, kept for
+``JOB_TTL_SECONDS`` — are rows of a table every worker process shares
+(``kindred.records.import_jobs``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from kindred.errors import (
-    Conflict,
     KindredError,
     MalformedRequest,
-    NotFound,
     PermissionDenied,
     ValidationFailed,
     field_error,
@@ -36,13 +32,11 @@ from kindred.records.metadata import CompiledObject
 from kindred.records.service import RequestContext
 from kindred.records.transfer import (
     PRESETS,
-    Importer,
     ImportReport,
     convert_cell,
     preset_map,
     resolve_mapping,
     suggest_columns,
-    write_error_rows,
 )
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -217,300 +211,132 @@ def suggested_presets(headers: list[str]) -> list[str]:
     return [name for name, score in sorted(scores.items(), key=lambda kv: -kv[1]) if score >= 2]
 
 
-class ImportJobs:
-    """The jobs of this process, by id; each visible to its owner only."""
-
-    def __init__(self, kindred: Any) -> None:
-        self.kindred = kindred
-        self._jobs: dict[str, ImportJob] = {}
-        self._lock = threading.Lock()
-
-    # -- upload and lookup -----------------------------------------------------------------
-
-    def upload(
-        self, context: RequestContext, filename: str, body: bytes, encoding: str | None
-    ) -> ImportJob:
-        self._require_some_create(context)
-        text = decode_upload(body, encoding)
-        headers, rows = read_table(text)
-        job = ImportJob(
-            id=str(uuid.uuid4()),
-            owner_id=context.principal.user_id,
-            filename=filename[:200] or "upload.csv",
-            text=text,
-            headers=headers,
-            rows=len(rows),
-            created_at=time.time(),
-        )
-        with self._lock:
-            self._expire()
-            mine = sorted(
-                (j for j in self._jobs.values() if j.owner_id == job.owner_id),
-                key=lambda j: j.created_at,
-            )
-            for old in mine[: max(0, len(mine) - MAX_JOBS_PER_USER + 1)]:
-                if old.state != "running":
-                    del self._jobs[old.id]
-            self._jobs[job.id] = job
-        return job
-
-    def get(self, context: RequestContext, job_id: str) -> ImportJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None or job.owner_id != context.principal.user_id:
-            raise NotFound(f"no import '{job_id}' (imports are kept for an hour)")
-        return job
-
-    # -- preview, dry run, import ------------------------------------------------------------
-
-    def preview(
-        self, context: RequestContext, job: ImportJob, choice: ImportChoice, limit: int
-    ) -> dict[str, Any]:
-        object_name = choice.object_name()
-        with self.kindred.database.read() as session:
-            compiled = self.kindred.records.registry(session).get(object_name)
-        self._require_create(context, object_name)
-        permission = context.principal.permission(object_name)
-        suggestions = suggest_columns(job.headers, compiled, preset=choice.preset)
-        mapping, _ = self._resolve(context, job, compiled, choice)
-        columns = []
-        for column, target, why in suggestions:
-            chosen = mapping.get(column)
-            if chosen is None:
-                source = None
-            elif chosen == target:
-                source = why
-            else:
-                source = "explicit"
-            columns.append(
-                {"column": column, "field": chosen, "suggested": target, "source": source}
-            )
-        headers, rows = read_table(job.text)
-        preview_rows = []
-        for line, cells in list(rows.items())[:limit]:
-            values = dict(zip(headers, cells, strict=False))
-            preview_rows.append(
-                {
-                    "line": line,
-                    "cells": [
-                        self._cell(compiled, column, mapping.get(column), values.get(column, ""))
-                        for column in headers
-                    ],
-                }
-            )
-        mapped = set(mapping.values())
-        fields = [
+def table_preview(
+    kindred: Any, context: RequestContext, job: ImportJob, choice: ImportChoice, limit: int
+) -> dict[str, Any]:
+    """The column mapping (suggested, preset or explicit), the fields the user may write
+    and the first ``limit`` rows converted, each cell with its error."""
+    object_name = choice.object_name()
+    with kindred.database.read() as session:
+        compiled = kindred.records.registry(session).get(object_name)
+    require_create(context, object_name)
+    permission = context.principal.permission(object_name)
+    suggestions = suggest_columns(job.headers, compiled, preset=choice.preset)
+    mapping, _ = resolve_choice(context, job, compiled, choice)
+    columns = []
+    for column, target, why in suggestions:
+        chosen = mapping.get(column)
+        if chosen is None:
+            source = None
+        elif chosen == target:
+            source = why
+        else:
+            source = "explicit"
+        columns.append({"column": column, "field": chosen, "suggested": target, "source": source})
+    headers, rows = read_table(job.text)
+    preview_rows = []
+    for line, cells in list(rows.items())[:limit]:
+        values = dict(zip(headers, cells, strict=False))
+        preview_rows.append(
             {
-                "name": f.name,
-                "label": f.label,
-                "label_zh": f.label_zh,
-                "type": f.type.value,
-                "required": f.required,
+                "line": line,
+                "cells": [
+                    preview_cell(compiled, column, mapping.get(column), values.get(column, ""))
+                    for column in headers
+                ],
             }
-            for f in compiled.definition.fields
-            if permission.can_write_field(f.name)
-        ]
-        missing = [
-            f.name
-            for f in compiled.definition.fields
-            if f.required and f.default is None and f.name not in mapped
-        ]
-        return {
-            "id": job.id,
-            "object": object_name,
-            "preset": choice.preset,
-            "rows_total": job.rows,
-            "columns": columns,
-            "fields": fields,
-            "missing_required": missing,
-            "rows": preview_rows,
+        )
+    mapped = set(mapping.values())
+    fields = [
+        {
+            "name": f.name,
+            "label": f.label,
+            "label_zh": f.label_zh,
+            "type": f.type.value,
+            "required": f.required,
         }
+        for f in compiled.definition.fields
+        if permission.can_write_field(f.name)
+    ]
+    missing = [
+        f.name
+        for f in compiled.definition.fields
+        if f.required and f.default is None and f.name not in mapped
+    ]
+    return {
+        "id": job.id,
+        "object": object_name,
+        "preset": choice.preset,
+        "rows_total": job.rows,
+        "columns": columns,
+        "fields": fields,
+        "missing_required": missing,
+        "rows": preview_rows,
+    }
 
-    def dry_run(
-        self, context: RequestContext, job: ImportJob, choice: ImportChoice
-    ) -> ImportReport:
-        """Import inside a transaction that is rolled back: every check, nothing written."""
-        object_name = choice.object_name()
-        self._require_create(context, object_name)
-        if job.state == "running":
-            raise Conflict("this file is being imported; wait for it to finish")
-        report = self._import(context, job, choice, object_name, dry_run=True)
-        job.report = report
-        job.object, job.preset, job.mode = object_name, choice.preset, choice.mode
-        return report
 
-    def start(self, context: RequestContext, job: ImportJob, choice: ImportChoice) -> ImportJob:
-        object_name = choice.object_name()
-        self._require_create(context, object_name)
-        with self.kindred.database.read() as session:
-            compiled = self.kindred.records.registry(session).get(object_name)
-        self._resolve(context, job, compiled, choice)  # a bad mapping is refused now, not later
-        with self._lock:
-            if job.state in ("running", "done"):
-                raise Conflict(f"this file was imported already (the import is {job.state})")
-            job.state = "running"
-            job.rows_done = 0
-            job.report = None
-            job.failure = None
-            job.object, job.preset, job.mode = object_name, choice.preset, choice.mode
-        thread = threading.Thread(
-            target=self._run, args=(context, job, choice, object_name), daemon=True
+def resolve_choice(
+    context: RequestContext, job: ImportJob, compiled: CompiledObject, choice: ImportChoice
+) -> tuple[dict[str, str], list[str]]:
+    """The column → field mapping the choice makes, refused if the user may not write a
+    mapped field; and the columns left out."""
+    preset_map(choice.preset, compiled)
+    mapping, ignored = resolve_mapping(
+        job.headers,
+        compiled,
+        preset=choice.preset,
+        explicit=choice.mapping or {},
+        exact=choice.mapping is not None,
+    )
+    permission = context.principal.permission(compiled.name)
+    refused = [
+        field_error(
+            f"/mapping/{column}",
+            "not_writable",
+            f"your role may not write '{compiled.name}.{target}'",
         )
-        thread.start()
-        return job
+        for column, target in mapping.items()
+        if target != "id" and not permission.can_write_field(target)
+    ]
+    if refused:
+        raise ValidationFailed("the column mapping is invalid", errors=refused)
+    return mapping, ignored
 
-    def error_rows(self, job: ImportJob) -> str:
-        if job.report is None:
-            raise NotFound("there are no error rows yet: dry-run or import the file first")
-        headers, rows = read_table(job.text)
-        out = io.StringIO()
-        write_error_rows(job.report, headers, rows, out)
-        return out.getvalue()
 
-    # -- internals ---------------------------------------------------------------------------
-
-    def _run(
-        self, context: RequestContext, job: ImportJob, choice: ImportChoice, object_name: str
-    ) -> None:
-        try:
-            job.report = self._import(context, job, choice, object_name, dry_run=False)
-            job.state = "done"
-        except KindredError as error:
-            job.failure = error.to_problem()
-            job.state = "failed"
-        except Exception as error:  # a bug: say so without the data it may carry
-            job.failure = {
-                "type": "https://kindred.dev/problems/internal-error",
-                "title": "Internal error",
-                "status": 500,
-                "detail": f"the import stopped unexpectedly ({type(error).__name__})",
-            }
-            job.state = "failed"
-        finally:
-            job.finished_at = time.time()
-
-    def _import(
-        self,
-        context: RequestContext,
-        job: ImportJob,
-        choice: ImportChoice,
-        object_name: str,
-        *,
-        dry_run: bool,
-    ) -> ImportReport:
-        importer = Importer(self.kindred.records)
-        explicit = choice.mapping
-        batch = max(20, min(500, job.rows // 20 or 1))
-
-        def advance(count: int) -> None:
-            if not dry_run:
-                job.rows_done = min(job.rows, job.rows_done + count)
-
-        with self.kindred.database.read() as session:
-            compiled = self.kindred.records.registry(session).get(object_name)
-        self._resolve(context, job, compiled, choice)
-        try:
-            with self.kindred.database.write() as session:
-                report = importer.run(
-                    session,
-                    context,
-                    object_name,
-                    io.StringIO(job.text, newline=""),
-                    preset=choice.preset,
-                    mapping=explicit,
-                    mode="skip_bad_rows" if dry_run else choice.mode,
-                    progress=advance,
-                    exact_mapping=explicit is not None,
-                    batch_size=batch,
-                )
-                if dry_run or not report.committed:
-                    raise _Rollback(report)
-        except _Rollback as rollback:
-            report = rollback.report
-            report.committed = False
-            if dry_run:
-                report.record_ids = []
-        report.dry_run = dry_run
-        if not dry_run:
-            job.rows_done = job.rows
-        return report
-
-    def _resolve(
-        self,
-        context: RequestContext,
-        job: ImportJob,
-        compiled: CompiledObject,
-        choice: ImportChoice,
-    ) -> tuple[dict[str, str], list[str]]:
-        preset_map(choice.preset, compiled)
-        mapping, ignored = resolve_mapping(
-            job.headers,
-            compiled,
-            preset=choice.preset,
-            explicit=choice.mapping or {},
-            exact=choice.mapping is not None,
-        )
-        permission = context.principal.permission(compiled.name)
-        refused = [
-            field_error(
-                f"/mapping/{column}",
-                "not_writable",
-                f"your role may not write '{compiled.name}.{target}'",
-            )
-            for column, target in mapping.items()
-            if target != "id" and not permission.can_write_field(target)
-        ]
-        if refused:
-            raise ValidationFailed("the column mapping is invalid", errors=refused)
-        return mapping, ignored
-
-    @staticmethod
-    def _cell(
-        compiled: CompiledObject, column: str, target: str | None, raw: str
-    ) -> dict[str, Any]:
-        cell: dict[str, Any] = {"column": column, "raw": raw, "value": None, "error": None}
-        if target is None or target == "id":
-            cell["value"] = raw if target == "id" and raw else None
-            return cell
-        definition = compiled.fields[target]
-        value = convert_cell(definition, raw)
-        if value is None:
-            return cell
-        try:
-            cell["value"] = compiled.checkers[target](value)
-        except FieldValueError as error:
-            cell["value"] = value
-            cell["error"] = error.message
+def preview_cell(
+    compiled: CompiledObject, column: str, target: str | None, raw: str
+) -> dict[str, Any]:
+    cell: dict[str, Any] = {"column": column, "raw": raw, "value": None, "error": None}
+    if target is None or target == "id":
+        cell["value"] = raw if target == "id" and raw else None
         return cell
-
-    def _expire(self) -> None:
-        cutoff = time.time() - JOB_TTL_SECONDS
-        for job_id, job in list(self._jobs.items()):
-            if job.state != "running" and job.created_at < cutoff:
-                del self._jobs[job_id]
-
-    @staticmethod
-    def _require_create(context: RequestContext, object_name: str) -> None:
-        if not context.principal.permission(object_name).can("create"):
-            raise PermissionDenied(f"your roles do not allow creating {object_name} records")
-
-    def _require_some_create(self, context: RequestContext) -> None:
-        with self.kindred.database.read() as session:
-            names = list(self.kindred.records.registry(session).objects)
-        if not any(context.principal.permission(n).can("create") for n in names):
-            raise PermissionDenied("your roles do not allow creating records of any object")
+    definition = compiled.fields[target]
+    value = convert_cell(definition, raw)
+    if value is None:
+        return cell
+    try:
+        cell["value"] = compiled.checkers[target](value)
+    except FieldValueError as error:
+        cell["value"] = value
+        cell["error"] = error.message
+    return cell
 
 
-class _Rollback(Exception):
+def require_create(context: RequestContext, object_name: str) -> None:
+    if not context.principal.permission(object_name).can("create"):
+        raise PermissionDenied(f"your roles do not allow creating {object_name} records")
+
+
+def require_some_create(kindred: Any, context: RequestContext) -> None:
+    with kindred.database.read() as session:
+        names = list(kindred.records.registry(session).objects)
+    if not any(context.principal.permission(n).can("create") for n in names):
+        raise PermissionDenied("your roles do not allow creating records of any object")
+
+
+class Rollback(Exception):
+    """Carries an import's report out of a transaction that must not commit."""
+
     def __init__(self, report: ImportReport) -> None:
         super().__init__("rollback")
         self.report = report
-
-
-def jobs_of(kindred: Any) -> ImportJobs:
-    """The process's import jobs (kept with the services)."""
-    jobs = kindred.extras.get("import_jobs")
-    if jobs is None:
-        jobs = kindred.extras.setdefault("import_jobs", ImportJobs(kindred))
-    assert isinstance(jobs, ImportJobs)
-    return jobs
