@@ -1,7 +1,8 @@
-import { useEffect, useId, useRef, type KeyboardEvent } from "react";
+import { useRef } from "react";
 import { useTranslation } from "react-i18next";
+import { AlertDialog } from "../../components/AlertDialog";
 
-/** "Merge these records?" — a modal alert dialog; focus starts on Cancel, Escape cancels. */
+/** "Merge these records?" — focus starts on Cancel, Escape cancels. */
 export function ConfirmMergeDialog({
   survivor,
   duplicate,
@@ -14,57 +15,20 @@ export function ConfirmMergeDialog({
   onCancel: () => void;
 }) {
   const { t } = useTranslation();
-  const titleId = useId();
-  const bodyId = useId();
-  const dialog = useRef<HTMLDivElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
-
-  useEffect(() => {
-    cancel.current?.focus();
-  }, []);
-
-  function onKeyDown(event: KeyboardEvent<HTMLDivElement>) {
-    if (event.key === "Escape") {
-      event.preventDefault();
-      onCancel();
-      return;
-    }
-    if (event.key !== "Tab" || !dialog.current) return;
-    const buttons = Array.from(dialog.current.querySelectorAll<HTMLButtonElement>("button"));
-    const first = buttons[0];
-    const last = buttons[buttons.length - 1];
-    if (!first || !last) return;
-    if (event.shiftKey && document.activeElement === first) {
-      event.preventDefault();
-      last.focus();
-    } else if (!event.shiftKey && document.activeElement === last) {
-      event.preventDefault();
-      first.focus();
-    }
-  }
-
   return (
-    <div className="dialog-backdrop">
-      <div
-        ref={dialog}
-        className="dialog"
-        role="alertdialog"
-        aria-modal="true"
-        aria-labelledby={titleId}
-        aria-describedby={bodyId}
-        onKeyDown={onKeyDown}
-      >
-        <h2 id={titleId}>{t("graph.merge.confirmTitle")}</h2>
-        <p id={bodyId}>{t("graph.merge.confirmBody", { survivor, duplicate })}</p>
-        <div className="dialog-actions">
-          <button type="button" className="button button-primary" onClick={onConfirm}>
-            {t("graph.merge.confirm")}
-          </button>
-          <button ref={cancel} type="button" className="button button-quiet" onClick={onCancel}>
-            {t("graph.merge.cancel")}
-          </button>
-        </div>
-      </div>
-    </div>
+    <AlertDialog
+      title={t("graph.merge.confirmTitle")}
+      message={t("graph.merge.confirmBody", { survivor, duplicate })}
+      initialFocus={cancel}
+      onEscape={onCancel}
+    >
+      <button type="button" className="button button-primary" onClick={onConfirm}>
+        {t("graph.merge.confirm")}
+      </button>
+      <button ref={cancel} type="button" className="button button-quiet" onClick={onCancel}>
+        {t("graph.merge.cancel")}
+      </button>
+    </AlertDialog>
   );
 }
