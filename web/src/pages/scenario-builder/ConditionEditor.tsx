@@ -20,7 +20,7 @@ import {
 } from "../../scenario-builder/cel";
 import type { DefinitionErrors } from "../../scenario-builder/errors";
 import { shortName, valueKindOf, type FieldSuggestion } from "../../scenario-builder/fields";
-import { CodeEditor, type Marker } from "./CodeEditor";
+import { CodeEditor, type Marker } from "../../components/CodeEditor";
 import { ErrorList } from "./ErrorList";
 import { LabeledSelect } from "./LabeledSelect";
 

@@ -7,7 +7,7 @@ import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
 import { yamlRange, type YamlProblem } from "../../scenario-builder/definition";
 import type { DefinitionErrors } from "../../scenario-builder/errors";
-import { CodeEditor, type Marker } from "./CodeEditor";
+import { CodeEditor, type Marker } from "../../components/CodeEditor";
 
 interface Props {
   text: string;
