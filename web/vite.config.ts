@@ -1,4 +1,8 @@
+import { copyFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import react from "@vitejs/plugin-react";
+import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 
 // The FastAPI server serves dist/index.html at "/" and dist/assets/* at "/assets/*" under a
@@ -21,13 +25,30 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
 ].join("; ");
 
+// Swagger UI for the API explorer at /docs (api/api_docs.py serves dist/api-docs/), copied
+// from swagger-ui-dist so nothing is fetched from a CDN. Keep in step with ASSET_FILES there.
+const SWAGGER_UI_FILES = ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"];
+
+function apiDocs(): Plugin {
+  return {
+    name: "kindred-api-docs",
+    apply: "build",
+    writeBundle(options) {
+      const source = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist"));
+      const target = join(options.dir ?? "dist", "api-docs");
+      mkdirSync(target, { recursive: true });
+      for (const name of SWAGGER_UI_FILES) copyFileSync(join(source, name), join(target, name));
+    },
+  };
+}
+
 const proxy = {
   "/api": { target: api, changeOrigin: false },
   "/healthz": { target: api, changeOrigin: false },
 };
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), apiDocs()],
   base: "/",
   build: {
     outDir: "dist",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,17 +23,21 @@ from kindred.api import (
     graph,
     imports,
     ledger,
+    lookup,
     metadata,
+    notifications,
     records,
     resolution,
     scenarios,
     search,
     sovereignty,
     stream,
+    tags,
     timeline,
     views,
 )
 from kindred.api.access_log import AccessLogMiddleware
+from kindred.api.api_docs import install_api_docs
 from kindred.api.console import default_console_dir, install_console
 from kindred.api.limits import (
     AuthenticateFirstMiddleware,
@@ -47,14 +50,13 @@ from kindred.api.limits import (
 from kindred.api.openapi import install_openapi
 from kindred.api.problems import (
     install_problem_handlers,
+    log_unexpected,
     problem_response,
     unexpected_response,
 )
 from kindred.events.guard import SourceGuard, SourceRateLimited
 from kindred.events.runtime import EventRuntime, freeze_startup_heap, jobs_from_settings
 from kindred.services import Kindred
-
-_errors = logging.getLogger("kindred.api")
 
 
 class RequestContextMiddleware:
@@ -122,29 +124,6 @@ class RequestContextMiddleware:
             await payload_too_large(self.max_bytes, request_id)(scope, receive, send)
 
 
-def log_unexpected(scope: Scope, error: BaseException) -> None:
-    """Log an unexpected error for operators without the data it may carry: the type, the
-    SQL statement if any (never its parameters, never the database's message, which can
-    quote values), the route template, the request id and the stack."""
-    state = scope.get("state") or {}
-    route = getattr(scope.get("route"), "path", None) or "(no route)"
-    kind = f"{type(error).__module__}.{type(error).__qualname__}"
-    cause = getattr(error, "orig", None)
-    if cause is not None:
-        kind += f" ({type(cause).__module__}.{type(cause).__qualname__})"
-    statement = getattr(error, "statement", None)
-    stack = "".join(traceback.format_tb(error.__traceback__))
-    _errors.error(
-        "unexpected %s in %s %s (request %s)%s\n%s",
-        kind,
-        scope.get("method"),
-        route,
-        state.get("request_id"),
-        f"; statement: {statement}" if statement else "",
-        stack.rstrip(),
-    )
-
-
 async def _periodic_checkpoints(services: Kindred) -> None:
     """Sign a ledger checkpoint every ``ledger_checkpoint_seconds`` when the log grew."""
     interval = services.settings.ledger_checkpoint_seconds
@@ -207,6 +186,9 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
             "with a bearer JWT from `POST /api/v1/auth/token` or an `X-API-Key` header."
         ),
         lifespan=lifespan,
+        # /docs is served from this server (api_docs.py); FastAPI's pages load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.kindred = services
     install_problem_handlers(app)
@@ -233,6 +215,7 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(auth.router)
     app.include_router(metadata.router)
     app.include_router(records.router)
+    app.include_router(lookup.router)
     app.include_router(ledger.router)
     app.include_router(ledger.explorer_router)
     app.include_router(auth.users_router)
@@ -255,6 +238,8 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
     app.include_router(imports.router)
     app.include_router(views.router)
     app.include_router(timeline.router)
+    app.include_router(tags.router)
+    app.include_router(notifications.router)
 
     @app.get(
         "/healthz",
@@ -268,6 +253,8 @@ def create_app(kindred: Kindred | None = None, *, bootstrap: bool = True) -> Fas
             session.execute(__import__("sqlalchemy").text("select 1"))
         return {"status": "ok", "database": services.database.dialect}
 
+    console_dir = services.settings.console_dir or default_console_dir()
+    install_api_docs(app, console_dir)
     # Last: the console answers paths no API route took.
-    install_console(app, services.settings.console_dir or default_console_dir())
+    install_console(app, console_dir)
     return app

@@ -7,6 +7,7 @@ code change.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import math
@@ -174,9 +175,16 @@ class Settings(BaseSettings):
     # Finished runs are kept this long (the run history), then deleted by the retention job.
     scenario_run_retention_days: float = Field(default=90, gt=0)
     # Sovereignty: the host (and port) the enterprise's did:web names — where its DID
-    # documents are served (https://<public_host>/.well-known/did.json); the data domains,
-    # each with a did:web of its own; the objects whose records are customers (a DID each).
-    public_host: str = "localhost:8000"
+    # documents are served (https://<public_host>/.well-known/did.json) — and every emailed
+    # link points at (public_url). Unset: the address this process serves (host and port;
+    # loopback and wildcard hosts as "localhost"), so links open on a local server. Set it
+    # to the name customers reach, e.g. crm.example.com behind a TLS proxy.
+    public_host: str = ""
+    # The scheme of emailed links. Unset: http for the address served (uvicorn serves plain
+    # HTTP), https for a public_host that was set.
+    public_scheme: Literal["http", "https"] | None = None
+    # The data domains, each with a did:web of its own; the objects whose records are
+    # customers (a DID each).
     data_domains: list[str] = Field(
         default_factory=lambda: ["crm", "erp", "service", "commerce", "iot", "marketing"]
     )
@@ -220,6 +228,28 @@ class Settings(BaseSettings):
     # Writes of more records than this (imports) are embedded afterwards, in small
     # transactions (SearchService.embed_pending), not while holding the write lock.
     search_embed_inline_max: int = Field(default=100, ge=0)
+
+    @model_validator(mode="after")
+    def _public_host(self) -> Settings:
+        if not self.public_host:
+            self.public_host = served_public_host(self.host, self.port)
+        return self
+
+    @property
+    def public_url(self) -> str:
+        """Where customers reach this deployment (``http://localhost:8000``): the base of
+        every emailed link."""
+        served = self.public_host == served_public_host(self.host, self.port)
+        scheme = self.public_scheme or ("http" if served else "https")
+        return f"{scheme}://{self.public_host}"
+
+    def serving_on(self, host: str, port: int) -> Settings:
+        """These settings for a server on ``host``:``port`` (``--host``/``--port``): a public
+        host that was the address served follows the new one; one that was set stays."""
+        update: dict[str, object] = {"host": host, "port": port}
+        if self.public_host == served_public_host(self.host, self.port):
+            update["public_host"] = served_public_host(host, port)
+        return self.model_copy(update=update)
 
     @model_validator(mode="after")
     def _check_otlp_headers(self) -> Settings:
@@ -294,6 +324,22 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def served_public_host(host: str, port: int) -> str:
+    """The public host of a server listening on ``host``:``port``: loopback and wildcard
+    addresses are "localhost" (the name a browser on this machine uses, a secure context
+    even over http), IPv6 literals are bracketed."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        name = host or "localhost"
+    else:
+        if address.is_loopback or address.is_unspecified:
+            name = "localhost"
+        else:
+            name = f"[{address}]" if address.version == 6 else str(address)
+    return f"{name}:{port}"
 
 
 # An HTTP header name (RFC 9110 token).

@@ -97,8 +97,15 @@ class PreconditionRequired(KindredError):
     title = "Precondition required"
 
 
+def pointer(*tokens: str | int) -> str:
+    """The JSON Pointer (RFC 6901) to ``tokens`` in the request: ``pointer("records", 0,
+    "amount")`` is ``/records/0/amount``; no tokens is ``""``, the whole body."""
+    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
+
+
 def field_error(path: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """One entry of ``ValidationFailed.errors``."""
+    """One entry of ``ValidationFailed.errors``. ``path`` is a JSON Pointer into the request
+    body (``""`` for the body as a whole); a query parameter is ``/query/<name as sent>``."""
     error = {"path": path, "code": code, "message": message}
     error.update(extra)
     return error

@@ -9,6 +9,7 @@ from kindred.records import models as records_models
 from kindred.records.import_jobs import models as import_jobs_models
 from kindred.records.views import models as saved_views_models
 from kindred.scenarios import models as scenarios_models
+from kindred.sovereignty import lookup_models
 from kindred.sovereignty import models as sovereignty_models
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "events_models",
     "import_jobs_models",
     "ledger_models",
+    "lookup_models",
     "records_models",
     "resolution_models",
     "saved_views_models",

@@ -30,6 +30,7 @@ from kindred.sovereignty.consents import ConsentService
 from kindred.sovereignty.datakeys import DataKeys
 from kindred.sovereignty.erasure import CustomerRights
 from kindred.sovereignty.identities import IdentityService
+from kindred.sovereignty.lookup import StaffLookup
 from kindred.sovereignty.passport import PassportAuth
 from kindred.sovereignty.pdp import PolicyDecisionPoint
 from kindred.sovereignty.provenance import ProvenanceService
@@ -102,6 +103,7 @@ class Kindred:
     graph: GraphService
     search: SearchService
     resolution: ResolutionService
+    lookup: StaffLookup
     agents: AgentService = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -183,8 +185,9 @@ class Kindred:
             data_domains=settings.data_domains,
             customer_objects=settings.customer_objects,
         )
-        # A customer record created is a customer registered: a DID in the same transaction.
-        records.change_hooks.append(identities.on_record_change)
+        # A customer record created is a customer registered: a DID in the same transaction,
+        # issued before the record is written (its `did` field shows it).
+        records.write_hooks.append(identities.on_write)
         passport = PassportAuth(settings.secret_key, identities)
         consents = ConsentService(identities, ledger, records)
         # Every read of a customer-authorized value passes the policy decision point.
@@ -201,6 +204,9 @@ class Kindred:
         # snapshots are sealed like the change history and opened with the same keys.
         resolution = ResolutionService(records, ledger, settings.secret_key, unseal=datakeys.unseal)
         records.change_hooks.append(resolution.on_record_change)
+        # The staff lookup's keyed digests of customers' emails and phones follow writes too.
+        lookup = StaffLookup(settings.secret_key, records, settings.customer_objects)
+        records.change_hooks.append(lookup.on_record_change)
         return cls(
             settings,
             database,
@@ -221,6 +227,7 @@ class Kindred:
             GraphService(records),
             search,
             resolution,
+            lookup,
         )
 
     def bootstrap(self) -> None:
@@ -232,8 +239,11 @@ class Kindred:
         with self.database.write() as session:
             self.metadata.install_standard_objects(session)
             self.auth.install_builtin_roles(session)
-            # Records written around the record service (seed, older data) get their keys.
+            # Records written around the record service (seed, older data) get their keys,
+            # and customers their DIDs.
             self.resolution.reindex(session)
+            self.lookup.reindex(session)
+            self.identities.backfill(session, self.records)
         self.registry_cache.invalidate()
 
     def close(self) -> None:

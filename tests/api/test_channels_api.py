@@ -151,7 +151,7 @@ POS_BODY = orjson.dumps(
 def test_pos_webhook_with_hmac(client: Any, kindred: Any) -> None:
     response = client.post("/api/v1/channels/pos", content=POS_BODY, headers=signed(POS_BODY))
     assert response.status_code == 200, response.text
-    assert response.json()["accepted"] == 2
+    assert response.json()["stored"] == 2
     types = [e.type for e in stored(kindred)]
     assert types == ["pos.transaction.completed", "pos.transaction.refunded"]
 

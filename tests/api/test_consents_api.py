@@ -146,9 +146,9 @@ def test_invalid_grants_are_refused_and_change_nothing(
     assert bad.status_code == 422
     problems = {(e["path"], e["code"]) for e in bad.json()["errors"]}
     assert problems == {
-        ("dimensions/1", "unknown-dimension"),
-        ("dimensions/2", "unknown-dimension"),  # enterprise-owned: nothing to consent to
-        ("purpose", "unknown-purpose"),
+        ("/dimensions/1", "unknown-dimension"),
+        ("/dimensions/2", "unknown-dimension"),  # enterprise-owned: nothing to consent to
+        ("/purpose", "unknown-purpose"),
     }
     backwards = client.post(
         "/api/v1/passport/consents",

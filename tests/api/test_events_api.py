@@ -82,7 +82,7 @@ def test_structured_event_is_stored_once_and_readable(
     first = post(client, world.integration, event)
     assert first.status_code == 200, first.text
     body = first.json()
-    assert body["accepted"] == 1 and body["duplicates"] == 0
+    assert body["stored"] == 1 and body["duplicates"] == 0
     position = body["events"][0]["position"]
 
     again = post(client, world.integration, event)

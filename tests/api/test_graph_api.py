@@ -138,6 +138,6 @@ def test_bad_graph_queries_are_refused_precisely(client: Any, world: World) -> N
         params={"type": "spaceship", "relation": ["contact.account", "contact.last_name"]},
     )
     assert unknown.status_code == 422
-    assert {e["path"] for e in unknown.json()["errors"]} == {"type/0", "relation/1"}
+    assert {e["path"] for e in unknown.json()["errors"]} == {"/query/type/0", "/query/relation/1"}
     missing = client.get("/api/v1/graph/no-such-record/neighbours", headers=admin)
     assert missing.status_code == 404

@@ -138,7 +138,7 @@ def test_invalid_definitions_are_refused_and_nothing_is_saved(
     bare = {key: value for key, value in PLANT.items() if key != "title_field"}
     cases = [
         ({**PLANT, "name": "Bad Name"}, "/name"),
-        ({**PLANT, "title_field": "colour"}, "/"),
+        ({**PLANT, "title_field": "colour"}, ""),  # the definition as a whole
         (
             {**bare, "validation_rules": [], "fields": [{"name": "x", "type": "colour"}]},
             "/fields/0/type",

@@ -12,7 +12,7 @@ from tests.api.test_records_api import BASE, make_account
 
 
 class WithholdEmail:
-    """Withholds ``email`` unless the caller declares the purpose ``support``."""
+    """Withholds ``email`` unless the caller declares the purpose ``service``."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
@@ -21,7 +21,7 @@ class WithholdEmail:
         self, session: Any, context: Any, compiled: Any, presented: list[dict[str, Any]]
     ) -> None:
         self.calls.append((compiled.name, len(presented)))
-        if compiled.name != "contact" or context.purpose == "support":
+        if compiled.name != "contact" or context.purpose == "service":
             return
         for record in presented:
             if "email" in record:
@@ -49,7 +49,7 @@ def test_every_read_path_passes_the_hook(client: Any, world: World, kindred: Any
     single = client.get(f"{BASE}/contact/records/{contact_id}", headers=admin).json()
     assert "email" not in single
     allowed = client.get(
-        f"{BASE}/contact/records/{contact_id}", headers={**admin, "X-Purpose": "support"}
+        f"{BASE}/contact/records/{contact_id}", headers={**admin, "X-Purpose": "service"}
     ).json()
     assert allowed["email"] == "sun@example.com"
     listed = client.get(f"{BASE}/contact/records", headers=admin).json()["data"]

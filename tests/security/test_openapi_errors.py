@@ -123,7 +123,8 @@ def test_the_statuses_follow_from_what_each_operation_takes(document: dict[str, 
             or method in BODY_METHODS
         )
         if needs_staff(operation):
-            assert {401, 403, 429} <= documented, where
+            # 422: an X-Purpose header that names no registered purpose.
+            assert {401, 403, 422, 429} <= documented, where
         if needs_passport(path, operation) or path.startswith(OWN_AUTHENTICATION):
             assert 401 in documented, where
         if takes_input:
@@ -147,8 +148,17 @@ def test_the_statuses_follow_from_what_each_operation_takes(document: dict[str, 
     ]
     for method, path in throttled:
         assert 429 in statuses(document["paths"][path][method]), (method, path)
-    # An operation that takes nothing but credentials cannot be malformed.
-    assert statuses(document["paths"]["/api/v1/auth/me"]["get"]) == {200, 401, 403, 429, 500, 503}
+    # An operation that takes nothing but credentials (and a declared purpose) cannot be
+    # malformed otherwise.
+    assert statuses(document["paths"]["/api/v1/auth/me"]["get"]) == {
+        200,
+        401,
+        403,
+        422,
+        429,
+        500,
+        503,
+    }
     assert statuses(document["paths"]["/healthz"]["get"]) == {200, 500, 503}
     # The scrape token is a credential (401), loopback-only scraping a permission (403).
     assert statuses(document["paths"]["/metrics"]["get"]) == {200, 401, 403, 500, 503}

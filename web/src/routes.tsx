@@ -4,6 +4,8 @@
  * visit starts there (the session is in memory only).
  *
  *   /sign-in                         sign-in
+ *   /passport                        a customer's data passport (emailed sign-in links lead
+ *                                    here; for customers: no staff session needed)
  *   /                                → the first area the user may use
  *   /records/:object?                record list (→ the default object)
  *   /records/:object/new             create form
@@ -67,6 +69,7 @@ export const routes: RouteObject[] = [
     ErrorBoundary: RouteError,
     children: [
       { path: "/sign-in", Component: SignInPage },
+      page("/passport", () => import("./pages/passport/PassportPage")),
       {
         path: "/",
         element: (

@@ -1,14 +1,16 @@
 """Evaluation against golden cases: decision consistency as pass^k, and the deviation rate.
 
 Each golden case is run ``k`` times on each version asked for (runs in mode
-``evaluation``, kept out of the live metrics). A run passes when its status and every
-expected output equal the case's ``expected`` values (``expected`` may name ``_status``,
-e.g. ``waiting`` for a case that must go to a person). For each version, **pass^k** is the
-share of cases whose k runs *all* pass — the consistency measure: an agent that is right
-only most of the time scores low. The **deviation rate** is the share of all runs whose
-compared outcome differs from the case's most common outcome across runs and versions: a
-deterministic agent has 0, and a changed version shows up as deviation. The article's
-target is a deviation rate below 5%.
+``evaluation``, kept out of the live metrics; their tasks, in the same mode, are kept out of
+the live queue). A run that reaches a person records ``waiting`` as its outcome and is then
+closed by the evaluation (status ``cancelled``, its task closed): nobody is asked for real.
+A run passes when its status and every expected output equal the case's ``expected`` values
+(``expected`` may name ``_status``, e.g. ``waiting`` for a case that must go to a person).
+For each version, **pass^k** is the share of cases whose k runs *all* pass — the
+consistency measure: an agent that is right only most of the time scores low. The
+**deviation rate** is the share of all runs whose compared outcome differs from the case's
+most common outcome across runs and versions: a deterministic agent has 0, and a changed
+version shows up as deviation. The article's target is a deviation rate below 5%.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlalchemy as sa
 
+from kindred.agents.cancel import close_evaluation_run
 from kindred.agents.models import Evaluation, HumanTask
 from kindred.errors import ValidationFailed, field_error
 
@@ -100,6 +103,9 @@ async def evaluate(
                     idempotency_key=f"evaluation:{evaluation_id}:{version}:{case['id']}:{attempt}",
                     trigger={"kind": "evaluation", "evaluation": evaluation_id},
                 )
+                if summary["status"] == "waiting":
+                    # Reaching a person is the outcome; nobody is asked for real.
+                    await close_evaluation_run(runtime, summary["id"], evaluation_id)
                 outcome = _outcome(summary, case["expected"])
                 passed = _passes(outcome, case["expected"])
                 runs.append({"run": summary["id"], "passed": passed, "outcome": outcome})

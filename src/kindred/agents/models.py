@@ -50,7 +50,8 @@ class AgentVersion(Base):
 
 
 class AgentRun(Base):
-    """One run of one agent version: running → (waiting) → succeeded | failed."""
+    """One run of one agent version: running → (waiting) → succeeded | failed | cancelled
+    (a sub-run whose parent failed or ended, an evaluation run that reached a person)."""
 
     __tablename__ = "agent_runs"
     __table_args__ = (
@@ -130,7 +131,12 @@ class HumanTask(Base):
     modifiable: Mapped[list[str]] = mapped_column(PortableJSON, nullable=False)
     assignee_user: Mapped[str | None] = mapped_column(String(36))
     assignee_role: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), nullable=False)  # open | decided
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # open | decided | cancelled
+    # live, or evaluation (a golden-case run's task: never in the live queue, closed by the
+    # evaluation that opened it)
+    mode: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="live", server_default="live"
+    )
     outcome: Mapped[str | None] = mapped_column(String(20))  # approved | rejected | modified
     values: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     comment: Mapped[str | None] = mapped_column(Text)

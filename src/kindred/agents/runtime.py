@@ -43,6 +43,7 @@ import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kindred.agents import cancel
 from kindred.agents import trace as traces
 from kindred.agents.definition import CompiledAgent, CompiledStep, input_errors
 from kindred.agents.export import export_pending
@@ -74,7 +75,7 @@ log = logging.getLogger(__name__)
 RUN_NAMESPACE = uuid.UUID("5a7c3f3e-8d7e-4e57-9b8e-6b1f0f4d2a10")
 LEASE_SECONDS = 15.0
 TERMINAL = frozenset({"succeeded", "skipped", "fallback"})
-FINISHED_RUN = frozenset({"succeeded", "failed"})
+FINISHED_RUN = frozenset({"succeeded", "failed", "cancelled"})
 
 
 @dataclass
@@ -430,7 +431,10 @@ class AgentRuntime:
         return self._summary(final)
 
     async def resume_expired(self) -> list[str]:
-        """Resume top-level runs whose lease lapsed (their runtime stopped mid-run)."""
+        """Resume top-level runs whose lease lapsed (their runtime stopped mid-run), after
+        ending what must not go on (:func:`kindred.agents.cancel.recover`: sub-runs whose
+        parent has ended, evaluation runs left waiting)."""
+        await cancel.recover(self)
         now = time.time()
 
         def due() -> list[str]:
@@ -467,6 +471,7 @@ class AgentRuntime:
                 ) from None
         except RunFailed as failure:
             run.status, run.error, run.error_code = "failed", failure.message, failure.code
+            await cancel.end_failed(self, run)
             await self._compensate(run)
         except asyncio.CancelledError:
             # The runtime is stopping: leave the run "running" for resume_expired.
@@ -478,6 +483,7 @@ class AgentRuntime:
                 f"{type(error).__name__}: {error}",
                 "internal",
             )
+            await cancel.end_failed(self, run)
             await self._compensate(run)
         await self._finish(run)
         return run
@@ -1004,6 +1010,7 @@ class AgentRuntime:
             await self._execute(child)
         except RunFailed as failure:
             child.status, child.error, child.error_code = "failed", failure.message, failure.code
+            await cancel.end_failed(self, child)
             await self._compensate(child)
         except asyncio.CancelledError:
             raise
@@ -1089,6 +1096,7 @@ class AgentRuntime:
             "assignee_role": (assignee.role if assignee else None)
             or ("admin" if not assignee else None),
             "status": "open",
+            "mode": run.mode,
             "due_at": now + dt.timedelta(seconds=sla),
             "on_timeout": spec.on_timeout if spec else "escalate",
             "escalate_user": escalate.user if escalate else None,
@@ -1457,6 +1465,8 @@ def task_decision_errors(
         errors.append(
             field_error("/values", "shape", "values are given only with outcome 'modified'")
         )
+    if task.status == "cancelled":
+        raise Conflict(f"task {task.id} was closed without a decision: {task.comment}")
     if task.status != "open":
         raise Conflict(f"task {task.id} was already decided ({task.outcome} by {task.decided_by})")
     return errors

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kindred.ledger.schemas import ProofBundle
 from kindred.scenarios.schemas import optional_keys
 
-RunStatus = Literal["running", "waiting", "succeeded", "failed"]
+RunStatus = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
 StepKind = Literal["rule", "tool", "llm", "human", "agent"]
 
 # -- tools and metrics --------------------------------------------------------------------------
@@ -217,7 +217,8 @@ class AgentStepPublic(BaseModel):
     kind: StepKind
     status: str = Field(
         description="pending, succeeded, failed, skipped, waiting (for a person or a "
-        "sub-agent), fallback (failed, its fallback value used) or compensated"
+        "sub-agent), fallback (failed, its fallback value used), compensated or cancelled "
+        "(its run failed or was cancelled while it waited or ran)"
     )
     attempts: int = Field(ge=0)
     input: Any = Field(description="Free-form: what the step was given")
@@ -254,7 +255,13 @@ class HumanTaskPublic(BaseModel):
     details: dict[str, Any] = Field(description="Free-form: what the person needs to decide")
     modifiable: list[str] = Field(description="The values a `modified` decision may change")
     assignee: Assignee
-    status: Literal["open", "decided"]
+    status: Literal["open", "decided", "cancelled"] = Field(
+        description="cancelled: closed without a decision, because its run was cancelled "
+        "(the reason is in `comment`)"
+    )
+    mode: Literal["live", "evaluation"] = Field(
+        description="evaluation: opened by an evaluation run (never in the live queue)"
+    )
     outcome: Literal["approved", "rejected", "modified"] | None
     values: dict[str, Any] | None = Field(description="The changed values of a modification")
     comment: str | None
@@ -378,8 +385,8 @@ class TaskEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     at: dt.datetime
-    actor: str = Field(description="User id, or system:sla")
-    action: str = Field(description="created, escalated, approved, rejected or modified")
+    actor: str = Field(description="User id, system:sla, or system:runtime (cancelled)")
+    action: str = Field(description="created, escalated, approved, rejected, modified or cancelled")
     detail: dict[str, Any] = Field(description="Free-form")
 
 

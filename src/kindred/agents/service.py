@@ -575,6 +575,7 @@ class AgentService:
             "modifiable": task.modifiable,
             "assignee": {"user": task.assignee_user, "role": task.assignee_role},
             "status": task.status,
+            "mode": task.mode,
             "outcome": task.outcome,
             "values": task.values,
             "comment": task.comment,
@@ -602,8 +603,16 @@ class AgentService:
         status: str | None = "open",
         mine: bool = True,
         limit: int = 50,
+        mode: str = "live",
     ) -> list[dict[str, Any]]:
-        statement = sa.select(HumanTask).order_by(HumanTask.due_at).limit(limit)
+        """The task queue; ``mode`` ``live`` (the default) leaves out the tasks of
+        evaluation runs, ``evaluation`` lists only those."""
+        statement = (
+            sa.select(HumanTask)
+            .where(HumanTask.mode == mode)
+            .order_by(HumanTask.due_at)
+            .limit(limit)
+        )
         if status:
             statement = statement.where(HumanTask.status == status)
         if mine and "admin" not in principal.roles:

@@ -162,7 +162,7 @@ def otlp_spans(
                     _attr("kindred.customer.id", r.get("customer_id") or ""),
                 ],
                 "status": {
-                    "code": 2 if r["status"] == "failed" else 1,
+                    "code": 2 if r["status"] in ("failed", "cancelled") else 1,
                     "message": r.get("error") or "",
                 },
             }

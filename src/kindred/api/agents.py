@@ -4,7 +4,7 @@ Thin: parsing and permission gates here, everything else in ``kindred.agents``."
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -405,10 +405,14 @@ def list_tasks(
     status: str | None = "open",
     mine: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    mode: Annotated[
+        Literal["live", "evaluation"],
+        Query(description="live: the approvals queue; evaluation: tasks of evaluation runs"),
+    ] = "live",
 ) -> Json:
     with kindred.database.read() as session:
         items = kindred.agents.tasks(
-            session, context.principal, status=status or None, mine=mine, limit=limit
+            session, context.principal, status=status or None, mine=mine, limit=limit, mode=mode
         )
     return Json({"items": items})
 

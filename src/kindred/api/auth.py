@@ -21,6 +21,7 @@ from kindred.auth import sessions
 from kindred.auth.automation import object_scopes
 from kindred.auth.models import ApiKey, RoleDefinition
 from kindred.auth.permissions import RolePermissions
+from kindred.auth.roles import offer_roles, remove_role
 from kindred.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -318,7 +319,7 @@ def create_user(payload: UserCreate, context: UserAdminDep, kindred: KindredDep)
             errors=[field_error("/password", "unexpected", "service principals use API keys")],
         )
     with kindred.database.write() as session:
-        _check_roles(session, kindred, context.principal, payload.roles)
+        _check_roles(session, kindred, context, payload.roles)
         user = kindred.auth.create_user(
             session,
             email=payload.email,
@@ -430,11 +431,18 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
         if row is None:
             row = RoleDefinition(name=name, description=payload.description, permissions=data)
             session.add(row)
-            _offer_role(session, kindred, context, name)
         else:
             row.description = payload.description
             row.permissions = data
         session.flush()
+        # Also for a role saved before roles became options (or whose option went missing).
+        offer_roles(
+            session,
+            kindred.metadata,
+            [name],
+            actor_id=context.principal.user_id,
+            request_id=context.request_id,
+        )
         bump_generation(session, AUTH_COUNTER)
         # Permission rules are evidenced like data-model changes.
         kindred.ledger.append(
@@ -447,31 +455,48 @@ def upsert_role(name: str, payload: RoleUpsert, context: UserAdminDep, kindred: 
     return Json(body)
 
 
-def _offer_role(session: Any, kindred: Any, context: Any, name: str) -> None:
-    """A new role becomes an option of the user object's roles field, so users can be given
-    it (a data-model change, on the ledger like any other)."""
-    definition = kindred.records.registry(session).get("user").definition
-    field = definition.field("roles")
-    if field is None or any(option.value == name for option in field.options):
-        return
-    options = [option.model_dump(mode="json") for option in field.options]
-    kindred.metadata.update_field(
-        session,
-        "user",
-        "roles",
-        {"options": [*options, {"value": name, "label": name}]},
-        expected_version=None,
-        actor_id=context.principal.user_id,
-        request_id=context.request_id,
-    )
+@router.delete(
+    "/roles/{name}",
+    status_code=204,
+    summary="Remove a role nobody holds",
+    responses={
+        404: {"description": "No such role"},
+        409: {"description": "A built-in role, or one users still hold (`users`: how many)"},
+    },
+)
+def delete_role(name: str, context: UserAdminDep, kindred: KindredDep) -> Response:
+    """The role can no longer be given (it leaves the user object's roles field); saved
+    views shared with it become private. Refused while any user holds it (409 naming how
+    many): take it from them first, so nobody loses rights as a side effect."""
+    with kindred.database.write() as session:
+        remove_role(
+            session,
+            kindred.metadata,
+            name,
+            actor_id=context.principal.user_id,
+            request_id=context.request_id,
+        )
+        bump_generation(session, AUTH_COUNTER)
+        kindred.ledger.append(
+            session,
+            "role.delete",
+            {"role": name, "request_id": context.request_id},
+            [context.principal.user_id],
+        )
+    return Response(status_code=204)
 
 
-def _check_roles(session: Any, kindred: Any, holder: Any, roles: list[str]) -> None:
-    """Unknown roles are a 422; roles granting more than ``holder`` holds a 403."""
+def _check_roles(session: Any, kindred: Any, context: Any, roles: list[str]) -> None:
+    """Unknown roles are a 422; roles granting more than the caller holds a 403. The roles
+    are share-locked until the user is saved (a role cannot be removed meanwhile), and each
+    is made an option of the roles field if it is not one yet."""
+    holder = context.principal
     known = {
         row.name: row
         for row in session.execute(
-            sa.select(RoleDefinition).where(RoleDefinition.name.in_(roles))
+            sa.select(RoleDefinition)
+            .where(RoleDefinition.name.in_(roles))
+            .with_for_update(read=True)
         ).scalars()
     }
     unknown = [role for role in roles if role not in known]
@@ -483,6 +508,13 @@ def _check_roles(session: Any, kindred: Any, holder: Any, roles: list[str]) -> N
     permissions = [RolePermissions.model_validate(known[role].permissions) for role in roles]
     objects = object_scopes(kindred.records.registry(session).objects)
     check_roles_given(holder, roles, permissions, objects)
+    offer_roles(
+        session,
+        kindred.metadata,
+        roles,
+        actor_id=holder.user_id,
+        request_id=context.request_id,
+    )
 
 
 # -- user administration for the console: list, change access -----------------------------
@@ -548,7 +580,7 @@ def update_user(
     expected = parse_if_match(if_match)
     with kindred.database.write() as session:
         if "roles" in patch:
-            _check_roles(session, kindred, context.principal, patch["roles"])
+            _check_roles(session, kindred, context, patch["roles"])
         record = kindred.records.update(session, context, "user", user_id, patch, if_match=expected)
         (body,) = summaries(session, kindred.auth.throttle, [record])
     return Json(body, headers={"ETag": etag(body["version"])})

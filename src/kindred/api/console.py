@@ -2,7 +2,8 @@
 
 The app is a single page: ``/assets/…`` are Vite's content-hashed files (cached for a year),
 every other non-API path answers ``index.html`` (never cached) so that deep links and
-reloads land in the app. Nothing is fetched from elsewhere: the Content-Security-Policy
+reloads land in the app; ``/passport``, where a customer's emailed sign-in link leads, is
+not even stored. Nothing is fetched from elsewhere: the Content-Security-Policy
 allows this origin only, no inline scripts, no ``eval``. Without a build (a checkout where
 ``scripts/setup`` did not run ``npm ci`` and the build), ``/`` answers a problem saying so.
 """
@@ -71,6 +72,14 @@ def install_console(app: FastAPI, directory: Path) -> None:
     @app.get("/", include_in_schema=False)
     def console_root() -> Response:
         return page()
+
+    @app.get("/passport", include_in_schema=False)
+    def passport_page() -> Response:
+        """The customer's passport page, where emailed sign-in links lead (no staff session
+        needed). Its URL carries the link's token until the page removes it: never stored."""
+        response = page()
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     problem = app.exception_handlers[StarletteHTTPException]
 

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kindred.errors import MalformedRequest, PermissionDenied, Unauthenticated
 from kindred.records.service import RequestContext
 from kindred.services import Kindred
+from kindred.sovereignty.purposes import purpose as registered_purpose
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from /api/v1/auth/token or an API key")
 ETAG = re.compile(r'^(?:W/)?"v(\d+)"$')
@@ -73,6 +74,9 @@ async def get_context(
             principal = kindred.auth.principal_from_token(session, token or "")
     # Who called, for the access log (kindred.api.access_log): the id only.
     request.scope.setdefault("state", {})["principal_id"] = principal.user_id
+    x_purpose = (x_purpose or "").strip() or None  # a blank header declares no purpose
+    if x_purpose is not None:  # an unknown purpose is refused (422), never read under
+        registered_purpose(x_purpose, "/header/x-purpose")
     return RequestContext(
         principal=principal,
         request_id=request_id(request),

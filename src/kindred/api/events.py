@@ -91,9 +91,11 @@ OperatorDep = Annotated[RequestContext, _require(PUBLISHERS, "managing dead lett
 
 
 def report_body(report: IngestReport) -> dict[str, Any]:
+    """New events and duplicates counted apart: a repeat is acknowledged, never stored."""
+    duplicates = sum(1 for a in report.accepted if a["duplicate"])
     return {
-        "accepted": len(report.accepted),
-        "duplicates": sum(1 for a in report.accepted if a["duplicate"]),
+        "stored": len(report.accepted) - duplicates,
+        "duplicates": duplicates,
         "events": report.accepted,
     }
 
@@ -491,7 +493,8 @@ async def replay_dead_letter(letter_id: str, kindred: KindredDep, context: Opera
     report = await kindred.events.replay_dead_letter(
         letter_id, actor_id=context.principal.user_id, translate=translate_dead_letter
     )
-    return Json({"dead_letter": letter_id, "status": "replayed", **report_body(report)})
+    body = report_body(report)
+    return Json({"dead_letter": letter_id, "status": "replayed", **body})
 
 
 class DiscardRequest(BaseModel):

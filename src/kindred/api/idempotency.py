@@ -32,7 +32,7 @@ def fingerprint(method: str, path: str, body: Any) -> str:
         errors = list(_unstorable(body, ""))
         raise ValidationFailed(
             "the body holds values that cannot be stored",
-            errors=errors or [field_error("/", "unstorable", "the body cannot be stored as JSON")],
+            errors=errors or [field_error("", "unstorable", "the body cannot be stored as JSON")],
         ) from None
     return hashlib.sha256(raw).hexdigest()
 
@@ -93,7 +93,7 @@ def run_idempotent(
                         "this Idempotency-Key was already used for a different request",
                         errors=[
                             field_error(
-                                "/headers/Idempotency-Key",
+                                "/header/Idempotency-Key",
                                 "key_reused",
                                 "use a new key for a new request",
                             )

@@ -75,6 +75,16 @@ class ImportRowError(BaseModel):
     message: str
 
 
+class ImportTranslation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(description="The CSV column")
+    field: str = Field(description="The field it feeds")
+    value: str = Field(description="The value in the file, e.g. HubSpot's 'Evangelist'")
+    to: str | None = Field(description="The value imported; null: left empty (no counterpart)")
+    rows: int = Field(description="Rows with this value")
+
+
 class ImportReportPublic(BaseModel):
     """What an import (or a dry run) did, row by row."""
 
@@ -88,7 +98,10 @@ class ImportReportPublic(BaseModel):
     dry_run: bool
     committed: bool = Field(description="Whether anything was written")
     mapping: dict[str, str] = Field(description="CSV column → field, as applied")
-    ignored_columns: list[str]
+    ignored_columns: list[str] = Field(description="Columns no field takes: not imported")
+    translated: list[ImportTranslation] = Field(
+        description="Source values the preset turned into another choice (or left empty)"
+    )
     errors: list[ImportRowError]
     error_rows: int = Field(description="How many rows have at least one error")
     record_ids: list[str] = Field(description="The first 100 records written")

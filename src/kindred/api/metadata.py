@@ -8,7 +8,9 @@ from fastapi import APIRouter, Body, Header, Response
 
 from kindred.api.deps import AdminDep, ContextDep, KindredDep, etag, parse_if_match
 from kindred.api.responses import Json
+from kindred.auth.roles import check_roles_options
 from kindred.records.fields import ObjectDefinition
+from kindred.records.metadata import Registry
 from kindred.records.schemas import (
     ObjectDefinitionHistory,
     ObjectDefinitionList,
@@ -173,6 +175,7 @@ def update_field(
     if_match: IfMatchHeader = None,
 ) -> Json:
     with kindred.database.write() as session:
+        before = _options(kindred.metadata.registry(session), name, field_name)
         definition = kindred.metadata.update_field(
             session,
             name,
@@ -182,7 +185,19 @@ def update_field(
             actor_id=context.principal.user_id,
             request_id=context.request_id,
         )
+        if (name, field_name) == ("user", "roles"):
+            # The roles users can be given are the roles there are (PUT/DELETE /roles).
+            check_roles_options(session, before, _options_of(definition, field_name))
     return Json(_present(definition), headers={"ETag": etag(definition.version)})
+
+
+def _options(registry: Registry, name: str, field_name: str) -> list[str]:
+    return _options_of(registry.get(name).definition, field_name) if name in registry else []
+
+
+def _options_of(definition: ObjectDefinition, field_name: str) -> list[str]:
+    field = definition.field(field_name)
+    return [option.value for option in field.options] if field is not None else []
 
 
 @router.delete(

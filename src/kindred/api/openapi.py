@@ -7,24 +7,39 @@ follows mostly from its route: a staff principal dependency means 401, 403 and 4
 throttling), a passport session 401, any input (path, query, body) 400, 404 and 422, an
 ``If-Match`` header 412 and 428, a write by a principal 409, a body-carrying method 413, and
 every operation 500 and 503. What a route's signature does not show (sign-in refusals and
-throttling, channel signatures) is in the small tables below. The document is built once, on
-first use, and served as ``/openapi.json``.
+throttling, channel signatures) is in the small tables below.
+
+Record bodies are typed per object (``openapi_records.py``), so the document depends on the
+data model. ``app.openapi()`` — what ``kindred openapi`` prints and the console's client is
+generated from — is the shipped model's (the standard objects), built once. ``/openapi.json``
+answers it to anonymous callers; a signed-in caller gets this deployment's model as they may
+use it (the objects they may read, the fields they may write, custom ones included), rebuilt
+when the metadata generation moves (one cached document per generation and view).
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, routing
+import orjson
+from fastapi import FastAPI, Request, routing
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
-from starlette.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
 from kindred.api.deps import get_context
+from kindred.api.openapi_records import ObjectView, add_metadata_schemas, add_record_schemas
 from kindred.api.problems import PROBLEM_JSON, PROBLEM_SCHEMA
 from kindred.api.sovereignty import passport_session
+from kindred.auth.permissions import Principal
+from kindred.records.metadata import Registry
+from kindred.records.standard import STANDARD_OBJECTS
 
 PROBLEM_REF = "#/components/schemas/Problem"
 STOCK_422 = "Validation Error"  # the description FastAPI gives the 422 it adds itself
@@ -114,15 +129,97 @@ SUCCESS_MEDIA: dict[tuple[str, str], str] = {
 }
 
 
+SHIPPED_VIEWS = [ObjectView.every_field(definition) for definition in STANDARD_OBJECTS]
+CACHED_VIEWS = 32  # documents kept per process (a generation × a set of permissions each)
+
+
+class Documents:
+    """The app's OpenAPI documents: the shipped one and one per (generation, view)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._base: bytes | None = None
+        self._views: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _fresh_base(self) -> dict[str, Any]:
+        """A private copy of the document without record schemas (built once)."""
+        with self._lock:
+            if self._base is None:
+                document = build_openapi(self.app)
+                add_metadata_schemas(document)
+                self._base = orjson.dumps(document)
+        return dict(orjson.loads(self._base))
+
+    def shipped(self) -> dict[str, Any]:
+        if self.app.openapi_schema is None:
+            document = self._fresh_base()
+            add_record_schemas(document, SHIPPED_VIEWS)
+            self.app.openapi_schema = document
+        return self.app.openapi_schema
+
+    def deployment(self, registry: Registry, principal: Principal) -> dict[str, Any]:
+        """The document of ``registry`` as ``principal`` may use it."""
+        views: list[ObjectView] = []
+        for compiled in registry.objects.values():
+            permission = principal.permission(compiled.name)
+            create, update = permission.can("create"), permission.can("update")
+            if create or update:
+                fields = compiled.definition.fields
+                writable = tuple(f.name for f in fields if permission.can_write_field(f.name))
+                views.append(ObjectView(compiled.definition, writable, create, update))
+        key = (
+            registry.generation,
+            tuple((v.definition.name, v.writable, v.create, v.update) for v in views),
+        )
+        document = self._views.get(key)
+        if document is None:
+            document = self._fresh_base()
+            add_record_schemas(document, views)
+            with self._lock:
+                if len(self._views) >= CACHED_VIEWS:
+                    self._views.pop(next(iter(self._views)))
+                self._views[key] = document
+        return document
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Serve the documented OpenAPI document (built once, when first asked for)."""
+    """``app.openapi()`` answers the shipped document; ``/openapi.json`` serves it to anonymous
+    callers and the deployment's, as they may use it, to signed-in ones."""
+    documents = Documents(app)
+    app.openapi = documents.shipped  # type: ignore[method-assign]
+    url = app.openapi_url or "/openapi.json"
+    # FastAPI's own route serves app.openapi() to everyone: replaced by the one below.
+    app.router.routes[:] = [r for r in app.router.routes if not _serves(r, url)]
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app)
-        return app.openapi_schema
+    @app.get(url, include_in_schema=False)
+    async def openapi_json(request: Request) -> Response:
+        headers = request.headers
+        authorization, api_key = headers.get("authorization"), headers.get("x-api-key")
+        if not authorization and not api_key:
+            return JSONResponse(documents.shipped())
+        services = request.app.state.kindred
+        scheme, _, token = (authorization or "").partition(" ")
+        credentials = (
+            HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+            if scheme.lower() == "bearer" and token.strip()
+            else None
+        )
+        context = await get_context(request, services, credentials, api_key)
 
-    app.openapi = openapi  # type: ignore[method-assign]
+        def build() -> dict[str, Any]:
+            with services.database.read() as session:
+                registry = services.metadata.registry(session)
+            return documents.deployment(registry, context.principal)
+
+        return JSONResponse(
+            await run_in_threadpool(build),
+            headers={"Cache-Control": "private, no-cache", "Vary": "Authorization, X-API-Key"},
+        )
+
+
+def _serves(route: BaseRoute, path: str) -> bool:
+    return getattr(route, "path", None) == path
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -172,6 +269,8 @@ def error_statuses(route: Any, method: str) -> dict[int, str]:
     if staff:
         # API keys are throttled per client address: a spent budget is refused first.
         documented |= {status: MEANINGS[status] for status in (401, 403, 429)}
+        # X-Purpose must name a registered purpose (GET /api/v1/purposes).
+        documented.setdefault(422, MEANINGS[422])
     if customer:
         documented[401] = PASSPORT_401
     if (staff or customer) and method in WRITE_METHODS:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import traceback
 from typing import Any
 
 import orjson
@@ -10,10 +13,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kindred.errors import PROBLEM_BASE, KindredError
+from kindred.errors import PROBLEM_BASE, KindredError, pointer
 
 PROBLEM_JSON = "application/problem+json"
+_errors = logging.getLogger("kindred.api")
 # How long a client should wait before retrying after a 503 (seconds).
 UNAVAILABLE_RETRY_AFTER = 5
 
@@ -73,6 +78,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "records": {
             "type": "integer",
             "description": "409: records an object still has",
+        },
+        "users": {
+            "type": "integer",
+            "description": "409: users who still hold the role to remove",
         },
         "duplicate_values": {
             "type": "array",
@@ -140,13 +149,15 @@ def problem_response(
 
 
 def _pointer(location: tuple[Any, ...]) -> str:
+    """A JSON Pointer into the request: the body's members as they are (``""``: the body
+    as a whole), a query parameter, path parameter or header under ``/query``, ``/path``
+    or ``/header``."""
     parts = list(location)
-    if parts and parts[0] in ("body", "query", "path", "header"):
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         source = parts.pop(0)
-        prefix = "" if source == "body" else f"/{source}"
-    else:
-        prefix = ""
-    return prefix + "".join(f"/{p}" for p in parts) or "/"
+        if source != "body":
+            parts.insert(0, source)
+    return pointer(*parts)
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -167,6 +178,17 @@ def database_unavailable(error: BaseException) -> bool:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as a problem: the handlers below for what routes raise, and the
+    guard around the whole app (``ProblemGuard``) for what they cannot see."""
+    build = app.build_middleware_stack
+
+    def guarded() -> ASGIApp:
+        # Outside every middleware, Starlette's ServerErrorMiddleware included: whatever is
+        # added later is inside the guard too.
+        return ProblemGuard(build())
+
+    app.build_middleware_stack = guarded  # type: ignore[method-assign]
+
     @app.exception_handler(KindredError)
     async def _domain(request: Request, error: KindredError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
@@ -258,3 +280,173 @@ def unexpected_response(request: Request, error: Exception) -> Response:
     if request_id:
         body["request_id"] = request_id
     return problem_response(status, body, headers)
+
+
+def log_unexpected(scope: Scope, error: BaseException) -> None:
+    """Log an unexpected error for operators without the data it may carry: the type, the
+    SQL statement if any (never its parameters, never the database's message, which can
+    quote values), the route template, the request id and the stack."""
+    state = scope.get("state") or {}
+    route = getattr(scope.get("route"), "path", None) or "(no route)"
+    kind = f"{type(error).__module__}.{type(error).__qualname__}"
+    cause = getattr(error, "orig", None)
+    if cause is not None:
+        kind += f" ({type(cause).__module__}.{type(cause).__qualname__})"
+    statement = getattr(error, "statement", None)
+    stack = "".join(traceback.format_tb(error.__traceback__))
+    _errors.error(
+        "unexpected %s in %s %s (request %s)%s\n%s",
+        kind,
+        scope.get("method"),
+        route,
+        state.get("request_id"),
+        f"; statement: {statement}" if statement else "",
+        stack.rstrip(),
+    )
+
+
+# Server errors other than 500 and 503 (unexpected_response's), by status: slug, title.
+_SERVER_ERRORS = {
+    501: ("not-implemented", "Not implemented"),
+    502: ("bad-gateway", "Bad gateway"),
+    504: ("gateway-timeout", "Gateway timeout"),
+}
+
+
+def server_error(status: int, scope: Scope, detail: str) -> tuple[dict[str, Any], int]:
+    """The problem document for a 5xx answered without one (and its status)."""
+    if status == 503:
+        slug, title = "unavailable", "Service unavailable"
+    elif status in _SERVER_ERRORS:
+        slug, title = _SERVER_ERRORS[status]
+    elif status == 500 or not 500 <= status <= 599:
+        status, slug, title = 500, "internal-error", "Internal server error"
+    else:
+        slug, title = "server-error", "Server error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": scope.get("path", ""),
+    }
+    request_id = (scope.get("state") or {}).get("request_id")
+    if request_id:
+        body["request_id"] = str(request_id)
+    return body, status
+
+
+class ProblemGuard:
+    """The outermost layer of the app: every HTTP request gets an answer, and every 5xx
+    answer is a problem document.
+
+    The problem handlers answer what routes raise as ``Exception``; three things get past
+    them, and each used to reach the client as a bare ``500 Internal Server Error`` (Starlette's
+    or uvicorn's text/plain, issue #18):
+
+    - a ``BaseException`` that is not an ``Exception`` (a stray ``CancelledError``, say):
+      answered with a 500 problem, then re-raised, so a cancellation or a shutdown still
+      takes its course;
+    - an app that returns without answering (a mounted ASGI app, a middleware dropping the
+      response): answered with a 500 problem;
+    - a 5xx answer built without the handlers (a route returning a plain-text 500, a mounted
+      app's error page): its body is replaced by the problem for its status (its
+      ``Retry-After`` and ``X-Request-ID`` kept).
+
+    Any ``Exception`` reaching this far (Starlette re-raises what it answered) is logged
+    without its text and not re-raised: the server would log the text, which may hold data.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = replaced = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal started, replaced
+            if replaced:
+                return  # the rest of the replaced answer's body
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers") or [])
+                if message["status"] >= 500 and not _is_problem(headers):
+                    replaced = True
+                    _errors.error(
+                        "a %d answer without a problem document in %s %s (request %s): "
+                        "replaced by one",
+                        message["status"],
+                        scope.get("method"),
+                        getattr(scope.get("route"), "path", None) or "(no route)",
+                        (scope.get("state") or {}).get("request_id"),
+                    )
+                    kept = [(k, v) for k, v in headers if k.lower() in _KEPT_HEADERS]
+                    await _answer(send, message["status"], scope, _UNEXPECTED, kept)
+                    return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded)
+        except Exception as error:
+            log_unexpected(scope, error)
+            if not started:
+                with contextlib.suppress(Exception):  # the client may be gone
+                    await _answer(send, 500, scope, _UNEXPECTED)
+            return
+        except BaseException as error:
+            if not started:
+                log_unexpected(scope, error)
+                with contextlib.suppress(Exception):  # whatever happens, ``error`` goes on
+                    await _answer(send, 500, scope, _UNEXPECTED)
+            raise
+        if not started:
+            _errors.error(
+                "%s %s (request %s) ended without an answer",
+                scope.get("method"),
+                getattr(scope.get("route"), "path", None) or "(no route)",
+                (scope.get("state") or {}).get("request_id"),
+            )
+            await _answer(
+                send, 500, scope, "the request ended without an answer; it has been logged"
+            )
+
+
+_KEPT_HEADERS = (b"retry-after", b"x-request-id")
+_UNEXPECTED = "an unexpected error occurred; it has been logged"
+
+
+def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.split(b";")[0].strip() == PROBLEM_JSON.encode()
+        for name, value in headers
+    )
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    scope: Scope,
+    detail: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body, status = server_error(status, scope, detail)
+    payload = orjson.dumps(body)
+    kept = list(headers or [])
+    request_id = body.get("request_id")
+    if request_id and not any(name.lower() == b"x-request-id" for name, _ in kept):
+        kept.append((b"x-request-id", request_id.encode("latin-1")))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(payload)).encode()),
+                *kept,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -51,7 +51,8 @@ ETAG_HEADER = {
         "eq, ne, lt, lte, gt, gte, in, nin (comma-separated), contains, starts_with, is_null, "
         "has (list fields); `where=<CEL>` (e.g. `record.amount > 1000 && "
         "record.stage == 'proposal'`); `sort=-amount,name`; `fields=name,tier`; "
-        "`include=account`; `limit` and `cursor`."
+        "`include=account` (with `fields`, the included relations' ids are kept, so each "
+        "included record can be matched); `limit` and `cursor`."
     ),
     response_model=None,
     responses={200: {"model": RecordPage, "description": "A page of records"}},
@@ -197,6 +198,12 @@ async def get_record(
 @router.patch(
     "/{record_id}",
     summary="Update fields of a record (null clears a field)",
+    description=(
+        "Only the fields sent change. Read-only members (`version`, `created_at`, "
+        "`updated_at`, `created_by`, `updated_by`, `object`, `meta`, another `id`) are "
+        "refused with a 422 naming each, and nothing is saved; state the version you edited "
+        'with `If-Match: "v3"`.'
+    ),
     response_model=None,
     responses={
         200: {"model": RecordPublic, "description": "The record as saved", "headers": ETAG_HEADER}
@@ -235,6 +242,13 @@ def delete_record(
 @router.get(
     "/{record_id}/history",
     summary="Change log of a record (newest first)",
+    description=(
+        "Also after the record is deleted: the deletion is the newest entry (who, when, the "
+        "values it had). A deleted record's history is shown to whoever would have seen the "
+        "record when it was deleted (readers of every record of the object, e.g. admins and "
+        "compliance; its owner; its territory's readers); to anyone else it is a 404, like "
+        "a record that never was. Fields you may not read are left out of every entry."
+    ),
     response_model=None,
     responses={200: {"model": RecordHistory, "description": "The record's changes you may see"}},
 )

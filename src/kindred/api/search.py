@@ -14,6 +14,7 @@ from kindred.api.responses import Json
 from kindred.errors import ValidationFailed, field_error
 from kindred.graph.schemas import ReindexResult, SearchResults
 from kindred.graph.search import MAX_LIMIT
+from kindred.sovereignty.purposes import purpose as registered_purpose
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
@@ -53,6 +54,7 @@ def search(
     ] = None,
 ) -> Json:
     if purpose is not None:
+        registered_purpose(purpose, "/query/purpose")  # an unknown one is refused (422)
         if context.purpose is not None and context.purpose != purpose:
             raise ValidationFailed(
                 "two different purposes declared",

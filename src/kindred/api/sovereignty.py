@@ -21,7 +21,7 @@ from kindred.errors import (
     ValidationFailed,
     field_error,
 )
-from kindred.scenarios.messaging import SmtpSettings, send_email
+from kindred.scenarios.messaging import SmtpSettings
 from kindred.scenarios.windows import parse_duration
 from kindred.services import Kindred
 from kindred.sovereignty.credentials import Grantee
@@ -175,7 +175,7 @@ def open_session(kindred: KindredDep, body: SessionRequest, request: Request) ->
             raise ValidationFailed(
                 "send either a magic link or a DID with a signed challenge, not both",
                 errors=[
-                    field_error("magic_link", "exclusive", "alone, or did+challenge+signature")
+                    field_error("/magic_link", "exclusive", "alone, or did+challenge+signature")
                 ],
             )
         token = body.magic_link
@@ -188,7 +188,9 @@ def open_session(kindred: KindredDep, body: SessionRequest, request: Request) ->
         if missing:
             raise ValidationFailed(
                 f"missing {', '.join(missing)}",
-                errors=[field_error(n, "required", "needed to sign in by DID") for n in missing],
+                errors=[
+                    field_error(f"/{n}", "required", "needed to sign in by DID") for n in missing
+                ],
             )
         did, nonce, signature = str(body.did), str(body.challenge), str(body.signature)
         did_key = _did_key(kindred, did)
@@ -226,8 +228,10 @@ def open_session(kindred: KindredDep, body: SessionRequest, request: Request) ->
     },
 )
 async def magic_link(kindred: KindredDep, body: MagicLinkRequest, request: Request) -> Json:
-    """Always 202 with the same body: whether the address is known is not revealed. Limited
-    per email address (known or not, alike) and per client address: 429 with Retry-After."""
+    """Always 202 with the same body, before any mail is sent: whether the address is known
+    is not revealed, nor whether the mail server is up (the link is delivered, and retried,
+    in the background). Limited per email address (known or not, alike) and per client
+    address: 429 with Retry-After."""
     throttle, address = kindred.auth.throttle, client_address(request)
     throttle.check_address("passport", address)
 
@@ -243,17 +247,9 @@ async def magic_link(kindred: KindredDep, body: MagicLinkRequest, request: Reque
 
     found = await asyncio.to_thread(issue)
     if found is not None:
-        token, address = found
-        link = f"https://{kindred.settings.public_host}/passport?token={token}"
-        await send_email(
-            SmtpSettings.from_settings(kindred.settings),
-            to=[address],
-            subject="Your Kindred data passport sign-in link",
-            text=(
-                "Open this link within 15 minutes to see and manage the data held about you:\n"
-                f"{link}\n\nIf you did not ask for it, ignore this message."
-            ),
-        )
+        token, to = found
+        smtp = SmtpSettings.from_settings(kindred.settings)
+        kindred.passport.mail_link(smtp, kindred.settings.public_url, token, to)
     return Json({"status": "if the address belongs to a customer, a link is on its way"}, 202)
 
 
@@ -394,7 +390,7 @@ def _terms(body: ConsentBody) -> dict[str, Any]:
     if (body.valid_until is None) == (body.valid_for is None):
         raise ValidationFailed(
             "give either valid_until or valid_for",
-            errors=[field_error("valid_until", "required", "one of valid_until, valid_for")],
+            errors=[field_error("/valid_until", "required", "one of valid_until, valid_for")],
         )
     start = _aware(body.valid_from) if body.valid_from is not None else None
     if body.valid_until is not None:
@@ -404,7 +400,7 @@ def _terms(body: ConsentBody) -> dict[str, Any]:
             seconds = parse_duration(str(body.valid_for))
         except ValueError as error:
             raise ValidationFailed(
-                str(error), errors=[field_error("valid_for", "invalid", str(error))]
+                str(error), errors=[field_error("/valid_for", "invalid", str(error))]
             ) from None
         end = (start or datetime.now(UTC)) + timedelta(seconds=seconds)
     return {
@@ -625,7 +621,7 @@ def ask(kindred: KindredDep, context: ContextDep, body: RequestBody) -> Json:
         seconds = parse_duration(body.valid_for)
     except ValueError as error:
         raise ValidationFailed(
-            str(error), errors=[field_error("valid_for", "invalid", str(error))]
+            str(error), errors=[field_error("/valid_for", "invalid", str(error))]
         ) from None
     with kindred.database.write() as session:
         row = kindred.consents.ask(
@@ -711,7 +707,7 @@ def erase_me(kindred: KindredDep, owner: PassportDep, body: EraseBody) -> Json:
     if body.confirm != "erase everything about me":
         raise ValidationFailed(
             "confirm with the words 'erase everything about me'",
-            errors=[field_error("confirm", "confirmation", "erase everything about me")],
+            errors=[field_error("/confirm", "confirmation", "erase everything about me")],
         )
     kindred.pdp.log.flush()  # decisions already made are erased too, not written after
     with kindred.database.write() as session:
@@ -741,7 +737,7 @@ def erase_subject(kindred: KindredDep, context: OfficerDep, did: str, body: Eras
     if body.confirm != "erase this customer":
         raise ValidationFailed(
             "confirm with the words 'erase this customer'",
-            errors=[field_error("confirm", "confirmation", "erase this customer")],
+            errors=[field_error("/confirm", "confirmation", "erase this customer")],
         )
     kindred.pdp.log.flush()
     with kindred.database.write() as session:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from kindred import __version__
 from kindred.errors import KindredError
@@ -40,9 +41,18 @@ def report_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except KindredError as error:
-            error_console.print(f"[bold red]error:[/] {error.detail}")
+            # Whole lines (the terminal wraps them; a path or value stays copyable), and the
+            # text as it is: a message may hold brackets that are no markup.
+            error_console.print(
+                Text.assemble(("error:", "bold red"), " ", error.detail), soft_wrap=True
+            )
             for item in error.errors[:50]:
-                error_console.print(f"  {item.get('path', '')}: {item.get('message', '')}")
+                error_console.print(
+                    f"  {item.get('path', '')}: {item.get('message', '')}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             if len(error.errors) > 50:
                 error_console.print(f"  … and {len(error.errors) - 50} more")
             raise typer.Exit(2 if error.status in (400, 422) else 1) from None
@@ -69,17 +79,19 @@ def root(
         help="Database URL (default: sqlite:///var/kindred.db).",
     ),
 ) -> None:
+    if database_url:
+        os.environ["KINDRED_DATABASE_URL"] = database_url
+    # Help and completion need no settings: shown even when those are bad, and without
+    # importing pydantic and the settings (fast). (The group's callback runs before the
+    # subcommand's arguments are parsed: hence the argv.)
+    if context.resilient_parsing or "--help" in sys.argv[1:]:
+        return
     from pydantic import ValidationError
 
     from kindred.config import get_settings
 
     if database_url:
-        os.environ["KINDRED_DATABASE_URL"] = database_url
         get_settings.cache_clear()
-    # Help and completion need no settings: shown even when those are bad. (The group's
-    # callback runs before the subcommand's arguments are parsed: hence the argv.)
-    if context.resilient_parsing or "--help" in sys.argv[1:]:
-        return
     try:  # bad settings: one line each naming the variable, not a traceback
         get_settings()
     except ValidationError as error:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import orjson
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from kindred.cli import console, error_console, report_errors
 from kindred.errors import ValidationFailed
@@ -253,8 +254,13 @@ def dead_list(
     type: str = typer.Option(None, "--type"),
     channel: str = typer.Option(None),
     limit: int = typer.Option(50, min=1, max=1000),
+    wide: bool = typer.Option(
+        False, "--wide", help="A table with every field in full (wider than the terminal)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines, every field (for scripts)."),
 ) -> None:
-    """Dead letters, newest first."""
+    """Dead letters, newest first: two lines each, cut to the terminal's width (--wide: a
+    table in full; --json: JSON Lines; `show ID` prints one with its payload)."""
     from kindred.cli.commands import _services
 
     if status not in ("open", "replayed", "discarded", "any"):
@@ -267,10 +273,53 @@ def dead_list(
             channel=channel,
             limit=limit,
         )
+    if as_json:
+        for letter in letters:
+            typer.echo(json.dumps(_dead_letter_json(letter), ensure_ascii=False))
+        return
+    if wide:
+        _dead_letter_table(letters)
+        return
+    console.print(
+        f"{len(letters)} dead letter(s), newest first (--wide: every field; show ID: one in full)",
+        markup=False,
+        highlight=False,
+    )
+    for letter in letters:
+        received = letter.received_at.strftime("%Y-%m-%d %H:%M")
+        line = Text(f"{letter.id}  {received}  {letter.status}  ", no_wrap=True)
+        line.append(letter.reason, style="bold")
+        # One line each, cut with an ellipsis at the terminal's width (CJK text included).
+        console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
+        about = f"  {letter.event_type or '(no type)'} via {letter.channel}: "
+        detail = " ".join(letter.detail.split())
+        console.print(
+            Text(about + detail), no_wrap=True, overflow="ellipsis", crop=True, highlight=False
+        )
+
+
+def _dead_letter_json(letter: Any) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "received_at": letter.received_at.isoformat(),
+        "status": letter.status,
+        "channel": letter.channel,
+        "reason": letter.reason,
+        "event_type": letter.event_type,
+        "event_id": letter.event_id,
+        "event_source": letter.event_source,
+        "detail": letter.detail,
+        "errors": letter.errors,
+    }
+
+
+def _dead_letter_table(letters: list[Any]) -> None:
+    """Every field in full, at the table's natural width (pipe it to `less -S`)."""
+    from rich.console import Console
+
     table = Table(title=f"{len(letters)} dead letter(s)")
-    table.add_column("id", no_wrap=True)
-    for column in ("received", "channel", "reason", "type", "status", "detail"):
-        table.add_column(column)
+    for column in ("id", "received", "channel", "reason", "type", "status", "detail"):
+        table.add_column(column, no_wrap=True)
     for letter in letters:
         table.add_row(
             letter.id,
@@ -279,9 +328,12 @@ def dead_list(
             letter.reason,
             letter.event_type or "",
             letter.status,
-            letter.detail[:120],
+            " ".join(letter.detail.split()),
         )
-    console.print(table)
+    wide = Console(width=100_000, highlight=False, force_terminal=console.is_terminal)
+    with wide.capture() as captured:
+        wide.print(table)
+    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 @dead_app.command("show")

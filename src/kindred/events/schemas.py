@@ -39,9 +39,14 @@ class IngestedEvent(BaseModel):
 class IngestResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    accepted: int = Field(ge=0, description="How many events are stored (duplicates included)")
-    duplicates: int = Field(ge=0, description="How many of them were stored before")
-    events: list[IngestedEvent] = Field(description="Each accepted event, in request order")
+    stored: int = Field(ge=0, description="How many events of the request are new: stored now")
+    duplicates: int = Field(
+        ge=0,
+        description="How many were stored before (same source+id): acknowledged, not stored again",
+    )
+    events: list[IngestedEvent] = Field(
+        description="Each event of the request, new or duplicate, in request order"
+    )
 
 
 # -- the log ------------------------------------------------------------------------------------

@@ -8,9 +8,13 @@ Three parts, top to bottom:
    forms: *canonical* (NFKC — full-width to half-width —, case folded, punctuation, legal forms
    such as 有限公司/股份/Co., Ltd. and leading administrative suffixes 省/市/自治区 removed),
    *core* (the canonical name without a leading place name equal to the record's own city
-   or province), and *latin* (Chinese segmented with jieba, common organization words
-   translated from a small glossary, the rest romanized with pypinyin), so "上海市第一人民医院",
-   "上海第一人民医院" and "Shanghai First People's Hospital" meet.
+   or province), and *latin* (``resolution_text``: common organization words translated
+   from a glossary, the rest segmented with jieba and romanized tone-less with pypinyin;
+   English synonyms and generic words written in pinyin mapped to the glossary's English),
+   so "上海市第一人民医院", "上海第一人民医院" and "Shanghai First People's Hospital" meet,
+   and "Beijing Anhe Hospital" / "Beijing An He Yiyuan" meet "北京安和医院". Across scripts
+   the names' words are compared syllables aligned, and no higher than their proper names
+   (the words that are not generic) agree: "Beijing Anhe Hospital" is not "北京协和医院".
 2. **Blocking and scoring.** Every account and contact has blocking keys (tax id, external
    ids, phone, web/email domain, name forms with city or account) in ``identity_keys``,
    kept in step by a records change hook; a query looks up its own keys and scores only
@@ -64,6 +68,14 @@ from kindred.errors import (
     field_error,
 )
 from kindred.graph.resolution_models import IdentityKey, IdentityMerge
+from kindred.graph.resolution_text import (
+    ENGLISH_SYNONYMS,
+    GLOSSARY,
+    PINYIN_LEGAL_FORMS,
+    pinyin_glossary,
+    romanize,
+    transliterate,
+)
 from kindred.ids import new_id
 from kindred.ledger.service import LedgerService
 from kindred.records.fields import FieldType, FieldValueError, format_datetime
@@ -147,68 +159,6 @@ ENGLISH_ORDINALS = {
         "twentieth".split()
     )
 }
-# Common words of organization names, Chinese → English, longest first when scanning. The
-# English words are "generic": they say what kind of organization, not which one.
-GLOSSARY: dict[str, str] = {
-    "中西医结合医院": "integrated traditional chinese western medicine hospital",
-    "妇幼保健院": "maternal child health hospital",
-    "精神卫生中心": "mental health center",
-    "卫生服务中心": "health service center",
-    "疾病预防控制中心": "disease control prevention center",
-    "中医医院": "traditional chinese medicine hospital",
-    "中医院": "traditional chinese medicine hospital",
-    "妇产科医院": "obstetrics gynecology hospital",
-    "儿童医院": "children hospital",
-    "口腔医院": "stomatological hospital",
-    "肿瘤医院": "cancer hospital",
-    "胸科医院": "chest hospital",
-    "眼科医院": "eye hospital",
-    "医科大学": "medical university",
-    "中医药大学": "university traditional chinese medicine",
-    "医学院": "medical college",
-    "医学中心": "medical center",
-    "医疗器械": "medical device",
-    "新能源": "new energy",
-    "人民": "people",
-    "医院": "hospital",
-    "中医": "traditional chinese medicine",
-    "中心": "center",
-    "大学": "university",
-    "学院": "college",
-    "附属": "affiliated",
-    "卫生": "health",
-    "保健": "health care",
-    "社区": "community",
-    "诊所": "clinic",
-    "门诊部": "outpatient",
-    "门诊": "outpatient",
-    "集团": "group",
-    "科技": "technology",
-    "技术": "technology",
-    "医疗": "medical",
-    "医药": "pharmaceutical",
-    "药业": "pharmaceutical",
-    "制药": "pharmaceutical",
-    "生物": "biological",
-    "电子": "electronics",
-    "信息": "information",
-    "网络": "network",
-    "软件": "software",
-    "贸易": "trading",
-    "实业": "industrial",
-    "工业": "industrial",
-    "能源": "energy",
-    "光伏": "photovoltaic",
-    "电力": "power",
-    "国际": "international",
-    "中国": "china",
-    "研究院": "research institute",
-    "研究所": "research institute",
-    "分院": "branch",
-    "分公司": "branch",
-    "总院": "main",
-}
-GLOSSARY_LONGEST = max(len(word) for word in GLOSSARY)
 GENERIC_WORDS = frozenset(word for words in GLOSSARY.values() for word in words.split()) | {
     "hospital",
     "clinic",
@@ -231,21 +181,6 @@ FREE_MAIL = frozenset(
 # GB 32100-2015 unified social credit code: 18 characters, the last a check character.
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-@functools.cache
-def _pinyin() -> Callable[[str], list[str]]:
-    # Imported on first use: the phrase dictionaries take ~60 MB and ~0.3 s to load.
-    from pypinyin import lazy_pinyin
-
-    return lazy_pinyin
-
-
-@functools.cache
-def _segment() -> Callable[[str], list[str]]:
-    import rjieba
-
-    return rjieba.cut
 
 
 def fold(text: str) -> str:
@@ -299,41 +234,12 @@ def canonical_org(name: str) -> str:
     return strip_admin(text)
 
 
-@functools.lru_cache(maxsize=65_536)
-def _romanize(text: str) -> str:
-    return "".join(_pinyin()(text)).lower()
-
-
 def _translate_cjk(run: str) -> tuple[list[str], list[str]]:
-    """Chinese → English words: glossary words translated (longest first), the stretches
-    between them cut into words by jieba and romanized. Also returns the romanized words
-    of two or more characters: the proper names that tell one organization from another."""
-    words: list[str] = []
-    names: list[str] = []
-    unknown = ""
-
-    def flush() -> None:
-        nonlocal unknown
-        for piece in _segment()(unknown) if unknown else ():
-            words.append(_romanize(piece))
-            if len(piece) > 1:
-                names.append(words[-1])
-        unknown = ""
-
-    position = 0
-    while position < len(run):
-        for size in range(min(GLOSSARY_LONGEST, len(run) - position), 1, -1):
-            piece = run[position : position + size]
-            if piece in GLOSSARY:
-                flush()
-                words += GLOSSARY[piece].split()
-                position += size
-                break
-        else:
-            unknown += run[position]
-            position += 1
-    flush()
-    return words, names
+    """Chinese → English words: glossary words translated, the rest romanized (see
+    ``resolution_text``). Also returns the romanized words of two or more characters: the
+    proper names that tell one organization from another."""
+    words = transliterate(run)
+    return [w.text for w in words], [w.text for w in words if w.name]
 
 
 def _latin_words(text: str) -> list[str]:
@@ -389,7 +295,15 @@ def _latin_segment(text: str, tokens: list[str], names: list[str]) -> None:
 
 
 def _latin_part(text: str, tokens: list[str], names: list[str]) -> None:
-    words = _latin_words(text)
+    words = [ENGLISH_SYNONYMS.get(w, w) for w in _latin_words(text) if w not in PINYIN_LEGAL_FORMS]
+    # Generic words written in pinyin ("Anhe Yiyuan"): translated where the glossary's words
+    # stand in a name, at its end, never its first word (zhongxin is 中心 "center" but also
+    # 中信, a name).
+    pinyin = pinyin_glossary() if any(w not in GENERIC_WORDS for w in words) else {}
+    end = len(words)
+    while end > 1 and words[end - 1] in pinyin:
+        end -= 1
+    words[end:] = [english for word in words[end:] for english in pinyin[word].split()]
     tokens += words
     names += [w for w in words if len(w) >= 4 and w not in GENERIC_WORDS and w[0] != "#"]
 
@@ -401,9 +315,9 @@ def latin_person(name: str) -> tuple[str, ...]:
     tokens: list[str] = []
     for run in CJK_RUN.findall(text):
         surname = run[:2] if run[:2] in COMPOUND_SURNAMES else run[:1]
-        tokens.append(_romanize(surname))
+        tokens.append(romanize(surname))
         if len(run) > len(surname):
-            tokens.append(_romanize(run[len(surname) :]))
+            tokens.append(romanize(run[len(surname) :]))
     tokens += _latin_words(CJK_RUN.sub(" ", text))
     return tuple(tokens)
 
@@ -421,7 +335,7 @@ def _place(value: str) -> str | None:
     if CJK.search(text):
         text = strip_admin(NOT_WORD.sub("", text)) or text
         text = re.sub(r"(?:省|市|自治区|特别行政区)$", "", text) or text
-        return _romanize(text)
+        return romanize(text)
     words = [w for w in _latin_words(text) if w not in LOCALITY_WORDS]
     return "".join(words) or None
 
@@ -635,6 +549,8 @@ def blocking_keys(profile: Profile) -> set[str]:
             keys.add(f"core:{profile.core}|{profile.city}")
         if latin:
             keys.add(f"latin:{latin}")
+            # Syllables written apart ("An He Hospital") meet the word (anhe hospital).
+            keys.add(f"flat:{''.join(t for t in profile.latin if t[0] != '#')}")
             local = " ".join(sorted({t for t in profile.latin if t not in places}))
             for place in places:
                 keys.add(f"latin:{local}|{place}")
@@ -728,11 +644,58 @@ def _name_similarity(a: Profile, b: Profile) -> tuple[float, str]:
             # Same city: "第一人民医院" in Shanghai is "上海第一人民医院".
             scores.append((fuzz.ratio(a.core, b.core) / 100, "characters"))
     elif a.latin and b.latin:
-        words = fuzz.token_sort_ratio(" ".join(a.latin), " ".join(b.latin)) / 100
-        scores.append((words, "words"))
+        scores.append((_word_similarity(a.latin, b.latin), "words"))
+        if a.city and a.city == b.city:
+            # Same city: "Beijing Anhe Hospital" in Beijing is "安和医院".
+            places = {p for p in (a.city, a.province, b.province) if p}
+            local_a = tuple(w for w in a.latin if w not in places)
+            local_b = tuple(w for w in b.latin if w not in places)
+            if local_a and local_b:
+                scores.append((_word_similarity(local_a, local_b), "words"))
         if not a.cjk and not b.cjk and a.name and b.name:
             scores.append((fuzz.ratio(a.name, b.name) / 100, "characters"))
     return max(scores) if scores else (0.0, "characters")
+
+
+def _word_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Names as English/pinyin words, in any order; no more than their proper names are
+    alike (the generic words agreeing, "… hospital", says little when the names differ)."""
+    left, right = _aligned(a, b), _aligned(b, a)
+    words = fuzz.token_sort_ratio(" ".join(left), " ".join(right)) / 100
+    distinct = _distinctive_similarity(left, right)
+    return words if distinct is None else min(words, distinct)
+
+
+def _aligned(words: tuple[str, ...], other: tuple[str, ...]) -> tuple[str, ...]:
+    """``words`` with runs of two to four words joined where the result is a word of
+    ``other``: pinyin written syllable by syllable ("An He") meets the word (anhe)."""
+    targets = set(other) - set(words)
+    if not targets:
+        return words
+    out: list[str] = []
+    position = 0
+    while position < len(words):
+        for size in (4, 3, 2):
+            joined = "".join(words[position : position + size])
+            if position + size <= len(words) and joined in targets:
+                out.append(joined)
+                position += size
+                break
+        else:
+            out.append(words[position])
+            position += 1
+    return tuple(out)
+
+
+def _distinctive_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float | None:
+    """How alike the proper names of two names are (tone-less pinyin, "anhe" vs "xiehe"),
+    once the words they share are set aside; None when one side has nothing left."""
+    proper_a = {w for w in a if w not in GENERIC_WORDS and w[0] != "#"}
+    proper_b = {w for w in b if w not in GENERIC_WORDS and w[0] != "#"}
+    only_a, only_b = proper_a - proper_b, proper_b - proper_a
+    if not only_a or not only_b:
+        return None
+    return fuzz.ratio("".join(sorted(only_a)), "".join(sorted(only_b))) / 100
 
 
 def _organization_features(a: Profile, b: Profile) -> list[Feature]:

@@ -52,6 +52,9 @@ entry_table: sa.Table = SearchEntry.__table__  # type: ignore[assignment]
 SOURCES = ("records",)
 MAX_LIMIT = 100
 TEXT_TYPES = frozenset({FieldType.TEXT, FieldType.LONG_TEXT})
+# Fields that hold identifiers, not words: a customer's DID (issued at creation) is looked up
+# by its own endpoint, never matched as text.
+NOT_WORDS = frozenset({"did"})
 SNIPPET_CHARS = 160
 # Reciprocal-rank fusion constant (Cormack et al. 2009): damps the weight of the top ranks
 # so one list's first place does not drown agreement between both lists.
@@ -63,7 +66,9 @@ def indexed_fields(compiled: CompiledObject) -> list[str]:
     return [
         f.name
         for f in compiled.definition.fields
-        if f.type in TEXT_TYPES and f.sovereignty != SovereigntyClass.CUSTOMER_AUTHORIZED
+        if f.type in TEXT_TYPES
+        and f.sovereignty != SovereigntyClass.CUSTOMER_AUTHORIZED
+        and f.name not in NOT_WORDS
     ]
 
 
@@ -74,6 +79,7 @@ def _indexed_in(definition: dict[str, Any] | None) -> set[str]:
         for f in (definition or {}).get("fields", [])
         if f.get("type") in TEXT_TYPES
         and f.get("sovereignty", "enterprise_owned") != SovereigntyClass.CUSTOMER_AUTHORIZED
+        and f.get("name") not in NOT_WORDS
     }
 
 
@@ -247,7 +253,8 @@ class SearchService:
                 value = row.data.get(name)
                 if not isinstance(value, str) or not value.strip():
                     continue
-                content, extra = analyse(value)
+                # Names (the title) also as English and pinyin: "Anhe Hospital" finds 安和医院.
+                content, extra = analyse(value, latin=name == compiled.definition.title_field)
                 if content or extra:
                     written.append(Entry(row.id, row.object, name, content, extra))
                     values.append(value)

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from kindred.errors import ValidationFailed, field_error
+from kindred.graph.resolution_text import romanize, transliterate
 from kindred.graph.search_models import FTS_TABLE, SearchEntry, SearchVector
 from kindred.records.models import RecordRow
 
@@ -49,6 +50,8 @@ PG_MAX_POSITIONS_PER_LEXEME = 256
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _SPANS = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<word>(?:(?![{_HAN}])[^\W_])+)")
 _ALNUM = re.compile(r"[^\W_]+")
+# 上海市, 广东省 …: a place name is also found without its administrative suffix.
+ADMIN_SUFFIXES = frozenset("市省县区")
 # Quoted phrases: ASCII quotes and the Chinese ones; an unclosed quote runs to the end.
 _QUOTED = re.compile(r'"([^"]*)(?:"|$)|“([^”]*)(?:”|$)|「([^」]*)(?:」|$)')
 
@@ -112,9 +115,11 @@ class Analyzer:
                 self._stemmer = snowballstemmer.stemmer("english")
             return str(self._stemmer.stemWord(piece))
 
-    def tokens(self, text: str, *, inner: bool = False) -> list[Token]:
+    def tokens(self, text: str, *, inner: bool = False, latin: bool = False) -> list[Token]:
         """The tokens of ``text`` in order. ``inner``: also the shorter words inside long
-        Chinese words (for indexing; queries use whole words)."""
+        Chinese words (for indexing; queries use whole words). ``latin`` (with ``inner``):
+        also the Chinese words as English and pinyin (北京安和医院 → beijing, anhe, hospital,
+        yiyuan), so an English query finds a Chinese name."""
         found: list[Token] = []
         for match in _SPANS.finditer(text):
             start = match.start()
@@ -133,16 +138,37 @@ class Analyzer:
             for word, s, e in words:
                 term = unicodedata.normalize("NFKC", word)[:MAX_TOKEN_CHARS]
                 found.append(Token(term, start + s, start + e))
+            if inner and latin:
+                found.extend(self._latin(run, start))
         found.sort(key=lambda t: (t.start, t.inner, t.end))
+        return found
+
+    def _latin(self, run: str, start: int) -> list[Token]:
+        """A Chinese run's English and pinyin words, as inner tokens over their characters:
+        each glossary word also in pinyin (医院: hospital and yiyuan)."""
+        found: list[Token] = []
+        for word in transliterate(run):
+            chinese = run[word.start : word.end]
+            forms = {word.text}
+            if not word.name:  # a glossary word: its English; also as spelled in pinyin
+                forms.add(romanize(chinese))
+            elif len(chinese) > 2 and chinese[-1] in ADMIN_SUFFIXES:
+                forms.add(romanize(chinese[:-1]))  # 上海市: shanghaishi and shanghai
+            for form in sorted(forms):
+                found.extend(
+                    Token(term, start + word.start, start + word.end, inner=True)
+                    for term in self._fold(form)
+                )
         return found
 
 
 ANALYZER = Analyzer()
 
 
-def analyse(text: str) -> tuple[str, str]:
-    """``text`` as stored in the index: (the words in order, the inner words)."""
-    tokens = ANALYZER.tokens(text, inner=True)
+def analyse(text: str, *, latin: bool = False) -> tuple[str, str]:
+    """``text`` as stored in the index: (the words in order, the inner words). ``latin``:
+    Chinese words also as English and pinyin inner words (names: see ``Analyzer.tokens``)."""
+    tokens = ANALYZER.tokens(text, inner=True, latin=latin)
     return (
         " ".join(t.term for t in tokens if not t.inner),
         " ".join(t.term for t in tokens if t.inner),
@@ -170,7 +196,8 @@ class ParsedQuery:
 
     def matches(self, text: str) -> list[tuple[int, int]]:
         """Where the query's terms occur in ``text`` (merged character ranges): highlights."""
-        tokens = ANALYZER.tokens(text, inner=True)
+        latin = any(token.isascii() for term in self.terms for token in term.tokens)
+        tokens = ANALYZER.tokens(text, inner=True, latin=latin)
         words = [t for t in tokens if not t.inner]
         ranges: list[tuple[int, int]] = []
         for term in self.terms:

@@ -70,7 +70,11 @@ class SearchVector(Base):
     """A record's embedding: float32 values, little-endian, L2-normalised."""
 
     __tablename__ = "search_vectors"
-    __table_args__ = (Index("ux_search_vectors_record", "record_id", unique=True),)
+    __table_args__ = (
+        Index("ux_search_vectors_record", "record_id", unique=True),
+        # A re-embedded newest vector must not take its old id back (migration 0017).
+        {"sqlite_autoincrement": True},
+    )
 
     # Grows with every write: processes refresh their in-memory matrix from the last id seen.
     id: Mapped[int] = mapped_column(

@@ -54,7 +54,9 @@ class GraphService:
         errors = []
         for index, name in enumerate(types or ()):
             if name not in registry:
-                errors.append(field_error(f"type/{index}", "unknown-object", f"no object {name!r}"))
+                errors.append(
+                    field_error(f"/query/type/{index}", "unknown-object", f"no object {name!r}")
+                )
         for index, relation in enumerate(relations or ()):
             object_name, _, field_name = relation.partition(".")
             compiled = registry.objects.get(object_name)
@@ -62,7 +64,7 @@ class GraphService:
             if definition is None or definition.target is None:
                 errors.append(
                     field_error(
-                        f"relation/{index}",
+                        f"/query/relation/{index}",
                         "unknown-relation",
                         f"{relation!r} is not a relation field (<object>.<field>)",
                     )
@@ -178,8 +180,8 @@ class GraphService:
             raise ValidationFailed(
                 "the subgraph is too deep or too large",
                 errors=[
-                    field_error("depth", "range", f"1 to {MAX_DEPTH}"),
-                    field_error("max_nodes", "range", f"1 to {MAX_NODES}"),
+                    field_error("/query/depth", "range", f"1 to {MAX_DEPTH}"),
+                    field_error("/query/max_nodes", "range", f"1 to {MAX_NODES}"),
                 ],
             )
         self._check(session, relations, types)
@@ -233,7 +235,7 @@ class GraphService:
         if not 1 <= max_depth <= MAX_DEPTH:
             raise ValidationFailed(
                 "the path search is too deep",
-                errors=[field_error("max_depth", "range", f"1 to {MAX_DEPTH}")],
+                errors=[field_error("/query/max_depth", "range", f"1 to {MAX_DEPTH}")],
             )
         self._check(session, relations, None)
         start = self._root(session, context, source_id)

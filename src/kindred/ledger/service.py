@@ -26,7 +26,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from sqlalchemy.orm import Session
 
 from kindred.db.bulk import BulkInserter
+from kindred.db.engine import WRITE_OPTION
 from kindred.errors import Conflict, NotFound, ValidationFailed, field_error
 from kindred.keywrap import KeyWrapper
 from kindred.ledger.merkle import (
@@ -64,6 +66,7 @@ from kindred.ledger.witness import DirectoryWitness, WitnessCopy, WitnessError
 entries: sa.Table = LedgerEntry.__table__  # type: ignore[assignment]
 payloads: sa.Table = LedgerPayload.__table__  # type: ignore[assignment]
 APPEND_LOCK = 0x4B494E44  # pg_advisory_xact_lock key serializing appends ("KIND")
+KEY_LOCK = 0x4B455953  # … and the creation of the first signing key ("KEYS")
 WITNESS_PENDING = "kindred.ledger.witness_pending"  # session.info: checkpoints to hand over
 logger = logging.getLogger("kindred.ledger")
 
@@ -218,10 +221,24 @@ class LedgerService:
     def _active_key(self, session: Session) -> tuple[LedgerKey, Ed25519PrivateKey]:
         row = session.execute(sa.select(LedgerKey).where(LedgerKey.active)).scalar()
         if row is None:
-            self.rotate_key(session)
-            row = session.execute(sa.select(LedgerKey).where(LedgerKey.active)).scalar_one()
+            row = self._first_key(session)
         raw = self._wrapper().unwrap(bytes(row.private_key), row.key_id.encode())
         return row, Ed25519PrivateKey.from_private_bytes(raw)
+
+    def _first_key(self, session: Session) -> LedgerKey:
+        """The signing key of a log that has none yet, made once and stored: in the caller's
+        write transaction, or — asked from a read, whose work is rolled back — in a write
+        transaction of its own (a key made there would sign bundles nobody can verify)."""
+        if not _writing(session):
+            with _own_write(session) as own:
+                return self._first_key(own)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(KEY_LOCK)))
+        row = session.execute(sa.select(LedgerKey).where(LedgerKey.active)).scalar()
+        if row is None:
+            self.rotate_key(session)
+            row = session.execute(sa.select(LedgerKey).where(LedgerKey.active)).scalar_one()
+        return row
 
     def public_keys(self, session: Session) -> list[str]:
         rows = session.execute(sa.select(LedgerKey).order_by(LedgerKey.created_at)).scalars()
@@ -234,7 +251,11 @@ class LedgerService:
     def checkpoint(self, session: Session) -> LedgerCheckpoint:
         """Sign the current tree head (C2SP checkpoint) and store it; the witness gets a copy
         once the transaction commits. Refused (409, nothing signed) when the log no longer
-        extends the checkpoint the witness holds: signing would bless the damage."""
+        extends the checkpoint the witness holds: signing would bless the damage. Asked from
+        a read session it is signed and stored in a write transaction of its own."""
+        if not _writing(session):
+            with _own_write(session) as own:
+                return self.checkpoint(own)
         tree = self.tree(session)
         self._require_witnessed_prefix(tree)
         row, private = self._active_key(session)
@@ -323,9 +344,15 @@ class LedgerService:
     # -- proofs --------------------------------------------------------------------------
 
     def bundle(self, session: Session, index: int) -> dict[str, Any]:
-        """Everything a third party needs to verify entry ``index`` offline."""
+        """Everything a third party needs to verify entry ``index`` offline. When no stored
+        checkpoint covers the entry yet one is signed and stored first — from a read session,
+        the whole bundle is made in a write transaction of its own, so it never proves
+        against a checkpoint (or a key) that is rolled back with the read."""
         checkpoint = self.latest_checkpoint(session)
         if checkpoint is None or checkpoint.size <= index:
+            if not _writing(session):
+                with _own_write(session) as own:
+                    return self.bundle(own, index)
             checkpoint = self.checkpoint(session)
         entry = session.get(LedgerEntry, index)
         if entry is None:
@@ -527,6 +554,21 @@ class LedgerService:
 
 def _drop_pending(session: Session) -> None:
     session.info.pop(WITNESS_PENDING, None)
+
+
+def _writing(session: Session) -> bool:
+    """Whether ``session`` is a write session (``Database.write``): a read session's work is
+    rolled back when it ends."""
+    return bool(session.get_bind().get_execution_options().get(WRITE_OPTION, False))
+
+
+@contextmanager
+def _own_write(session: Session) -> Iterator[Session]:
+    """A write transaction of its own on the database of read session ``session``,
+    committed when the block ends (as ``Database.write`` does)."""
+    engine = session.get_bind().execution_options(**{WRITE_OPTION: True})
+    with Session(engine, expire_on_commit=False) as own, own.begin():
+        yield own
 
 
 def _stored_hash(index: int, value: Any) -> bytes:

@@ -35,6 +35,7 @@ from kindred.records.transfer import (
     ImportReport,
     convert_cell,
     preset_map,
+    preset_values,
     resolve_mapping,
     suggest_columns,
 )
@@ -234,6 +235,7 @@ def table_preview(
             source = "explicit"
         columns.append({"column": column, "field": chosen, "suggested": target, "source": source})
     headers, rows = read_table(job.text)
+    translations = preset_values(choice.preset, mapping)
     preview_rows = []
     for line, cells in list(rows.items())[:limit]:
         values = dict(zip(headers, cells, strict=False))
@@ -241,7 +243,13 @@ def table_preview(
             {
                 "line": line,
                 "cells": [
-                    preview_cell(compiled, column, mapping.get(column), values.get(column, ""))
+                    preview_cell(
+                        compiled,
+                        column,
+                        mapping.get(column),
+                        values.get(column, ""),
+                        translations.get(column),
+                    )
                     for column in headers
                 ],
             }
@@ -304,14 +312,18 @@ def resolve_choice(
 
 
 def preview_cell(
-    compiled: CompiledObject, column: str, target: str | None, raw: str
+    compiled: CompiledObject,
+    column: str,
+    target: str | None,
+    raw: str,
+    translate: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     cell: dict[str, Any] = {"column": column, "raw": raw, "value": None, "error": None}
     if target is None or target == "id":
         cell["value"] = raw if target == "id" and raw else None
         return cell
     definition = compiled.fields[target]
-    value = convert_cell(definition, raw)
+    value = convert_cell(definition, raw, translate)
     if value is None:
         return cell
     try:

@@ -21,7 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kindred.db import driver_rows
-from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_error
+from kindred.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    field_error,
+    pointer,
+)
 from kindred.records.fields import (
     ENVELOPE_NAMES,
     Checker,
@@ -281,9 +288,10 @@ def _validation_failed(error: Exception, prefix: str = "") -> ValidationFailed:
     if isinstance(error, ValidationError):
         errors = []
         for item in error.errors():
-            path = prefix + "".join(f"/{part}" for part in item["loc"])
+            # A model validator's location is the body itself: "".
+            path = prefix + pointer(*item["loc"])
             message = str(item["msg"]).removeprefix("Value error, ")
-            errors.append(field_error(path or "/", str(item["type"]), message))
+            errors.append(field_error(path, str(item["type"]), message))
         return ValidationFailed("the definition is invalid", errors=errors)
     return ValidationFailed(str(error))
 
@@ -503,7 +511,8 @@ class MetadataService:
             raise Conflict(f"field '{object_name}.{field.name}' already exists")
         updated = current.model_copy(update={"fields": (*current.fields, field)})
         registry = self.registry(session)
-        self._check_relations(registry, updated)
+        # Only the new field can point nowhere: its target is the body's /target.
+        self._check_relations(registry, updated, at=lambda _: "/target")
         dialect = session.get_bind().dialect.name
         expression = field_expression(dialect, field.name, field.sql_kind)
         if field.required:
@@ -674,11 +683,12 @@ class MetadataService:
         registry: Registry,
         definition: ObjectDefinition,
         extra_objects: set[str] | None = None,
+        at: Callable[[int], str] = lambda position: f"/fields/{position}/target",
     ) -> None:
         known = set(registry.objects) | (extra_objects or set())
         errors = [
             field_error(
-                f"/fields/{position}/target",
+                at(position),
                 "unknown_object",
                 f"relation target '{field.target}' is not an object",
             )

@@ -19,7 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
-from kindred.errors import MalformedRequest, PermissionDenied, ValidationFailed, field_error
+from kindred.errors import (
+    MalformedRequest,
+    PermissionDenied,
+    ValidationFailed,
+    field_error,
+    pointer,
+)
 from kindred.records.fields import FieldDefinition, FieldType, FieldValueError
 from kindred.records.metadata import CompiledObject
 from kindred.records.models import RecordLink, RecordRow
@@ -62,6 +68,13 @@ class FieldFilter:
     field: str
     operator: str
     value: str
+    # The query parameter as sent (``filter[tier]`` or ``filter[tier][eq]``), for problems.
+    param: str = ""
+
+    @property
+    def pointer(self) -> str:
+        """Where a problem with this filter is in the request: ``/query/<parameter>``."""
+        return pointer("query", self.param or f"filter[{self.field}][{self.operator}]")
 
 
 @dataclass
@@ -90,13 +103,13 @@ def parse_list_params(
             if operator not in OPERATORS:
                 errors.append(
                     field_error(
-                        f"/query/{key}",
+                        pointer("query", key),
                         "unknown_operator",
                         f"unknown operator '{operator}'; use one of {sorted(OPERATORS)}",
                     )
                 )
                 continue
-            query.filters.append(FieldFilter(match.group(1), operator, value))
+            query.filters.append(FieldFilter(match.group(1), operator, value, key))
         elif key == "where":
             query.where = value
         elif key == "sort":
@@ -120,7 +133,7 @@ def parse_list_params(
         else:
             errors.append(
                 field_error(
-                    f"/query/{key}",
+                    pointer("query", key),
                     "unknown_parameter",
                     f"unknown query parameter '{key}' "
                     "(filters are written filter[field][op]=value)",
@@ -133,7 +146,7 @@ def parse_list_params(
     return query
 
 
-def _parse_scalar(field: FieldDefinition, raw: str, checker: Any) -> Any:
+def _parse_scalar(field: FieldDefinition, raw: str, checker: Any, at: str) -> Any:
     """Turn a query-string value into the stored representation of ``field``."""
     try:
         if field.type in (FieldType.NUMBER, FieldType.MONEY, FieldType.PERCENT):
@@ -154,7 +167,7 @@ def _parse_scalar(field: FieldDefinition, raw: str, checker: Any) -> Any:
     except FieldValueError as error:
         raise ValidationFailed(
             f"invalid filter value for '{field.name}'",
-            errors=[field_error(f"/query/filter[{field.name}]", error.code, error.message)],
+            errors=[field_error(at, error.code, error.message)],
         ) from None
 
 
@@ -166,7 +179,11 @@ class QueryCompiler:
         self.dialect = dialect
         self.readable = readable  # callable(field_name) -> bool
 
-    def expression(self, name: str, *, purpose: str) -> tuple[ColumnElement[Any], str]:
+    def expression(
+        self, name: str, *, purpose: str, at: str | None = None
+    ) -> tuple[ColumnElement[Any], str]:
+        """The SQL of field ``name`` for ``purpose`` (filter, sort); ``at``: the pointer of
+        the parameter naming it (default ``/query/<purpose>``)."""
         if name in SYSTEM_COLUMNS:
             column, kind = SYSTEM_COLUMNS[name]
             return column, kind
@@ -176,7 +193,7 @@ class QueryCompiler:
                 f"unknown field '{name}' on '{self.compiled.name}'",
                 errors=[
                     field_error(
-                        f"/query/{purpose}",
+                        at or f"/query/{purpose}",
                         "unknown_field",
                         f"'{self.compiled.name}' has no field '{name}'",
                     )
@@ -199,7 +216,8 @@ class QueryCompiler:
         return [*kinds, "id"]
 
     def filter(self, item: FieldFilter) -> ColumnElement[bool]:
-        expression, kind = self.expression(item.field, purpose="filter")
+        at = item.pointer
+        expression, kind = self.expression(item.field, purpose="filter", at=at)
         definition = self.compiled.fields.get(item.field)
         op = item.operator
         if op == "is_null":
@@ -208,7 +226,7 @@ class QueryCompiler:
                     "is_null takes true or false",
                     errors=[
                         field_error(
-                            f"/query/filter[{item.field}][is_null]",
+                            at,
                             "type",
                             "expected true or false",
                         )
@@ -218,7 +236,7 @@ class QueryCompiler:
         if definition is None:
             # Built-in columns (id, created_at …): a comma list for in/nin, like fields.
             raw = item.value.split(",") if op in ("in", "nin") else [item.value]
-            values: list[Any] = [self._column_value(item.field, kind, text) for text in raw]
+            values: list[Any] = [self._column_value(kind, text, at) for text in raw]
             return self._compare(expression, op, values[0], values)
         checker = self.compiled.checkers[item.field]
         if kind == "list":
@@ -227,20 +245,20 @@ class QueryCompiler:
                     f"'{item.field}' holds a list; filter it with [has]",
                     errors=[
                         field_error(
-                            f"/query/filter[{item.field}][{op}]",
+                            at,
                             "operator",
                             "list fields support has and is_null",
                         )
                     ],
                 )
-            element = _parse_scalar(definition, item.value, checker)
+            element = _parse_scalar(definition, item.value, checker, at)
             return self.list_contains(item.field, element)
         if op == "has":
             raise ValidationFailed(
                 "[has] applies to list fields only",
                 errors=[
                     field_error(
-                        f"/query/filter[{item.field}][has]",
+                        at,
                         "operator",
                         "use eq for single-valued fields",
                     )
@@ -251,7 +269,7 @@ class QueryCompiler:
                 f"'{item.field}' is a json field and cannot be filtered with operators",
                 errors=[
                     field_error(
-                        f"/query/filter[{item.field}]",
+                        at,
                         "operator",
                         "use a where= CEL filter on scalar fields",
                     )
@@ -263,7 +281,7 @@ class QueryCompiler:
                     f"{op} applies to text fields",
                     errors=[
                         field_error(
-                            f"/query/filter[{item.field}][{op}]",
+                            at,
                             "operator",
                             f"'{item.field}' is not text",
                         )
@@ -273,7 +291,7 @@ class QueryCompiler:
             pattern = f"%{escaped}%" if op == "contains" else f"{escaped}%"
             return expression.like(pattern, escape="\\")
         values = item.value.split(",") if op in ("in", "nin") else [item.value]
-        parsed = [_parse_scalar(definition, raw, checker) for raw in values]
+        parsed = [_parse_scalar(definition, raw, checker, at) for raw in values]
         if (
             definition.type is FieldType.RELATION
             and item.field not in COLUMN_FIELDS
@@ -290,7 +308,7 @@ class QueryCompiler:
         return self._compare(expression, op, parsed[0], parsed)
 
     @staticmethod
-    def _column_value(name: str, kind: str, text: str) -> Any:
+    def _column_value(kind: str, text: str, at: str) -> Any:
         if kind != "timestamp":
             return text
         try:
@@ -298,11 +316,7 @@ class QueryCompiler:
         except ValueError:
             raise ValidationFailed(
                 f"'{text}' is not an ISO 8601 date-time",
-                errors=[
-                    field_error(
-                        f"/query/filter[{name}]", "format", "expected an ISO 8601 date-time"
-                    )
-                ],
+                errors=[field_error(at, "format", "expected an ISO 8601 date-time")],
             ) from None
         return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 

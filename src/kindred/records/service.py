@@ -29,6 +29,7 @@ from kindred.errors import (
     PreconditionFailed,
     ValidationFailed,
     field_error,
+    pointer,
 )
 from kindred.ids import new_id
 from kindred.records.fields import (
@@ -156,6 +157,56 @@ class _Draft:
     changed: set[str] = field(default_factory=set)
 
 
+Draft = _Draft  # what write hooks see of a record being written
+
+
+class WriteHook(Protocol):
+    """Called with the validated records of a write before anything is written, in the same
+    transaction (``existing`` false: being created). It may add to the ``data`` of records
+    being created what the platform issues to every new record of their kind (a customer's
+    DID) and returns problems ``(position, field, code, message)``: any refuses the write."""
+
+    def __call__(
+        self, session: Session, compiled: CompiledObject, drafts: Sequence[Draft]
+    ) -> list[tuple[int, str, str, str]]: ...
+
+
+# What the server sets on every record: a PATCH naming any of them is refused, so a change
+# that would be silently dropped is never answered 200 (the version is If-Match's).
+READ_ONLY_FIELDS = ("object", "version", "created_at", "updated_at", "created_by", "updated_by")
+
+
+def _refuse_read_only(patch: dict[str, Any], record_id: str) -> None:
+    """A 422 naming each read-only member of ``patch`` (``meta`` too; ``id`` unless it is
+    the record's own), so nothing of the patch is written."""
+    named = [name for name in (*READ_ONLY_FIELDS, "meta") if name in patch]
+    if "id" in patch and patch["id"] != record_id:
+        named.insert(0, "id")
+    if not named:
+        return
+    raise ValidationFailed(
+        f"read-only fields cannot be changed: {', '.join(named)} (nothing was saved)",
+        errors=[
+            field_error(
+                pointer(name),
+                "read_only",
+                "send If-Match to state the version you edited"
+                if name == "version"
+                else f"'{name}' is set by the server",
+            )
+            for name in named
+        ],
+    )
+
+
+def _with_links(fields: list[str] | None, include: list[str] | None) -> list[str] | None:
+    """A sparse fieldset plus the relations ``include`` follows: without their ids, the
+    included records could not be matched to the records that point at them."""
+    if fields is None:
+        return None
+    return [*fields, *(name for name in include or () if name not in fields)]
+
+
 def _parse_timestamp(value: Any) -> dt.datetime:
     moment = dt.datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
@@ -178,6 +229,8 @@ class RecordService:
         # Called on change-log entries before they are written: may replace values by
         # sealed ones (customer data encrypted under the customer's own key).
         self.change_log_sealers: list[ChangeHook] = []
+        # Called on every validated write before it is written (issued values: DIDs).
+        self.write_hooks: list[WriteHook] = []
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -352,7 +405,7 @@ class RecordService:
         compiled, permission = self._object(session, context, object_name, "read")
         self._check_field_names(compiled, permission, fields, "fields")
         row = self._load_visible(session, context, compiled, permission, record_id)
-        presented = [self.present(compiled, permission, row, fields)]
+        presented = [self.present(compiled, permission, row, _with_links(fields, include))]
         self._run_read_hooks(session, context, compiled, presented)
         included = self._included(session, context, compiled, permission, [row], include or [])
         return presented[0], included
@@ -472,7 +525,8 @@ class RecordService:
         rows = session.execute(statement).all()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        presented = [self.present(compiled, permission, row, query.fields) for row in rows]
+        shown = _with_links(query.fields, query.include)
+        presented = [self.present(compiled, permission, row, shown) for row in rows]
         self._run_read_hooks(session, context, compiled, presented)
         next_cursor = None
         if more and rows:
@@ -492,7 +546,7 @@ class RecordService:
             name = path[0]
             if name not in compiled.fields and name not in ("id", "created_at", "updated_at"):
                 return None
-            expression, kind = compiler.expression(name, purpose="filter")
+            expression, kind = compiler.expression(name, purpose="filter", at="/query/where")
             if kind == "json":
                 return None
             if kind == "timestamp":
@@ -594,7 +648,7 @@ class RecordService:
         object_name: str,
         payload: Any,
     ) -> dict[str, Any]:
-        return self.bulk(session, context, object_name, "create", [payload])[0]
+        return self.bulk(session, context, object_name, "create", [payload], one=True)[0]
 
     def update(
         self,
@@ -608,9 +662,16 @@ class RecordService:
     ) -> dict[str, Any]:
         if not isinstance(patch, dict):
             raise MalformedRequest("the request body must be a JSON object of field values")
+        _refuse_read_only(patch, record_id)
         item = {**patch, "id": record_id}
         return self.bulk(
-            session, context, object_name, "update", [item], if_match={record_id: if_match}
+            session,
+            context,
+            object_name,
+            "update",
+            [item],
+            if_match={record_id: if_match},
+            one=True,
         )[0]
 
     def delete(
@@ -678,11 +739,14 @@ class RecordService:
         match_on: str = "id",
         if_match: dict[str, int | None] | None = None,
         present_results: bool = True,
+        one: bool = False,
     ) -> list[dict[str, Any]]:
         """Validate every item, then write all of them, or raise and write none.
 
         Returns the written records as the caller may see them, or, with
         ``present_results=False`` (bulk loads), only ``{"id", "version"}`` of each.
+        ``one``: the request's body is the one item (a create or a PATCH), so problems are
+        placed at ``/<field>``; else at ``/records/<position>/<field>`` of a bulk body.
         """
         if operation not in ("create", "update", "upsert"):
             raise MalformedRequest(f"unknown bulk operation '{operation}'")
@@ -690,12 +754,13 @@ class RecordService:
             raise MalformedRequest(f"at most {MAX_BULK} records per request (got {len(items)})")
         if not items:
             return []
-        single = len(items) == 1 and operation != "upsert"
-        prefix = "" if single else "/records"
+        single = one and len(items) == 1
 
         def path(position: int, name: str = "") -> str:
-            base = "" if single else f"{prefix}/{position}"
-            return f"{base}/{name}" if name else (base or "/")
+            # A JSON Pointer into the request: the body of a single write, else
+            # ``{"records": [...]}``.
+            tokens: list[str | int] = [] if single else ["records", position]
+            return pointer(*tokens, *([name] if name else []))
 
         compiled = self.registry(session).get(object_name)
         principal = context.principal
@@ -757,6 +822,9 @@ class RecordService:
         self._check_rules(compiled, drafts, path, errors)
         self._check_unique(session, compiled, drafts, path, errors)
         self._check_visible_after_write(compiled, permission, principal, drafts, path, errors)
+        if not errors:
+            for position, name, code, message in self._run_write_hooks(session, compiled, drafts):
+                errors.append(field_error(path(position, name), code, message))
         if errors:
             raise ValidationFailed(self._summary(errors, len(items)), errors=errors)
         rows = self._write(session, context, compiled, drafts, reload=present_results)
@@ -771,6 +839,91 @@ class RecordService:
         presented = [self.present(compiled, permission, row) for row in rows]
         self._run_read_hooks(session, context, compiled, presented)
         return presented
+
+    def _run_write_hooks(
+        self, session: Session, compiled: CompiledObject, drafts: Sequence[Draft]
+    ) -> list[tuple[int, str, str, str]]:
+        problems: list[tuple[int, str, str, str]] = []
+        for hook in self.write_hooks:
+            problems.extend(hook(session, compiled, drafts))
+            if problems:
+                break  # what later hooks would issue is not issued for a refused write
+        return problems
+
+    def prepare_loaded(
+        self, session: Session, object_name: str, created: Sequence[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """For records a bulk load (the seed) writes around the service: run the write hooks
+        on ``(id, data)`` of records about to be created, so they get what creation issues (a
+        customer's DID) in the load's transaction; ``data`` is completed in place. Raises
+        ``ValidationFailed`` if a hook refuses one (the loader made invalid data)."""
+        compiled = self.registry(session).get(object_name)
+        drafts = [
+            Draft(position, record_id, data, changed=set(data))
+            for position, (record_id, data) in enumerate(created)
+        ]
+        problems = self._run_write_hooks(session, compiled, drafts)
+        if problems:
+            raise ValidationFailed(
+                f"{len(problems)} loaded {object_name} record(s) refused",
+                errors=[
+                    field_error(pointer("records", position, name), code, message)
+                    for position, name, code, message in problems
+                ],
+            )
+
+    def write_issued(
+        self,
+        session: Session,
+        context: RequestContext,
+        object_name: str,
+        values: dict[str, dict[str, Any]],
+    ) -> int:
+        """Set values the platform issues (record id → field → value; not a client's, so no
+        validation applies) on existing records, like any update otherwise: the version moves
+        on, the change is in the history and the change hooks run. For backfills of issued
+        values (a customer's DID); returns how many records changed."""
+        now = utcnow()
+        log: list[dict[str, Any]] = []
+        ids = sorted(values)
+        statement = (
+            sa.update(records)
+            .where(records.c.id == sa.bindparam("b_id"))
+            .values(
+                data=sa.bindparam("b_data", type_=records.c.data.type),
+                version=sa.bindparam("b_version"),
+                updated_at=now,
+                updated_by=context.principal.user_id,
+            )
+        )
+        for start in range(0, len(ids), 900):
+            rows = session.execute(
+                sa.select(records.c.id, records.c.data, records.c.version)
+                .where(object_is(object_name), records.c.id.in_(ids[start : start + 900]))
+                .with_for_update()  # nobody changes them between this read and the write
+            ).all()
+            updates = []
+            for row in rows:
+                before = dict(row.data)
+                changed = {k: v for k, v in values[row.id].items() if before.get(k) != v}
+                if not changed:
+                    continue
+                updates.append(
+                    {"b_id": row.id, "b_data": {**before, **changed}, "b_version": row.version + 1}
+                )
+                log.append(
+                    {
+                        "object": object_name,
+                        "record_id": row.id,
+                        "action": "update",
+                        "before": {k: before.get(k) for k in sorted(changed)},
+                        "after": {k: changed[k] for k in sorted(changed)},
+                    }
+                )
+            if updates:
+                session.execute(statement, updates)
+        self._write_change_log(session, context, log)
+        return len(log)
 
     @staticmethod
     def _summary(errors: list[dict[str, Any]], count: int) -> str:
@@ -1340,35 +1493,9 @@ class RecordService:
         *,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
+        """A record's changes, newest first, as the caller may see them — also after the
+        record was deleted (see ``kindred.records.history``)."""
+        from kindred.records.history import read_history
+
         compiled, permission = self._object(session, context, object_name, "read")
-        self._load_visible(session, context, compiled, permission, record_id)
-        rows = session.execute(
-            sa.select(change_log)
-            .where(change_log.c.record_id == record_id)
-            .order_by(change_log.c.id.desc())
-            .limit(limit)
-        ).all()
-
-        def visible(values: dict[str, Any] | None) -> dict[str, Any] | None:
-            if values is None:
-                return None
-            return {
-                # A sealed value stays opaque here: only its customer's export opens it.
-                k: {SEALED: True} if isinstance(v, dict) and SEALED in v else v
-                for k, v in values.items()
-                if permission.can_read_field(k)
-            }
-
-        return [
-            {
-                "id": row.id,
-                "action": row.action,
-                "actor_id": row.actor_id,
-                "request_id": row.request_id,
-                "acting_for": row.acting_for,
-                "at": _iso(row.created_at),
-                "before": visible(row.before),
-                "after": visible(row.after),
-            }
-            for row in rows
-        ]
+        return read_history(self, session, context, compiled, permission, record_id, limit)

@@ -442,6 +442,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             _field("company", "text", indexed=True),
             _field("email", "email", sovereignty=CUSTOMER),
             _field("phone", "phone", sovereignty=CUSTOMER),
+            _field("did", "text", unique=True),
             _field(
                 "source",
                 "enum",

@@ -1,11 +1,14 @@
 """A record's timeline: its change history, the events keyed by it, the scenario and agent
-runs about it and its customer's consents, merged newest first.
+runs about it, the tags and notifications scenarios wrote about it and its customer's
+consents, merged newest first.
 
 Each source is read as its own endpoint reads it, for the same reader: the change history as
 ``history`` shows it (fields the role may read), further cut to what the record read shows
 now (a value consent withholds is withheld in the history too); events only for roles that
 may read the event log; scenario runs of the scenarios the reader stewards; agent runs the
-reader started (auditors: all); consents as the staff consent view lists them.
+reader started (auditors: all); tags as ``…/tags`` lists them (expired ones too); only the
+reader's own notifications about the record, as their inbox shows them; consents as the staff
+consent view lists them.
 """
 
 from __future__ import annotations
@@ -147,6 +150,39 @@ def consent_items(rows: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def tag_items(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tags set on the record (``kindred.scenarios.tags``): valid or expired, who set them."""
+    return [
+        _item(
+            "tag",
+            tag["id"],
+            tag["set_at"],
+            tag["tag"],
+            status="expired" if tag["expired"] else "valid",
+            actor=tag["source"],
+            detail=tag["note"],
+        )
+        for tag in tags
+    ]
+
+
+def notification_items(notes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The reader's own notifications about the record (``kindred.scenarios.inbox``), their
+    text withheld as the inbox withholds it."""
+    return [
+        _item(
+            "notification",
+            note["id"],
+            note["created_at"],
+            note["title"] if note["title"] is not None else "notification",
+            status="read" if note["read_at"] else "unread",
+            actor=note["source"],
+            detail=note["message"] if note["withheld"] is None else f"withheld: {note['withheld']}",
+        )
+        for note in notes
+    ]
+
+
 def merge(items: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     """Newest first (ties: by kind, then id, so the order is stable)."""
     ordered = sorted(items, key=lambda i: (i["kind"], i["id"]))
@@ -185,7 +221,9 @@ def record_timeline(
     limit: int = 100,
 ) -> dict[str, Any]:
     """The merged timeline; ``events`` None when the reader may not read the event log."""
+    from kindred.scenarios.inbox import about_record
     from kindred.scenarios.service import list_runs
+    from kindred.scenarios.tags import TAGGED_OBJECT, tag_public, tags_of
 
     record, _ = kindred.records.get(session, context, object_name, record_id)
     withheld = {w["field"]: w["reason"] for w in (record.get("meta") or {}).get("withheld", [])}
@@ -208,6 +246,14 @@ def record_timeline(
 
     runs = list_runs(session, context.principal, key=record_id, limit=limit)
     items += scenario_run_items(runs)
+    # What scenarios wrote about it: its tags (expired too) and the reader's notifications.
+    if object_name == TAGGED_OBJECT:
+        now = datetime.now(UTC)
+        rows = tags_of(session, record_id, include_expired=True, limit=limit)
+        items += tag_items(tag_public(row, now) for row in rows)
+    items += notification_items(
+        about_record(kindred, session, context, object_name, record_id, limit=limit)
+    )
 
     agent_runs = kindred.agents.runs(session, customer=record_id, limit=limit)
     if not RUN_AUDITORS & set(context.principal.roles):

@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TimelineKind = Literal["change", "event", "scenario_run", "agent_run", "consent"]
+TimelineKind = Literal[
+    "change", "event", "scenario_run", "agent_run", "consent", "tag", "notification"
+]
 
 
 class TimelineChange(BaseModel):
@@ -24,18 +26,25 @@ class TimelineItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: TimelineKind
-    id: str = Field(description="The change, event, run or consent id")
+    id: str = Field(description="The change, event, run, consent, tag or notification id")
     at: str = Field(description="When it happened (RFC 3339)")
     title: str = Field(
         description="change: create/update/delete; event: its type; runs: the scenario or "
-        "agent; consent: the purpose"
+        "agent; consent: the purpose; tag: the tag; notification: its title ('notification' "
+        "when withheld)"
     )
-    status: str | None = Field(description="Runs: their status; consents: their state")
+    status: str | None = Field(
+        description="Runs: their status; consents: their state; tags: valid or expired; "
+        "notifications: read or unread (by you)"
+    )
     actor: str | None = Field(
         description="Who: the changing user's name (or id), the event's source, the run's "
-        "starter, the consent's grantee"
+        "starter, the consent's grantee, the scenario that set the tag or sent the notification"
     )
-    detail: str | None = Field(description="A run's error, a consent's dimensions")
+    detail: str | None = Field(
+        description="A run's error, a consent's dimensions, a tag's note, a notification's "
+        "message (or why it is withheld)"
+    )
     changes: list[TimelineChange] = Field(description="change: the fields it changed")
 
 

@@ -106,6 +106,41 @@ PRESETS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
+# What the source CRMs export in a preset's choice columns (their labels as shown, and their
+# internal values: both are keyed by ``value_key``), by the field they feed → Kindred's value.
+# None: the source's value has no Kindred counterpart; the cell is left empty (the field's
+# default applies to a new record) and the import report says so (``translated``).
+PRESET_VALUES: dict[str, dict[str, dict[str, str | None]]] = {
+    "hubspot-contacts": {
+        # HubSpot's lifecycle stages: Subscriber, Lead, Marketing Qualified Lead, Sales
+        # Qualified Lead, Opportunity, Customer, Evangelist, Other.
+        "lifecycle": {
+            "subscriber": "subscriber",
+            "lead": "lead",
+            "marketingqualifiedlead": "lead",
+            "salesqualifiedlead": "lead",
+            "opportunity": "lead",
+            "customer": "customer",
+            "evangelist": "advocate",
+            "other": None,
+        },
+        "language": {
+            "english": "en",
+            "en": "en",
+            "enus": "en",
+            "engb": "en",
+            "chinese": "zh",
+            "chinesesimplified": "zh",
+            "chinesetraditional": "zh",
+            "zh": "zh",
+            "zhcn": "zh",
+            "zhtw": "zh",
+            "zhhk": "zh",
+            "中文": "zh",
+        },
+    },
+}
+
 TRUE_WORDS = {"true", "yes", "y", "1", "是"}
 FALSE_WORDS = {"false", "no", "n", "0", "否"}
 US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -137,7 +172,10 @@ class ImportReport:
     committed: bool = False
     errors: list[RowError] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
+    # Columns no field takes (named in every report: a column is never dropped silently).
     ignored_columns: list[str] = field(default_factory=list)
+    # Source values a preset translated: {column, field, value, to (None: left empty), rows}.
+    translated: list[dict[str, Any]] = field(default_factory=list)
     # Ids of the records written, in file order (not part of ``to_dict``).
     record_ids: list[str] = field(default_factory=list)
 
@@ -152,6 +190,7 @@ class ImportReport:
             "committed": self.committed,
             "mapping": self.mapping,
             "ignored_columns": self.ignored_columns,
+            "translated": self.translated,
             "errors": [e.__dict__ for e in self.errors],
         }
 
@@ -276,6 +315,41 @@ def resolve_mapping(
     return mapping, ignored
 
 
+def value_key(text: str) -> str:
+    """A choice as written by people or other systems, for matching: case, spaces and
+    punctuation left out ("Marketing Qualified Lead" and "marketingqualifiedlead" agree)."""
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def preset_values(preset: str | None, mapping: dict[str, str]) -> dict[str, dict[str, str | None]]:
+    """Column → the preset's value translations for the field it feeds (none without one)."""
+    by_field = PRESET_VALUES.get(preset or "", {})
+    return {column: by_field[target] for column, target in mapping.items() if target in by_field}
+
+
+def enum_value(definition: FieldDefinition, text: str) -> str:
+    """A choice cell → the option it names: its value, or its value, English or Chinese label
+    written in another case or spacing ("Customer" → customer, "医院" → hospital). Anything
+    else is returned as it is, for the record service to refuse naming the options."""
+    values = [o.value for o in definition.options]
+    if text in values:
+        return text
+    key = value_key(text)
+    for option in definition.options:
+        if key and key in {
+            value_key(n) for n in (option.value, option.label, option.label_zh) if n
+        }:
+            return option.value
+    return text
+
+
+def _translated(raw: str, value: Any, translate: dict[str, str | None]) -> bool:
+    """Whether a preset turned the cell into another choice (not merely another spelling)."""
+    source = unescape_formula(raw).strip()
+    key = value_key(source)
+    return key in translate and (value is None or value_key(str(value)) != key)
+
+
 def escape_formula(text: str) -> str:
     """``text`` as a spreadsheet cell that cannot run as a formula: a leading ``'`` when it
     starts (after any quotes) with ``=``, ``+``, ``-``, ``@``, tab or carriage return."""
@@ -288,19 +362,28 @@ def unescape_formula(text: str) -> str:
     return text[1:] if _ESCAPED.match(text) else text
 
 
-def convert_cell(definition: FieldDefinition, raw: str) -> Any:
+def convert_cell(
+    definition: FieldDefinition, raw: str, translate: dict[str, str | None] | None = None
+) -> Any:
     """Spreadsheet text → the JSON value the record service expects (it validates further).
 
     Text fields keep the cell exactly, leading tabs and spaces included: trimming would change
     what was imported, and turn a value another tool defused with a leading tab back into a
-    formula. An empty cell is no value."""
+    formula. An empty cell is no value. ``translate``: a preset's source values for the
+    field (``PRESET_VALUES``), applied first."""
     value = unescape_formula(raw)
     if definition.type in _EXACT_TYPES:
         return value if value != "" else None
     text = value.strip()
     if text == "":
         return None
+    if translate is not None and value_key(text) in translate:
+        return translate[value_key(text)]
     match definition.type:
+        case FieldType.ENUM:
+            return enum_value(definition, text)
+        case FieldType.MULTI_ENUM:
+            return [enum_value(definition, p.strip()) for p in text.split(";") if p.strip()]
         case FieldType.NUMBER | FieldType.PERCENT:
             cleaned = text.replace(",", "").rstrip("%")
             try:
@@ -317,8 +400,6 @@ def convert_cell(definition: FieldDefinition, raw: str) -> Any:
             if lowered in FALSE_WORDS:
                 return False
             return text
-        case FieldType.MULTI_ENUM:
-            return [part.strip() for part in text.split(";") if part.strip()]
         case FieldType.RELATION if definition.cardinality == "many":
             return [part.strip() for part in text.split(";") if part.strip()]
         case FieldType.URL if not text.lower().startswith(("http://", "https://")):
@@ -370,6 +451,8 @@ class Importer:
         )
         report = ImportReport(object=object_name, mapping=resolved, ignored_columns=ignored)
         column_of = {target: column for column, target in resolved.items()}
+        translations = preset_values(preset, resolved)
+        translated: dict[tuple[str, str], int] = {}  # (column, source value) → rows
         batch: list[tuple[int, dict[str, Any]]] = []
         operation = "upsert" if upsert_on else "create"
 
@@ -410,7 +493,11 @@ class Importer:
                         if raw.strip():
                             item["id"] = raw.strip()
                         continue
-                    value = convert_cell(compiled.fields[target], raw)
+                    translate = translations.get(column)
+                    value = convert_cell(compiled.fields[target], raw, translate)
+                    if translate is not None and _translated(raw, value, translate):
+                        source = unescape_formula(raw).strip()
+                        translated[(column, source)] = translated.get((column, source), 0) + 1
                     if value is not None:
                         item[target] = value
                 batch.append((line, item))
@@ -422,6 +509,16 @@ class Importer:
             raise MalformedRequest(
                 f"line {reader.line_num}: the file is not valid CSV ({error})"
             ) from None
+        report.translated = [
+            {
+                "column": column,
+                "field": resolved[column],
+                "value": source,
+                "to": translations[column][value_key(source)],
+                "rows": rows,
+            }
+            for (column, source), rows in translated.items()
+        ]
         report.committed = mode == "skip_bad_rows" or not report.errors
         if report.committed and report.created + report.updated >= 10_000:
             # Large loads change value distributions; stale statistics make the planner
@@ -505,6 +602,51 @@ class Importer:
                 )
             )
         return bad
+
+
+def import_summary(report: ImportReport, mode: str) -> list[str]:
+    """What an import did — for a dry run, what it would do — and why, as plain lines: the
+    columns imported and those left out, the values a preset translated, then the outcome.
+    A dry run's report must come from a run that imported every good row (``skip_bad_rows``,
+    rolled back): it tells what either mode would do with the file."""
+    lines = ["columns: " + ", ".join(f"{c} → {f}" for c, f in report.mapping.items())]
+    if report.ignored_columns:
+        lines.append(
+            "not imported (no field takes them; --map 'Column=field' imports one): "
+            + ", ".join(report.ignored_columns)
+        )
+    for item in report.translated:
+        to = item["to"] if item["to"] is not None else "empty (no counterpart: the default)"
+        rows = f"{item['rows']:,} row" + ("s" if item["rows"] != 1 else "")
+        lines.append(f"translated: {item['column']} '{item['value']}' → {to} ({rows})")
+    counts = (
+        f"{report.created:,} created, {report.updated:,} updated, {report.skipped:,} skipped "
+        f"of {report.rows:,} rows"
+    )
+    bad = sorted({e.line for e in report.errors})
+    shown = [f"line {e.line} {e.column or e.field}: {e.message}" for e in report.errors[:3]]
+    why = "; ".join(shown) + (
+        f"; and {len(report.errors) - 3} more" if len(report.errors) > 3 else ""
+    )
+    good = report.created + report.updated
+    if report.dry_run:
+        if not bad:
+            lines.append(f"would import: {counts}")
+        elif mode == "skip_bad_rows":
+            lines.append(f"would import: {counts}; {len(bad):,} row(s) would be refused: {why}")
+        else:
+            lines.append(
+                f"would import nothing of {report.rows:,} rows: {len(bad):,} row(s) would be "
+                f"refused ({why}), and one bad row stops the whole file; with --skip-bad-rows "
+                f"the other {good:,} would be imported ({report.created:,} created, "
+                f"{report.updated:,} updated)"
+            )
+    elif report.committed:
+        refused = f"; {len(bad):,} row(s) refused: {why}" if bad else ""
+        lines.append(f"imported: {counts}{refused}")
+    else:
+        lines.append(f"imported nothing: {len(bad):,} of {report.rows:,} rows refused ({why})")
+    return lines
 
 
 def write_error_rows(

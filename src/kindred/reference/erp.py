@@ -103,7 +103,8 @@ WAREHOUSES: tuple[tuple[str, str, str, float, float], ...] = (
     ("WH-HZ", "Hangzhou", "East China", 30.27, 120.15),
 )
 
-# --seed-demo: spare parts and their on-hand stock per warehouse.
+# --seed-demo: spare parts and their on-hand stock per warehouse (with the seeded CRM
+# catalogue's products, added below).
 DEMO_CATALOGUE: dict[str, tuple[str, dict[str, int]]] = {
     "CT-TUBE-01": ("CT X-ray tube assembly, 5.3 MHU", {"WH-SH": 2, "WH-BJ": 1, "WH-CD": 1}),
     "CT-BRUSH-KIT": (
@@ -163,6 +164,48 @@ DEMO_CATALOGUE: dict[str, tuple[str, dict[str, int]]] = {
         {"WH-SH": 20, "WH-BJ": 16, "WH-GZ": 12, "WH-WH": 10, "WH-XA": 6, "WH-SY": 6},
     ),
 }
+# ``kindred seed``'s catalogue (``kindred.records.seed.PRODUCTS``, SKU ``KD-<model>-<index>``):
+# what its purchase intents ask for, so each of them can be checked against the ERP. SKU →
+# (name, units in each hub warehouse, units in every other warehouse). The CRM and the ERP
+# keep their catalogues apart, as real systems do; a test checks that they agree.
+HUBS = ("WH-SH", "WH-BJ", "WH-GZ")
+SEEDED_CATALOGUE: dict[str, tuple[str, int, int]] = {
+    "KD-CT-64-000": ("CT scanner 64-slice", 2, 0),
+    "KD-CT-128-001": ("CT scanner 128-slice", 1, 0),
+    "KD-MR-15-002": ("MRI 1.5T", 1, 0),
+    "KD-DR-300-003": ("Digital X-ray DR", 3, 1),
+    "KD-US-880-004": ("Colour Doppler ultrasound", 3, 1),
+    "KD-BA-2000-005": ("Biochemistry analyzer", 2, 1),
+    "KD-HA-500-006": ("Haematology analyzer", 3, 1),
+    "KD-IA-900-007": ("Immunoassay analyzer", 2, 1),
+    "KD-PM-12-008": ("Patient monitor", 12, 4),
+    "KD-CMS-1-009": ("Central monitoring station", 2, 1),
+    "KD-AW-7-010": ("Anaesthesia workstation", 2, 1),
+    "KD-ES-300-011": ("Electrosurgical unit", 4, 2),
+    "KD-RK-BA-012": ("Reagent kit (biochemistry)", 80, 30),
+    "KD-RK-IA-013": ("Reagent kit (immunoassay)", 60, 20),
+    "KD-SP-XT-014": ("X-ray tube assembly", 2, 1),
+    "KD-SP-UP-015": ("Ultrasound probe convex", 6, 2),
+    "KD-SP-O2-016": ("Monitor SpO2 sensor", 50, 20),
+    "KD-INV-100-017": ("String inverter 100 kW", 8, 3),
+    "KD-INV-1000-018": ("Central inverter 1 MW", 2, 0),
+    "KD-BAT-215-019": ("Battery storage 215 kWh", 2, 1),
+    "KD-RG-SHELF-020": ("Smart shelf display", 40, 15),
+    "KD-RG-POS-021": ("POS terminal", 60, 20),
+}
+DEMO_CATALOGUE.update(
+    {
+        sku: (
+            name,
+            {
+                warehouse: units
+                for warehouse, *_ in WAREHOUSES
+                if (units := hub if warehouse in HUBS else other)
+            },
+        )
+        for sku, (name, hub, other) in SEEDED_CATALOGUE.items()
+    }
+)
 # (warehouse, sku, quantity, days from the seeding day)
 DEMO_INBOUND: tuple[tuple[str, str, int, int], ...] = (
     ("WH-GZ", "CT-TUBE-01", 2, 9),
@@ -508,11 +551,13 @@ class Store(SQLiteStore):
     # -- demo data ----------------------------------------------------------------------------
 
     def seed_demo(self, today: date) -> bool:
-        """Load the demo catalogue once per database; False when it already was."""
-        if self.is_seeded():
-            return False
+        """Load the demo catalogue once per database; False when it already was (SKUs the
+        catalogue gained since are still added, with their stock)."""
+        seeded = self.is_seeded()
         with self.transaction():
             for sku, (name, per_warehouse) in DEMO_CATALOGUE.items():
+                if seeded and self.has_sku(sku):
+                    continue
                 self._ensure_sku(sku, name)
                 for warehouse, on_hand in per_warehouse.items():
                     self.db.execute(
@@ -520,6 +565,8 @@ class Store(SQLiteStore):
                         "ON CONFLICT (warehouse, sku) DO NOTHING",
                         (warehouse, sku, on_hand),
                     )
+            if seeded:
+                return False
             for warehouse, sku, quantity, in_days in DEMO_INBOUND:
                 self.db.execute(
                     INSERT_INBOUND,

@@ -160,11 +160,17 @@ ACTIONS = _specs(
         "notify",
         "In-app notification to a user or to everyone with a role.",
         {
-            "user": Param("text"),
+            "user": Param("text", description="the user's id or email"),
             "role": Param("text"),
             "title": TEXT_REQUIRED,
             "message": Param("text"),
             "link": Param("text"),
+            "record": Param(
+                "text",
+                description="id of the record it is about: a reader sees the text only while "
+                "their own read of that record shows the fields it quotes",
+            ),
+            "object": Param("text", description="the record's object (default account)"),
         },
         one_of=(("user", "role"),),
     ),

@@ -56,6 +56,7 @@ from kindred.scenarios.executors import (
     LOCAL_EXECUTORS,
     StepContext,
 )
+from kindred.scenarios.leases import RunLeases
 from kindred.scenarios.matching import ScenarioMatcher
 from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
@@ -211,6 +212,7 @@ class ScenarioEngine:
         self._acting: dict[str, Principal] = {}
         self._authors: dict[tuple[str, int], str | None] = {}  # who saved each version
         self._purpose: dict[str, str | None] = {}
+        self._leases = RunLeases(member)  # which runs may be claimed; handing them back
 
     # -- which scenarios are on ---------------------------------------------------------
 
@@ -689,13 +691,14 @@ class ScenarioEngine:
     def _due(self) -> list[str]:
         now = time.time()
         with self.kindred.database.read() as session:
+            self._leases.refresh(session, now)
             return list(
                 session.execute(
                     sa.select(ScenarioRun.id)
                     .where(
                         ScenarioRun.status.in_(("running", "waiting")),
                         sa.or_(ScenarioRun.next_at.is_(None), ScenarioRun.next_at <= now),
-                        sa.or_(ScenarioRun.lease_until.is_(None), ScenarioRun.lease_until < now),
+                        self._leases.free(now),
                     )
                     .limit(200)
                 ).scalars()
@@ -712,7 +715,7 @@ class ScenarioEngine:
                     sa.or_(ScenarioRun.next_at.is_(None), ScenarioRun.next_at <= now),
                     # Never re-claim a run under a live lease, not even our own: the poll
                     # can list a run this process is executing right now.
-                    sa.or_(ScenarioRun.lease_until.is_(None), ScenarioRun.lease_until < now),
+                    self._leases.free(now),
                 )
                 .values(lease_owner=self.member, lease_until=now + LEASE_SECONDS)
             )
@@ -730,10 +733,21 @@ class ScenarioEngine:
         return run, steps
 
     async def execute(self, identifier: str) -> None:
+        self._leases.hold()
         claimed = await asyncio.to_thread(self._claim, identifier)
         if claimed is None:
             return  # another member has it, or it is not due
         run, steps = claimed
+        try:
+            await self._execute(run, steps)
+        except asyncio.CancelledError:
+            # Stopped mid-run: hand the run back now (the next engine resumes it after its
+            # last finished step) instead of leaving it leased for a minute.
+            with self.kindred.database.write() as session:
+                self._leases.release(session, run.id)
+            raise
+
+    async def _execute(self, run: ScenarioRun, steps: dict[str, ScenarioRunStep]) -> None:
         compiled = await asyncio.to_thread(self._pinned, run.scenario, run.version)
         try:
             # Whose rights the run acts with, loaded now: a demoted author's runs lose the

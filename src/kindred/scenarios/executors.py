@@ -28,6 +28,7 @@ from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.service import RequestContext
 from kindred.records.storage import field_expression
 from kindred.scenarios.connectors import http_call, release_inventory, reserve_inventory
+from kindred.scenarios.inbox import find_user, quoted_fields
 from kindred.scenarios.messaging import (
     ActionFailed,
     SmtpSettings,
@@ -210,27 +211,61 @@ def set_tag_in(
             "source": f"scenario:{step.scenario}@v{step.version}",
             "note": params.get("note"),
             "valid_until": valid_until,
+            "scenario": step.scenario,
+            "version": step.version,
+            "run_id": step.run_id,
+            "set_by": context.principal.user_id,
         },
     )
     return {"tag": params["tag"], "valid_until": valid_until.isoformat() if valid_until else None}
 
 
+def _addressee(kindred: Kindred, session: Session, user: Any) -> str | None:
+    """The id of the user a notification is for (given by id or email), or a final failure:
+    a notification to nobody would be dropped silently."""
+    if user in (None, ""):
+        return None
+    found = find_user(kindred, session, str(user))
+    if found is None:
+        raise ActionFailed(
+            f"there is no user {str(user)[:100]!r} to notify (give a user's id or email)",
+            retryable=False,
+            code="unknown-user",
+        )
+    return found
+
+
 def notify_in(
     kindred: Kindred, session: Session, params: dict[str, Any], step: StepContext
 ) -> dict[str, Any]:
-    _context(step)  # acts as someone, or not at all
+    context = _context(step)  # acts as someone, or not at all
     notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, step.idempotency_key))
+    title = str(params["title"])[:300]
+    about = None
+    if params.get("record") not in (None, ""):
+        # The record it is about, read as the scenario reads: what its text may quote.
+        object_name = str(params.get("object") or "account")
+        try:
+            about, _ = kindred.records.get(session, context, object_name, str(params["record"]))
+        except KindredError as error:
+            raise _refused(error) from None
     insert_new(
         session,
         Notification,
         {
             "id": notification_id,
-            "user_id": params.get("user"),
+            "user_id": _addressee(kindred, session, params.get("user")),
             "role": params.get("role"),
-            "title": str(params["title"])[:300],
+            "title": title,
             "message": params.get("message"),
             "link": params.get("link"),
             "source": f"scenario:{step.scenario}",
+            "object": about["object"] if about else None,
+            "record_id": about["id"] if about else None,
+            "quoted": quoted_fields(about, (title, params.get("message"), params.get("link")))
+            if about
+            else None,
+            "run_id": step.run_id,
         },
     )
     return {"notification": notification_id}

@@ -106,10 +106,20 @@ class ScenarioRunStep(Base):
 
 
 class Notification(Base):
-    """An in-app notification (the console shows them; the API lists them per user)."""
+    """An in-app notification to a user or to everyone with a role (``notify``); each
+    reader's inbox lists it (``kindred.scenarios.inbox``). Each reader's read state is a
+    ``NotificationRead`` row: one notification to a role is read or unread per person.
+
+    A notification may name the record it is about (``object``, ``record_id``) and which of
+    that record's fields its text quotes (``quoted``): its text is shown only to a reader
+    whose own read of that record shows those fields."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user", "user_id", "created_at"),
+        Index("ix_notifications_role", "role", "created_at"),
+        Index("ix_notifications_record", "record_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str | None] = mapped_column(String(36))
@@ -119,7 +129,20 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(String(1000))
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    object: Mapped[str | None] = mapped_column(String(64))
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    quoted: Mapped[list[str] | None] = mapped_column(PortableJSON)
+    run_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class NotificationRead(Base):
+    """When one reader read one notification (absent: unread for them)."""
+
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class CustomerTag(Base):
@@ -136,3 +159,8 @@ class CustomerTag(Base):
     note: Mapped[str | None] = mapped_column(Text)
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Which scenario version and run set it, acting as whom (null on tags set before 0019).
+    scenario: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    set_by: Mapped[str | None] = mapped_column(String(64))

@@ -87,31 +87,31 @@ class ConsentService:
         errors = []
         known = self.dimensions(session)
         if not dimensions:
-            errors.append(field_error("dimensions", "required", "name at least one dimension"))
+            errors.append(field_error("/dimensions", "required", "name at least one dimension"))
         for index, dimension in enumerate(dimensions):
             if dimension not in known:
                 errors.append(
                     field_error(
-                        f"dimensions/{index}",
+                        f"/dimensions/{index}",
                         "unknown-dimension",
                         f"{dimension!r} is not a customer-authorized field (known: "
                         f"{', '.join(known) or 'none'})",
                     )
                 )
         if len(set(dimensions)) != len(dimensions):
-            errors.append(field_error("dimensions", "duplicate", "a dimension is listed twice"))
+            errors.append(field_error("/dimensions", "duplicate", "a dimension is listed twice"))
         try:
             registered = registered_purpose(purpose)
             if registered.basis != "consent":
                 errors.append(
-                    field_error("purpose", "not-consentable", f"{purpose} needs no consent")
+                    field_error("/purpose", "not-consentable", f"{purpose} needs no consent")
                 )
         except ValidationFailed as error:
             errors += error.errors
         if valid_until <= valid_from:
-            errors.append(field_error("valid_until", "window", "must be after valid_from"))
+            errors.append(field_error("/valid_until", "window", "must be after valid_from"))
         if valid_until - valid_from > MAX_VALIDITY:
-            errors.append(field_error("valid_until", "window", "at most 5 years"))
+            errors.append(field_error("/valid_until", "window", "at most 5 years"))
         if errors:
             raise ValidationFailed(
                 "the consent cannot be granted; nothing was saved", errors=errors
@@ -297,7 +297,7 @@ class ConsentService:
         if _seconds(valid_until).timestamp() >= row.valid_until:
             raise ValidationFailed(
                 "a consent can only be shortened; grant a new one to extend it",
-                errors=[field_error("valid_until", "window", "earlier than the current end")],
+                errors=[field_error("/valid_until", "window", "earlier than the current end")],
             )
         self.revoke(session, did, consent_id)
         return self.grant(

@@ -9,7 +9,8 @@ challenges and access decisions; ledger payloads that name its DID (the leaves s
 hold salted commitments only, so the log still verifies); derived data that names the
 record — scenario runs (and steps) whose event or variables mention it, tags and timeline
 entries under it, its search index entries and embedding, its identity-resolution keys
-and merge snapshots. Records of other customers that merely point at it keep a dangling id.
+and merge snapshots, its staff-lookup digests. Records of other customers that merely
+point at it keep a dangling id.
 """
 
 from __future__ import annotations
@@ -232,4 +233,8 @@ class CustomerRights:
         from kindred.graph.search_index import purge_records
 
         counts["search_index"] = purge_records(session, [record_id])
+        # The staff lookup's digests of its email addresses and phone numbers.
+        from kindred.sovereignty.lookup import remove_records
+
+        counts["lookup_hashes"] = remove_records(session, [record_id])
         return counts

@@ -36,7 +36,7 @@ def release(
     if not found.outbound:
         raise ValidationFailed(
             f"{purpose} does not take data out of the CRM; read the records instead",
-            errors=[field_error("purpose", "not-outbound", "model-training, llm-processing, …")],
+            errors=[field_error("/purpose", "not-outbound", "model-training, llm-processing, …")],
         )
     reader = dataclasses.replace(context, purpose=purpose, channel="outbound")
     released, missing = [], []

@@ -1,5 +1,7 @@
-"""Identities: every customer gets a ``did:key`` when their record is created; the enterprise
-and each data domain sign as a ``did:web`` with keys kept here.
+"""Identities: every customer gets a ``did:key`` when their record is created — by any path:
+the API, a bulk, an import, a scenario, the seed — in the same transaction, and the record's
+``did`` field shows it; customers from before that get theirs at the next start (``backfill``).
+The enterprise and each data domain sign as a ``did:web`` with keys kept here.
 
 Custody: by default a customer's key is custodial — generated here, stored wrapped, used only
 to sign what the customer asked for (after they authenticated). A customer with a wallet
@@ -18,11 +20,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy.orm import Session
 
+from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.db.base import utcnow
 from kindred.db.bulk import BulkInserter
 from kindred.errors import Conflict, NotFound, ValidationFailed, field_error
 from kindred.keywrap import KeyWrapper
 from kindred.ledger.service import LedgerService
+from kindred.records.metadata import CompiledObject
+from kindred.records.models import RecordRow
+from kindred.records.service import Draft, RecordService, RequestContext
+from kindred.records.storage import field_expression
 from kindred.sovereignty.identity import (
     DidError,
     did_key,
@@ -35,6 +42,13 @@ from kindred.sovereignty.identity import (
 from kindred.sovereignty.models import CustomerIdentity, DomainKey, subject_chunks
 
 ENTERPRISE = "enterprise"
+DID_FIELD = "did"  # the field of a customer object that shows the customer's DID
+DID_IS_ISSUED = (
+    "the DID is issued by Kindred when the customer record is created: it cannot be set or "
+    "changed (leave it out, or send back the value the record has)"
+)
+BACKFILL_BATCH = 1000
+RECORDS: sa.Table = RecordRow.__table__  # type: ignore[assignment]
 IDENTITY_COLUMNS = (
     "did",
     "subject_object",
@@ -157,18 +171,17 @@ class IdentityService:
             self._wrapper.wrap(_raw_private(private), did.encode()),
         )
 
-    def _register_new(self, session: Session, subjects: Sequence[tuple[str, str]]) -> int:
-        """Custodial DIDs for customers just created (the change hook, one record or an
-        import's batch), without ORM objects: one driver-level insert, where the unit of
-        work cost ~80 µs per identity. Returns how many were made."""
-        existing = self._existing(session, subjects)
+    def _issue(
+        self, session: Session, object_name: str, record_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Custodial DIDs for customers without one (records being created, or a backfill),
+        without ORM objects: one driver-level insert, where the unit of work cost ~80 µs per
+        identity. Returns record id → DID."""
         now = utcnow()
         rows = []
-        for subject_object, subject_id in subjects:
-            if (subject_object, subject_id) in existing:
-                continue
+        for record_id in record_ids:
             did, public_raw, wrapped = self._custodial_key()
-            rows.append((did, subject_object, subject_id, "custodial", public_raw, wrapped, now))
+            rows.append((did, object_name, record_id, "custodial", public_raw, wrapped, now))
         if rows:
             BulkInserter(session).insert(
                 "customer_identities",
@@ -177,7 +190,7 @@ class IdentityService:
                 time_columns=frozenset({"created_at"}),
             )
             self._evidence(session, [(row[0], row[3], row[1]) for row in rows])
-        return len(rows)
+        return {row[2]: row[0] for row in rows}
 
     def _existing(
         self, session: Session, subjects: Iterable[tuple[str, str]]
@@ -194,15 +207,97 @@ class IdentityService:
                 found[(row.subject_object, row.subject_id)] = row
         return found
 
-    def on_record_change(self, session: Session, entries: list[dict[str, Any]]) -> None:
-        """Records change hook: a customer record created is a customer registered."""
-        subjects = [
-            (entry["object"], entry["record_id"])
-            for entry in entries
-            if entry["action"] == "create" and entry["object"] in self.customer_objects
-        ]
-        if subjects:
-            self._register_new(session, subjects)
+    def on_write(
+        self, session: Session, compiled: CompiledObject, drafts: Sequence[Draft]
+    ) -> list[tuple[int, str, str, str]]:
+        """Records write hook: a customer record being created is a customer registered. Its
+        DID is issued in the write's transaction, before the record is written, and shown in
+        the record's ``did`` field (when its object has one). That field only ever holds the
+        record's own DID: a client may send it back unchanged, never set or change it (a
+        record re-created under its old id, as an undone merge is, keeps the DID it had)."""
+        if compiled.name not in self.customer_objects:
+            return []
+        claimed = [d for d in drafts if not d.existing or DID_FIELD in d.changed]
+        if not claimed:
+            return []
+        held = self._existing(session, [(compiled.name, d.record_id) for d in claimed])
+        problems = []
+        for draft in claimed:
+            identity = held.get((compiled.name, draft.record_id))
+            value = draft.data.get(DID_FIELD)
+            if (draft.existing or value is not None) and (
+                identity is None or value != identity.did
+            ):
+                problems.append((draft.position, DID_FIELD, "read_only", DID_IS_ISSUED))
+        if problems:
+            return problems
+        created = [d for d in claimed if not d.existing]
+        issued = self._issue(
+            session,
+            compiled.name,
+            [d.record_id for d in created if (compiled.name, d.record_id) not in held],
+        )
+        if DID_FIELD in compiled.fields:
+            for draft in created:
+                identity = held.get((compiled.name, draft.record_id))
+                draft.data[DID_FIELD] = identity.did if identity else issued[draft.record_id]
+                draft.changed.add(DID_FIELD)
+        return []
+
+    def backfill(self, session: Session, records: RecordService) -> int:
+        """Customers without a DID (records from before DIDs were issued at creation, or
+        loaded around the record service) get one, and the ``did`` field of every customer
+        record is made to show its DID (a versioned change, in the record's history). Runs at
+        every start (``Kindred.bootstrap``) and finds nothing to do once done; returns how
+        many DIDs it issued."""
+        registry = records.registry(session)
+        context = RequestContext(SYSTEM_PRINCIPAL, request_id="backfill:dids", channel="system")
+        dialect = session.get_bind().dialect.name
+        issued = 0
+        for name in sorted(self.customer_objects):
+            compiled = registry.objects.get(name)
+            if compiled is None:
+                continue
+            missing = list(
+                session.execute(
+                    sa.select(RECORDS.c.id)
+                    .where(
+                        RECORDS.c.object == name,
+                        ~sa.exists().where(
+                            CustomerIdentity.subject_object == name,
+                            CustomerIdentity.subject_id == RECORDS.c.id,
+                        ),
+                    )
+                    .order_by(RECORDS.c.id)
+                ).scalars()
+            )
+            for start in range(0, len(missing), BACKFILL_BATCH):
+                issued += len(self._issue(session, name, missing[start : start + BACKFILL_BATCH]))
+            definition = compiled.fields.get(DID_FIELD)
+            if definition is None:
+                continue
+            shown = field_expression(dialect, DID_FIELD, definition.sql_kind)
+            stale = session.execute(
+                sa.select(RECORDS.c.id, CustomerIdentity.did)
+                .join(
+                    CustomerIdentity,
+                    sa.and_(
+                        CustomerIdentity.subject_object == name,
+                        CustomerIdentity.subject_id == RECORDS.c.id,
+                    ),
+                )
+                .where(
+                    RECORDS.c.object == name,
+                    sa.or_(shown.is_(None), shown != CustomerIdentity.did),
+                )
+                .order_by(RECORDS.c.id)
+            ).all()
+            for start in range(0, len(stale), BACKFILL_BATCH):
+                batch = stale[start : start + BACKFILL_BATCH]
+                records.write_issued(
+                    session, context, name, {row.id: {DID_FIELD: row.did} for row in batch}
+                )
+        return issued
 
     def of_subject(
         self, session: Session, subject_object: str, subject_id: str

@@ -149,6 +149,9 @@ class AccessDecision(Base):
     __tablename__ = "access_decisions"
     # Found by customer through access_decision_subjects; batches are verified by a scan,
     # rarely: every further index is paid on each of the many inserts.
+    # The SQLite index pass walks ids past its mark: an id is never handed out twice, even
+    # after an erasure deleted the newest rows (AUTOINCREMENT; migration 0017).
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -6,6 +6,9 @@ A challenge is single use and short-lived, and what is signed is bound to this d
 elsewhere. Every attempt consumes its challenge, successful or not. A passport session is a
 JWT signed with a key derived for passports alone: it can never pass as a staff token, nor
 a staff token as a passport session.
+
+A magic link is mailed by a courier off the request path (``link_mail``): asking for one
+answers the same, at once, whether the address is known and whether the mail server is up.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import KindredError, NotFound, ValidationFailed, field_error
 from kindred.records.query import FieldFilter, ListQuery
 from kindred.records.service import RecordService, RequestContext
+from kindred.scenarios.messaging import SmtpSettings
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.identity import DidError, did_key_public_key
+from kindred.sovereignty.link_mail import LinkCourier
 from kindred.sovereignty.models import PassportChallenge
 
 CHALLENGE_SECONDS = 300
@@ -72,6 +77,7 @@ class PassportAuth:
         self._key = HKDF(
             algorithm=SHA256(), length=32, salt=b"kindred-passport", info=b"passport sessions"
         ).derive(secret.encode())
+        self.mail = LinkCourier()
 
     # -- DID challenges ---------------------------------------------------------------------
 
@@ -158,6 +164,20 @@ class PassportAuth:
                 return None
             return self.magic_link(session, identity.did), str(record["email"])
         return None
+
+    def mail_link(self, smtp: SmtpSettings, public_url: str, token: str, to: str) -> None:
+        """Hand the sign-in link to the courier; returns at once (delivered in the background,
+        retried; a failure is logged and counted, never told to whoever asked)."""
+        self.mail.post(
+            smtp,
+            to=to,
+            subject="Your Kindred data passport sign-in link",
+            text=(
+                "Open this link within 15 minutes to see and manage the data held about you:\n"
+                f"{public_url}/passport?token={token}\n\n"
+                "If you did not ask for it, ignore this message."
+            ),
+        )
 
     def sign_in_with_magic_link(self, session: Session, token: str) -> Opened:
         row = self._consume(session, token, "magic-link")

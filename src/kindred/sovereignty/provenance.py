@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from kindred.db import driver_rows
 from kindred.db.bulk import BulkInserter
-from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from kindred.errors import NotFound, PermissionDenied, ValidationFailed, field_error, pointer
 from kindred.records.fields import SovereigntyClass
 from kindred.records.service import RecordService, RequestContext
 from kindred.sovereignty.decision_log import authorization_totals
@@ -202,9 +202,11 @@ class ProvenanceService:
         row = self._row(session, object_name, record["id"], name)
         allowed = {"source_system", "collector", "valid_until", "legal_basis", "verified"}
         unknown = set(changes) - allowed
-        errors = [field_error(k, "unknown", f"one of {sorted(allowed)}") for k in sorted(unknown)]
+        errors = [
+            field_error(pointer(k), "unknown", f"one of {sorted(allowed)}") for k in sorted(unknown)
+        ]
         if "legal_basis" in changes and changes["legal_basis"] not in LEGAL_BASES:
-            errors.append(field_error("legal_basis", "invalid", f"one of {sorted(LEGAL_BASES)}"))
+            errors.append(field_error("/legal_basis", "invalid", f"one of {sorted(LEGAL_BASES)}"))
         if errors:
             raise ValidationFailed("the provenance was not changed", errors=errors)
         for key, value in changes.items():
@@ -224,7 +226,7 @@ class ProvenanceService:
                 f"{dimension!r} is not a dimension of your record",
                 errors=[
                     field_error(
-                        "dimension", "unknown-dimension", f"{identity.subject_object}.<field>"
+                        "/dimension", "unknown-dimension", f"{identity.subject_object}.<field>"
                     )
                 ],
             )

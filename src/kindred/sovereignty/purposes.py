@@ -40,7 +40,7 @@ _ALL = [
 PURPOSES: Mapping[str, Purpose] = MappingProxyType({p.name: p for p in _ALL})
 
 
-def purpose(name: str, path: str = "purpose") -> Purpose:
+def purpose(name: str, path: str = "/purpose") -> Purpose:
     """The registered purpose called ``name``; ValidationFailed naming the known ones."""
     found = PURPOSES.get(name)
     if found is None:

@@ -111,7 +111,11 @@ export function designApi(client: ApiClient) {
     },
 
     async createObject(body: Json): Promise<VersionedDefinition> {
-      const { data, response } = await unwrap(client.POST("/api/v1/metadata/objects", { body }));
+      const { data, response } = await unwrap(
+        client.POST("/api/v1/metadata/objects", {
+          body: body as components["schemas"]["ObjectDefinitionCreate"],
+        }),
+      );
       return versioned(data, response);
     },
 
@@ -139,7 +143,7 @@ export function designApi(client: ApiClient) {
       const { data, response } = await unwrap(
         client.POST("/api/v1/metadata/objects/{name}/fields", {
           ...path(name),
-          body: field,
+          body: field as components["schemas"]["FieldDefinitionCreate"],
           headers: { "If-Match": ifMatch(version) },
         }),
       );

@@ -1245,6 +1245,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your notifications, newest first, with your unread count
+         * @description Notifications sent to you or to a role you hold. `unread=true` lists only those you have not read. A notification about a record shows its text only while your own read of that record shows the fields it quotes (`withheld` says why not).
+         */
+        get: operations["list_notifications_api_v1_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark every notification in your inbox read */
+        post: operations["read_all_api_v1_notifications_read_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one notification read (for you only) */
+        post: operations["read_one_api_v1_notifications__notification_id__read_post"];
+        /** Mark one notification unread again (for you only) */
+        delete: operations["unread_one_api_v1_notifications__notification_id__read_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/objects/{object_name}/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Find a customer by exact email or phone
+         * @description Service desks find the caller although email and phone are customer-authorized (not filterable): the value is compared as a keyed digest, exactly (email case and phone format do not matter). Needs read on the object and on the field; the read is logged by the policy decision point with the purpose. Limited per user (429).
+         */
+        post: operations["lookup_api_v1_objects__object_name__lookup_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/objects/{object_name}/records": {
         parameters: {
             query?: never;
@@ -1254,7 +1329,7 @@ export interface paths {
         };
         /**
          * List records
-         * @description Cursor-paginated list. Filters: `filter[field]=v` or `filter[field][op]=v` with op in eq, ne, lt, lte, gt, gte, in, nin (comma-separated), contains, starts_with, is_null, has (list fields); `where=<CEL>` (e.g. `record.amount > 1000 && record.stage == 'proposal'`); `sort=-amount,name`; `fields=name,tier`; `include=account`; `limit` and `cursor`.
+         * @description Cursor-paginated list. Filters: `filter[field]=v` or `filter[field][op]=v` with op in eq, ne, lt, lte, gt, gte, in, nin (comma-separated), contains, starts_with, is_null, has (list fields); `where=<CEL>` (e.g. `record.amount > 1000 && record.stage == 'proposal'`); `sort=-amount,name`; `fields=name,tier`; `include=account` (with `fields`, the included relations' ids are kept, so each included record can be matched); `limit` and `cursor`.
          */
         get: operations["list_records_api_v1_objects__object_name__records_get"];
         put?: never;
@@ -1298,7 +1373,10 @@ export interface paths {
         delete: operations["delete_record_api_v1_objects__object_name__records__record_id__delete"];
         options?: never;
         head?: never;
-        /** Update fields of a record (null clears a field) */
+        /**
+         * Update fields of a record (null clears a field)
+         * @description Only the fields sent change. Read-only members (`version`, `created_at`, `updated_at`, `created_by`, `updated_by`, `object`, `meta`, another `id`) are refused with a 422 naming each, and nothing is saved; state the version you edited with `If-Match: "v3"`.
+         */
         patch: operations["update_record_api_v1_objects__object_name__records__record_id__patch"];
         trace?: never;
     };
@@ -1343,7 +1421,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Change log of a record (newest first) */
+        /**
+         * Change log of a record (newest first)
+         * @description Also after the record is deleted: the deletion is the newest entry (who, when, the values it had). A deleted record's history is shown to whoever would have seen the record when it was deleted (readers of every record of the object, e.g. admins and compliance; its owner; its territory's readers); to anyone else it is a 404, like a record that never was. Fields you may not read are left out of every entry.
+         */
         get: operations["record_history_api_v1_objects__object_name__records__record_id__history_get"];
         put?: never;
         post?: never;
@@ -1385,6 +1466,26 @@ export interface paths {
         head?: never;
         /** Correct or verify a value's provenance */
         patch: operations["patch_provenance_api_v1_objects__object_name__records__record_id__provenance__field__patch"];
+        trace?: never;
+    };
+    "/api/v1/objects/{object_name}/records/{record_id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's tags: who or what set each, when, and until when (newest first)
+         * @description Each tag setting with the scenario version, run and principal that set it. Expired tags are left out unless `include_expired=true`. Needs read access to the record.
+         */
+        get: operations["list_tags_api_v1_objects__object_name__records__record_id__tags_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/objects/{object_name}/records/{record_id}/timeline": {
@@ -1641,8 +1742,10 @@ export interface paths {
         put?: never;
         /**
          * Email a sign-in link
-         * @description Always 202 with the same body: whether the address is known is not revealed. Limited
-         *     per email address (known or not, alike) and per client address: 429 with Retry-After.
+         * @description Always 202 with the same body, before any mail is sent: whether the address is known
+         *     is not revealed, nor whether the mail server is up (the link is delivered, and retried,
+         *     in the background). Limited per email address (known or not, alike) and per client
+         *     address: 429 with Retry-After.
          */
         post: operations["magic_link_api_v1_passport_magic_link_post"];
         delete?: never;
@@ -1820,7 +1923,13 @@ export interface paths {
          */
         put: operations["upsert_role_api_v1_roles__name__put"];
         post?: never;
-        delete?: never;
+        /**
+         * Remove a role nobody holds
+         * @description The role can no longer be given (it leaves the user object's roles field); saved
+         *     views shared with it become private. Refused while any user holds it (409 naming how
+         *     many): take it from them first, so nobody loses rights as a side effect.
+         */
+        delete: operations["delete_role_api_v1_roles__name__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2458,6 +2567,216 @@ export interface components {
             reason: "consent" | "customer-request" | "no-purpose" | "unknown-purpose" | "no-subject" | "no-consent" | "expired-consent" | "not-yet-valid" | "not-for-you";
         };
         /**
+         * New Account
+         * @description A new account record: its fields (unknown ones are refused)
+         */
+        AccountRecordCreate: {
+            /**
+             * Address
+             * @description (null: none)
+             */
+            address?: string | null;
+            /**
+             * Annual revenue
+             * @description (null: none)
+             */
+            annual_revenue?: (number | string) | null;
+            /**
+             * City
+             * @description (null: none)
+             */
+            city?: string | null;
+            /**
+             * Country
+             * @description (null: none)
+             */
+            country?: string | null;
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /**
+             * Email
+             * @description (null: none)
+             */
+            email?: string | null;
+            /**
+             * Employees
+             * @description (null: none)
+             */
+            employees?: number | null;
+            /**
+             * External ids
+             * @description (null: none)
+             */
+            external_ids?: unknown | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Industry
+             * @description (null: none)
+             */
+            industry?: string | null;
+            /**
+             * Insurance qualified
+             * @description (null: none)
+             */
+            insurance_qualified?: boolean | null;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("hospital" | "clinic" | "store" | "distributor" | "plant" | "company") | null;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Parent account
+             * @description The id of a record of 'account' (null: none)
+             */
+            parent_account?: string | null;
+            /**
+             * Phone
+             * @description (null: none)
+             */
+            phone?: string | null;
+            /**
+             * Province
+             * @description (null: none)
+             */
+            province?: string | null;
+            /**
+             * Tax id
+             * @description (null: none)
+             */
+            tax_id?: string | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Tier
+             * @description (null: none)
+             */
+            tier?: ("A" | "B" | "C" | "D") | null;
+            /**
+             * Website
+             * @description (null: none)
+             */
+            website?: string | null;
+        };
+        /**
+         * Account changes
+         * @description The fields of a account record to change; null clears one that is not required
+         */
+        AccountRecordUpdate: {
+            /**
+             * Address
+             * @description (null: none)
+             */
+            address?: string | null;
+            /**
+             * Annual revenue
+             * @description (null: none)
+             */
+            annual_revenue?: (number | string) | null;
+            /**
+             * City
+             * @description (null: none)
+             */
+            city?: string | null;
+            /**
+             * Country
+             * @description (null: none)
+             */
+            country?: string | null;
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /**
+             * Email
+             * @description (null: none)
+             */
+            email?: string | null;
+            /**
+             * Employees
+             * @description (null: none)
+             */
+            employees?: number | null;
+            /**
+             * External ids
+             * @description (null: none)
+             */
+            external_ids?: unknown | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Industry
+             * @description (null: none)
+             */
+            industry?: string | null;
+            /**
+             * Insurance qualified
+             * @description (null: none)
+             */
+            insurance_qualified?: boolean | null;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("hospital" | "clinic" | "store" | "distributor" | "plant" | "company") | null;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Parent account
+             * @description The id of a record of 'account' (null: none)
+             */
+            parent_account?: string | null;
+            /**
+             * Phone
+             * @description (null: none)
+             */
+            phone?: string | null;
+            /**
+             * Province
+             * @description (null: none)
+             */
+            province?: string | null;
+            /**
+             * Tax id
+             * @description (null: none)
+             */
+            tax_id?: string | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Tier
+             * @description (null: none)
+             */
+            tier?: ("A" | "B" | "C" | "D") | null;
+            /**
+             * Website
+             * @description (null: none)
+             */
+            website?: string | null;
+        };
+        /**
          * ActingFor
          * @description The automation that made a change with the actor's rights (a scenario step).
          */
@@ -2539,6 +2858,146 @@ export interface components {
             params: {
                 [key: string]: components["schemas"]["ActionParamPublic"];
             };
+        };
+        /**
+         * New Activity
+         * @description A new activity record: its fields (unknown ones are refused)
+         */
+        ActivityRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account' (null: none)
+             */
+            account?: string | null;
+            /**
+             * Body
+             * @description (null: none)
+             */
+            body?: string | null;
+            /**
+             * Channel
+             * @description (null: none)
+             */
+            channel?: ("phone" | "email" | "wechat" | "in_person" | "app") | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Done
+             * @description (null: none)
+             */
+            done?: boolean | null;
+            /**
+             * Due at
+             * @description (null: none)
+             */
+            due_at?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "call" | "meeting" | "note" | "email" | "message" | "visit" | "task";
+            /**
+             * Occurred at
+             * @description (null: none)
+             */
+            occurred_at?: string | null;
+            /**
+             * Opportunity
+             * @description The id of a record of 'opportunity' (null: none)
+             */
+            opportunity?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /** Subject */
+            subject: string;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Ticket
+             * @description The id of a record of 'ticket' (null: none)
+             */
+            ticket?: string | null;
+        };
+        /**
+         * Activity changes
+         * @description The fields of a activity record to change; null clears one that is not required
+         */
+        ActivityRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account' (null: none)
+             */
+            account?: string | null;
+            /**
+             * Body
+             * @description (null: none)
+             */
+            body?: string | null;
+            /**
+             * Channel
+             * @description (null: none)
+             */
+            channel?: ("phone" | "email" | "wechat" | "in_person" | "app") | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Done
+             * @description (null: none)
+             */
+            done?: boolean | null;
+            /**
+             * Due at
+             * @description (null: none)
+             */
+            due_at?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind?: "call" | "meeting" | "note" | "email" | "message" | "visit" | "task";
+            /**
+             * Occurred at
+             * @description (null: none)
+             */
+            occurred_at?: string | null;
+            /**
+             * Opportunity
+             * @description The id of a record of 'opportunity' (null: none)
+             */
+            opportunity?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /** Subject */
+            subject?: string;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Ticket
+             * @description The id of a record of 'ticket' (null: none)
+             */
+            ticket?: string | null;
         };
         /** AgentList */
         AgentList: {
@@ -2703,7 +3162,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "waiting" | "succeeded" | "failed";
+            status: "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             /** Trigger */
             trigger?: {
                 [key: string]: unknown;
@@ -2790,7 +3249,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "waiting" | "succeeded" | "failed";
+            status: "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             /**
              * Trigger
              * @description What started it: `kind` (api, event, …) and more
@@ -2887,7 +3346,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "waiting" | "succeeded" | "failed";
+            status: "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             /**
              * Steps
              * @description In the order they started
@@ -2963,7 +3422,7 @@ export interface components {
             started_at: number | null;
             /**
              * Status
-             * @description pending, succeeded, failed, skipped, waiting (for a person or a sub-agent), fallback (failed, its fallback value used) or compensated
+             * @description pending, succeeded, failed, skipped, waiting (for a person or a sub-agent), fallback (failed, its fallback value used), compensated or cancelled (its run failed or was cancelled while it waited or ran)
              */
             status: string;
             /** Step */
@@ -3088,6 +3547,126 @@ export interface components {
             /** User Id */
             user_id: string;
         };
+        /**
+         * New Asset
+         * @description A new asset record: its fields (unknown ones are refused)
+         */
+        AssetRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account: string;
+            /**
+             * Firmware
+             * @description (null: none)
+             */
+            firmware?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Installed on
+             * @description (null: none)
+             */
+            installed_on?: string | null;
+            /**
+             * Last heartbeat at
+             * @description (null: none)
+             */
+            last_heartbeat_at?: string | null;
+            /**
+             * Name
+             * @description (null: none)
+             */
+            name?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product: string;
+            /** Serial number */
+            serial_number: string;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("installed" | "in_service" | "faulty" | "retired") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Warranty until
+             * @description (null: none)
+             */
+            warranty_until?: string | null;
+        };
+        /**
+         * Asset changes
+         * @description The fields of a asset record to change; null clears one that is not required
+         */
+        AssetRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account?: string;
+            /**
+             * Firmware
+             * @description (null: none)
+             */
+            firmware?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Installed on
+             * @description (null: none)
+             */
+            installed_on?: string | null;
+            /**
+             * Last heartbeat at
+             * @description (null: none)
+             */
+            last_heartbeat_at?: string | null;
+            /**
+             * Name
+             * @description (null: none)
+             */
+            name?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product?: string;
+            /** Serial number */
+            serial_number?: string;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("installed" | "in_service" | "faulty" | "retired") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Warranty until
+             * @description (null: none)
+             */
+            warranty_until?: string | null;
+        };
         /** Assignee */
         Assignee: {
             /** Role */
@@ -3131,9 +3710,7 @@ export interface components {
              */
             operation: "create" | "update" | "upsert";
             /** Records */
-            records: {
-                [key: string]: unknown;
-            }[];
+            records: (components["schemas"]["AccountRecordCreate"] | components["schemas"]["ActivityRecordCreate"] | components["schemas"]["AssetRecordCreate"] | components["schemas"]["ContactRecordCreate"] | components["schemas"]["ContractRecordCreate"] | components["schemas"]["LeadRecordCreate"] | components["schemas"]["OpportunityRecordCreate"] | components["schemas"]["OrderRecordCreate"] | components["schemas"]["OrderLineRecordCreate"] | components["schemas"]["PriceListRecordCreate"] | components["schemas"]["PriceListEntryRecordCreate"] | components["schemas"]["ProductRecordCreate"] | components["schemas"]["PurchaseIntentRecordCreate"] | components["schemas"]["TeamRecordCreate"] | components["schemas"]["TerritoryRecordCreate"] | components["schemas"]["TicketRecordCreate"] | components["schemas"]["UserRecordCreate"] | components["schemas"]["AccountRecordUpdate"] | components["schemas"]["ActivityRecordUpdate"] | components["schemas"]["AssetRecordUpdate"] | components["schemas"]["ContactRecordUpdate"] | components["schemas"]["ContractRecordUpdate"] | components["schemas"]["LeadRecordUpdate"] | components["schemas"]["OpportunityRecordUpdate"] | components["schemas"]["OrderRecordUpdate"] | components["schemas"]["OrderLineRecordUpdate"] | components["schemas"]["PriceListRecordUpdate"] | components["schemas"]["PriceListEntryRecordUpdate"] | components["schemas"]["ProductRecordUpdate"] | components["schemas"]["PurchaseIntentRecordUpdate"] | components["schemas"]["TeamRecordUpdate"] | components["schemas"]["TerritoryRecordUpdate"] | components["schemas"]["TicketRecordUpdate"] | components["schemas"]["UserRecordUpdate"])[];
         };
         /** BulkResult */
         BulkResult: {
@@ -3627,6 +4204,326 @@ export interface components {
              */
             types: string[];
         };
+        /**
+         * New Contact
+         * @description A new contact record: its fields (unknown ones are refused)
+         */
+        ContactRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account' (null: none)
+             */
+            account?: string | null;
+            /**
+             * Address
+             * @description (null: none)
+             */
+            address?: string | null;
+            /**
+             * Birthday
+             * @description (null: none)
+             */
+            birthday?: string | null;
+            /**
+             * City
+             * @description (null: none)
+             */
+            city?: string | null;
+            /**
+             * Department
+             * @description (null: none)
+             */
+            department?: string | null;
+            /**
+             * Did
+             * @description (null: none)
+             */
+            did?: string | null;
+            /**
+             * Email
+             * @description (null: none)
+             */
+            email?: string | null;
+            /**
+             * First name
+             * @description (null: none)
+             */
+            first_name?: string | null;
+            /**
+             * Full name
+             * @description (null: none)
+             */
+            full_name?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Language
+             * @description (null: none)
+             */
+            language?: ("en" | "zh") | null;
+            /** Last name */
+            last_name: string;
+            /**
+             * Lifecycle
+             * @description (null: none)
+             */
+            lifecycle?: ("subscriber" | "lead" | "customer" | "advocate" | "churned") | null;
+            /**
+             * Mobile
+             * @description (null: none)
+             */
+            mobile?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Phone
+             * @description (null: none)
+             */
+            phone?: string | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Title
+             * @description (null: none)
+             */
+            title?: string | null;
+            /**
+             * Wechat openid
+             * @description (null: none)
+             */
+            wechat_openid?: string | null;
+        };
+        /**
+         * Contact changes
+         * @description The fields of a contact record to change; null clears one that is not required
+         */
+        ContactRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account' (null: none)
+             */
+            account?: string | null;
+            /**
+             * Address
+             * @description (null: none)
+             */
+            address?: string | null;
+            /**
+             * Birthday
+             * @description (null: none)
+             */
+            birthday?: string | null;
+            /**
+             * City
+             * @description (null: none)
+             */
+            city?: string | null;
+            /**
+             * Department
+             * @description (null: none)
+             */
+            department?: string | null;
+            /**
+             * Did
+             * @description (null: none)
+             */
+            did?: string | null;
+            /**
+             * Email
+             * @description (null: none)
+             */
+            email?: string | null;
+            /**
+             * First name
+             * @description (null: none)
+             */
+            first_name?: string | null;
+            /**
+             * Full name
+             * @description (null: none)
+             */
+            full_name?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Language
+             * @description (null: none)
+             */
+            language?: ("en" | "zh") | null;
+            /** Last name */
+            last_name?: string;
+            /**
+             * Lifecycle
+             * @description (null: none)
+             */
+            lifecycle?: ("subscriber" | "lead" | "customer" | "advocate" | "churned") | null;
+            /**
+             * Mobile
+             * @description (null: none)
+             */
+            mobile?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Phone
+             * @description (null: none)
+             */
+            phone?: string | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Title
+             * @description (null: none)
+             */
+            title?: string | null;
+            /**
+             * Wechat openid
+             * @description (null: none)
+             */
+            wechat_openid?: string | null;
+        };
+        /**
+         * New Contract
+         * @description A new contract record: its fields (unknown ones are refused)
+         */
+        ContractRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account: string;
+            /**
+             * End date
+             * Format: date
+             */
+            end_date: string;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("sales" | "service" | "lease" | "framework") | null;
+            /** Number */
+            number: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Products
+             * @description (null: none)
+             */
+            products?: string[] | null;
+            /**
+             * Renewal
+             * @description (null: none)
+             */
+            renewal?: ("none" | "manual" | "automatic") | null;
+            /**
+             * Renewal notice days
+             * @description (null: none)
+             */
+            renewal_notice_days?: number | null;
+            /**
+             * Start date
+             * Format: date
+             */
+            start_date: string;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("draft" | "active" | "expired" | "terminated" | "renewed") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Value
+             * @description (null: none)
+             */
+            value?: (number | string) | null;
+        };
+        /**
+         * Contract changes
+         * @description The fields of a contract record to change; null clears one that is not required
+         */
+        ContractRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account?: string;
+            /**
+             * End date
+             * Format: date
+             */
+            end_date?: string;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("sales" | "service" | "lease" | "framework") | null;
+            /** Number */
+            number?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Products
+             * @description (null: none)
+             */
+            products?: string[] | null;
+            /**
+             * Renewal
+             * @description (null: none)
+             */
+            renewal?: ("none" | "manual" | "automatic") | null;
+            /**
+             * Renewal notice days
+             * @description (null: none)
+             */
+            renewal_notice_days?: number | null;
+            /**
+             * Start date
+             * Format: date
+             */
+            start_date?: string;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("draft" | "active" | "expired" | "terminated" | "renewed") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Value
+             * @description (null: none)
+             */
+            value?: (number | string) | null;
+        };
         /** DataDomain */
         DataDomain: {
             /** Did */
@@ -4050,6 +4947,15 @@ export interface components {
              * @enum {string}
              */
             event: "end";
+        };
+        /** EnumOption */
+        EnumOptionInput: {
+            /** Label */
+            label?: string | null;
+            /** Label Zh */
+            label_zh?: string | null;
+            /** Value */
+            value: string;
         };
         /** EnumOptionPublic */
         EnumOptionPublic: {
@@ -4483,6 +5389,119 @@ export interface components {
             state: "pending" | "approved" | "declined";
         };
         /**
+         * FieldDefinitionChanges
+         * @description The flags, labels, options or bounds to change; name, type, target and cardinality may be sent but not changed
+         */
+        FieldDefinitionChanges: {
+            /**
+             * Cardinality
+             * @enum {string}
+             */
+            cardinality?: "one" | "many";
+            /** Description */
+            description?: string | null;
+            /** Indexed */
+            indexed?: boolean;
+            /** Inverse Name */
+            inverse_name?: string | null;
+            /** Label */
+            label?: string | null;
+            /** Label Zh */
+            label_zh?: string | null;
+            /** Max Length */
+            max_length?: number | null;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /** Name */
+            name?: string;
+            /** Options */
+            options?: components["schemas"]["EnumOptionInput"][];
+            /** Required */
+            required?: boolean;
+            sovereignty?: components["schemas"]["SovereigntyClassInput"];
+            /** Target */
+            target?: string | null;
+            type?: components["schemas"]["FieldTypeInput"];
+            /** Unique */
+            unique?: boolean;
+        };
+        /** FieldDefinition */
+        FieldDefinitionCreate: {
+            /**
+             * Cardinality
+             * @enum {string}
+             */
+            cardinality?: "one" | "many";
+            /** Description */
+            description?: string | null;
+            /** Indexed */
+            indexed?: boolean;
+            /** Inverse Name */
+            inverse_name?: string | null;
+            /** Label */
+            label?: string | null;
+            /** Label Zh */
+            label_zh?: string | null;
+            /** Max Length */
+            max_length?: number | null;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /** Name */
+            name: string;
+            /** Options */
+            options?: components["schemas"]["EnumOptionInput"][];
+            /** Required */
+            required?: boolean;
+            sovereignty?: components["schemas"]["SovereigntyClassInput"];
+            /** Target */
+            target?: string | null;
+            type: components["schemas"]["FieldTypeInput"];
+            /** Unique */
+            unique?: boolean;
+        };
+        /** FieldDefinition */
+        FieldDefinitionInput: {
+            /**
+             * Cardinality
+             * @enum {string}
+             */
+            cardinality?: "one" | "many";
+            /** Description */
+            description?: string | null;
+            /** Indexed */
+            indexed?: boolean;
+            /** Inverse Name */
+            inverse_name?: string | null;
+            /** Label */
+            label?: string | null;
+            /** Label Zh */
+            label_zh?: string | null;
+            /** Max Length */
+            max_length?: number | null;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /** Name */
+            name: string;
+            /** Options */
+            options?: components["schemas"]["EnumOptionInput"][];
+            /** Required */
+            required?: boolean;
+            sovereignty?: components["schemas"]["SovereigntyClassInput"];
+            /** Standard */
+            standard?: boolean;
+            /** Target */
+            target?: string | null;
+            type: components["schemas"]["FieldTypeInput"];
+            /** Unique */
+            unique?: boolean;
+        };
+        /**
          * FieldDefinitionPublic
          * @description A field as ``records.fields.FieldDefinition`` holds it, every property present.
          */
@@ -4542,6 +5561,11 @@ export interface components {
          * @enum {string}
          */
         FieldType: "text" | "long_text" | "number" | "money" | "percent" | "date" | "datetime" | "boolean" | "enum" | "multi_enum" | "email" | "phone" | "url" | "relation" | "json";
+        /**
+         * FieldType
+         * @enum {string}
+         */
+        FieldTypeInput: "text" | "long_text" | "number" | "money" | "percent" | "date" | "datetime" | "boolean" | "enum" | "multi_enum" | "email" | "phone" | "url" | "relation" | "json";
         /** GoldenCaseList */
         GoldenCaseList: {
             /**
@@ -4739,6 +5763,12 @@ export interface components {
             /** Id */
             id: string;
             /**
+             * Mode
+             * @description evaluation: opened by an evaluation run (never in the live queue)
+             * @enum {string}
+             */
+            mode: "live" | "evaluation";
+            /**
              * Modifiable
              * @description The values a `modified` decision may change
              */
@@ -4759,9 +5789,10 @@ export interface components {
             run_id: string;
             /**
              * Status
+             * @description cancelled: closed without a decision, because its run was cancelled (the reason is in `comment`)
              * @enum {string}
              */
-            status: "open" | "decided";
+            status: "open" | "decided" | "cancelled";
             /** Step */
             step: string;
             /** Title */
@@ -4815,6 +5846,12 @@ export interface components {
             /** Id */
             id: string;
             /**
+             * Mode
+             * @description evaluation: opened by an evaluation run (never in the live queue)
+             * @enum {string}
+             */
+            mode: "live" | "evaluation";
+            /**
              * Modifiable
              * @description The values a `modified` decision may change
              */
@@ -4835,9 +5872,10 @@ export interface components {
             run_id: string;
             /**
              * Status
+             * @description cancelled: closed without a decision, because its run was cancelled (the reason is in `comment`)
              * @enum {string}
              */
-            status: "open" | "decided";
+            status: "open" | "decided" | "cancelled";
             /** Step */
             step: string;
             /** Title */
@@ -5097,7 +6135,10 @@ export interface components {
             error_rows: number;
             /** Errors */
             errors: components["schemas"]["ImportRowError"][];
-            /** Ignored Columns */
+            /**
+             * Ignored Columns
+             * @description Columns no field takes: not imported
+             */
             ignored_columns: string[];
             /**
              * Mapping
@@ -5123,6 +6164,11 @@ export interface components {
              * @description Bad rows left out (skip_bad_rows)
              */
             skipped: number;
+            /**
+             * Translated
+             * @description Source values the preset turned into another choice (or left empty)
+             */
+            translated: components["schemas"]["ImportTranslation"][];
             /** Updated */
             updated: number;
         };
@@ -5147,6 +6193,34 @@ export interface components {
             line: number;
             /** Message */
             message: string;
+        };
+        /** ImportTranslation */
+        ImportTranslation: {
+            /**
+             * Column
+             * @description The CSV column
+             */
+            column: string;
+            /**
+             * Field
+             * @description The field it feeds
+             */
+            field: string;
+            /**
+             * Rows
+             * @description Rows with this value
+             */
+            rows: number;
+            /**
+             * To
+             * @description The value imported; null: left empty (no counterpart)
+             */
+            to: string | null;
+            /**
+             * Value
+             * @description The value in the file, e.g. HubSpot's 'Evangelist'
+             */
+            value: string;
         };
         /** ImportUploadPublic */
         ImportUploadPublic: {
@@ -5196,20 +6270,20 @@ export interface components {
         /** IngestResult */
         IngestResult: {
             /**
-             * Accepted
-             * @description How many events are stored (duplicates included)
-             */
-            accepted: number;
-            /**
              * Duplicates
-             * @description How many of them were stored before
+             * @description How many were stored before (same source+id): acknowledged, not stored again
              */
             duplicates: number;
             /**
              * Events
-             * @description Each accepted event, in request order
+             * @description Each event of the request, new or duplicate, in request order
              */
             events: components["schemas"]["IngestedEvent"][];
+            /**
+             * Stored
+             * @description How many events of the request are new: stored now
+             */
+            stored: number;
         };
         /**
          * IngestedEvent
@@ -5296,6 +6370,146 @@ export interface components {
             p50: number | null;
             /** P99 */
             p99: number | null;
+        };
+        /**
+         * New Lead
+         * @description A new lead record: its fields (unknown ones are refused)
+         */
+        LeadRecordCreate: {
+            /**
+             * Company
+             * @description (null: none)
+             */
+            company?: string | null;
+            /**
+             * Converted account
+             * @description The id of a record of 'account' (null: none)
+             */
+            converted_account?: string | null;
+            /**
+             * Converted contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            converted_contact?: string | null;
+            /**
+             * Did
+             * @description (null: none)
+             */
+            did?: string | null;
+            /**
+             * Email
+             * @description (null: none)
+             */
+            email?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /** Name */
+            name: string;
+            /**
+             * Notes
+             * @description (null: none)
+             */
+            notes?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Phone
+             * @description (null: none)
+             */
+            phone?: string | null;
+            /**
+             * Score
+             * @description (null: none)
+             */
+            score?: number | null;
+            /**
+             * Source
+             * @description (null: none)
+             */
+            source?: ("web" | "event" | "referral" | "wechat" | "partner" | "cold_call" | "import") | null;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("new" | "working" | "qualified" | "converted" | "disqualified") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+        };
+        /**
+         * Lead changes
+         * @description The fields of a lead record to change; null clears one that is not required
+         */
+        LeadRecordUpdate: {
+            /**
+             * Company
+             * @description (null: none)
+             */
+            company?: string | null;
+            /**
+             * Converted account
+             * @description The id of a record of 'account' (null: none)
+             */
+            converted_account?: string | null;
+            /**
+             * Converted contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            converted_contact?: string | null;
+            /**
+             * Did
+             * @description (null: none)
+             */
+            did?: string | null;
+            /**
+             * Email
+             * @description (null: none)
+             */
+            email?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /** Name */
+            name?: string;
+            /**
+             * Notes
+             * @description (null: none)
+             */
+            notes?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Phone
+             * @description (null: none)
+             */
+            phone?: string | null;
+            /**
+             * Score
+             * @description (null: none)
+             */
+            score?: number | null;
+            /**
+             * Source
+             * @description (null: none)
+             */
+            source?: ("web" | "event" | "referral" | "wechat" | "partner" | "cold_call" | "import") | null;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("new" | "working" | "qualified" | "converted" | "disqualified") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
         };
         /** LedgerEntryDetail */
         LedgerEntryDetail: {
@@ -5438,6 +6652,40 @@ export interface components {
              * @description Every verifier key, oldest first, the active one included
              */
             keys: string[];
+        };
+        /** LookupMatches */
+        LookupMatches: {
+            /**
+             * Data
+             * @description The records holding exactly that value that you may see, as a get shows them under the purpose (values withheld without the customer's consent); empty when none
+             */
+            data: components["schemas"]["RecordPublic"][];
+            /**
+             * Next Cursor
+             * @description Always null: every match is on this page
+             */
+            next_cursor: null;
+        };
+        /** LookupRequest */
+        LookupRequest: {
+            /**
+             * Email
+             * @description An email address (any case)
+             * @example wang.li@example.com
+             */
+            email?: string | null;
+            /**
+             * Phone
+             * @description A phone number in any format; without a country code it is a national number of the default country (+86)
+             * @example 138 1234 5678
+             */
+            phone?: string | null;
+            /**
+             * Purpose
+             * @description Why you look the customer up: a registered purpose (GET /api/v1/purposes), e.g. service
+             * @example service
+             */
+            purpose: string;
         };
         /** MagicLinkRequest */
         MagicLinkRequest: {
@@ -5785,6 +7033,99 @@ export interface components {
             /** @description The record asked about */
             node: components["schemas"]["RecordPublic"];
         };
+        /** NotificationPage */
+        NotificationPage: {
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["NotificationPublic"][];
+            /**
+             * Next Cursor
+             * @description Pass as cursor= for the next page; null: last
+             */
+            next_cursor: string | null;
+            /**
+             * Unread
+             * @description How many notifications in your inbox you have not read
+             */
+            unread: number;
+        };
+        /**
+         * NotificationPublic
+         * @description One notification in your inbox. Its title, message and link are null (and
+         *     ``withheld`` says why) while your own read of the record it is about does not show that
+         *     record or the fields its text quotes.
+         */
+        NotificationPublic: {
+            /** @description The record it is about, if it names one */
+            about: components["schemas"]["RecordReference"] | null;
+            /**
+             * Created At
+             * @description When it was sent (RFC 3339)
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /**
+             * Link
+             * @description null when none or withheld
+             */
+            link: string | null;
+            /**
+             * Message
+             * @description null when none or withheld
+             */
+            message: string | null;
+            /**
+             * Read At
+             * @description When you read it; null: unread
+             */
+            read_at: string | null;
+            /**
+             * Role
+             * @description The role it was sent to; null: sent to you by name
+             */
+            role: string | null;
+            /**
+             * Run Id
+             * @description The run that sent it (null: sent by an older release)
+             */
+            run_id: string | null;
+            /**
+             * Scenario
+             * @description The scenario that sent it
+             */
+            scenario: string | null;
+            /**
+             * Source
+             * @description What sent it, e.g. scenario:<name>
+             */
+            source: string;
+            /**
+             * Title
+             * @description null when withheld
+             */
+            title: string | null;
+            /**
+             * Withheld
+             * @description Why its text is not shown to you
+             */
+            withheld: string | null;
+        };
+        /** NotificationsMarked */
+        NotificationsMarked: {
+            /**
+             * Marked
+             * @description How many were unread and are now read
+             */
+            marked: number;
+            /**
+             * Unread
+             * @description How many are unread now (sent since)
+             */
+            unread: number;
+        };
         /**
          * ObjectDefinitionChange
          * @description One version of an object definition. ``before`` and ``after`` are the definition as
@@ -5821,6 +7162,48 @@ export interface components {
             summary: string;
             /** Version */
             version: number;
+        };
+        /**
+         * ObjectDefinitionChanges
+         * @description The labels, description, title field or validation rules to change
+         */
+        ObjectDefinitionChanges: {
+            /** Description */
+            description?: string | null;
+            /** Label */
+            label?: string;
+            /** Label Plural */
+            label_plural?: string;
+            /** Label Zh */
+            label_zh?: string | null;
+            /** Title Field */
+            title_field?: string | null;
+            /** Validation Rules */
+            validation_rules?: components["schemas"]["ValidationRuleInput"][];
+        };
+        /**
+         * ObjectDefinition
+         * @description A kind of record: its fields, validation rules and labels.
+         */
+        ObjectDefinitionCreate: {
+            /** Description */
+            description?: string | null;
+            /** Fields */
+            fields?: components["schemas"]["FieldDefinitionInput"][];
+            /** Label */
+            label: string;
+            /** Label Plural */
+            label_plural: string;
+            /** Label Zh */
+            label_zh?: string | null;
+            /** Name */
+            name: string;
+            /** Parent */
+            parent?: string | null;
+            /** Title Field */
+            title_field?: string | null;
+            /** Validation Rules */
+            validation_rules?: components["schemas"]["ValidationRuleInput"][];
         };
         /** ObjectDefinitionHistory */
         ObjectDefinitionHistory: {
@@ -5957,6 +7340,310 @@ export interface components {
              * @description Fields you may write ("*": every field), before hidden_fields is subtracted
              */
             write_fields: "*" | string[];
+        };
+        /**
+         * New Opportunity
+         * @description A new opportunity record: its fields (unknown ones are refused)
+         */
+        OpportunityRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account: string;
+            /**
+             * Amount
+             * @description (null: none)
+             */
+            amount?: (number | string) | null;
+            /**
+             * Close date
+             * @description (null: none)
+             */
+            close_date?: string | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Currency
+             * @description (null: none)
+             */
+            currency?: ("CNY" | "USD" | "EUR") | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Lost reason
+             * @description (null: none)
+             */
+            lost_reason?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Probability
+             * @description (null: none)
+             */
+            probability?: number | null;
+            /**
+             * Stage
+             * @description (null: none)
+             */
+            stage?: ("prospecting" | "qualification" | "proposal" | "negotiation" | "closed_won" | "closed_lost") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+        };
+        /**
+         * Opportunity changes
+         * @description The fields of a opportunity record to change; null clears one that is not required
+         */
+        OpportunityRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account?: string;
+            /**
+             * Amount
+             * @description (null: none)
+             */
+            amount?: (number | string) | null;
+            /**
+             * Close date
+             * @description (null: none)
+             */
+            close_date?: string | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Currency
+             * @description (null: none)
+             */
+            currency?: ("CNY" | "USD" | "EUR") | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Lost reason
+             * @description (null: none)
+             */
+            lost_reason?: string | null;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Probability
+             * @description (null: none)
+             */
+            probability?: number | null;
+            /**
+             * Stage
+             * @description (null: none)
+             */
+            stage?: ("prospecting" | "qualification" | "proposal" | "negotiation" | "closed_won" | "closed_lost") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+        };
+        /**
+         * New Order line
+         * @description A new order_line record: its fields (unknown ones are refused)
+         */
+        OrderLineRecordCreate: {
+            /**
+             * Discount
+             * @description (null: none)
+             */
+            discount?: number | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Order
+             * @description The id of a record of 'order'
+             */
+            order: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product: string;
+            /** Quantity */
+            quantity: number;
+            /** Unit price */
+            unit_price: number | string;
+        };
+        /**
+         * Order line changes
+         * @description The fields of a order_line record to change; null clears one that is not required
+         */
+        OrderLineRecordUpdate: {
+            /**
+             * Discount
+             * @description (null: none)
+             */
+            discount?: number | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Order
+             * @description The id of a record of 'order'
+             */
+            order?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product?: string;
+            /** Quantity */
+            quantity?: number;
+            /** Unit price */
+            unit_price?: number | string;
+        };
+        /**
+         * New Order
+         * @description A new order record: its fields (unknown ones are refused)
+         */
+        OrderRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account: string;
+            /**
+             * Channel
+             * @description (null: none)
+             */
+            channel?: ("direct" | "distributor" | "pos" | "ecommerce") | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Currency
+             * @description (null: none)
+             */
+            currency?: ("CNY" | "USD" | "EUR") | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /** Number */
+            number: string;
+            /**
+             * Opportunity
+             * @description The id of a record of 'opportunity' (null: none)
+             */
+            opportunity?: string | null;
+            /**
+             * Ordered at
+             * @description (null: none)
+             */
+            ordered_at?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("draft" | "confirmed" | "shipped" | "delivered" | "cancelled" | "returned") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Total
+             * @description (null: none)
+             */
+            total?: (number | string) | null;
+        };
+        /**
+         * Order changes
+         * @description The fields of a order record to change; null clears one that is not required
+         */
+        OrderRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account?: string;
+            /**
+             * Channel
+             * @description (null: none)
+             */
+            channel?: ("direct" | "distributor" | "pos" | "ecommerce") | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Currency
+             * @description (null: none)
+             */
+            currency?: ("CNY" | "USD" | "EUR") | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /** Number */
+            number?: string;
+            /**
+             * Opportunity
+             * @description The id of a record of 'opportunity' (null: none)
+             */
+            opportunity?: string | null;
+            /**
+             * Ordered at
+             * @description (null: none)
+             */
+            ordered_at?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("draft" | "confirmed" | "shipped" | "delivered" | "cancelled" | "returned") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /**
+             * Total
+             * @description (null: none)
+             */
+            total?: (number | string) | null;
         };
         /** OtlpAttribute */
         OtlpAttribute: {
@@ -6228,6 +7915,136 @@ export interface components {
              */
             uri: string;
         };
+        /**
+         * New Price list entry
+         * @description A new price_list_entry record: its fields (unknown ones are refused)
+         */
+        PriceListEntryRecordCreate: {
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Min quantity
+             * @description (null: none)
+             */
+            min_quantity?: number | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Price list
+             * @description The id of a record of 'price_list'
+             */
+            price_list: string;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product: string;
+            /** Unit price */
+            unit_price: number | string;
+        };
+        /**
+         * Price list entry changes
+         * @description The fields of a price_list_entry record to change; null clears one that is not required
+         */
+        PriceListEntryRecordUpdate: {
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Min quantity
+             * @description (null: none)
+             */
+            min_quantity?: number | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Price list
+             * @description The id of a record of 'price_list'
+             */
+            price_list?: string;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product?: string;
+            /** Unit price */
+            unit_price?: number | string;
+        };
+        /**
+         * New Price list
+         * @description A new price_list record: its fields (unknown ones are refused)
+         */
+        PriceListRecordCreate: {
+            /**
+             * Active
+             * @description (null: none)
+             */
+            active?: boolean | null;
+            /**
+             * Currency
+             * @description (null: none)
+             */
+            currency?: ("CNY" | "USD" | "EUR") | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Valid from
+             * @description (null: none)
+             */
+            valid_from?: string | null;
+            /**
+             * Valid until
+             * @description (null: none)
+             */
+            valid_until?: string | null;
+        };
+        /**
+         * Price list changes
+         * @description The fields of a price_list record to change; null clears one that is not required
+         */
+        PriceListRecordUpdate: {
+            /**
+             * Active
+             * @description (null: none)
+             */
+            active?: boolean | null;
+            /**
+             * Currency
+             * @description (null: none)
+             */
+            currency?: ("CNY" | "USD" | "EUR") | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Valid from
+             * @description (null: none)
+             */
+            valid_from?: string | null;
+            /**
+             * Valid until
+             * @description (null: none)
+             */
+            valid_until?: string | null;
+        };
         /** PrivateJwk */
         PrivateJwk: {
             /**
@@ -6314,10 +8131,106 @@ export interface components {
              * @description The kind of problem, e.g. `https://kindred.dev/problems/not-found`
              */
             type: string;
+            /** @description 409: users who still hold the role to remove */
+            users?: number;
             /** @description 403 consent-required: the fields withheld and why */
             withheld?: Record<string, never>[];
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * New Product
+         * @description A new product record: its fields (unknown ones are refused)
+         */
+        ProductRecordCreate: {
+            /**
+             * Active
+             * @description (null: none)
+             */
+            active?: boolean | null;
+            /**
+             * Compatible with
+             * @description (null: none)
+             */
+            compatible_with?: string[] | null;
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /**
+             * Family
+             * @description (null: none)
+             */
+            family?: ("imaging" | "laboratory" | "monitoring" | "surgical" | "consumable" | "spare_part" | "inverter" | "battery" | "retail_goods" | "service_plan") | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * List price
+             * @description (null: none)
+             */
+            list_price?: (number | string) | null;
+            /**
+             * Model
+             * @description (null: none)
+             */
+            model?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /** Sku */
+            sku: string;
+        };
+        /**
+         * Product changes
+         * @description The fields of a product record to change; null clears one that is not required
+         */
+        ProductRecordUpdate: {
+            /**
+             * Active
+             * @description (null: none)
+             */
+            active?: boolean | null;
+            /**
+             * Compatible with
+             * @description (null: none)
+             */
+            compatible_with?: string[] | null;
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /**
+             * Family
+             * @description (null: none)
+             */
+            family?: ("imaging" | "laboratory" | "monitoring" | "surgical" | "consumable" | "spare_part" | "inverter" | "battery" | "retail_goods" | "service_plan") | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * List price
+             * @description (null: none)
+             */
+            list_price?: (number | string) | null;
+            /**
+             * Model
+             * @description (null: none)
+             */
+            model?: string | null;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /** Sku */
+            sku?: string;
         };
         /**
          * ProofBundle
@@ -6465,6 +8378,120 @@ export interface components {
              */
             x: string;
         };
+        /**
+         * New Purchase intent
+         * @description A new purchase_intent record: its fields (unknown ones are refused)
+         */
+        PurchaseIntentRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account: string;
+            /**
+             * Budget
+             * @description (null: none)
+             */
+            budget?: (number | string) | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Needed by
+             * @description (null: none)
+             */
+            needed_by?: string | null;
+            /**
+             * Notes
+             * @description (null: none)
+             */
+            notes?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product: string;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("new" | "reviewing" | "approved" | "rejected" | "converted") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /** Title */
+            title: string;
+        };
+        /**
+         * Purchase intent changes
+         * @description The fields of a purchase_intent record to change; null clears one that is not required
+         */
+        PurchaseIntentRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account?: string;
+            /**
+             * Budget
+             * @description (null: none)
+             */
+            budget?: (number | string) | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Needed by
+             * @description (null: none)
+             */
+            needed_by?: string | null;
+            /**
+             * Notes
+             * @description (null: none)
+             */
+            notes?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Product
+             * @description The id of a record of 'product'
+             */
+            product?: string;
+            /** Quantity */
+            quantity?: number;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("new" | "reviewing" | "approved" | "rejected" | "converted") | null;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+            /** Title */
+            title?: string;
+        };
         /** PurposeList */
         PurposeList: {
             /**
@@ -6603,6 +8630,13 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** RecordReference */
+        RecordReference: {
+            /** Id */
+            id: string;
+            /** Object */
+            object: string;
+        };
         /** RecordTimeline */
         RecordTimeline: {
             /**
@@ -6684,23 +8718,18 @@ export interface components {
         /** ReplayResult */
         ReplayResult: {
             /**
-             * Accepted
-             * @description How many events are stored (duplicates included)
-             */
-            accepted: number;
-            /**
              * Dead Letter
              * @description The dead letter's id
              */
             dead_letter: string;
             /**
              * Duplicates
-             * @description How many of them were stored before
+             * @description How many were stored before (same source+id): acknowledged, not stored again
              */
             duplicates: number;
             /**
              * Events
-             * @description Each accepted event, in request order
+             * @description Each event of the request, new or duplicate, in request order
              */
             events: components["schemas"]["IngestedEvent"][];
             /**
@@ -6708,6 +8737,11 @@ export interface components {
              * @constant
              */
             status: "replayed";
+            /**
+             * Stored
+             * @description How many events of the request are new: stored now
+             */
+            stored: number;
         };
         /** RequestBody */
         RequestBody: {
@@ -7489,6 +9523,12 @@ export interface components {
          */
         SovereigntyClass: "enterprise_owned" | "customer_authorized" | "third_party_shared";
         /**
+         * SovereigntyClass
+         * @description Who owns a field's data (consent enforcement reads this).
+         * @enum {string}
+         */
+        SovereigntyClassInput: "enterprise_owned" | "customer_authorized" | "third_party_shared";
+        /**
          * SovereigntyKpis
          * @description Shares are null when there is nothing to measure yet.
          */
@@ -7803,6 +9843,71 @@ export interface components {
              */
             withheld: true;
         };
+        /** TagPage */
+        TagPage: {
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["TagPublic"][];
+            /**
+             * Next Cursor
+             * @description Pass as cursor= for the next page; null: last
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * TagPublic
+         * @description One setting of a tag on the record, with its provenance.
+         */
+        TagPublic: {
+            /**
+             * Expired
+             * @description valid_until has passed
+             */
+            expired: boolean;
+            /** Id */
+            id: string;
+            /** Note */
+            note: string | null;
+            /**
+             * Run Id
+             * @description The run that set it (null: set by an older release)
+             */
+            run_id: string | null;
+            /**
+             * Scenario
+             * @description The scenario that set it
+             */
+            scenario: string | null;
+            /**
+             * Set At
+             * @description When it was set (RFC 3339)
+             */
+            set_at: string;
+            /**
+             * Set By
+             * @description The principal the run acted as
+             */
+            set_by: string | null;
+            /**
+             * Source
+             * @description What set it, e.g. scenario:<name>@v<version>
+             */
+            source: string;
+            /** Tag */
+            tag: string;
+            /**
+             * Valid Until
+             * @description When it stops applying; null: no end
+             */
+            valid_until: string | null;
+            /**
+             * Version
+             * @description The scenario version that set it
+             */
+            version: number | null;
+        };
         /** TaskDecisionResult */
         TaskDecisionResult: {
             /** @description The run, continued */
@@ -7814,12 +9919,12 @@ export interface components {
         TaskEvent: {
             /**
              * Action
-             * @description created, escalated, approved, rejected or modified
+             * @description created, escalated, approved, rejected, modified or cancelled
              */
             action: string;
             /**
              * Actor
-             * @description User id, or system:sla
+             * @description User id, system:sla, or system:runtime (cancelled)
              */
             actor: string;
             /**
@@ -7835,6 +9940,106 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * New Team
+         * @description A new team record: its fields (unknown ones are refused)
+         */
+        TeamRecordCreate: {
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+        };
+        /**
+         * Team changes
+         * @description The fields of a team record to change; null clears one that is not required
+         */
+        TeamRecordUpdate: {
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+        };
+        /**
+         * New Territory
+         * @description A new territory record: its fields (unknown ones are refused)
+         */
+        TerritoryRecordCreate: {
+            /**
+             * Code
+             * @description (null: none)
+             */
+            code?: string | null;
+            /**
+             * Country
+             * @description (null: none)
+             */
+            country?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Parent
+             * @description The id of a record of 'territory' (null: none)
+             */
+            parent?: string | null;
+        };
+        /**
+         * Territory changes
+         * @description The fields of a territory record to change; null clears one that is not required
+         */
+        TerritoryRecordUpdate: {
+            /**
+             * Code
+             * @description (null: none)
+             */
+            code?: string | null;
+            /**
+             * Country
+             * @description (null: none)
+             */
+            country?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Parent
+             * @description The id of a record of 'territory' (null: none)
+             */
+            parent?: string | null;
+        };
         /** Thresholds */
         Thresholds: {
             /**
@@ -7847,6 +10052,146 @@ export interface components {
              * @description Scores at or above this need review
              */
             review: number;
+        };
+        /**
+         * New Service ticket
+         * @description A new ticket record: its fields (unknown ones are refused)
+         */
+        TicketRecordCreate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account: string;
+            /**
+             * Asset
+             * @description The id of a record of 'asset' (null: none)
+             */
+            asset?: string | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("incident" | "work_order" | "maintenance" | "complaint" | "request") | null;
+            /**
+             * Opened at
+             * @description (null: none)
+             */
+            opened_at?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Priority
+             * @description (null: none)
+             */
+            priority?: ("low" | "normal" | "high" | "urgent") | null;
+            /**
+             * Resolution
+             * @description (null: none)
+             */
+            resolution?: string | null;
+            /**
+             * Resolved at
+             * @description (null: none)
+             */
+            resolved_at?: string | null;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("new" | "assigned" | "in_progress" | "waiting" | "resolved" | "closed") | null;
+            /** Subject */
+            subject: string;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
+        };
+        /**
+         * Service ticket changes
+         * @description The fields of a ticket record to change; null clears one that is not required
+         */
+        TicketRecordUpdate: {
+            /**
+             * Account
+             * @description The id of a record of 'account'
+             */
+            account?: string;
+            /**
+             * Asset
+             * @description The id of a record of 'asset' (null: none)
+             */
+            asset?: string | null;
+            /**
+             * Contact
+             * @description The id of a record of 'contact' (null: none)
+             */
+            contact?: string | null;
+            /**
+             * Description
+             * @description (null: none)
+             */
+            description?: string | null;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("incident" | "work_order" | "maintenance" | "complaint" | "request") | null;
+            /**
+             * Opened at
+             * @description (null: none)
+             */
+            opened_at?: string | null;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Priority
+             * @description (null: none)
+             */
+            priority?: ("low" | "normal" | "high" | "urgent") | null;
+            /**
+             * Resolution
+             * @description (null: none)
+             */
+            resolution?: string | null;
+            /**
+             * Resolved at
+             * @description (null: none)
+             */
+            resolved_at?: string | null;
+            /**
+             * Status
+             * @description (null: none)
+             */
+            status?: ("new" | "assigned" | "in_progress" | "waiting" | "resolved" | "closed") | null;
+            /** Subject */
+            subject?: string;
+            /**
+             * Territory
+             * @description The id of a record of 'territory' (null: none)
+             */
+            territory?: string | null;
         };
         /** TimelineChange */
         TimelineChange: {
@@ -7872,7 +10217,7 @@ export interface components {
         TimelineItem: {
             /**
              * Actor
-             * @description Who: the changing user's name (or id), the event's source, the run's starter, the consent's grantee
+             * @description Who: the changing user's name (or id), the event's source, the run's starter, the consent's grantee, the scenario that set the tag or sent the notification
              */
             actor: string | null;
             /**
@@ -7887,27 +10232,27 @@ export interface components {
             changes: components["schemas"]["TimelineChange"][];
             /**
              * Detail
-             * @description A run's error, a consent's dimensions
+             * @description A run's error, a consent's dimensions, a tag's note, a notification's message (or why it is withheld)
              */
             detail: string | null;
             /**
              * Id
-             * @description The change, event, run or consent id
+             * @description The change, event, run, consent, tag or notification id
              */
             id: string;
             /**
              * Kind
              * @enum {string}
              */
-            kind: "change" | "event" | "scenario_run" | "agent_run" | "consent";
+            kind: "change" | "event" | "scenario_run" | "agent_run" | "consent" | "tag" | "notification";
             /**
              * Status
-             * @description Runs: their status; consents: their state
+             * @description Runs: their status; consents: their state; tags: valid or expired; notifications: read or unread (by you)
              */
             status: string | null;
             /**
              * Title
-             * @description change: create/update/delete; event: its type; runs: the scenario or agent; consent: the purpose
+             * @description change: create/update/delete; event: its type; runs: the scenario or agent; consent: the purpose; tag: the tag; notification: its title ('notification' when withheld)
              */
             title: string;
         };
@@ -8156,6 +10501,110 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * New User
+         * @description A new user record: its fields (unknown ones are refused)
+         */
+        UserRecordCreate: {
+            /**
+             * Active
+             * @description (null: none)
+             */
+            active?: boolean | null;
+            /** Email */
+            email: string;
+            /** @description Optional: the new record's id (a lowercase UUID) */
+            id?: string;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("person" | "service") | null;
+            /**
+             * Locale
+             * @description (null: none)
+             */
+            locale?: ("en" | "zh-CN") | null;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Roles
+             * @description (null: none)
+             */
+            roles?: ("admin" | "sales" | "service" | "compliance" | "analyst" | "integration")[] | null;
+            /**
+             * Skills
+             * @description (null: none)
+             */
+            skills?: ("installation" | "repair" | "calibration" | "imaging" | "laboratory" | "retail" | "logistics" | "finance")[] | null;
+            /**
+             * Team
+             * @description The id of a record of 'team' (null: none)
+             */
+            team?: string | null;
+            /**
+             * Territories
+             * @description (null: none)
+             */
+            territories?: string[] | null;
+        };
+        /**
+         * User changes
+         * @description The fields of a user record to change; null clears one that is not required
+         */
+        UserRecordUpdate: {
+            /**
+             * Active
+             * @description (null: none)
+             */
+            active?: boolean | null;
+            /** Email */
+            email?: string;
+            /** @description The record's own id (bulk: the record to change) */
+            id?: string;
+            /**
+             * Kind
+             * @description (null: none)
+             */
+            kind?: ("person" | "service") | null;
+            /**
+             * Locale
+             * @description (null: none)
+             */
+            locale?: ("en" | "zh-CN") | null;
+            /** Name */
+            name?: string;
+            /**
+             * Owner
+             * @description The id of a record of 'user' (null: none)
+             */
+            owner?: string | null;
+            /**
+             * Roles
+             * @description (null: none)
+             */
+            roles?: ("admin" | "sales" | "service" | "compliance" | "analyst" | "integration")[] | null;
+            /**
+             * Skills
+             * @description (null: none)
+             */
+            skills?: ("installation" | "repair" | "calibration" | "imaging" | "laboratory" | "retail" | "logistics" | "finance")[] | null;
+            /**
+             * Team
+             * @description The id of a record of 'team' (null: none)
+             */
+            team?: string | null;
+            /**
+             * Territories
+             * @description (null: none)
+             */
+            territories?: string[] | null;
+        };
+        /**
          * UserSummary
          * @description A user as user administrators see them: access, not the whole record.
          */
@@ -8219,6 +10668,20 @@ export interface components {
             roles?: string[] | null;
             /** Territories */
             territories?: string[] | null;
+        };
+        /**
+         * ValidationRule
+         * @description A CEL expression over ``record`` that must hold for a record to be saved.
+         */
+        ValidationRuleInput: {
+            /** Expression */
+            expression: string;
+            /** Message */
+            message: string;
+            /** Name */
+            name: string;
+            /** Path */
+            path?: string;
         };
         /** ValidationRulePublic */
         ValidationRulePublic: {
@@ -8968,6 +11431,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -9317,6 +11789,15 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10908,6 +13389,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -11300,6 +13790,15 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13244,6 +15743,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -15016,6 +17524,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -15702,6 +18219,15 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16571,6 +19097,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -16644,6 +19179,15 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16731,6 +19275,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -16782,9 +19335,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["ObjectDefinitionCreate"];
             };
         };
         responses: {
@@ -17148,9 +19699,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["ObjectDefinitionChanges"];
             };
         };
         responses: {
@@ -17303,9 +19852,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["FieldDefinitionCreate"];
             };
         };
         responses: {
@@ -17600,9 +20147,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["FieldDefinitionChanges"];
             };
         };
         responses: {
@@ -17842,6 +20387,618 @@ export interface operations {
             };
         };
     };
+    list_notifications_api_v1_notifications_get: {
+        parameters: {
+            query?: {
+                unread?: boolean;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of your inbox */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_all_api_v1_notifications_read_all_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many were marked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationsMarked"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_one_api_v1_notifications__notification_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notification, read */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unread_one_api_v1_notifications__notification_id__read_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notification, unread */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPublic"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    lookup_api_v1_objects__object_name__lookup_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                object_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LookupRequest"];
+            };
+        };
+        responses: {
+            /** @description The matching records you may see */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LookupMatches"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state (exists already, still referenced, already decided) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large: the body exceeds the server's request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_records_api_v1_objects__object_name__records_get: {
         parameters: {
             query?: {
@@ -17980,9 +21137,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["AccountRecordCreate"] | components["schemas"]["ActivityRecordCreate"] | components["schemas"]["AssetRecordCreate"] | components["schemas"]["ContactRecordCreate"] | components["schemas"]["ContractRecordCreate"] | components["schemas"]["LeadRecordCreate"] | components["schemas"]["OpportunityRecordCreate"] | components["schemas"]["OrderRecordCreate"] | components["schemas"]["OrderLineRecordCreate"] | components["schemas"]["PriceListRecordCreate"] | components["schemas"]["PriceListEntryRecordCreate"] | components["schemas"]["ProductRecordCreate"] | components["schemas"]["PurchaseIntentRecordCreate"] | components["schemas"]["TeamRecordCreate"] | components["schemas"]["TerritoryRecordCreate"] | components["schemas"]["TicketRecordCreate"] | components["schemas"]["UserRecordCreate"];
             };
         };
         responses: {
@@ -18514,9 +21669,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["AccountRecordUpdate"] | components["schemas"]["ActivityRecordUpdate"] | components["schemas"]["AssetRecordUpdate"] | components["schemas"]["ContactRecordUpdate"] | components["schemas"]["ContractRecordUpdate"] | components["schemas"]["LeadRecordUpdate"] | components["schemas"]["OpportunityRecordUpdate"] | components["schemas"]["OrderRecordUpdate"] | components["schemas"]["OrderLineRecordUpdate"] | components["schemas"]["PriceListRecordUpdate"] | components["schemas"]["PriceListEntryRecordUpdate"] | components["schemas"]["ProductRecordUpdate"] | components["schemas"]["PurchaseIntentRecordUpdate"] | components["schemas"]["TeamRecordUpdate"] | components["schemas"]["TerritoryRecordUpdate"] | components["schemas"]["TicketRecordUpdate"] | components["schemas"]["UserRecordUpdate"];
             };
         };
         responses: {
@@ -19173,6 +22326,120 @@ export interface operations {
             };
             /** @description Payload too large: the body exceeds the server's request size limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_tags_api_v1_objects__object_name__records__record_id__tags_get: {
+        parameters: {
+            query?: {
+                include_expired?: boolean;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                object_name: string;
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record's tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPage"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found: it does not exist or you may not see it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -20920,6 +24187,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -21729,6 +25005,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -21893,6 +25178,122 @@ export interface operations {
             };
         };
     };
+    delete_role_api_v1_roles__name__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key (alternative to Bearer) */
+                "x-api-key"?: string | null;
+                /** @description Declared purpose of this access (consent checks) */
+                "x-purpose"?: string | null;
+                /** @description System the written values come from (provenance) */
+                "x-source-system"?: string | null;
+                /** @description Legal basis for holding the written values */
+                "x-legal-basis"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: the body is not valid JSON (or YAML where accepted), or a parameter such as If-Match, a cursor or a filter cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required: no, an expired or an unknown bearer token or API key */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with (Bearer) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such role */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A built-in role, or one users still hold (`users`: how many) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error: a bug; the server log has the details under `request_id` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable: the database cannot serve now; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     scenario_examples_api_v1_scenario_builder_examples_get: {
         parameters: {
             query?: never;
@@ -21933,6 +25334,15 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22712,6 +26122,15 @@ export interface operations {
             };
             /** @description Permission denied: your roles, territories or the customer's consent do not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -24325,6 +27744,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Validation failed: `errors` lists every problem, each at a JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many failed attempts (API keys, sign-ins) from your address or for this account: wait as many seconds as Retry-After says */
             429: {
                 headers: {
@@ -24433,6 +27861,8 @@ export interface operations {
                 status?: string | null;
                 mine?: boolean;
                 limit?: number;
+                /** @description live: the approvals queue; evaluation: tasks of evaluation runs */
+                mode?: "live" | "evaluation";
             };
             header?: {
                 /** @description API key (alternative to Bearer) */

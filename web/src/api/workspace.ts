@@ -15,8 +15,11 @@ import { useApi } from "../session/SessionContext";
 import type { Api, ApiClient, ListParams, VersionedRecord } from "./client";
 import { completed, recordListQuery, unwrap } from "./client";
 import { versionFromEtag } from "./concurrency";
-import type { components } from "./schema";
+import type { components, paths } from "./schema";
 import type { RecordData, RecordPage } from "./types";
+
+type NewRecordBody =
+  paths["/api/v1/objects/{object_name}/records"]["post"]["requestBody"]["content"]["application/json"];
 
 type Schemas = components["schemas"];
 
@@ -142,7 +145,9 @@ export function workspaceCalls(api: Api) {
       const { data, response } = await unwrap(
         client.POST("/api/v1/objects/{object_name}/records", {
           params: { path: { object_name: object } },
-          body,
+          // Typed per object in the document (anyOf the <Object>RecordCreate schemas); the
+          // console builds bodies from runtime metadata, so it hands any of them over.
+          body: body as NewRecordBody,
         }),
       );
       const record = data as RecordData;

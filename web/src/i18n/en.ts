@@ -15,6 +15,7 @@ import * as workspace from "./areas/workspace";
 import * as design from "./areas/design";
 import * as graph from "./areas/graph";
 import * as governance from "./areas/governance";
+import * as passport from "./areas/passport";
 
 const en = {
   app: {
@@ -140,6 +141,7 @@ const en = {
   design: design.en,
   graph: graph.en,
   governance: governance.en,
+  passport: passport.en,
 } as const;
 
 /** The shape every catalog has: the keys of `en`, any strings as values. */

@@ -6,6 +6,7 @@ import * as workspace from "./areas/workspace";
 import * as design from "./areas/design";
 import * as graph from "./areas/graph";
 import * as governance from "./areas/governance";
+import * as passport from "./areas/passport";
 
 /** 简体中文。Keys mirror en.ts exactly (the compiler and catalogs.test.ts check it). */
 const zhCN: Catalog = {
@@ -132,6 +133,7 @@ const zhCN: Catalog = {
   design: design.zh,
   graph: graph.zh,
   governance: governance.zh,
+  passport: passport.zh,
 };
 
 export default zhCN;

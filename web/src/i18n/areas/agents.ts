@@ -19,6 +19,7 @@ export const en = {
     skipped: "skipped",
     fallback: "fallback used",
     compensated: "compensated",
+    cancelled: "cancelled",
   },
   value: {
     withheld: "withheld: {{reason}}",
@@ -328,6 +329,7 @@ export const zh: Strings<typeof en> = {
     skipped: "已跳过",
     fallback: "已用兜底值",
     compensated: "已补偿",
+    cancelled: "已取消",
   },
   value: {
     withheld: "已隐去：{{reason}}",

@@ -151,7 +151,8 @@ export const en = {
     confirm: "Yes, do it",
     cancel: "Cancel",
     fixed: "Saved: the dead letter now holds your payload.",
-    replayedResult: "Replayed: {{count}} event(s) stored at {{positions}}.",
+    replayedResult:
+      "Replayed: {{count}} event(s) stored, {{duplicates}} already stored before; positions {{positions}}.",
     discardedResult: "Discarded.",
     working: "Working…",
     notAllowed: "Only admins and integrations manage dead letters.",
@@ -334,7 +335,7 @@ export const zh: Strings<typeof en> = {
     confirm: "确定",
     cancel: "取消",
     fixed: "已保存：死信现在保存的是您的载荷。",
-    replayedResult: "已重放：{{count}} 个事件已存储于 {{positions}}。",
+    replayedResult: "已重放：新存储 {{count}} 个事件，{{duplicates}} 个此前已存储；位置 {{positions}}。",
     discardedResult: "已丢弃。",
     working: "处理中…",
     notAllowed: "只有管理员和集成角色可以管理死信。",

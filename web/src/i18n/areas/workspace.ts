@@ -89,6 +89,8 @@ export const en = {
       scenario_run: "Scenario run",
       agent_run: "Agent run",
       consent: "Consent",
+      tag: "Tag",
+      notification: "Notification",
     },
     actions: {
       create: "Created",
@@ -244,6 +246,8 @@ export const zh: Strings<typeof en> = {
       scenario_run: "场景运行",
       agent_run: "智能体运行",
       consent: "授权同意",
+      tag: "标签",
+      notification: "通知",
     },
     actions: {
       create: "创建",

@@ -15,6 +15,7 @@ export function task(partial: Partial<HumanTask> = {}): HumanTask {
     modifiable: ["discount"],
     assignee: { user: null, role: "compliance" },
     status: "open",
+    mode: "live",
     outcome: null,
     values: null,
     comment: null,

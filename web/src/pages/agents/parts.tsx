@@ -122,6 +122,7 @@ const KNOWN_STATUSES = [
   "skipped",
   "fallback",
   "compensated",
+  "cancelled",
 ] as const;
 
 export function StatusBadge({ status }: { status: string }) {

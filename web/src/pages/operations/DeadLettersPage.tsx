@@ -337,7 +337,8 @@ function LetterActions({ letter }: { letter: DeadLetterDetail }) {
           {replay.isSuccess && (
             <p role="status">
               {t("operations.dead.replayedResult", {
-                count: replay.data.accepted,
+                count: replay.data.stored,
+                duplicates: replay.data.duplicates,
                 positions: replay.data.events.map((e) => e.position).join(", "),
               })}
             </p>

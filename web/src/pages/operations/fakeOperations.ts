@@ -171,7 +171,7 @@ export function operationsRoutes(options: { letterStatus?: number } = {}) {
         return json({
           dead_letter: "dl-1",
           status: "replayed",
-          accepted: 1,
+          stored: 1,
           duplicates: 0,
           events: [{ index: 0, id: "bad-fault-1", source: "urn:plant", type: "iot.device.fault", position: "17", duplicate: false }],
         });

@@ -8,7 +8,7 @@ import { fieldLabel, withheldReasonKey } from "../../records/fields";
 import { formatTimestamp, formatValue } from "../../records/format";
 import { asText } from "../../records/text";
 
-const KINDS = ["change", "event", "scenario_run", "agent_run", "consent"] as const;
+const KINDS = ["change", "event", "scenario_run", "agent_run", "consent", "tag", "notification"] as const;
 const ACTIONS = ["create", "update", "delete"] as const;
 
 /** The record's changes, events, runs and consents, newest first (GET …/timeline). */
