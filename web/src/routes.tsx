@@ -84,6 +84,7 @@ export const routes: RouteObject[] = [
           page("records/:object/:id", () => import("./pages/record-detail/RecordDetailPage")),
           page("board/:object", () => import("./pages/records/BoardPage")),
           page("search", () => import("./pages/records/SearchPage")),
+          page("notifications", () => import("./pages/notifications/NotificationsPage")),
           page("scenarios", () => import("./pages/scenarios/ScenariosPage")),
           page("scenarios/new", () => import("./pages/scenario-builder/ScenarioBuilderPage")),
           page("scenarios/:name", () => import("./pages/scenario-builder/ScenarioBuilderPage")),

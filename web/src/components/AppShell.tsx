@@ -7,6 +7,7 @@ import { usePurposeOnClient } from "../api/workspace";
 import "../styles/workspace.css";
 import { GlobalSearch } from "./GlobalSearch";
 import { LanguageSwitch } from "./LanguageSwitch";
+import { NotificationBell } from "./NotificationBell";
 
 /** Header (product, user, language, sign-out), role-aware navigation and the page. */
 export function AppShell() {
@@ -36,6 +37,7 @@ export function AppShell() {
         <GlobalSearch />
         <div className="shell-user">
           <span>{t("shell.signedInAs", { name: me.name })}</span>
+          <NotificationBell />
           <LanguageSwitch />
           <button type="button" className="button button-quiet" onClick={() => void signOut()}>
             {t("shell.signOut")}

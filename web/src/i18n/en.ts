@@ -15,6 +15,7 @@ import * as workspace from "./areas/workspace";
 import * as design from "./areas/design";
 import * as graph from "./areas/graph";
 import * as governance from "./areas/governance";
+import * as notifications from "./areas/notifications";
 import * as passport from "./areas/passport";
 
 const en = {
@@ -141,6 +142,7 @@ const en = {
   design: design.en,
   graph: graph.en,
   governance: governance.en,
+  notifications: notifications.en,
   passport: passport.en,
 } as const;
 

@@ -6,6 +6,7 @@ import * as workspace from "./areas/workspace";
 import * as design from "./areas/design";
 import * as graph from "./areas/graph";
 import * as governance from "./areas/governance";
+import * as notifications from "./areas/notifications";
 import * as passport from "./areas/passport";
 
 /** 简体中文。Keys mirror en.ts exactly (the compiler and catalogs.test.ts check it). */
@@ -133,6 +134,7 @@ const zhCN: Catalog = {
   design: design.zh,
   graph: graph.zh,
   governance: governance.zh,
+  notifications: notifications.zh,
   passport: passport.zh,
 };
 

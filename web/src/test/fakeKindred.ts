@@ -32,6 +32,10 @@ export function fakeKindred(options: FakeOptions = {}) {
       return problem(401, { title: "Authentication required", detail: "sign in" });
     }
     if (method === "GET" && path === "/api/v1/auth/me") return json(me);
+    // The header's unread count: an empty inbox unless a test says otherwise.
+    if (method === "GET" && path === "/api/v1/notifications") {
+      return json({ data: [], next_cursor: null, unread: 0 });
+    }
     if (method === "GET" && path === "/api/v1/metadata/objects") {
       return json({ data: [account, contact] });
     }

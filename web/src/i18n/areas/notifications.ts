@@ -1,0 +1,53 @@
+/** Strings of the notification inbox and the header's unread count: English (the reference)
+ * and Simplified Chinese. */
+import type { Strings } from "../strings";
+
+export const en = {
+  heading: "Notifications",
+  bell: "Notifications",
+  bellUnread: "Notifications, {{count}} unread",
+  showing: "Show",
+  all: "All",
+  unreadOnly: "Unread only",
+  unreadCount: "{{count}} unread",
+  none: "No notifications.",
+  noneUnread: "Nothing unread.",
+  caption: "Your notifications, newest first",
+  from: "From {{scenario}}",
+  toRole: "To everyone with the role {{role}}",
+  withheld: "The text is withheld: it quotes the record it is about, and you may not read all of it.",
+  about: "About this record",
+  open: "Open",
+  markRead: "Mark read",
+  markUnread: "Mark unread",
+  markAllRead: "Mark all read",
+  markedAll: "Marked as read: {{count}}.",
+  unreadBadge: "Unread",
+  more: "Older notifications",
+  newest: "Newest",
+};
+
+export const zh: Strings<typeof en> = {
+  heading: "通知",
+  bell: "通知",
+  bellUnread: "通知，{{count}} 条未读",
+  showing: "显示",
+  all: "全部",
+  unreadOnly: "仅未读",
+  unreadCount: "{{count}} 条未读",
+  none: "没有通知。",
+  noneUnread: "没有未读通知。",
+  caption: "你的通知，最新的在前",
+  from: "来自 {{scenario}}",
+  toRole: "发给所有拥有角色 {{role}} 的人",
+  withheld: "内容已隐藏：它引用了相关记录，而你无权查看该记录的全部内容。",
+  about: "相关记录",
+  open: "打开",
+  markRead: "标为已读",
+  markUnread: "标为未读",
+  markAllRead: "全部标为已读",
+  markedAll: "已标为已读：{{count}} 条。",
+  unreadBadge: "未读",
+  more: "更早的通知",
+  newest: "最新",
+};
