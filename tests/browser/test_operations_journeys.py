@@ -181,7 +181,7 @@ def test_an_operator_watches_health_replays_a_dead_letter_and_tails_events(
     page.screenshot(path=str(DOCS / "console-dead-letters.png"))
     held = console.api("GET", f"/api/v1/dead-letters/{letter['id']}", token)
     assert held["status"] == "replayed" and held["resolved_by"]
-    position = re.search(r"stored at (\d+)", done.inner_text())
+    position = re.search(r"positions (\d+)", done.inner_text())
     assert position is not None
     stored = console.api("GET", f"/api/v1/events/{position.group(1)}", token)
     assert stored["event"]["id"] == bad["id"] and stored["event"]["data"]["battery_pct"] == 7
