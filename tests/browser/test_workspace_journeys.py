@@ -100,7 +100,12 @@ def test_a_rep_moves_an_opportunity_on_the_board_and_survives_a_race(
         == "proposal"
     )
     dialog.get_by_role("button", name="Load their version").click()
-    expect(page.get_by_text("Their version")).to_contain_text(f"version {held['version'] + 1}")
+    # While their version loads the dialog stays (its text names "their version" too): wait
+    # for it to close, then read the board's own message.
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"^Their version \d+ is loaded"))).to_contain_text(
+        f"version {held['version'] + 1}"
+    )
     page.get_by_label(f"Move {deal['name']} to").select_option("negotiation")
     expect(page.get_by_role("status").filter(has_text="moved to")).to_contain_text(
         "moved to Negotiation"
