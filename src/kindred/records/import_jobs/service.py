@@ -161,11 +161,11 @@ class ImportJobs:
                     mode=choice.mode,
                 )
             ).rowcount
-            state = session.execute(
-                sa.select(ImportJobRow.state).where(ImportJobRow.id == job.id)
-            ).scalar_one()
-        if not taken:
-            raise Conflict(f"this file was imported already (the import is {state})")
+            if not taken:
+                state = session.execute(
+                    sa.select(ImportJobRow.state).where(ImportJobRow.id == job.id)
+                ).scalar_one()
+                raise Conflict(f"this file was imported already (the import is {state})")
         with self._lock:
             self._progress[job.id] = 0
         job.state, job.rows_done, job.report, job.failure = "running", 0, None, None
@@ -337,8 +337,6 @@ def _gone(runner: str | None, heartbeat: datetime | None) -> bool:
         return False
     if heartbeat is None:
         return True
-    if heartbeat.tzinfo is None:
-        heartbeat = heartbeat.replace(tzinfo=UTC)
     return (datetime.now(UTC) - heartbeat).total_seconds() > STALE_SECONDS
 
 
@@ -356,8 +354,7 @@ def _report(stored: dict[str, Any] | None) -> ImportReport | None:
 
 
 def _job(row: ImportJobRow) -> ImportJob:
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-    finished = row.finished_at
+    """The job a row holds (``UTCDateTime`` columns come back timezone-aware)."""
     return ImportJob(
         id=row.id,
         owner_id=row.owner_id,
@@ -365,7 +362,7 @@ def _job(row: ImportJobRow) -> ImportJob:
         text=row.text,
         headers=list(row.headers),
         rows=row.rows,
-        created_at=created.timestamp(),
+        created_at=row.created_at.timestamp(),
         state=row.state,  # type: ignore[arg-type]
         object=row.object,
         preset=row.preset,
@@ -373,11 +370,7 @@ def _job(row: ImportJobRow) -> ImportJob:
         rows_done=row.rows_done,
         report=_report(row.report),
         failure=row.failure,
-        finished_at=(
-            (finished if finished.tzinfo else finished.replace(tzinfo=UTC)).timestamp()
-            if finished is not None
-            else None
-        ),
+        finished_at=row.finished_at.timestamp() if row.finished_at is not None else None,
     )
 
 
