@@ -5,6 +5,7 @@ OpenAI-compatible reference server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,12 +17,24 @@ from tests.reference.conftest import call, ok, running
 
 T = TypeVar("T")
 __all__ = ["call", "ok"]
+# The reference business systems the purchase-intent agents call.
+SYSTEMS = ("erp", "insurance", "contracts", "knowledge")
 
 
 @pytest.fixture(scope="module")
 def erp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running("erp", tmp_path_factory.mktemp("erp") / "erp.db", "--seed-demo") as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    folder = tmp_path_factory.mktemp("systems")
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(running(name, folder / f"{name}.db", "--seed-demo"))
+            for name in SYSTEMS
+        }
 
 
 @pytest.fixture(scope="module")

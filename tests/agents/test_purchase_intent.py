@@ -5,8 +5,6 @@ Started by the API, by a scenario's start_agent step and by an event trigger."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,19 +15,7 @@ from kindred.agents.models import AgentRun
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from tests.agents.conftest import ok, run_async, steps, trace
 from tests.conftest import service_principal
-from tests.reference.conftest import TODAY, running
-
-SYSTEMS = ("erp", "insurance", "contracts", "knowledge")
-
-
-@pytest.fixture(scope="module")
-def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    folder = tmp_path_factory.mktemp("systems")
-    with contextlib.ExitStack() as stack:
-        yield {
-            name: stack.enter_context(running(name, folder / f"{name}.db", "--seed-demo"))
-            for name in SYSTEMS
-        }
+from tests.reference.conftest import TODAY
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ that fails in one agent ends its sibling agents' runs instead of leaving them ha
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,21 +19,9 @@ from kindred.reference.common import credit_code_problem
 from kindred.reference.erp import DEMO_CATALOGUE
 from tests.agents.conftest import run_async, trace
 from tests.conftest import service_principal
-from tests.reference.conftest import running
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
-SYSTEMS = ("erp", "insurance", "contracts", "knowledge")
 RECOMMENDATIONS = {"proceed", "proceed_after_approval", "decline", "propose_alternative", "hold"}
-
-
-@pytest.fixture(scope="module")
-def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    folder = tmp_path_factory.mktemp("systems")
-    with contextlib.ExitStack() as stack:
-        yield {
-            name: stack.enter_context(running(name, folder / f"{name}.db", "--seed-demo"))
-            for name in SYSTEMS
-        }
 
 
 @pytest.fixture
