@@ -94,7 +94,7 @@ def url_status(url: str) -> int:
 
 
 def items(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(body.get("data") or body.get("items") or [])
+    return list(body.get("data") or [])
 
 
 def test_every_printed_line_answers(demo: dict[str, str]) -> None:

@@ -37,13 +37,13 @@ def test_an_evaluation_leaves_the_live_queue_and_metrics_to_live_work(
 
     # The queue holds the live task only, for its assignee and for admins alike.
     for person in (world.service_east, world.admin):
-        queue = client.get("/api/v1/tasks", headers=person.headers).json()["items"]
+        queue = client.get("/api/v1/tasks", headers=person.headers).json()["data"]
         assert [t["id"] for t in queue] == live["waiting_for"]
         assert queue[0]["mode"] == "live"
     # The evaluation's tasks are marked and closed, with the evaluation named.
     listed = client.get(
         "/api/v1/tasks", params={"mode": "evaluation", "status": ""}, headers=admin
-    ).json()["items"]
+    ).json()["data"]
     assert sorted(t["run_id"] for t in listed) == sorted(runs)
     for task in listed:
         assert (task["mode"], task["status"], task["outcome"]) == ("evaluation", "cancelled", None)

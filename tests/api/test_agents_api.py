@@ -91,9 +91,9 @@ def test_admins_save_agents_in_yaml_and_invalid_ones_are_refused_with_pointers(
         assert session.query(AgentRow).count() == 0
     saved = client.post("/api/v1/agents", content=text, headers=headers)
     assert saved.status_code == 201 and saved.headers["etag"] == '"v1"'
-    listed = client.get("/api/v1/agents", headers=world.sales_east.headers).json()["items"]
+    listed = client.get("/api/v1/agents", headers=world.sales_east.headers).json()["data"]
     assert [a["name"] for a in listed] == ["triage"]
-    tools = client.get("/api/v1/agents/tools", headers=world.sales_east.headers).json()["items"]
+    tools = client.get("/api/v1/agents/tools", headers=world.sales_east.headers).json()["data"]
     assert {"crm.work_orders", "erp.reserve", "insurance.qualification_check"} <= {
         t["name"] for t in tools
     }
@@ -134,8 +134,8 @@ def test_a_run_its_trace_and_who_may_read_it(client: Any, world: Any, kindred: A
     by_customer = client.get(
         f"/api/v1/agent-runs?customer={account}", headers=world.compliance.headers
     )
-    assert [r["id"] for r in by_customer.json()["items"]] == [run["id"]]
-    assert client.get("/api/v1/agent-runs", headers=world.sales_north.headers).json()["items"] == []
+    assert [r["id"] for r in by_customer.json()["data"]] == [run["id"]]
+    assert client.get("/api/v1/agent-runs", headers=world.sales_north.headers).json()["data"] == []
     # A sales rep of another territory cannot make the agent read a record they cannot see.
     hidden = client.post(
         "/api/v1/agents/triage/runs",
@@ -161,9 +161,9 @@ def test_the_task_queue_and_decisions_through_the_api(
     )
     assert run.status_code == 202 and run.json()["status"] == "waiting"
     task_id = run.json()["waiting_for"][0]
-    queue = client.get("/api/v1/tasks", headers=world.service_east.headers).json()["items"]
+    queue = client.get("/api/v1/tasks", headers=world.service_east.headers).json()["data"]
     assert [t["id"] for t in queue] == [task_id]
-    assert client.get("/api/v1/tasks", headers=world.sales_east.headers).json()["items"] == []
+    assert client.get("/api/v1/tasks", headers=world.sales_east.headers).json()["data"] == []
     _problem(
         client.post(
             f"/api/v1/tasks/{task_id}/decision",

@@ -32,7 +32,7 @@ def test_evaluations_are_kept_as_a_history_oldest_first(
     saved = client.post("/api/v1/agents", json=AGENT, headers=world.admin.headers)
     assert saved.status_code == 201, saved.text
     history = client.get("/api/v1/agents/triage/evaluations", headers=world.compliance.headers)
-    assert history.status_code == 200 and history.json() == {"items": []}
+    assert history.status_code == 200 and history.json() == {"data": []}
 
     tier_b, tier_a = _account(kindred, world, "B"), _account(kindred, world, "A")
     _case(client, world, "tier-b", tier_b, {"priority": "normal"})
@@ -43,7 +43,7 @@ def test_evaluations_are_kept_as_a_history_oldest_first(
 
     items = client.get(
         "/api/v1/agents/triage/evaluations", headers=world.compliance.headers
-    ).json()["items"]
+    ).json()["data"]
     assert [i["id"] for i in items] == [first["id"], second["id"]]
     assert [(i["cases"], i["runs"], i["k"], i["versions"]) for i in items] == [
         (1, 2, 2, [1]),
@@ -57,7 +57,7 @@ def test_evaluations_are_kept_as_a_history_oldest_first(
 
     latest = client.get(
         "/api/v1/agents/triage/evaluations", params={"limit": 1}, headers=world.admin.headers
-    ).json()["items"]
+    ).json()["data"]
     assert [i["id"] for i in latest] == [second["id"]]
 
 

@@ -271,7 +271,7 @@ def test_channel_dead_letter_replays_through_its_translation(
         client.post("/api/v1/channels/pos", content=body, headers=signed(body)).status_code == 422
     )
     listing = client.get("/api/v1/dead-letters?channel=pos", headers=world.admin.headers).json()
-    [letter] = listing["items"]
+    [letter] = listing["data"]
     detail = client.get(f"/api/v1/dead-letters/{letter['id']}", headers=world.admin.headers).json()
     event = orjson.loads(detail["payload"])
     event["data"]["currency"] = "CNY"

@@ -127,11 +127,11 @@ def test_batch_is_stored_in_order(client: Any, world: Any, kindred: Any) -> None
     assert response.status_code == 200, response.text
     positions = [e["position"] for e in response.json()["events"]]
     page = client.get("/api/v1/events?limit=10", headers=world.admin.headers).json()
-    assert [item["position"] for item in page["items"]] == positions
-    assert [item["event"]["id"] for item in page["items"]] == [e["id"] for e in events]
+    assert [item["position"] for item in page["data"]] == positions
+    assert [item["event"]["id"] for item in page["data"]] == [e["id"] for e in events]
 
     by_key = client.get("/api/v1/events?key=dev-a", headers=world.admin.headers).json()
-    assert [i["event"]["type"] for i in by_key["items"]] == [
+    assert [i["event"]["type"] for i in by_key["data"]] == [
         "iot.device.heartbeat",
         "iot.device.fault",
     ]
@@ -269,7 +269,7 @@ def test_discard_needs_a_reason_and_is_final(client: Any, world: Any, kindred: A
     done = client.post(url + "/discard", json={"note": "test device"}, headers=world.admin.headers)
     assert done.status_code == 200 and done.json()["status"] == "discarded"
     listed = client.get("/api/v1/dead-letters", headers=world.admin.headers).json()
-    assert listed["items"] == [] and listed["counts"] == {"discarded": 1}
+    assert listed["data"] == [] and listed["counts"] == {"discarded": 1}
     assert client.post(url + "/replay", headers=world.admin.headers).status_code == 409
     assert stored_count(kindred) == 0
 
@@ -282,7 +282,7 @@ def test_catalog_is_browsable(client: Any, world: Any) -> None:
     assert listing["total"] >= 200
     assert {"iot", "contract", "pos", "social", "messaging", "consent"} <= set(listing["domains"])
     iot = client.get("/api/v1/event-types?domain=iot&q=heartbeat", headers=world.admin.headers)
-    found = iot.json()["items"]
+    found = iot.json()["data"]
     assert "iot.device.heartbeat" in [item["type"] for item in found]
     assert {item["domain"] for item in found} == {"iot"} and "schema" not in found[0]
     one = client.get("/api/v1/event-types/iot.device.fault", headers=world.admin.headers).json()
@@ -377,7 +377,7 @@ def test_seek_replays_a_group_and_is_evidenced(client: Any, world: Any, kindred:
     asyncio.run(kindred.events.start())
     assert asyncio.run(drain()) == 2
     groups = client.get("/api/v1/event-consumers", headers=world.admin.headers).json()
-    assert [(g["name"], g["lag"]) for g in groups["items"]] == [("audit", 0)]
+    assert [(g["name"], g["lag"]) for g in groups["data"]] == [("audit", 0)]
 
     denied = client.post(
         "/api/v1/event-consumers/audit/seek",
@@ -390,7 +390,7 @@ def test_seek_replays_a_group_and_is_evidenced(client: Any, world: Any, kindred:
     )
     assert moved.status_code == 200
     groups = client.get("/api/v1/event-consumers", headers=world.admin.headers).json()
-    assert groups["items"][0]["lag"] == 2
+    assert groups["data"][0]["lag"] == 2
     missing = client.post(
         "/api/v1/event-consumers/nobody/seek", json={"offset": "0"}, headers=world.admin.headers
     )

@@ -104,16 +104,16 @@ def test_candidates_for_a_lead_form_and_a_lead(client: Any, world: World) -> Non
     assert form.status_code == 200, form.text
     body = form.json()
     assert body["thresholds"] == {"auto_merge": 0.99, "review": 0.6}
-    best = body["matches"][0]
+    best = body["data"][0]
     assert best["record"]["id"] == ids["erp"] and best["decision"] == "review"
     explained = {f["feature"]: f for f in best["features"]}
     assert explained["name"]["contribution"] == 6.0 and explained["city"]["weight"] == 1.5
     assert best["summary"].startswith("Needs review")
-    assert {m["record"]["id"] for m in body["matches"]} == {ids["erp"], ids["wechat"]}
+    assert {m["record"]["id"] for m in body["data"]} == {ids["erp"], ids["wechat"]}
 
     lead = client.post(f"{BASE}/account/candidates", headers=rep, json={"record": ids["lead"]})
     assert lead.status_code == 200, lead.text
-    assert {m["record"]["id"] for m in lead.json()["matches"]} == {ids["erp"], ids["wechat"]}
+    assert {m["record"]["id"] for m in lead.json()["data"]} == {ids["erp"], ids["wechat"]}
 
     # A rep of another region sees none of it.
     north = world.sales_north.headers
@@ -124,7 +124,7 @@ def test_candidates_for_a_lead_form_and_a_lead(client: Any, world: World) -> Non
         headers=north,
         json={"values": {"name": "上海第一人民医院", "city": "上海"}},
     )
-    assert blind.status_code == 200 and blind.json()["matches"] == []
+    assert blind.status_code == 200 and blind.json()["data"] == []
     # Another region's ticket: the same 404 as for no record at all, not "wrong object".
     elsewhere = client.post(
         f"{BASE}/contact/candidates", headers=north, json={"record": ids["ticket"]}
@@ -286,7 +286,7 @@ def test_merged_customer_values_stay_consent_checked(client: Any, world: World) 
         },
     )
     found = client.post(f"{BASE}/contact/candidates", headers=admin, json={"record": duplicate})
-    assert [m["record"]["id"] for m in found.json()["matches"]] == [survivor]
+    assert [m["record"]["id"] for m in found.json()["data"]] == [survivor]
     merged = client.post(
         f"{BASE}/merges",
         headers=admin,

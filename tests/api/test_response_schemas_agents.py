@@ -41,10 +41,10 @@ def test_the_console_operations_declare_strict_bodies(served: dict[str, Any]) ->
         "meets_target": True,
     }
     check = validator(served, schema)
-    assert not list(check.iter_errors({"items": [point]}))
-    assert list(check.iter_errors({"items": [{**point, "extra": 1}]}))
-    assert list(check.iter_errors({"items": [{**point, "pass_k": 2}]}))
-    assert list(check.iter_errors({"items": [{k: v for k, v in point.items() if k != "runs"}]}))
+    assert not list(check.iter_errors({"data": [point]}))
+    assert list(check.iter_errors({"data": [{**point, "extra": 1}]}))
+    assert list(check.iter_errors({"data": [{**point, "pass_k": 2}]}))
+    assert list(check.iter_errors({"data": [{k: v for k, v in point.items() if k != "runs"}]}))
 
 
 def test_real_history_responses_conform(
@@ -54,7 +54,7 @@ def test_real_history_responses_conform(
     admin = world.admin.headers
     client.post("/api/v1/agents", json=AGENT, headers=admin)
     one = {"name": "triage"}
-    assert api("GET", HISTORY, 200, where=one, headers=admin) == {"items": []}
+    assert api("GET", HISTORY, 200, where=one, headers=admin) == {"data": []}
     account = _account(kindred, world, "A")
     case = {"name": "a", "inputs": {"account": account}, "expected": {"_status": "waiting"}}
     assert client.post("/api/v1/agents/triage/cases", json=case, headers=admin).status_code == 201
@@ -62,6 +62,6 @@ def test_real_history_responses_conform(
         client.post("/api/v1/agents/triage/evaluations", json={"k": 2}, headers=admin).status_code
         == 200
     )
-    items = api("GET", HISTORY, 200, where=one, headers=world.compliance.headers)["items"]
+    items = api("GET", HISTORY, 200, where=one, headers=world.compliance.headers)["data"]
     assert len(items) == 1 and items[0]["intervention_rate"] == 1.0
     assert api.seen == {("GET", HISTORY, 200)}

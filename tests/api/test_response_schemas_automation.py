@@ -167,7 +167,7 @@ def test_the_schemas_refuse_what_they_do_not_describe(served: dict[str, Any]) ->
     assert not refused("POST", dry, report)
     assert refused("POST", dry, {**report, "plan": [{**step, "status": "ran"}]})
     assert refused("POST", dry, {**report, "plan": [{**step, "params": None}]})
-    assert refused("GET", RUNS, {"items": []})  # next is always there
+    assert refused("GET", RUNS, {"data": []})  # next is always there
 
 
 # -- real responses -----------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def _scenarios(api: Api, kindred: Any, world: World) -> None:
     admin = world.admin.headers
     schema = api("GET", SCENARIOS + "/schema", 200)
     assert schema["title"] == "Kindred scenario definition"
-    assert {a["name"] for a in api("GET", SCENARIOS + "/actions", 200, headers=admin)["items"]}
+    assert {a["name"] for a in api("GET", SCENARIOS + "/actions", 200, headers=admin)["data"]}
     created = api("POST", SCENARIOS, 201, content=GOOD.encode(), headers={**admin, **YAML})
     one = {"name": created["name"]}
     api("GET", SCENARIOS, 200, headers=admin)
@@ -223,7 +223,7 @@ def _scenarios(api: Api, kindred: Any, world: World) -> None:
     )
     principal = service_principal(kindred)
     api("PUT", SCENARIO + "/run-as", 200, where=one, headers=admin, json={"principal": principal})
-    versions = api("GET", SCENARIO + "/versions", 200, where=one, headers=admin)["items"]
+    versions = api("GET", SCENARIO + "/versions", 200, where=one, headers=admin)["data"]
     assert [v["version"] for v in versions] == [1, 2]
     assert api("POST", SCENARIO + "/enable", 200, where=one, headers=admin)["enabled"]
     assert not api("POST", SCENARIO + "/disable", 200, where=one, headers=admin)["enabled"]
@@ -294,10 +294,10 @@ def _scenario_runs(api: Api, kindred: Any, world: World) -> None:
     with_engine(kindred, body)
 
     page = api("GET", RUNS, 200, headers=engineer, params={"limit": 2})
-    assert len(page["items"]) == 2 and page["next"] is not None
-    rest = api("GET", RUNS, 200, headers=engineer, params={"before": page["next"]})
-    assert len(rest["items"]) == 1 and rest["next"] is None
-    runs = {r["key"]: r for r in page["items"] + rest["items"]}
+    assert len(page["data"]) == 2 and page["next_cursor"] is not None
+    rest = api("GET", RUNS, 200, headers=engineer, params={"before": page["next_cursor"]})
+    assert len(rest["data"]) == 1 and rest["next_cursor"] is None
+    runs = {r["key"]: r for r in page["data"] + rest["data"]}
     assert runs["CT-2"]["status"] == "failed"
     for key in runs:
         detail = api(
@@ -381,7 +381,7 @@ PARENT = {
 def _agents(api: Api, kindred: Any, world: World) -> None:
     admin = world.admin.headers
     assert api("GET", AGENTS + "/schema", 200)["title"] == "Kindred agent definition"
-    assert api("GET", AGENTS + "/tools", 200, headers=admin)["items"]
+    assert api("GET", AGENTS + "/tools", 200, headers=admin)["data"]
     api("GET", AGENTS + "/metrics", 200, headers=admin)
     saved = api("POST", AGENTS, 201, headers=admin, json=RULES)
     one = {"name": saved["name"]}
@@ -395,7 +395,7 @@ def _agents(api: Api, kindred: Any, world: World) -> None:
         headers={**admin, "If-Match": '"v1"'},
         json={**RULES, "title": "Ticket priority"},
     )
-    assert len(api("GET", AGENT + "/versions", 200, where=one, headers=admin)["items"]) == 2
+    assert len(api("GET", AGENT + "/versions", 200, where=one, headers=admin)["data"]) == 2
     assert not api("POST", AGENT + "/disable", 200, where=one, headers=admin)["enabled"]
     assert api("POST", AGENT + "/enable", 200, where=one, headers=admin)["enabled"]
     principal = service_principal(kindred)
@@ -425,7 +425,7 @@ def _agents(api: Api, kindred: Any, world: World) -> None:
     assert verified["intact"] is True
 
     engineer = world.service_east.headers
-    queue = api("GET", TASKS, 200, headers=engineer)["items"]
+    queue = api("GET", TASKS, 200, headers=engineer)["data"]
     assert queue
     task = {"task_id": queue[0]["id"]}
     api("GET", TASKS + "/{task_id}", 200, where=task, headers=engineer)

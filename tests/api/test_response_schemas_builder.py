@@ -34,7 +34,7 @@ def test_real_answers_match_the_document(
 ) -> None:
     api = Api(client, document)
     admin = world.admin.headers
-    examples = api("GET", EXAMPLES, 200, headers=admin)["items"]
+    examples = api("GET", EXAMPLES, 200, headers=admin)["data"]
     assert examples
     made_up = api("GET", SAMPLE, 200, params={"type": "iot.device.fault"}, headers=admin)
     assert made_up["source"] == "example"

@@ -169,7 +169,7 @@ def test_the_schemas_refuse_what_they_do_not_describe(served: dict[str, Any]) ->
     one = "/api/v1/events/{position}"
     assert not refused("GET", one, stored)
     assert not refused("GET", one, {**stored, "event": {**event, "data": {"meta": {}}}})
-    assert not refused("GET", "/api/v1/events", {"items": [stored], "next": None})
+    assert not refused("GET", "/api/v1/events", {"data": [stored], "next_cursor": None})
     for body in (
         {**stored, "offset": 1},
         {**stored, "event": {k: v for k, v in event.items() if k != "specversion"}},
@@ -177,7 +177,7 @@ def test_the_schemas_refuse_what_they_do_not_describe(served: dict[str, Any]) ->
         {**stored, "stored_at": 1764576000.0},
     ):
         assert refused("GET", one, body), body
-    assert refused("GET", "/api/v1/events", {"items": [stored]})
+    assert refused("GET", "/api/v1/events", {"data": [stored]})
 
     accepted = {
         "index": 0,
@@ -357,11 +357,12 @@ def _events(api: Api, kindred: Any, world: World) -> None:
     _post_events(api, admin, birthday_event("b-1", contact["id"], 3), 200)
 
     page = api("GET", "/api/v1/events", 200, headers=reader.headers, params={"limit": 2})
-    assert page["next"] is not None
-    rest = api("GET", "/api/v1/events", 200, headers=reader.headers, params={"after": page["next"]})
-    [birthday] = [s for s in rest["items"] if s["event"]["id"] == "b-1"]
+    assert page["next_cursor"] is not None
+    after = {"after": page["next_cursor"]}
+    rest = api("GET", "/api/v1/events", 200, headers=reader.headers, params=after)
+    [birthday] = [s for s in rest["data"] if s["event"]["id"] == "b-1"]
     assert birthday["event"]["data"]["meta"]["withheld"] == ["birthday"]
-    assert any("traceparent" in s["event"] for s in rest["items"])
+    assert any("traceparent" in s["event"] for s in rest["data"])
     api(
         "GET",
         "/api/v1/events/{position}",
@@ -372,7 +373,7 @@ def _events(api: Api, kindred: Any, world: World) -> None:
 
     # The catalog.
     listing = api("GET", "/api/v1/event-types", 200, headers=world.sales_east.headers)
-    assert "schema" not in listing["items"][0]
+    assert "schema" not in listing["data"][0]
     full = api(
         "GET",
         "/api/v1/event-types",
@@ -380,7 +381,7 @@ def _events(api: Api, kindred: Any, world: World) -> None:
         headers=admin.headers,
         params={"domain": "iot", "schemas": True},
     )
-    assert full["items"][0]["schema"]
+    assert full["data"][0]["schema"]
     definition = {
         "type": "fleet.battery.degraded",
         "description": "An EV battery's state of health fell below the service threshold.",
@@ -419,16 +420,16 @@ def _events(api: Api, kindred: Any, world: World) -> None:
     _post_events(api, publisher, fault(severity="nope"), 422)
     ops = publisher.headers
     first_page = api("GET", "/api/v1/dead-letters", 200, headers=ops, params={"limit": 2})
-    assert first_page["next"] is not None and first_page["counts"] == {"open": 4}
+    assert first_page["next_cursor"] is not None and first_page["counts"] == {"open": 4}
     letters = (
         api(
             "GET",
             "/api/v1/dead-letters",
             200,
             headers=ops,
-            params={"limit": 2, "before": first_page["next"]},
-        )["items"]
-        + first_page["items"]
+            params={"limit": 2, "before": first_page["next_cursor"]},
+        )["data"]
+        + first_page["data"]
     )
     by_event = {letter["event_id"]: letter for letter in letters}
     shown = {}
@@ -466,7 +467,7 @@ def _events(api: Api, kindred: Any, world: World) -> None:
 
     asyncio.run(join())
     groups = api("GET", "/api/v1/event-consumers", 200, headers=reader.headers)
-    assert [g["name"] for g in groups["items"]] == ["audit"]
+    assert [g["name"] for g in groups["data"]] == ["audit"]
     api(
         "POST",
         "/api/v1/event-consumers/{group}/seek",
@@ -569,7 +570,7 @@ def _resolution(api: Api, world: World) -> None:
         headers=rep,
         json={"values": {"name": "上海第一人民医院", "city": "上海市"}},
     )
-    assert form["matches"] and "values" in form["query"]
+    assert form["data"] and "values" in form["query"]
     api("POST", candidates, 200, where=accounts, headers=rep, json={"record": ids["lead"]})
     third = {"name": "上海市第一人民医院", "territory": world.territories["east"]}
     assert api.client.post(RECORDS, headers=admin, json=third).status_code == 201

@@ -64,7 +64,7 @@ def test_save_yaml_then_versions_with_if_match(client: Any, world: Any, kindred:
     assert saved.json()["version"] == 2 and saved.json()["title"] == "Device fault → dispatch v2"
     versions = client.get(
         "/api/v1/scenarios/device-fault-dispatch/versions", headers=world.analyst.headers
-    ).json()["items"]
+    ).json()["data"]
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[0]["created_by"] == world.service_east.id
     assert ledger_kinds(kindred).count("scenarios.saved") == 2
@@ -107,7 +107,7 @@ def test_who_may_author_and_switch(client: Any, world: Any, kindred: Any) -> Non
     assert enabled.status_code == 200 and enabled.json()["enabled"] is True
     assert enabled.json()["enabled_by"] == world.admin.id
     listed = client.get("/api/v1/scenarios?enabled=true", headers=world.analyst.headers).json()
-    assert [s["name"] for s in listed["items"]] == ["device-fault-dispatch"]
+    assert [s["name"] for s in listed["data"]] == ["device-fault-dispatch"]
     assert client.post(url + "/disable", headers=world.sales_east.headers).status_code == 403
     client.post(url + "/disable", headers=world.admin.headers)
     assert client.get(url, headers=world.admin.headers).json()["enabled"] is False
@@ -129,7 +129,7 @@ def test_health_and_runs_follow_one_rule(client: Any, world: Any, kindred: Any) 
         listed = client.get(
             "/api/v1/scenarios?observable=true", headers=world.people[reader].headers
         )
-        assert [s["name"] for s in listed.json()["items"]] == ["device-fault-dispatch"]
+        assert [s["name"] for s in listed.json()["data"]] == ["device-fault-dispatch"]
     for reader in ("analyst", "sales_east"):
         refused = client.get(url, headers=world.people[reader].headers)
         assert refused.status_code == 403, (reader, refused.text)
@@ -138,9 +138,9 @@ def test_health_and_runs_follow_one_rule(client: Any, world: Any, kindred: Any) 
         observable = client.get(
             "/api/v1/scenarios?observable=true", headers=world.people[reader].headers
         )
-        assert observable.json()["items"] == []
+        assert observable.json()["data"] == []
         every = client.get("/api/v1/scenarios", headers=world.people[reader].headers)
-        assert [s["name"] for s in every.json()["items"]] == ["device-fault-dispatch"]
+        assert [s["name"] for s in every.json()["data"]] == ["device-fault-dispatch"]
 
 
 def _fault(event_id: str, device: str, time: str, severity: str = "major") -> dict[str, Any]:
@@ -258,7 +258,7 @@ def test_schema_and_actions_are_published(client: Any, world: Any) -> None:
     schema = client.get("/api/v1/scenarios/schema").json()
     assert schema["title"] == "Kindred scenario definition"
     actions = client.get("/api/v1/scenarios/actions", headers=world.sales_east.headers).json()
-    names = {a["name"] for a in actions["items"]}
+    names = {a["name"] for a in actions["data"]}
     assert {"create_ticket", "send_email", "wechat_template", "emit_event", "wait"} <= names
 
 
@@ -318,13 +318,13 @@ def test_run_history_and_health(client: Any, world: Any, kindred: Any) -> None:
     asyncio.run(main())
     listed = client.get(
         "/api/v1/scenario-runs?scenario=fault-history", headers=world.compliance.headers
-    ).json()["items"]
+    ).json()["data"]
     assert sorted((r["key"], r["status"]) for r in listed) == [
         ("CT-1", "succeeded"),
         ("CT-2", "failed"),
     ]
     by_key = client.get("/api/v1/scenario-runs?key=CT-2", headers=world.admin.headers).json()
-    [failed] = by_key["items"]
+    [failed] = by_key["data"]
     detail = client.get(f"/api/v1/scenario-runs/{failed['id']}", headers=world.admin.headers).json()
     assert detail["event"]["id"] == "h-2"
     assert [(s["id"], s["status"]) for s in detail["steps"]] == [
@@ -336,7 +336,7 @@ def test_run_history_and_health(client: Any, world: Any, kindred: Any) -> None:
     ]
     only_failed = client.get(
         "/api/v1/scenario-runs?status=failed", headers=world.admin.headers
-    ).json()["items"]
+    ).json()["data"]
     assert [r["id"] for r in only_failed] == [failed["id"]]
     assert client.get("/api/v1/scenario-runs/nope", headers=world.admin.headers).status_code == 404
 

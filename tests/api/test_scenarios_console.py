@@ -24,7 +24,7 @@ def test_the_examples_are_the_shipped_chains_and_say_which_are_installed(
     shipped = {raw["name"] for raw in example_definitions()}
     answer = client.get(EXAMPLES, headers=world.sales_east.headers)
     assert answer.status_code == 200, answer.text
-    items = answer.json()["items"]
+    items = answer.json()["data"]
     assert {item["name"] for item in items} == shipped
     assert not any(item["installed"] for item in items)
     chain = next(item for item in items if item["name"] == "device-fault-service-chain")
@@ -32,7 +32,7 @@ def test_the_examples_are_the_shipped_chains_and_say_which_are_installed(
 
     # Once saved, an example says so (the builder then opens a copy under another name).
     client.post("/api/v1/scenarios", json=chain["definition"], headers=world.admin.headers)
-    again = client.get(EXAMPLES, headers=world.sales_east.headers).json()["items"]
+    again = client.get(EXAMPLES, headers=world.sales_east.headers).json()["data"]
     assert {i["name"]: i["installed"] for i in again}["device-fault-service-chain"] is True
     # Any example checks as it is: the builder can dry-run it straight away.
     for item in items:

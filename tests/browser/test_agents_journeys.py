@@ -196,7 +196,7 @@ def test_an_agent_run_waits_for_compliance_who_approves_it_from_the_inbox(
     run = console.api("GET", f"/api/v1/agent-runs/{run_id}", admin_token)
     assert run["status"] == "waiting" and run["customer_id"] == account["id"]
     compliance_token = console.token(COMPLIANCE)
-    queue = console.api("GET", "/api/v1/tasks", compliance_token)["items"]
+    queue = console.api("GET", "/api/v1/tasks", compliance_token)["data"]
     (task,) = [t for t in queue if t["root_id"] == run_id]
     assert task["title"] == f"Approve the order of {account['name']}"
 
@@ -291,7 +291,7 @@ def test_an_agent_run_waits_for_compliance_who_approves_it_from_the_inbox(
     chart = page.get_by_role("img", name=re.compile(r"over 1 evaluation\(s\)"))
     expect(chart).to_be_visible()
     accessible(page)
-    (point,) = console.api("GET", "/api/v1/agents/order_approval/evaluations", admin_token)["items"]
+    (point,) = console.api("GET", "/api/v1/agents/order_approval/evaluations", admin_token)["data"]
     assert (point["k"], point["runs"], point["pass_k"]) == (2, 2, 1.0)
     assert point["intervention_rate"] == 1.0  # both runs wait for the compliance officer
     assert violations == [] and officer_violations == []

@@ -70,7 +70,7 @@ def wait_for_run(console: Console, token: str) -> dict[str, Any]:
     """The scenario's first finished run, polled until it shows (a positive signal)."""
     deadline = time.monotonic() + PATIENCE_S
     while True:
-        runs = console.api("GET", f"/api/v1/scenario-runs?scenario={NAME}", token)["items"]
+        runs = console.api("GET", f"/api/v1/scenario-runs?scenario={NAME}", token)["data"]
         finished = [r for r in runs if r["status"] in ("succeeded", "failed")]
         if finished:
             return finished[0]
@@ -232,7 +232,7 @@ def test_b_an_analyst_gets_no_builder_and_the_api_holds_no_new_scenario(
 ) -> None:
     analyst = "analyst@kindred.demo"
     token = console.token(analyst)
-    before = {s["name"] for s in console.api("GET", "/api/v1/scenarios", token)["items"]}
+    before = {s["name"] for s in console.api("GET", "/api/v1/scenarios", token)["data"]}
 
     sign_in(page, console, analyst)
     nav = page.get_by_role("navigation", name="Main")
@@ -267,5 +267,5 @@ def test_b_an_analyst_gets_no_builder_and_the_api_holds_no_new_scenario(
         )
     assert refused.value.code == 403
     refused.value.close()
-    after = {s["name"] for s in console.api("GET", "/api/v1/scenarios", token)["items"]}
+    after = {s["name"] for s in console.api("GET", "/api/v1/scenarios", token)["data"]}
     assert after == before and "analyst-try" not in after

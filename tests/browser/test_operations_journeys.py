@@ -126,7 +126,7 @@ def test_an_operator_watches_health_replays_a_dead_letter_and_tails_events(
     chart = page.get_by_role("figure", name="Runs over time")
     totals = chart.locator("tbody tr td:nth-child(2)").all_inner_texts()
     assert sum(int(n) for n in totals) == 2
-    runs = console.api("GET", f"/api/v1/scenario-runs?scenario={SCENARIO}", token)["items"]
+    runs = console.api("GET", f"/api/v1/scenario-runs?scenario={SCENARIO}", token)["data"]
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
     health = console.api("GET", f"/api/v1/scenarios/{SCENARIO}/health", token)
     assert health["succeeded"] == 2 and sum(b["succeeded"] for b in health["buckets"]) == 2
@@ -144,7 +144,7 @@ def test_an_operator_watches_health_replays_a_dead_letter_and_tails_events(
     # -- a refused event, fixed and replayed from the inbox ------------------------------------
     bad = heartbeat("dev-journey", "low")  # battery_pct must be a number
     assert refused(lambda: publish(console, token, bad)) == 422
-    letters = console.api("GET", "/api/v1/dead-letters?type=iot.device.heartbeat", token)["items"]
+    letters = console.api("GET", "/api/v1/dead-letters?type=iot.device.heartbeat", token)["data"]
     [letter] = [item for item in letters if item["event_id"] == bad["id"]]
     # Someone without the right to manage dead letters changes nothing.
     sales = console.token("sales.east@kindred.demo")

@@ -107,3 +107,17 @@ def test_autocommit_statements_are_committed(empty_database: Database) -> None:
         autocommit.exec_driver_sql("INSERT INTO kept VALUES (1)")
     with empty_database.read() as session:
         assert session.execute(sa.text("SELECT count(*) FROM kept")).scalar_one() == 1
+
+
+def test_insert_new_tells_inserted_from_already_there(empty_database: Database) -> None:
+    """On both dialects: True only for the statement that inserted the row (PostgreSQL's row
+    count is -1 once the cursor closes, so the answer comes from RETURNING)."""
+    from kindred.agents.models import TraceExport
+    from kindred.db import insert_new
+
+    upgrade(empty_database)
+    with empty_database.write() as session:
+        assert insert_new(session, TraceExport, {"run_id": "r-1", "exported_at": 1.0}) is True
+        assert insert_new(session, TraceExport, {"run_id": "r-1", "exported_at": 2.0}) is False
+    with empty_database.read() as session:
+        assert session.get(TraceExport, "r-1").exported_at == 1.0

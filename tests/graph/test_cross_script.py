@@ -104,8 +104,8 @@ def test_candidates_find_the_chinese_record_for_an_english_name(kindred: Any) ->
             values={"name": "Beijing Anhe Hospital", "city": "Beijing"},
             min_score=0,
         )
-        decided = {m["record"]["id"]: m["decision"] for m in found["matches"]}
-        best = found["matches"][0]
+        decided = {m["record"]["id"]: m["decision"] for m in found["data"]}
+        best = found["data"][0]
         assert best["record"]["id"] in {ids["北京安和医院"], english}
         assert best["score"] >= 0.95 and best["decision"] == "review"
         assert decided[ids["北京安和医院"]] == "review" and decided[english] == "review"

@@ -179,26 +179,26 @@ def test_the_hospital_from_the_erp_is_found_for_a_lead_form_and_explained(kindre
         )
         # Name and city agree for the ERP record and the English one (a tie, in id order);
         # the WeChat record has no city to compare.
-        assert [m["record"]["id"] for m in found["matches"][:3]] == [erp, english, wechat]
-        assert [m["score"] for m in found["matches"][:3]] == [0.9707, 0.9707, 0.8808]
-        best = found["matches"][0]
+        assert [m["record"]["id"] for m in found["data"][:3]] == [erp, english, wechat]
+        assert [m["score"] for m in found["data"][:3]] == [0.9707, 0.9707, 0.8808]
+        best = found["data"][0]
         assert best["decision"] == "review"
         assert features(best)["name"]["similarity"] == 1.0
         assert features(best)["city"]["explanation"] == "Same city."
         assert best["summary"].startswith("Needs review (97%)")
-        ids = [m["record"]["id"] for m in found["matches"] if m["decision"] != "no_match"]
+        ids = [m["record"]["id"] for m in found["data"] if m["decision"] != "no_match"]
         assert set(ids) == {erp, wechat, english}
 
         # The lead record: which account does its company belong to?
         suggestions = kindred.resolution.candidates(session, SYSTEM, "account", record_id=lead)
         assert suggestions["query"] == {"record": lead, "object": "lead"}
-        assert suggestions["matches"][0]["record"]["id"] in {erp, wechat}
-        assert {m["record"]["id"] for m in suggestions["matches"][:2]} == {erp, wechat}
+        assert suggestions["data"][0]["record"]["id"] in {erp, wechat}
+        assert {m["record"]["id"] for m in suggestions["data"][:2]} == {erp, wechat}
 
         # The ERP record itself finds its duplicates, not itself.
         own = kindred.resolution.candidates(session, SYSTEM, "account", record_id=erp)
-        assert erp not in {m["record"]["id"] for m in own["matches"]}
-        english_match = next(m for m in own["matches"] if m["record"]["id"] == english)
+        assert erp not in {m["record"]["id"] for m in own["data"]}
+        english_match = next(m for m in own["data"] if m["record"]["id"] == english)
         assert "across languages" in features(english_match)["name"]["explanation"]
 
         pairs = kindred.resolution.duplicates(session, SYSTEM, "account")
@@ -224,7 +224,7 @@ def test_different_tax_ids_are_never_a_match(kindred: Any) -> None:
         found = kindred.resolution.candidates(
             session, SYSTEM, "account", record_id=first, min_score=0
         )
-        match = next(m for m in found["matches"] if m["record"]["id"] == second)
+        match = next(m for m in found["data"] if m["record"]["id"] == second)
         assert match["decision"] == "no_match" and match["score"] < 0.01
         tax = features(match)["tax_id"]
         assert tax["conflict"] and tax["contribution"] == -14.0
@@ -265,13 +265,13 @@ def test_records_written_around_the_service_are_indexed_by_reindex(kindred: Any)
         )
     with kindred.database.read() as session:
         before = kindred.resolution.candidates(session, SYSTEM, "account", record_id=known)
-    assert before["matches"] == []
+    assert before["data"] == []
     with kindred.database.write() as session:
         assert kindred.resolution.reindex(session) == 1
         assert kindred.resolution.reindex(session) == 0
     with kindred.database.read() as session:
         after = kindred.resolution.candidates(session, SYSTEM, "account", record_id=known)
-    assert [m["record"]["id"] for m in after["matches"]] == ["01900000-0000-7000-8000-000000000001"]
+    assert [m["record"]["id"] for m in after["data"]] == ["01900000-0000-7000-8000-000000000001"]
 
 
 def test_a_block_shared_by_too_many_records_is_not_compared(kindred: Any) -> None:
@@ -291,7 +291,7 @@ def test_a_block_shared_by_too_many_records_is_not_compared(kindred: Any) -> Non
         found = kindred.resolution.candidates(
             session, SYSTEM, "account", values={"name": "社区卫生服务中心", "phone": "02155551234"}
         )
-    assert [m["record"]["id"] for m in found["matches"]] == [phoned]
+    assert [m["record"]["id"] for m in found["data"]] == [phoned]
 
 
 # -- merges --------------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_merge_repoints_every_edge_and_hides_the_duplicate(kindred: Any) -> None
         by_tax = kindred.resolution.candidates(
             session, SYSTEM, "account", values={"name": "某医院", "tax_id": TAX_RUIJIN}
         )
-        assert by_tax["matches"][0]["record"]["id"] == ids["survivor"]
+        assert by_tax["data"][0]["record"]["id"] == ids["survivor"]
 
 
 def test_undo_restores_every_record_and_edge_exactly(kindred: Any) -> None:
@@ -559,7 +559,7 @@ def test_merge_snapshots_are_sealed_and_consent_checked(kindred: Any) -> None:
         found = kindred.resolution.candidates(
             session, SYSTEM, "contact", record_id=ids["duplicate"]
         )
-    assert found["matches"][0]["record"]["id"] == ids["survivor"]
+    assert found["data"][0]["record"]["id"] == ids["survivor"]
     with kindred.database.write() as session:
         merged = kindred.resolution.merge(
             session, SYSTEM, "contact", ids["survivor"], ids["duplicate"]

@@ -502,7 +502,7 @@ def test_run_history_is_filtered_like_record_reads(client: Any, world: World, ki
         client.get(f"/api/v1/scenario-runs/{run.id}", headers=world.sales_north.headers).status_code
         == 404
     )
-    listed = client.get("/api/v1/scenario-runs", headers=world.sales_north.headers).json()["items"]
+    listed = client.get("/api/v1/scenario-runs", headers=world.sales_north.headers).json()["data"]
     assert listed == []
 
 

@@ -36,7 +36,7 @@ def test_event_log_and_dead_letters_withhold_what_record_reads_withhold(
     )
     assert stored.status_code in (200, 202), stored.text
     # The analyst role hides customers' personal data: the birthday stays out of the log.
-    seen = client.get("/api/v1/events?limit=10", headers=world.analyst.headers).json()["items"]
+    seen = client.get("/api/v1/events?limit=10", headers=world.analyst.headers).json()["data"]
     [event] = [e["event"] for e in seen if e["event"]["id"] == "b-1"]
     assert "birthday" not in event["data"] and event["data"]["days_left"] == 3
     assert event["data"]["meta"]["withheld"] == ["birthday"]
@@ -52,7 +52,7 @@ def test_event_log_and_dead_letters_withhold_what_record_reads_withhold(
     )
     assert refused.status_code == 422, refused.text
     letters = client.get("/api/v1/dead-letters", headers=world.integration.headers).json()
-    [letter] = [item for item in letters["items"] if item["event_id"] == "b-2"]
+    [letter] = [item for item in letters["data"] if item["event_id"] == "b-2"]
     url = f"/api/v1/dead-letters/{letter['id']}"
     shown = client.get(url, headers=world.integration.headers).json()
     # No consent for the customer-authorized birthday (no purpose): withheld.

@@ -25,7 +25,14 @@ steps:
     tool: insurance.qualification_check
     with: {credit_code: {cel: reads.account.tax_id}, product_category: imaging}
     timeout: 2s
-    on_error: {route: escalate, task: {title: "Check qualification by hand"}}
+    on_error:
+      route: escalate
+      task:
+        title: "Check qualification by hand"
+        # The step's output for each decision (a modification merges over `approved`).
+        outcomes:
+          approved: {qualified: true}
+          rejected: {qualified: false}
   - id: decision
     kind: rule
     needs: [qualification]
@@ -41,6 +48,9 @@ every CEL expression compiled against the variables in scope at that point (with
 column), templates parsed, tool names against the frozen registry and the agent's own
 ``tools`` list, tool arguments against each tool's input model, ``needs`` that exist and
 form no cycle, objects and fields that exist, and output schemas that are valid JSON Schema.
+A person's decision must always leave the step's output defined: a task's ``outcomes`` give
+approved and rejected the same fields, and an escalated step declares them (or the fields a
+person must give); :mod:`kindred.agents.checks` then checks every read of a decided step.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ from typing import Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kindred.agents.checks import AgentOutputs, check_agent
 from kindred.errors import field_error
 from kindred.rules.compiler import CompiledRule
 from kindred.scenarios.definition import (
@@ -71,6 +82,8 @@ __all__ = ["AgentDefinition", "CompiledAgent", "check_definition", "definition_s
 NAME = r"^[a-z][a-z0-9_]{1,62}$"
 IDENTIFIER = r"^[a-z][a-z0-9_]{0,62}$"
 RESERVED = frozenset({"inputs", "reads", "steps", "agent", "now", "run", "error"})
+# What every decided task's step output holds, whatever its outcome.
+DECISION_KEYS = frozenset({"outcome", "values", "comment", "by"})
 MAX_STEPS = 100
 STEP_KINDS = ("rule", "tool", "llm", "human", "agent")
 INPUT_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -140,6 +153,12 @@ class TaskSpec(_Model):
     escalate_to: Assignee = Field(default_factory=lambda: Assignee(role="admin"))
     modifiable: list[str] = Field(
         default_factory=list, description="output fields the person may change (modify)"
+    )
+    outcomes: dict[Literal["approved", "rejected", "modified"], dict[str, Any]] = Field(
+        default_factory=dict,
+        description="decision → the step's output for it (values may be CEL); declare "
+        "approved and rejected with the same fields; a modification merges the person's "
+        "values over 'modified' (or 'approved')",
     )
 
 
@@ -259,6 +278,7 @@ class CompiledStep:
     sla: float = 4 * 3600.0
     error_value: dict[str, Any] | None = None
     error_task: tuple[Template, dict[str, Any], float] | None = None
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)  # its task's, compiled
     compensate: dict[str, Any] | None = None
 
     @property
@@ -285,6 +305,8 @@ class CompiledAgent:
 
 
 class _AgentChecker(DefinitionChecker):
+    static = True  # also what a saved version need not meet again (see check_definition)
+
     def __init__(
         self,
         tools: Mapping[str, Any],
@@ -368,7 +390,72 @@ class _AgentChecker(DefinitionChecker):
         sla = self.duration(task.sla, path + "/sla") or 4 * 3600.0
         if task.assignee.user is None and task.assignee.role is None:
             self.problem(path + "/assignee", "required", "name a user or a role")
+        if self.static and "outcomes" in task.details:
+            self.problem(
+                path + "/details/outcomes", "reserved", "the task shows its declared outcomes here"
+            )
         return title, details, sla
+
+    def outcomes(
+        self, task: TaskSpec, path: str, variables: frozenset[str], *, escalation: bool
+    ) -> dict[str, dict[str, Any]]:
+        """The task's outcomes compiled; every decision must leave the step's output defined."""
+        compiled: dict[str, dict[str, Any]] = {}
+        for outcome, value in task.outcomes.items():
+            opath = f"{path}/outcomes/{outcome}"
+            for name in sorted(DECISION_KEYS & set(value)):
+                self.problem(f"{opath}/{name}", "reserved", f"the decision itself sets {name!r}")
+            compiled[outcome] = self.value(value, opath, variables)
+        proposal = task.details.get("proposal")
+        if task.outcomes:
+            for outcome in ("approved", "rejected"):
+                if outcome not in task.outcomes:
+                    self.problem(
+                        f"{path}/outcomes/{outcome}",
+                        "required",
+                        "declare the step's output for approved and for rejected "
+                        "(a modification merges over 'modified' or 'approved')",
+                    )
+            every = set().union(*(set(v) for v in task.outcomes.values()))
+            for outcome, value in task.outcomes.items():
+                for name in sorted(every - set(value)):
+                    self.problem(
+                        f"{path}/outcomes/{outcome}",
+                        "outcome-fields",
+                        f"another outcome sets {name!r} and {outcome!r} does not: later steps "
+                        "would find it unset",
+                    )
+            if "proposal" in task.details:
+                self.problem(
+                    path + "/details/proposal",
+                    "shape",
+                    "with 'outcomes' the proposal is the 'modified' (or 'approved') outcome",
+                )
+            base = task.outcomes.get("modified") or task.outcomes.get("approved") or {}
+            for index, name in enumerate(task.modifiable):
+                if name not in base:
+                    self.problem(
+                        f"{path}/modifiable/{index}",
+                        "not-in-outcome",
+                        f"{name!r} is not a field of the outcome a modification changes",
+                    )
+        elif escalation and self.static and not isinstance(proposal, dict):
+            # Without outcomes only a modification giving every modifiable value decides it.
+            if not task.modifiable:
+                self.problem(
+                    path + "/outcomes",
+                    "required",
+                    "a person's decision becomes this step's output: declare 'outcomes' "
+                    "(approved, rejected) or the 'modifiable' fields they must give",
+                )
+            if task.on_timeout != "escalate":
+                self.problem(
+                    path + "/on_timeout",
+                    "undefined-outcome",
+                    f"deciding {task.on_timeout!r} at the SLA leaves the step's output unset: "
+                    "declare 'outcomes'",
+                )
+        return compiled
 
 
 def _computed(value: Any) -> bool:
@@ -388,8 +475,14 @@ def check_definition(
     known_object: Callable[[str], Mapping[str, Any] | None],
     known_agent: Callable[[str], bool] = lambda name: False,
     known_type: Callable[[str], bool] | None = None,
+    agent_outputs: AgentOutputs | None = None,
+    static: bool = True,
 ) -> tuple[CompiledAgent | None, list[dict[str, Any]]]:
     """Check a definition; returns (compiled, []) or (None, every problem).
+
+    ``agent_outputs``: another agent's name → its ``outputs.value`` (None if unknown), for
+    what its agent steps give; ``static``: also run :mod:`kindred.agents.checks` (at save
+    and validate time; off when a saved version is loaded again).
 
     ``tools``: the tool registry (each with ``input`` model and ``objects``);
     ``known_object``: object name → its field
@@ -405,6 +498,7 @@ def check_definition(
             for item in error.errors()
         ]
     checker = _AgentChecker(tools, known_object, known_agent, definition.grants, known_type)
+    checker.static = static
     if definition.purpose not in PURPOSES:
         checker.problem("/purpose", "unknown-purpose", f"one of: {', '.join(PURPOSES)}")
     for name in definition.inputs:
@@ -521,10 +615,9 @@ def check_definition(
         checker.problem("/steps", "too_many", f"an agent may have at most {MAX_STEPS} steps")
     if checker.errors:
         return None, checker.errors
-    return (
-        CompiledAgent(definition, reads, steps, order, outputs, event_filters, timeout),
-        [],
-    )
+    compiled = CompiledAgent(definition, reads, steps, order, outputs, event_filters, timeout)
+    problems = check_agent(compiled, tools, agent_outputs) if static else []
+    return (None, problems) if problems else (compiled, [])
 
 
 def _identifier(name: str) -> bool:
@@ -614,6 +707,9 @@ def _check_step(
             compiled.task_title, compiled.task_details, compiled.sla = checker.task(
                 step.task, pointer + "/task", variables
             )
+            compiled.outcomes = checker.outcomes(
+                step.task, pointer + "/task", variables, escalation=False
+            )
     elif kind == "agent":
         not_for("rules", "default", "tool", "compensate", "prompt", "system", "task")
         if step.agent is None:
@@ -638,6 +734,9 @@ def _check_step(
     elif on_error.route == "escalate":
         task = on_error.task or TaskSpec(title=f"Step {step.id} failed: decide by hand")
         compiled.error_task = checker.task(task, epath + "/task", variables | {"error"})
+        compiled.outcomes = checker.outcomes(
+            task, epath + "/task", variables | {"error"}, escalation=True
+        )
     elif on_error.value is not None or on_error.task is not None:
         checker.problem(epath, "shape", "'value'/'task' belong to the fallback/escalate routes")
     if kind == "human" and on_error.route == "escalate":

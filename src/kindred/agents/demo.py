@@ -51,6 +51,12 @@ class Case:
     title: str
     expected: str  # the recommendation a correct review gives (its golden case)
     needed_in_days: int | None = 30
+    # What the review must tell the rep the sale depends on (its golden case's `conditions`).
+    conditions: tuple[str, ...] = ()
+
+
+# The knowledge base's bulletin KB-SB-004: the SpO2 sensor on an HX-PM 12 monitor.
+SPO2_ON_PM12 = "installation: 监护仪软件须升级至 V2.1 或更高版本。"
 
 
 # One purchase intent per situation (the reference services' demo seeds decide the rest).
@@ -67,6 +73,7 @@ CASES: tuple[Case, ...] = (
         20,
         "血氧探头补货",
         "proceed",
+        conditions=(SPO2_ON_PM12,),
     ),
     Case(
         "guangzhou",
@@ -109,10 +116,29 @@ CASES: tuple[Case, ...] = (
         "proceed",
     ),
     Case(
-        "xian", "52610113582199354J", ("HX-PM 12",), 0, "PM-SPO2-03", 10, "血氧探头采购", "decline"
+        "xian",
+        "52610113582199354J",
+        ("HX-PM 12",),
+        0,
+        "PM-SPO2-03",
+        10,
+        "血氧探头采购",
+        "decline",
+        conditions=(SPO2_ON_PM12,),
     ),
     Case(
         "jinan", "12370102454323197X", ("HX-CT 64",), 0, "CT-TUBE-01", 1, "CT 球管采购", "decline"
+    ),
+    # No warehouse holds four head coils: Wuhan's one and Shanghai's three, a split delivery.
+    Case(
+        "zhengzhou",
+        "12410105448757490P",
+        ("HX-MR 1.5T Aura",),
+        0,
+        "MRI-COIL-8",
+        4,
+        "MRI 头线圈批量采购",
+        "proceed",
     ),
 )
 
@@ -250,7 +276,9 @@ def golden_cases(intents: dict[str, str]) -> list[dict[str, Any]]:
     cases = []
     for case in CASES:
         expected: dict[str, Any] = (
-            {"_status": "waiting"} if case.expected == "waiting" else {"action": case.expected}
+            {"_status": "waiting"}
+            if case.expected == "waiting"
+            else {"action": case.expected, "conditions": list(case.conditions)}
         )
         cases.append(
             {

@@ -2,14 +2,15 @@
 
 With ``KINDRED_OTLP_TRACES_URL`` set (a collector's traces endpoint, for example
 ``http://otel-collector:4318/v1/traces``), the agents' upkeep loop (``runtime.maintain``, in
-the API server and the worker) sends every finished live run tree's spans — the same
-document ``GET /api/v1/agent-runs/{id}/otlp`` returns — oldest first, ``BATCH`` trees per
-request and up to ``BATCHES_PER_ROUND`` requests per round. A tree is marked exported
-(``agent_trace_exports``) only once the collector answered 2xx, so a collector that is down
-or refuses loses nothing: the next round sends the same trees again (at least once; a
-collector deduplicates by trace and span ids, which are derived from the run ids and
-stable). ``KINDRED_OTLP_TRACES_HEADERS`` adds headers to every request (a collector's
-token: ``Authorization=Bearer%20…``). Without the URL nothing is sent and nothing is recorded.
+the API server and the worker) sends every finished live run tree's spans (a span per run,
+per step and per kept tool attempt) — the same document ``GET /api/v1/agent-runs/{id}/otlp``
+returns — oldest first, ``BATCH`` trees per request and up to ``BATCHES_PER_ROUND`` requests
+per round. A tree is marked exported (``agent_trace_exports``) only once the collector
+answered 2xx, so a collector that is down or refuses loses nothing: the next round sends the
+same trees again (at least once; a collector deduplicates by trace and span ids, which are
+derived from the run ids and stable). ``KINDRED_OTLP_TRACES_HEADERS`` adds headers to every
+request (a collector's token: ``Authorization=Bearer%20…``). Without the URL nothing is sent
+and nothing is recorded.
 """
 
 from __future__ import annotations

@@ -750,17 +750,35 @@ class AgentRuntime:
         attempts = step.step.retry.attempts if step.step.retry else 1
         result = StepResult("failed", started=started)
         delay = step.backoff
+        # A tool step's trace keeps every attempt's requests and responses, not just the last.
+        attempt_log = traces.AttemptLog() if kind == "tool" else None
         for attempt in range(1, attempts + 1):
+            begun = time.time()
             result = await self._attempt(run, step, variables, attempt)
             result.started = started
+            if attempt_log is not None:
+                attempt_log.add(
+                    attempt,
+                    begun,
+                    time.time(),
+                    result.status,
+                    result.trace,
+                    result.error,
+                    result.error_code,
+                )
             if (
                 result.status != "failed"
                 or not result.trace.get("retryable", False)
                 or attempt == attempts
             ):
                 break
-            await asyncio.sleep(min(step.max_backoff, delay) * (0.5 + random.random()))
+            wait = min(step.max_backoff, delay) * (0.5 + random.random())
+            if attempt_log is not None:
+                attempt_log.waited(wait)
+            await asyncio.sleep(wait)
             delay *= 2
+        if attempt_log is not None:
+            attempt_log.into(result.trace)
         result.finished = time.time()
         if result.status == "failed":
             return await self._route(run, step, variables, result)
@@ -1075,6 +1093,20 @@ class AgentRuntime:
                 for k, v in details_t.items()
             }
         )
+        if step.outcomes:
+            # What each decision makes the step's output, shown with the task; the proposal
+            # (what a modification changes) is the 'modified' or else the 'approved' one.
+            outcomes = plain_json(
+                {
+                    o: render_value(v, variables, f"{step.pointer}/task/outcomes/{o}")
+                    for o, v in step.outcomes.items()
+                }
+            )
+            details = {
+                **details,
+                "proposal": outcomes.get("modified", outcomes["approved"]),
+                "outcomes": outcomes,
+            }
         task_id = str(uuid.uuid5(RUN_NAMESPACE, f"task\n{run.id}\n{step.id}"))
         assignee = spec.assignee if spec else None
         escalate = spec.escalate_to if spec else None
@@ -1371,10 +1403,11 @@ class AgentRuntime:
                     result = run.steps.get(task.step)
                     if result is not None and result.status == "waiting":
                         result.status = "succeeded"
-                        # The proposal as the person left it (modified values win) is the
-                        # step's output, so later steps read it like any other step's.
+                        # The declared outcome of the decision, or the proposal as the
+                        # person left it (modified values win), is the step's output, so
+                        # later steps read it like any other step's.
                         result.output = {
-                            **(task.proposal or {}),
+                            **decided_output(task),
                             **(task.values or {}),
                             "outcome": task.outcome,
                             "values": task.values or {},
@@ -1444,12 +1477,42 @@ def _read_entry(
     }
 
 
+def decided_output(task: HumanTask) -> dict[str, Any]:
+    """The step's output a decision gives before the person's values are merged over it:
+    the task's declared outcome, else its proposal."""
+    declared = (task.details or {}).get("outcomes")
+    if isinstance(declared, dict) and task.outcome in ("approved", "rejected"):
+        chosen = declared.get(task.outcome)
+        if isinstance(chosen, dict):
+            return dict(chosen)
+    return dict(task.proposal or {})
+
+
 def task_decision_errors(
     task: HumanTask, outcome: str, values: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     errors = []
     if outcome not in ("approved", "rejected", "modified"):
         errors.append(field_error("/outcome", "choice", "one of: approved, rejected, modified"))
+    if task.reason == "error" and task.proposal is None:
+        # An escalation that declares no outcomes: only the person's values define the
+        # step's output, so they must give every one of them.
+        needed = ", ".join(task.modifiable) or "none"
+        if outcome in ("approved", "rejected"):
+            errors.append(
+                field_error(
+                    "/outcome",
+                    "undefined-outcome",
+                    f"this task declares no output for {outcome!r}: decide 'modified' with "
+                    f"values for {needed}",
+                )
+            )
+        elif outcome == "modified":
+            errors.extend(
+                field_error(f"/values/{name}", "required", "this task has no proposal: give it")
+                for name in task.modifiable
+                if name not in values
+            )
     if outcome == "modified":
         if not values:
             errors.append(

@@ -45,7 +45,7 @@ class ToolPublic(BaseModel):
 class ToolList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ToolPublic]
+    data: list[ToolPublic]
 
 
 class AgentMetrics(BaseModel):
@@ -92,7 +92,7 @@ class AgentPublic(BaseModel):
 class AgentList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[AgentPublic] = Field(description="By name")
+    data: list[AgentPublic] = Field(description="By name")
 
 
 class DefinitionProblem(BaseModel):
@@ -140,7 +140,7 @@ class AgentVersionPublic(BaseModel):
 class AgentVersionList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[AgentVersionPublic] = Field(description="Oldest first")
+    data: list[AgentVersionPublic] = Field(description="Oldest first")
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ class AgentRunPublic(BaseModel):
 class AgentRunList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[AgentRunPublic] = Field(description="Newest first")
+    data: list[AgentRunPublic] = Field(description="Newest first")
 
 
 class AgentRunOutcome(BaseModel):
@@ -378,7 +378,7 @@ class AgentRunVerification(BaseModel):
 class HumanTaskList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[HumanTaskPublic] = Field(description="Soonest due first")
+    data: list[HumanTaskPublic] = Field(description="Soonest due first")
 
 
 class TaskEvent(BaseModel):
@@ -420,7 +420,7 @@ class GoldenCaseSaved(GoldenCasePublic):
 class GoldenCaseList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[GoldenCasePublic] = Field(description="By name")
+    data: list[GoldenCasePublic] = Field(description="By name")
 
 
 class EvaluationRun(BaseModel):
@@ -488,4 +488,4 @@ class EvaluationSummary(BaseModel):
 class EvaluationHistory(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[EvaluationSummary] = Field(description="Oldest first (the latest `limit`)")
+    data: list[EvaluationSummary] = Field(description="Oldest first (the latest `limit`)")

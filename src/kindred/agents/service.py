@@ -63,8 +63,10 @@ class AgentService:
     # -- definitions ---------------------------------------------------------------------------
 
     def check(
-        self, session: Session, raw: Any
+        self, session: Session, raw: Any, *, static: bool = True
     ) -> tuple[CompiledAgent | None, list[dict[str, Any]]]:
+        """``static``: also the save-time checks of what every path leaves set (not for a
+        version saved earlier: its child agents may have changed since; it ran as checked)."""
         if isinstance(raw, str):
             try:
                 raw = load_text(raw)
@@ -79,6 +81,14 @@ class AgentService:
         def known_agent(name: str) -> bool:
             return session.get(AgentRow, name) is not None
 
+        def agent_outputs(name: str) -> Mapping[str, Any] | None:
+            # A child run uses the latest version: its outputs are what an agent step gives.
+            row = session.get(AgentRow, name)
+            stored = session.get(AgentVersion, (name, row.version)) if row is not None else None
+            outputs = (stored.definition or {}).get("outputs") if stored is not None else None
+            value = outputs.get("value") if isinstance(outputs, dict) else None
+            return value if isinstance(value, dict) else None
+
         types = [t.type for t in self.kindred.events.catalog.all(session)]
 
         def known_type(pattern: str) -> bool:
@@ -90,6 +100,8 @@ class AgentService:
             known_object=known_object,
             known_agent=known_agent,
             known_type=known_type,
+            agent_outputs=agent_outputs,
+            static=static,
         )
 
     def save(
@@ -328,7 +340,7 @@ class AgentService:
         stored = session.get(AgentVersion, key)
         if stored is None:
             raise NotFound(f"agent {name} has no version {version}")
-        compiled, errors = self.check(session, stored.definition)
+        compiled, errors = self.check(session, stored.definition, static=False)
         if compiled is None:
             # A version saved earlier no longer checks (e.g. a field it reads was removed).
             raise Conflict(

@@ -9,9 +9,11 @@ corrupted decision.
 
 Calls to business systems go over HTTP through one shared connection pool per runtime
 (``ToolContext.request``), which records every request and response into the step's
-trace. Failures are :class:`~kindred.scenarios.messaging.ActionFailed` (``retryable`` and a
-stable ``code``), the same contract as scenario actions, so the runtime's retry and
-exception routes treat both alike.
+trace (bodies clipped at ``MAX_TRACE_BODY``); the runtime keeps each attempt's calls in the
+step's ``attempt_log`` (see :class:`kindred.agents.trace.AttemptLog`). Failures are
+:class:`~kindred.scenarios.messaging.ActionFailed` (``retryable`` and a stable ``code``), the
+same contract as scenario actions, so the runtime's retry and exception routes treat both
+alike.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class ToolContext:
             "method": method,
             "url": url,
             "params": query,
-            "body": body,
+            "body": _clip(body),
         }
         self.calls.append(call)
         started = time.perf_counter()
@@ -349,6 +351,31 @@ async def delivery_windows(context: ToolContext, args: WindowsIn) -> Any:
     return {"windows": rows, "earliest": rows[0]["earliest"] if rows else None}
 
 
+class Shipment(ToolModel):
+    warehouse: str
+    region: str
+    quantity: int
+    earliest: str
+    latest: str
+    source: str
+    transit_days: int
+
+
+class SplitDeliveryOut(ToolModel):
+    complete: bool
+    earliest: str | None
+    latest: str | None
+    available: int
+    shipments: list[Shipment]
+
+
+async def split_delivery(context: ToolContext, args: WindowsIn) -> Any:
+    _, body = await context.request(
+        "inventory", "GET", "/api/split-delivery", params=args.model_dump(exclude_none=True)
+    )
+    return body
+
+
 class ReserveIn(StrictInput):
     sku: str = Field(min_length=1, max_length=100)
     quantity: int = Field(ge=1, le=100_000)
@@ -553,6 +580,15 @@ def default_tools() -> ToolRegistry:
                 WindowsIn,
                 WindowsOut,
                 delivery_windows,
+            ),
+            Tool(
+                "erp.split_delivery",
+                "A split delivery: shipments from several warehouse nodes that together "
+                "deliver a quantity soonest",
+                "inventory",
+                WindowsIn,
+                SplitDeliveryOut,
+                split_delivery,
             ),
             Tool(
                 "erp.reserve",

@@ -10,14 +10,21 @@ so an edited trace (or an edited ledger payload) is detected.
 ``ExportTraceServiceRequest`` following the OpenTelemetry GenAI semantic conventions:
 ``invoke_agent <name>`` spans for runs, ``execute_tool <tool>`` for tool steps, ``chat
 <model>`` for LLM steps, and plain spans for rule and human steps, with ``gen_ai.*`` and
-``kindred.*`` attributes. Any OTLP collector accepts it (``POST /v1/traces``).
+``kindred.*`` attributes. Any OTLP collector accepts it (``POST /v1/traces``). A tool step's
+span has one child span per attempt it kept (``execute_tool <tool> #<n>``), with the attempt's
+requests, responses, error and wait before the retry.
+
+:class:`AttemptLog` keeps every attempt of a tool step (bounded) in the step's trace as
+``attempt_log``: being part of the trace, the digest on the ledger commits to all of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import urllib.parse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -94,6 +101,61 @@ def digest(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# -- attempts ----------------------------------------------------------------------------------
+
+# Attempts of one step kept in full from the first; after them only the last one is kept and
+# those between are counted (a step has at most 10 attempts; each call's bodies are clipped).
+ATTEMPTS_KEPT_FIRST = 4
+
+
+@dataclass
+class AttemptLog:
+    """Every attempt of a tool step as its trace shows it: number, start and end (Unix
+    seconds), the requests and responses (``calls``, as the trace records them, bodies
+    clipped), the status and error, and the wait before the next attempt. Bounded: the first
+    ``ATTEMPTS_KEPT_FIRST`` attempts and the last one; ``dropped`` counts the others."""
+
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(
+        self,
+        number: int,
+        started: float,
+        finished: float,
+        status: str,
+        trace: Mapping[str, Any],
+        error: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        failed = status == "failed"
+        entry = {
+            "attempt": number,
+            "started_at": started,
+            "finished_at": finished,
+            "ms": round((finished - started) * 1000, 3),
+            "status": status,
+            "calls": list(trace.get("calls") or ()),
+            "error": {"code": error_code, "message": error} if failed else None,
+            "retryable": bool(trace.get("retryable", False)) if failed else None,
+            "retry_wait_ms": None,
+        }
+        if len(self.kept) > ATTEMPTS_KEPT_FIRST:
+            # The previous last attempt is now one between: counted, not kept.
+            self.kept.pop()
+            self.dropped += 1
+        self.kept.append(entry)
+
+    def waited(self, seconds: float) -> None:
+        """The wait after the latest attempt before the next one."""
+        if self.kept:
+            self.kept[-1]["retry_wait_ms"] = round(seconds * 1000, 3)
+
+    def into(self, trace: dict[str, Any]) -> None:
+        trace["attempt_log"] = self.kept
+        trace["attempts_dropped"] = self.dropped
+
+
 # -- OpenTelemetry -----------------------------------------------------------------------------
 
 
@@ -168,9 +230,9 @@ def otlp_spans(
             }
         )
         for s in steps.get(r["id"], ()):
-            spans.append(
-                _step_span(trace_id, run_span[r["id"]], step_span[(r["id"], s["step"])], r, s)
-            )
+            span_id = step_span[(r["id"], s["step"])]
+            spans.append(_step_span(trace_id, run_span[r["id"]], span_id, r, s))
+            spans += _attempt_spans(trace_id, span_id, r, s)
     return {
         "resourceSpans": [
             {
@@ -195,6 +257,8 @@ def _step_span(
         _attr("kindred.step.attempts", int(step.get("attempts") or 0)),
         _attr("gen_ai.agent.name", run["agent"]),
     ]
+    if trace.get("attempts_dropped"):
+        attributes.append(_attr("kindred.step.attempts_dropped", int(trace["attempts_dropped"])))
     name = f"{kind} {step['step']}"
     span_kind = 1
     if kind == "tool" and trace.get("tool"):
@@ -246,3 +310,65 @@ def _step_span(
         "attributes": attributes,
         "status": {"code": 2 if failed else 1, "message": step.get("error") or ""},
     }
+
+
+def _attempt_spans(
+    trace_id: str, parent: str, run: Mapping[str, Any], step: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """One CLIENT span per kept attempt of a tool step (OpenTelemetry's HTTP conventions make
+    each try its own span, ``http.request.resend_count`` counting the earlier ones), under the
+    step's span; the attempt's requests and responses are in ``kindred.attempt.calls``."""
+    trace = step.get("trace") or {}
+    log = trace.get("attempt_log")
+    if step["kind"] != "tool" or not isinstance(log, list):
+        return []
+    tool = (trace.get("tool") or {}).get("name") or step["step"]
+    spans = []
+    for entry in log:
+        if not isinstance(entry, Mapping):
+            continue
+        number = int(entry.get("attempt") or 0)
+        calls = [c for c in entry.get("calls") or () if isinstance(c, Mapping)]
+        attributes = [
+            _attr("kindred.attempt.number", number),
+            _attr("kindred.attempt.status", entry.get("status") or ""),
+            _attr("kindred.attempt.calls", calls),
+            _attr("gen_ai.tool.name", tool),
+        ]
+        if number > 1:
+            attributes.append(_attr("http.request.resend_count", number - 1))
+        if calls:
+            last = calls[-1]
+            url = str(last.get("url") or "")
+            if last.get("params"):
+                url += "?" + urllib.parse.urlencode(last["params"])
+            attributes += [
+                _attr("http.request.method", last.get("method") or ""),
+                _attr("url.full", url),
+            ]
+            if isinstance(last.get("status"), int):
+                attributes.append(_attr("http.response.status_code", last["status"]))
+        error = entry.get("error") if isinstance(entry.get("error"), Mapping) else None
+        if error:
+            attributes.append(_attr("error.type", error.get("code") or "error"))
+        if entry.get("retryable") is not None:
+            attributes.append(_attr("kindred.attempt.retryable", bool(entry["retryable"])))
+        if entry.get("retry_wait_ms") is not None:
+            attributes.append(_attr("kindred.attempt.retry_wait_ms", float(entry["retry_wait_ms"])))
+        spans.append(
+            {
+                "traceId": trace_id,
+                "spanId": _id(f"attempt:{run['id']}:{step['step']}:{number}", 8),
+                "parentSpanId": parent,
+                "name": f"execute_tool {tool} #{number}",
+                "kind": 3,  # CLIENT: the call to the other system
+                "startTimeUnixNano": _ns(entry.get("started_at")),
+                "endTimeUnixNano": _ns(entry.get("finished_at") or entry.get("started_at")),
+                "attributes": attributes,
+                "status": {
+                    "code": 2 if entry.get("status") == "failed" else 1,
+                    "message": (error or {}).get("message") or "",
+                },
+            }
+        )
+    return spans

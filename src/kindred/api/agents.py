@@ -125,7 +125,7 @@ async def schema() -> Json:
     responses={200: {"model": ToolList, "description": "Every tool"}},
 )
 async def tools(kindred: KindredDep, context: ContextDep) -> Json:
-    return Json({"items": [tool.describe() for tool in kindred.agents.tools.values()]})
+    return Json({"data": [tool.describe() for tool in kindred.agents.tools.values()]})
 
 
 @router.get(
@@ -147,7 +147,7 @@ def metrics(kindred: KindredDep, context: ContextDep, agent: str | None = None) 
 )
 def list_agents(kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
-        return Json({"items": kindred.agents.all(session)})
+        return Json({"data": kindred.agents.all(session)})
 
 
 @router.post(
@@ -236,7 +236,7 @@ async def update_agent(
 )
 def agent_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
-        return Json({"items": kindred.agents.versions(session, name)})
+        return Json({"data": kindred.agents.versions(session, name)})
 
 
 @router.post(
@@ -336,7 +336,7 @@ def list_runs(
         if not AUDITORS & set(context.principal.roles):
             items = [i for i in items if i["started_by"] == context.principal.user_id]
         # Inputs and outputs may hold records: as far as the reader's record reads go.
-        return Json({"items": Redactor(kindred.records, session, context).value(items)})
+        return Json({"data": Redactor(kindred.records, session, context).value(items)})
 
 
 @runs_router.get(
@@ -414,7 +414,7 @@ def list_tasks(
         items = kindred.agents.tasks(
             session, context.principal, status=status or None, mine=mine, limit=limit, mode=mode
         )
-    return Json({"items": items})
+    return Json({"data": items})
 
 
 @tasks_router.get(
@@ -458,7 +458,7 @@ async def decide_task(
 )
 def list_cases(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
-        return Json({"items": kindred.agents.cases(session, name)})
+        return Json({"data": kindred.agents.cases(session, name)})
 
 
 @router.post(
@@ -505,4 +505,4 @@ def evaluation_history(
 ) -> Json:
     with kindred.database.read() as session:
         kindred.agents.get(session, name)  # 404 for an agent that does not exist
-        return Json({"items": history(session, name, limit)})
+        return Json({"data": history(session, name, limit)})

@@ -214,7 +214,7 @@ async def read_events(
     with kindred.database.read() as session:
         redact = Redactor(kindred.records, session, context)
         items = [_stored_body(s, redact) for s in page]
-    return Json({"items": items, "next": cursor})
+    return Json({"data": items, "next_cursor": cursor})
 
 
 @router.get(
@@ -276,7 +276,7 @@ def list_event_types(
         if not schemas:
             body.pop("schema")
         items.append(body)
-    return Json({"total": len(items), "domains": domains, "items": items})
+    return Json({"total": len(items), "domains": domains, "data": items})
 
 
 @router.get(
@@ -431,8 +431,8 @@ def list_dead_letters(
     )
     return Json(
         {
-            "items": [_letter_body(letter, payload=False) for letter in letters],
-            "next": letters[-1].id if len(letters) == limit else None,
+            "data": [_letter_body(letter, payload=False) for letter in letters],
+            "next_cursor": letters[-1].id if len(letters) == limit else None,
             "counts": kindred.events.dead_letter_counts(),
         }
     )
@@ -531,7 +531,7 @@ async def list_consumers(kindred: KindredDep, context: ReaderDep) -> Json:
     return Json(
         {
             "backend": kindred.events.bus.name,
-            "items": [
+            "data": [
                 {"name": g.name, "types": list(g.types), "lag": g.lag, "members": list(g.members)}
                 for g in groups
             ],

@@ -1,6 +1,7 @@
 """``Idempotency-Key`` on POST: a retried request replays the first response instead of
-writing twice. The remembered response is stored in the same transaction as the write, so
-a crash can never leave a write without its key or a key without its write."""
+writing twice. The key is reserved and its response stored in the same transaction as the
+write, so a crash can never leave a write without its key or a key without its write, and
+two requests with the same key at the same moment write once (the second replays)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kindred.api.responses import Json
@@ -21,6 +23,22 @@ from kindred.records.service import RequestContext
 from kindred.services import Kindred
 
 MAX_KEY_LENGTH = 255
+RESERVE_ATTEMPTS = 3
+PENDING = 0  # the status of a reservation whose action has not finished
+
+
+class IdempotencyInProgress(Conflict):
+    """The key stayed taken without a stored answer: the first request is still running."""
+
+    problem = "idempotency-in-progress"
+    title = "Request with this Idempotency-Key in progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a request with this Idempotency-Key is being processed; retry shortly",
+            retry_after=1,
+        )
+        self.headers = {"Retry-After": "1"}
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -80,55 +98,95 @@ def run_idempotent(
     request_fingerprint: str,
     action: Callable[[Session], tuple[int, Any, dict[str, str]]],
 ) -> Json:
-    """Run ``action(session)`` in a write transaction, honouring the idempotency key."""
+    """Run ``action(session)`` in a write transaction, honouring the idempotency key.
+
+    The key is reserved inside the write transaction, before the action runs, by an INSERT
+    that does nothing when the key is taken; the reservation becomes the stored response
+    when the action is done, and rolls back with it when the action fails. A concurrent
+    request with the same key therefore waits for the first one's transaction (SQLite: for
+    the write lock; PostgreSQL: on the key's unique index) and then replays its answer —
+    it never runs the action a second time."""
     if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise MalformedRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-    principal_id = context.principal.user_id
-    if key is not None:
-        with kindred.database.read() as session:
-            stored = session.get(IdempotencyKey, (principal_id, key))
-            if stored is not None and not _expired(kindred, stored.created_at):
-                if stored.fingerprint != request_fingerprint:
-                    raise ValidationFailed(
-                        "this Idempotency-Key was already used for a different request",
-                        errors=[
-                            field_error(
-                                "/header/Idempotency-Key",
-                                "key_reused",
-                                "use a new key for a new request",
-                            )
-                        ],
-                    )
-                return Json(
-                    stored.response,
-                    status_code=stored.status_code,
-                    headers={**stored.headers, "Idempotent-Replayed": "true"},
-                )
-    try:
+    if key is None:
         with kindred.database.write() as session:
             status, body, headers = action(session)
-            if key is not None:
+        return Json(body, status_code=status, headers=headers)
+    principal_id = context.principal.user_id
+    # A sequential retry replays from a read, without waiting for the write lock.
+    with kindred.database.read() as session:
+        stored = session.get(IdempotencyKey, (principal_id, key))
+        if stored is not None and not _expired(kindred, stored.created_at):
+            return _replay(stored, request_fingerprint)
+    for _ in range(RESERVE_ATTEMPTS):
+        with kindred.database.write() as session:
+            if _reserve(kindred, session, principal_id, key, request_fingerprint):
+                status, body, headers = action(session)
                 session.execute(
-                    sa.delete(IdempotencyKey).where(
-                        IdempotencyKey.principal_id == principal_id, IdempotencyKey.key == key
-                    )
+                    sa.update(IdempotencyKey)
+                    .where(IdempotencyKey.principal_id == principal_id, IdempotencyKey.key == key)
+                    .values(status_code=status, response=body, headers=headers)
+                    .execution_options(synchronize_session=False)
                 )
-                session.add(
-                    IdempotencyKey(
-                        principal_id=principal_id,
-                        key=key,
-                        fingerprint=request_fingerprint,
-                        status_code=status,
-                        response=body,
-                        headers=headers,
-                    )
+                return Json(body, status_code=status, headers=headers)
+            # Taken: by a request that committed while this one waited for its turn.
+            stored = session.execute(
+                sa.select(IdempotencyKey)
+                .where(IdempotencyKey.principal_id == principal_id, IdempotencyKey.key == key)
+                .execution_options(populate_existing=True)
+            ).scalar_one_or_none()
+            if stored is not None and stored.status_code != PENDING:
+                return _replay(stored, request_fingerprint)
+        # The holder's row went away between the INSERT and the read (an erasure): again.
+    raise IdempotencyInProgress()
+
+
+def _reserve(
+    kindred: Kindred, session: Session, principal_id: str, key: str, request_fingerprint: str
+) -> bool:
+    """Take ``key`` for this transaction: True when this request is the one to run. Only an
+    expired row is deleted first; a live one (committed by another request) is left alone."""
+    cutoff = utcnow() - dt.timedelta(seconds=kindred.settings.idempotency_ttl_seconds)
+    session.execute(
+        sa.delete(IdempotencyKey)
+        .where(
+            IdempotencyKey.principal_id == principal_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < cutoff,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT once SQLAlchemy has closed
+    # the cursor, so ``insert_new``'s answer cannot tell "inserted" from "taken" there.
+    statement = make(IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
+    values = {
+        "principal_id": principal_id,
+        "key": key,
+        "fingerprint": request_fingerprint,
+        "status_code": PENDING,
+        "response": {},
+        "headers": {},
+        "created_at": utcnow(),
+    }
+    return session.connection().execute(statement, values).first() is not None
+
+
+def _replay(stored: IdempotencyKey, request_fingerprint: str) -> Json:
+    if stored.fingerprint != request_fingerprint:
+        raise ValidationFailed(
+            "this Idempotency-Key was already used for a different request",
+            errors=[
+                field_error(
+                    "/header/Idempotency-Key", "key_reused", "use a new key for a new request"
                 )
-                session.flush()
-    except sa.exc.IntegrityError:
-        raise Conflict(
-            "a request with this Idempotency-Key is being processed; retry shortly"
-        ) from None
-    return Json(body, status_code=status, headers=headers)
+            ],
+        )
+    return Json(
+        stored.response,
+        status_code=stored.status_code,
+        headers={**stored.headers, "Idempotent-Replayed": "true"},
+    )
 
 
 def _expired(kindred: Kindred, created_at: dt.datetime) -> bool:

@@ -93,7 +93,7 @@ async def schema() -> Json:
     responses={200: {"model": ActionList, "description": "Every action, with its parameters"}},
 )
 async def actions(context: ContextDep) -> Json:
-    return Json({"items": [spec.to_dict() for spec in ACTIONS.values()]})
+    return Json({"data": [spec.to_dict() for spec in ACTIONS.values()]})
 
 
 @router.get(
@@ -115,7 +115,7 @@ def list_scenarios(
         items = kindred.scenarios.all(
             session, enabled=enabled, observable_by=context.principal if observable else None
         )
-    return Json({"items": [item.to_dict() for item in items]})
+    return Json({"data": [item.to_dict() for item in items]})
 
 
 @router.post(
@@ -208,7 +208,7 @@ def set_run_as(name: str, body: RunAsRequest, kindred: KindredDep, context: Auth
 )
 def scenario_versions(name: str, kindred: KindredDep, context: ContextDep) -> Json:
     with kindred.database.read() as session:
-        return Json({"items": kindred.scenarios.versions(session, name)})
+        return Json({"data": kindred.scenarios.versions(session, name)})
 
 
 @router.post(
@@ -334,7 +334,7 @@ def scenario_runs(
             before=before,
             limit=limit,
         )
-    return Json({"items": items, "next": items[-1]["id"] if len(items) == limit else None})
+    return Json({"data": items, "next_cursor": items[-1]["id"] if len(items) == limit else None})
 
 
 @runs_router.get(
@@ -394,7 +394,7 @@ def scenario_examples(kindred: KindredDep, context: ContextDep) -> Json:
         }
         for raw in example_definitions()
     ]
-    return Json({"items": items})
+    return Json({"data": items})
 
 
 @builder_router.get(

@@ -182,7 +182,10 @@ def _insert_new_statement(model: type[Any], dialect: str) -> Any:
     found = _INSERT_NEW.get((model, dialect))
     if found is None:
         make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        found = _INSERT_NEW[(model, dialect)] = make(model).on_conflict_do_nothing()
+        # RETURNING tells "inserted" from "already there" on both dialects; the row count
+        # cannot (psycopg reports -1 for it once the statement's cursor is closed).
+        key = list(model.__table__.primary_key.columns)
+        found = _INSERT_NEW[(model, dialect)] = make(model).on_conflict_do_nothing().returning(*key)
     return found
 
 
@@ -192,8 +195,7 @@ def insert_new(session: Session, model: type[Any], values: dict[str, Any]) -> bo
     statement is built once per model: building one costs more than running it."""
     statement = _insert_new_statement(model, session.get_bind().dialect.name)
     # The connection, not the session: a Core statement needs no ORM processing.
-    result = session.connection().execute(statement, values)
-    return bool(getattr(result, "rowcount", 0))
+    return session.connection().execute(statement, values).first() is not None
 
 
 _UPSERT: dict[tuple[type[Any], str, tuple[str, ...]], Any] = {}

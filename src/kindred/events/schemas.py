@@ -85,8 +85,8 @@ class StoredEventPublic(BaseModel):
 class EventPage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[StoredEventPublic] = Field(description="In storage order")
-    next: str | None = Field(description="Pass as after= for the next page; null: none yet")
+    data: list[StoredEventPublic] = Field(description="In storage order")
+    next_cursor: str | None = Field(description="Pass as after= for the next page; null: none yet")
 
 
 # -- the catalog --------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class EventTypeList(BaseModel):
 
     total: int = Field(ge=0, description="How many types matched")
     domains: dict[str, str] = Field(description="Every domain of the catalog: its description")
-    items: list[EventTypeListed]
+    data: list[EventTypeListed]
 
 
 # -- dead letters -------------------------------------------------------------------------------
@@ -181,8 +181,8 @@ class DeadLetterDetail(DeadLetterPublic):
 class DeadLetterList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[DeadLetterPublic] = Field(description="Newest first")
-    next: str | None = Field(description="Pass as before= for the next page; null: last")
+    data: list[DeadLetterPublic] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as before= for the next page; null: last")
     counts: dict[str, int] = Field(
         description="How many dead letters there are per status (open, replayed, discarded); "
         "statuses without any are left out"
@@ -210,7 +210,7 @@ class ConsumerGroupList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["embedded", "jetstream"] = Field(description="The event bus in use")
-    items: list[ConsumerGroupPublic]
+    data: list[ConsumerGroupPublic]
 
 
 class SeekResult(BaseModel):

@@ -1212,7 +1212,8 @@ class ResolutionService:
             "object": object_name,
             "query": query,
             "thresholds": self._thresholds(),
-            "matches": [{"record": record, **match.to_dict()} for match, record in matches[:limit]],
+            "data": [{"record": record, **match.to_dict()} for match, record in matches[:limit]],
+            "next_cursor": None,
         }
 
     def _thresholds(self) -> dict[str, float]:

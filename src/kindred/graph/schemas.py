@@ -169,7 +169,8 @@ class Candidates(BaseModel):
     object: str
     query: CandidateQuery
     thresholds: Thresholds
-    matches: list[Candidate] = Field(description="Best first")
+    data: list[Candidate] = Field(description="Best first")
+    next_cursor: None = Field(description="Always null: every candidate is on this page")
 
 
 class DuplicatePair(BaseModel):

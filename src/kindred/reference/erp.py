@@ -14,6 +14,16 @@ inventory actions are exercised over real sockets. JSON over HTTP:
   today and arrives after the transit days to the region (1 within a region, more with
   distance); otherwise the window starts at the inbound shipment that makes enough
   available;
+* ``GET /api/split-delivery?sku=…&quantity=…[&region=…]`` → the split delivery that completes
+  ``quantity`` soonest from several warehouses (for when no single one can):
+  ``{"sku", "quantity", "region", "complete", "earliest", "latest", "available",
+  "shipments": [{"warehouse", "region", "quantity", "earliest", "latest", "source",
+  "transit_days"}]}``. Every warehouse's available stock (dispatched today) and every inbound
+  shipment (dispatched the day it arrives) is a source; sources are taken in the order they
+  would reach the region until the quantity is covered, so ``earliest`` — the last
+  shipment's arrival, when the delivery is complete — is as early as it can be. A warehouse
+  ships once. When stock and all inbound together fall short, ``complete`` is false,
+  ``shipments`` is empty and ``available`` says how many could be delivered at all;
 * ``POST /api/reservations`` ``{"sku", "quantity", "warehouse"?, "region"?, "reference"?}``
   with a required ``Idempotency-Key`` header: takes the given warehouse, else the warehouse
   of the region with most available, else the nearest one with enough, and reserves
@@ -659,6 +669,100 @@ async def delivery_windows(request: web.Request) -> web.Response:
     return json_response(windows)
 
 
+def plan_split_delivery(
+    stock: Sequence[Any],
+    inbound: Sequence[Any],
+    quantity: int,
+    region: str | None,
+    today: date,
+) -> dict[str, Any]:
+    """The split delivery of ``quantity`` that completes soonest, from as few warehouses as
+    that allows (see the module docstring). ``stock`` rows are :meth:`Store.stock`'s,
+    ``inbound`` rows :meth:`Store.pending_inbound`'s.
+
+    Taking every source in arrival order until the quantity is covered gives the soonest
+    completion date. Among the warehouses whose units arrive by then, the largest go first:
+    taking the k largest covers the most with k warehouses, so no plan completing as soon
+    has fewer shipments. A warehouse ships its units once its last unit needed is in.
+    """
+    # Per warehouse, in stock order: its transit and its sources (arrival, units, kind).
+    supplies: dict[str, tuple[Any, int, list[tuple[date, int, str]]]] = {}
+    for row in stock:
+        transit = transit_days(row["region"], row["lat"], row["lon"], region)
+        sources = []
+        if row["available"] > 0:
+            sources.append((today + timedelta(days=transit), int(row["available"]), "stock"))
+        supplies[row["warehouse"]] = (row, transit, sources)
+    for shipment in inbound:
+        if shipment["warehouse"] in supplies:
+            _, transit, sources = supplies[shipment["warehouse"]]
+            arrives = date.fromisoformat(shipment["arrives_on"]) + timedelta(days=transit)
+            sources.append((arrives, int(shipment["quantity"]), "inbound"))
+    arrivals = sorted(source for _, _, sources in supplies.values() for source in sources)
+    total = sum(units for _, units, _ in arrivals)
+    plan: dict[str, Any] = {"quantity": quantity, "region": region, "available": total}
+    covered, complete_by = 0, None
+    for arrives, units, _ in arrivals:
+        covered += units
+        if covered >= quantity:
+            complete_by = arrives
+            break
+    if complete_by is None:
+        return {**plan, "complete": False, "earliest": None, "latest": None, "shipments": []}
+    candidates = []
+    for order, (row, transit, sources) in enumerate(supplies.values()):
+        in_time = sorted(source for source in sources if source[0] <= complete_by)
+        units = sum(source[1] for source in in_time)
+        if units:
+            candidates.append((-units, in_time[0][0], order, row, transit, in_time))
+    shipments = []
+    remaining = quantity
+    for negative_units, _, _, row, transit, in_time in sorted(candidates, key=lambda c: c[:3]):
+        taken = min(remaining, -negative_units)
+        remaining -= taken
+        used: list[tuple[date, int, str]] = []
+        for source in in_time:
+            if sum(units for _, units, _ in used) >= taken:
+                break
+            used.append(source)
+        arrival = used[-1][0]  # one shipment: it leaves when its last unit needed is in
+        shipments.append(
+            {
+                "warehouse": row["warehouse"],
+                "region": row["region"],
+                "quantity": taken,
+                "earliest": arrival.isoformat(),
+                "latest": _window_end(arrival, transit).isoformat(),
+                "source": "inbound" if any(kind == "inbound" for *_, kind in used) else "stock",
+                "transit_days": transit,
+            }
+        )
+        if remaining == 0:
+            break
+    shipments.sort(key=lambda s: (s["earliest"], -s["quantity"]))
+    return {
+        **plan,
+        "complete": True,
+        "earliest": complete_by.isoformat(),
+        "latest": max(s["latest"] for s in shipments),
+        "shipments": shipments,
+    }
+
+
+async def split_delivery(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    today = _today(request)
+    sku = _known_sku(store, required_string(request.query, "sku"))
+    if "quantity" not in request.query:
+        raise bad_request("'quantity' is required", field="quantity")
+    quantity = positive_int(request.query["quantity"], "quantity")
+    region = canonical_region(request.query.get("region"))
+    plan = plan_split_delivery(
+        store.stock(sku), store.pending_inbound(sku, today), quantity, region, today
+    )
+    return json_response({"sku": sku, **plan})
+
+
 async def create_reservation(request: web.Request) -> web.Response:
     store = request.app[STORE]
     _today(request)
@@ -767,6 +871,7 @@ def create_app(
     app.router.add_get("/api/skus", list_skus)
     app.router.add_get("/api/stock", get_stock)
     app.router.add_get("/api/delivery-windows", delivery_windows)
+    app.router.add_get("/api/split-delivery", split_delivery)
     app.router.add_post("/api/reservations", create_reservation)
     app.router.add_get("/api/reservations/{id}", get_reservation)
     app.router.add_delete("/api/reservations/{id}", release_reservation)

@@ -81,7 +81,7 @@ class ActionPublic(BaseModel):
 class ActionList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ActionPublic]
+    data: list[ActionPublic]
 
 
 # -- scenarios ----------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class ScenarioPublic(BaseModel):
 class ScenarioList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ScenarioPublic]
+    data: list[ScenarioPublic]
 
 
 class ScenarioValidation(BaseModel):
@@ -133,7 +133,7 @@ class ScenarioVersionPublic(BaseModel):
 class ScenarioVersionList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ScenarioVersionPublic] = Field(description="Oldest first")
+    data: list[ScenarioVersionPublic] = Field(description="Oldest first")
 
 
 # -- dry runs -----------------------------------------------------------------------------------
@@ -272,8 +272,8 @@ class ScenarioRunSummary(_RunBase):
 class ScenarioRunPage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ScenarioRunSummary] = Field(description="Newest first")
-    next: str | None = Field(description="Pass as before= for the next page; null: last page")
+    data: list[ScenarioRunSummary] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as before= for the next page; null: last")
 
 
 class StoredEvent(BaseModel):
@@ -351,7 +351,7 @@ class ScenarioExamplePublic(BaseModel):
 class ScenarioExampleList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ScenarioExamplePublic]
+    data: list[ScenarioExamplePublic]
 
 
 class SampleEventPublic(BaseModel):

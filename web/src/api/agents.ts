@@ -39,7 +39,7 @@ const yamlBody = {
 export function agentCalls(api: Api) {
   const { client } = api;
   return {
-    agents: async () => (await unwrap(client.GET("/api/v1/agents"))).data.items,
+    agents: async () => (await unwrap(client.GET("/api/v1/agents"))).data.data,
     agent: async (name: string) => {
       const { data, response } = await unwrap(
         client.GET("/api/v1/agents/{name}", { params: { path: { name } } }),
@@ -48,8 +48,8 @@ export function agentCalls(api: Api) {
     },
     versions: async (name: string) =>
       (await unwrap(client.GET("/api/v1/agents/{name}/versions", { params: { path: { name } } })))
-        .data.items,
-    tools: async () => (await unwrap(client.GET("/api/v1/agents/tools"))).data.items,
+        .data.data,
+    tools: async () => (await unwrap(client.GET("/api/v1/agents/tools"))).data.data,
     validate: async (yaml: string, signal?: AbortSignal) =>
       (
         await unwrap(
@@ -88,7 +88,7 @@ export function agentCalls(api: Api) {
         )
       ).data,
     runs: async (query: { agent?: string; limit?: number }) =>
-      (await unwrap(client.GET("/api/v1/agent-runs", { params: { query } }))).data.items,
+      (await unwrap(client.GET("/api/v1/agent-runs", { params: { query } }))).data.data,
     run: async (runId: string) =>
       (await unwrap(client.GET("/api/v1/agent-runs/{run_id}", { params: { path: { run_id: runId } } })))
         .data,
@@ -100,7 +100,7 @@ export function agentCalls(api: Api) {
       ).data,
     tasks: async () =>
       (await unwrap(client.GET("/api/v1/tasks", { params: { query: { status: "open", mine: true } } })))
-        .data.items,
+        .data.data,
     decide: async (
       taskId: string,
       decision: { outcome: "approved" | "rejected" | "modified"; values?: Record<string, unknown>; comment?: string | null },
@@ -115,7 +115,7 @@ export function agentCalls(api: Api) {
       ).data,
     cases: async (name: string) =>
       (await unwrap(client.GET("/api/v1/agents/{name}/cases", { params: { path: { name } } }))).data
-        .items,
+        .data,
     addCase: async (
       name: string,
       body: { name: string; inputs: Record<string, unknown>; expected: Record<string, unknown> },
@@ -133,7 +133,7 @@ export function agentCalls(api: Api) {
         await unwrap(
           client.GET("/api/v1/agents/{name}/evaluations", { params: { path: { name } } }),
         )
-      ).data.items,
+      ).data.data,
   };
 }
 

@@ -49,7 +49,7 @@ export function operationsApi(api: Api) {
     /** The scenarios whose health and runs the reader may see (owner, team, admin, compliance). */
     scenarios: async () =>
       (await bodyOf(client.GET("/api/v1/scenarios", { params: { query: { observable: true } } })))
-        .items,
+        .data,
 
     health: (name: string, days: number) =>
       bodyOf(

@@ -32,7 +32,7 @@ const raw = (body: unknown) => body as never;
 export function scenarioCalls(client: ApiClient) {
   return {
     async list(): Promise<Scenario[]> {
-      return (await unwrap(client.GET("/api/v1/scenarios"))).data.items;
+      return (await unwrap(client.GET("/api/v1/scenarios"))).data.data;
     },
     async get(name: string): Promise<{ scenario: Scenario; version: number }> {
       const { data, response } = await unwrap(
@@ -62,7 +62,7 @@ export function scenarioCalls(client: ApiClient) {
     },
     async versions(name: string): Promise<ScenarioVersion[]> {
       return (await unwrap(client.GET("/api/v1/scenarios/{name}/versions", { params: { path: { name } } }))).data
-        .items;
+        .data;
     },
     /** Checks a draft: resolves when valid, throws the 422 problem with every error. */
     async validate(definition: unknown): Promise<Validation> {
@@ -72,10 +72,10 @@ export function scenarioCalls(client: ApiClient) {
       return (await unwrap(client.POST("/api/v1/scenarios/dry-run", { body: raw({ definition, event }) }))).data;
     },
     async actions(): Promise<ActionSpec[]> {
-      return (await unwrap(client.GET("/api/v1/scenarios/actions"))).data.items;
+      return (await unwrap(client.GET("/api/v1/scenarios/actions"))).data.data;
     },
     async eventTypes(): Promise<EventTypeListed[]> {
-      return (await unwrap(client.GET("/api/v1/event-types"))).data.items;
+      return (await unwrap(client.GET("/api/v1/event-types"))).data.data;
     },
     async eventType(type: string): Promise<EventTypeDetail> {
       return (
@@ -83,7 +83,7 @@ export function scenarioCalls(client: ApiClient) {
       ).data;
     },
     async examples(): Promise<ScenarioExample[]> {
-      return (await unwrap(client.GET("/api/v1/scenario-builder/examples"))).data.items;
+      return (await unwrap(client.GET("/api/v1/scenario-builder/examples"))).data.data;
     },
     async sampleEvent(type: string): Promise<SampleEvent> {
       return (await unwrap(client.GET("/api/v1/scenario-builder/sample-event", { params: { query: { type } } })))

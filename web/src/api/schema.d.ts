@@ -2811,8 +2811,8 @@ export interface components {
         };
         /** ActionList */
         ActionList: {
-            /** Items */
-            items: components["schemas"]["ActionPublic"][];
+            /** Data */
+            data: components["schemas"]["ActionPublic"][];
         };
         /** ActionParamPublic */
         ActionParamPublic: {
@@ -3002,10 +3002,10 @@ export interface components {
         /** AgentList */
         AgentList: {
             /**
-             * Items
+             * Data
              * @description By name
              */
-            items: components["schemas"]["AgentPublic"][];
+            data: components["schemas"]["AgentPublic"][];
         };
         /**
          * AgentMetrics
@@ -3102,10 +3102,10 @@ export interface components {
         /** AgentRunList */
         AgentRunList: {
             /**
-             * Items
+             * Data
              * @description Newest first
              */
-            items: components["schemas"]["AgentRunPublic"][];
+            data: components["schemas"]["AgentRunPublic"][];
         };
         /**
          * AgentRunOutcome
@@ -3467,10 +3467,10 @@ export interface components {
         /** AgentVersionList */
         AgentVersionList: {
             /**
-             * Items
+             * Data
              * @description Oldest first
              */
-            items: components["schemas"]["AgentVersionPublic"][];
+            data: components["schemas"]["AgentVersionPublic"][];
         };
         /** AgentVersionPublic */
         AgentVersionPublic: {
@@ -3790,10 +3790,15 @@ export interface components {
         /** Candidates */
         Candidates: {
             /**
-             * Matches
+             * Data
              * @description Best first
              */
-            matches: components["schemas"]["Candidate"][];
+            data: components["schemas"]["Candidate"][];
+            /**
+             * Next Cursor
+             * @description Always null: every candidate is on this page
+             */
+            next_cursor: null;
             /** Object */
             object: string;
             query: components["schemas"]["CandidateQuery"];
@@ -4181,8 +4186,8 @@ export interface components {
              * @enum {string}
              */
             backend: "embedded" | "jetstream";
-            /** Items */
-            items: components["schemas"]["ConsumerGroupPublic"][];
+            /** Data */
+            data: components["schemas"]["ConsumerGroupPublic"][];
         };
         /** ConsumerGroupPublic */
         ConsumerGroupPublic: {
@@ -4643,15 +4648,15 @@ export interface components {
                 [key: string]: number;
             };
             /**
-             * Items
+             * Data
              * @description Newest first
              */
-            items: components["schemas"]["DeadLetterPublic"][];
+            data: components["schemas"]["DeadLetterPublic"][];
             /**
-             * Next
+             * Next Cursor
              * @description Pass as before= for the next page; null: last
              */
-            next: string | null;
+            next_cursor: string | null;
         };
         /**
          * DeadLetterPublic
@@ -5001,10 +5006,10 @@ export interface components {
         /** EvaluationHistory */
         EvaluationHistory: {
             /**
-             * Items
+             * Data
              * @description Oldest first (the latest `limit`)
              */
-            items: components["schemas"]["EvaluationSummary"][];
+            data: components["schemas"]["EvaluationSummary"][];
         };
         /** EvaluationReport */
         EvaluationReport: {
@@ -5127,15 +5132,15 @@ export interface components {
         /** EventPage */
         EventPage: {
             /**
-             * Items
+             * Data
              * @description In storage order
              */
-            items: components["schemas"]["StoredEventPublic"][];
+            data: components["schemas"]["StoredEventPublic"][];
             /**
-             * Next
+             * Next Cursor
              * @description Pass as after= for the next page; null: none yet
              */
-            next: string | null;
+            next_cursor: string | null;
         };
         /** EventReference */
         EventReference: {
@@ -5211,6 +5216,8 @@ export interface components {
         };
         /** EventTypeList */
         EventTypeList: {
+            /** Data */
+            data: components["schemas"]["EventTypeListed"][];
             /**
              * Domains
              * @description Every domain of the catalog: its description
@@ -5218,8 +5225,6 @@ export interface components {
             domains: {
                 [key: string]: string;
             };
-            /** Items */
-            items: components["schemas"]["EventTypeListed"][];
             /**
              * Total
              * @description How many types matched
@@ -5569,10 +5574,10 @@ export interface components {
         /** GoldenCaseList */
         GoldenCaseList: {
             /**
-             * Items
+             * Data
              * @description By name
              */
-            items: components["schemas"]["GoldenCasePublic"][];
+            data: components["schemas"]["GoldenCasePublic"][];
         };
         /** GoldenCasePublic */
         GoldenCasePublic: {
@@ -5808,10 +5813,10 @@ export interface components {
         /** HumanTaskList */
         HumanTaskList: {
             /**
-             * Items
+             * Data
              * @description Soonest due first
              */
-            items: components["schemas"]["HumanTaskPublic"][];
+            data: components["schemas"]["HumanTaskPublic"][];
         };
         /** HumanTaskPublic */
         HumanTaskPublic: {
@@ -9019,8 +9024,8 @@ export interface components {
         };
         /** ScenarioExampleList */
         ScenarioExampleList: {
-            /** Items */
-            items: components["schemas"]["ScenarioExamplePublic"][];
+            /** Data */
+            data: components["schemas"]["ScenarioExamplePublic"][];
         };
         /**
          * ScenarioExamplePublic
@@ -9094,8 +9099,8 @@ export interface components {
         };
         /** ScenarioList */
         ScenarioList: {
-            /** Items */
-            items: components["schemas"]["ScenarioPublic"][];
+            /** Data */
+            data: components["schemas"]["ScenarioPublic"][];
         };
         /**
          * ScenarioPublic
@@ -9219,15 +9224,15 @@ export interface components {
         /** ScenarioRunPage */
         ScenarioRunPage: {
             /**
-             * Items
+             * Data
              * @description Newest first
              */
-            items: components["schemas"]["ScenarioRunSummary"][];
+            data: components["schemas"]["ScenarioRunSummary"][];
             /**
-             * Next
-             * @description Pass as before= for the next page; null: last page
+             * Next Cursor
+             * @description Pass as before= for the next page; null: last
              */
-            next: string | null;
+            next_cursor: string | null;
         };
         /** ScenarioRunStepPublic */
         ScenarioRunStepPublic: {
@@ -9340,10 +9345,10 @@ export interface components {
         /** ScenarioVersionList */
         ScenarioVersionList: {
             /**
-             * Items
+             * Data
              * @description Oldest first
              */
-            items: components["schemas"]["ScenarioVersionPublic"][];
+            data: components["schemas"]["ScenarioVersionPublic"][];
         };
         /** ScenarioVersionPublic */
         ScenarioVersionPublic: {
@@ -10286,8 +10291,8 @@ export interface components {
         };
         /** ToolList */
         ToolList: {
-            /** Items */
-            items: components["schemas"]["ToolPublic"][];
+            /** Data */
+            data: components["schemas"]["ToolPublic"][];
         };
         /** ToolPublic */
         ToolPublic: {

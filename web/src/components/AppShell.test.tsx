@@ -67,7 +67,8 @@ describe("app shell", () => {
     await user.click(screen.getByRole("button", { name: "Sign out" }));
     await waitFor(() => expect(router.state.location.pathname).toBe("/sign-in"));
     expect(getSessionState()).toEqual({ session: null, ended: "signed-out" });
-    expect(screen.getByRole("status").textContent).toBe("You have signed out.");
+    // The sign-in page loads lazily: wait for its notice rather than assuming it is there.
+    await waitFor(() => expect(screen.getByRole("status").textContent).toBe("You have signed out."));
     expect(queryClient.getQueryCache().getAll()).toEqual([]);
   });
 });

@@ -35,7 +35,7 @@ export function inbox(tasks: HumanTask[]) {
   const decisions: { id: string; body: Record<string, unknown> }[] = [];
   const handler = (call: Call): Response | undefined => {
     if (call.method === "GET" && call.path === "/api/v1/tasks") {
-      return json({ items: [...open.values()] });
+      return json({ data: [...open.values()] });
     }
     const decide = /^\/api\/v1\/tasks\/([\w-]+)\/decision$/.exec(call.path);
     if (call.method === "POST" && decide?.[1]) {

@@ -102,7 +102,7 @@ export default function DeadLettersPage() {
                 </tr>
               </thead>
               <tbody>
-                {letters.data.items.map((letter) => (
+                {letters.data.data.map((letter) => (
                   <tr key={letter.id} aria-selected={letter.id === selected || undefined}>
                     <td>{formatTime(letter.received_at, language)}</td>
                     <td>{letter.event_type ?? t("operations.value.none")}</td>
@@ -129,18 +129,18 @@ export default function DeadLettersPage() {
               </tbody>
             </table>
           </div>
-          {letters.data.items.length === 0 && <p>{t("operations.dead.none")}</p>}
+          {letters.data.data.length === 0 && <p>{t("operations.dead.none")}</p>}
           <div className="pager">
             {pages.length > 1 && (
               <button type="button" className="button" onClick={() => setPages(pages.slice(0, -1))}>
                 {t("records.previousPage")}
               </button>
             )}
-            {letters.data.next && (
+            {letters.data.next_cursor && (
               <button
                 type="button"
                 className="button"
-                onClick={() => setPages([...pages, letters.data.next])}
+                onClick={() => setPages([...pages, letters.data.next_cursor])}
               >
                 {t("operations.dead.more")}
               </button>

@@ -144,7 +144,7 @@ function RunHistory({ name }: { name: string }) {
               </tr>
             </thead>
             <tbody>
-              {runs.data.items.map((run) => (
+              {runs.data.data.map((run) => (
                 <tr key={run.id}>
                   <td>
                     <StatusText status={run.status} />
@@ -166,18 +166,18 @@ function RunHistory({ name }: { name: string }) {
           </table>
         </div>
       )}
-      {runs.data && runs.data.items.length === 0 && <p>{t("operations.health.noRuns")}</p>}
+      {runs.data && runs.data.data.length === 0 && <p>{t("operations.health.noRuns")}</p>}
       <div className="pager">
         {pages.length > 1 && (
           <button type="button" className="button" onClick={() => setPages(pages.slice(0, -1))}>
             {t("records.previousPage")}
           </button>
         )}
-        {runs.data?.next && (
+        {runs.data?.next_cursor && (
           <button
             type="button"
             className="button"
-            onClick={() => setPages([...pages, runs.data.next])}
+            onClick={() => setPages([...pages, runs.data.next_cursor])}
           >
             {t("operations.health.olderRuns")}
           </button>

@@ -146,9 +146,9 @@ export function operationsRoutes(options: { letterStatus?: number } = {}) {
   const state = { letter: { ...letter }, runs: [run("run-ok-1", "succeeded"), run("run-failed-1", "failed")] };
   const handler = (call: Call): Response | undefined => {
     const { method, path } = call;
-    if (method === "GET" && path === "/api/v1/scenarios") return json({ items: [scenario] });
+    if (method === "GET" && path === "/api/v1/scenarios") return json({ data: [scenario] });
     if (method === "GET" && path === `/api/v1/scenarios/${scenario.name}/health`) return json(health);
-    if (method === "GET" && path === "/api/v1/scenario-runs") return json({ items: state.runs, next: null });
+    if (method === "GET" && path === "/api/v1/scenario-runs") return json({ data: state.runs, next_cursor: null });
     if (method === "GET" && path === "/api/v1/scenario-runs/run-failed-1") return json(runDetail);
     if (method === "POST" && path === "/api/v1/scenario-runs/run-failed-1/retry") {
       return json({ run: "run-failed-1", status: "running" });
@@ -156,7 +156,7 @@ export function operationsRoutes(options: { letterStatus?: number } = {}) {
     if (method === "GET" && path === "/api/v1/dead-letters") {
       const detailOnly = new Set(["payload", "content_type", "context", "payload_redacted", "payload_encoding"]);
       const listed = Object.fromEntries(Object.entries(state.letter).filter(([k]) => !detailOnly.has(k)));
-      return json({ items: [listed], next: null, counts: { [state.letter.status]: 1 } });
+      return json({ data: [listed], next_cursor: null, counts: { [state.letter.status]: 1 } });
     }
     if (path.startsWith("/api/v1/dead-letters/dl-1")) {
       if (options.letterStatus) return problem(options.letterStatus, { title: "Permission denied", detail: "managing dead letters needs one of the roles: admin, integration" });

@@ -47,7 +47,7 @@ describe("operations overview", () => {
 
   it("explains who sees health when no scenario is the reader's to observe", async () => {
     const { fake } = setup(operationsRoutes(), (call) =>
-      call.path === "/api/v1/scenarios" ? Response.json({ items: [] }) : undefined,
+      call.path === "/api/v1/scenarios" ? Response.json({ data: [] }) : undefined,
     );
     renderApp("/operations", fake.api);
     expect(await screen.findByText(/No scenarios you may observe yet/)).toBeTruthy();

@@ -49,14 +49,14 @@ export function scenarioRoutes(options: FakeScenarioOptions = {}) {
   const scenarios = options.scenarios ?? [];
   return (call: Call): Response | undefined => {
     const { method, path } = call;
-    if (method === "GET" && path === "/api/v1/scenarios") return json({ items: scenarios });
-    if (method === "GET" && path === "/api/v1/scenarios/actions") return json({ items: ACTIONS });
-    if (method === "GET" && path === "/api/v1/scenario-builder/examples") return json({ items: [] });
+    if (method === "GET" && path === "/api/v1/scenarios") return json({ data: scenarios });
+    if (method === "GET" && path === "/api/v1/scenarios/actions") return json({ data: ACTIONS });
+    if (method === "GET" && path === "/api/v1/scenario-builder/examples") return json({ data: [] });
     if (method === "GET" && path === "/api/v1/event-types") {
       return json({
         total: 2,
         domains: { iot: "Devices" },
-        items: [
+        data: [
           { type: "iot.device.fault", domain: "iot", version: 1, description: "A device reports a fault code over MQTT.", partition_field: "device_id", builtin: true },
           { type: "iot.device.heartbeat", domain: "iot", version: 1, description: "A device is alive.", partition_field: "device_id", builtin: true },
         ],
