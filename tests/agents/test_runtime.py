@@ -397,7 +397,10 @@ def _approval_agent() -> dict[str, Any]:
             },
         }
     )
-    agent["outputs"]["value"]["approval"] = {"cel": "steps.approval.outcome"}
+    # The approval may be skipped (its `when`): then steps.approval is not set.
+    agent["outputs"]["value"]["approval"] = {
+        "cel": "has(steps.approval) ? steps.approval.outcome : 'not required'"
+    }
     return agent
 
 

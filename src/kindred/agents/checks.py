@@ -9,13 +9,21 @@ definition, in the same form as the structural ones.
 How a step leaves its output is modelled as *shapes*, one per way it can end: a rule step
 ends in one of its rows or its default; a tool step with the tool's output model (every field
 is always present: the runtime dumps the model) or, when it fails, its ``on_error`` fallback
-value; an llm step with the labelled text; an agent step with the child's ``outputs.value``;
-a step with ``when`` may not run at all. Every ``steps.<id>.<key>`` an expression reads (CEL
+value; an llm step with the labelled text; an agent step with the child's ``outputs.value``
+(its latest version); a human or escalated step with what each decision leaves (the task's
+``outcomes``, else its proposal); a step with ``when`` may not run at all, and one outside a
+step's ``needs`` may not have run yet. Every ``steps.<id>.<key>`` an expression reads (CEL
 through :mod:`kindred.rules.syntax`, templates through Jinja's parser) must then be set by
 every shape the read can meet, unless ``has()`` (``is defined`` in a template) guards it. A
 rule row is not met under a shape when an earlier row certainly matches there (``!steps.
 payments.known`` when the fallback says ``known: false``), which a small three-valued
 evaluation of the rows' conditions over the shape's literal values decides.
+
+Beside the reads: a key without a value that reads like text (``{reason: qualified, in stock
+and compatible}`` is YAML for two keys) is refused as the slip it is, and every literal an
+output can take (written in the outputs, or in the rule rows an output reads) must fit that
+output's ``outputs.schema``. These checks run only on a definition the structural ones
+passed; the runtime still validates the outputs it computes against the schema.
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ from kindred.scenarios.definition import Template, escape_pointer
 if TYPE_CHECKING:
     from kindred.agents.definition import CompiledAgent, CompiledStep
 
-__all__ = ["check_agent"]
+__all__ = ["AgentOutputs", "check_agent"]
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 LLM_KEYS = ("text", "body", "label", "metadata")  # llm.LabelledText.to_dict()
@@ -238,6 +246,9 @@ class _Checks:
             title, details, _sla = compiled.error_task
             values += [(f"{pointer}/on_error/task/title", title)]
             values += [(f"{pointer}/on_error/task/details", details)]
+        if compiled.outcomes:
+            where = "task" if compiled.step.kind == "human" else "on_error/task"
+            values.append((f"{pointer}/{where}/outcomes", compiled.outcomes))
         if compiled.compensate is not None:
             values.append((f"{pointer}/compensate/with", compiled.compensate["params"]))
         for where, value in values:
@@ -316,6 +327,7 @@ class _Checks:
             for task, where in ((step.task, "task"), (step.on_error.task, "on_error/task")):
                 if task is not None:
                     self._slip(task.details, f"{pointer}/{where}/details", None)
+                    self._slip(task.outcomes, f"{pointer}/{where}/outcomes", None)
         self._slip(self.compiled.definition.outputs.value, "/outputs/value", None)
 
     def _slip(self, mapping: Any, pointer: str, others: list[Any] | None) -> None:
@@ -465,7 +477,7 @@ def _decision_shapes(compiled: CompiledStep, where: str) -> list[Shape]:
     else:
         details = compiled.task_details
     modifiable = list(task.modifiable) if task is not None else []
-    outcomes: dict[str, Any] = getattr(compiled, "outcomes", None) or {}
+    outcomes: dict[str, Any] = compiled.outcomes
     pointer = f"{compiled.pointer}/{where}"
     shapes = []
     for decision in ("approved", "rejected", "modified"):

@@ -147,128 +147,134 @@ def seed_case(
     session: Session, records: RecordService, *, today: str | None = None
 ) -> dict[str, str]:
     """Create the case's accounts, products, devices, tickets and purchase intents; returns
-    case key → purchase intent id. Idempotent per database (products by SKU)."""
+    case key → purchase intent id. Idempotent per database, and additive: a database seeded
+    by an older release gains only the cases and products it lacks (products by SKU,
+    hospitals by credit code, intents by account and title)."""
     import datetime as dt
 
-    existing = _existing(session, records)
-    if existing:
-        return existing
-    products: dict[str, str] = {}
-    for sku, (name, family, price) in PARTS.items():
-        products[sku] = records.create(
-            session,
-            SYSTEM,
-            "product",
-            {"name": name, "sku": sku, "family": family, "model": sku, "list_price": price},
-        )["id"]
-    for model, family in DEVICES.items():
-        products[model] = records.create(
-            session,
-            SYSTEM,
-            "product",
-            {
-                "name": f"Huaxin {model}" if model.startswith("HX") else model,
-                "sku": model.replace(" ", "-"),
-                "family": family,
-                "model": model,
-            },
-        )["id"]
+    products = _products(session, records)
     base = dt.date.fromisoformat(today) if today else dt.date.today()
     intents: dict[str, str] = {}
     for case in CASES:
-        hospital = BY_CREDIT_CODE[case.credit_code]
-        account = records.create(
+        account = _find(session, records, "account", "tax_id", case.credit_code)
+        if account is None:
+            account = _seed_hospital(session, records, case, products)
+        intent = next(
+            (
+                found["id"]
+                for found in _all(session, records, "purchase_intent", "account", account)
+                if found.get("title") == case.title
+            ),
+            None,
+        )
+        if intent is None:
+            values: dict[str, Any] = {
+                "title": case.title,
+                "account": account,
+                "product": products[case.sku],
+                "quantity": case.quantity,
+            }
+            if case.needed_in_days:
+                needed = base + dt.timedelta(days=case.needed_in_days)
+                values["needed_by"] = needed.isoformat()
+            intent = records.create(session, SYSTEM, "purchase_intent", values)["id"]
+        intents[case.key] = intent
+    return intents
+
+
+def _products(session: Session, records: RecordService) -> dict[str, str]:
+    """SKU or device model → product id, creating the products that are missing."""
+    wanted: dict[str, dict[str, Any]] = {
+        sku: {"name": name, "sku": sku, "family": family, "model": sku, "list_price": price}
+        for sku, (name, family, price) in PARTS.items()
+    }
+    for model, family in DEVICES.items():
+        wanted[model] = {
+            "name": f"Huaxin {model}" if model.startswith("HX") else model,
+            "sku": model.replace(" ", "-"),
+            "family": family,
+            "model": model,
+        }
+    products: dict[str, str] = {}
+    for key, values in wanted.items():
+        found = _find(session, records, "product", "sku", values["sku"])
+        products[key] = found or records.create(session, SYSTEM, "product", values)["id"]
+    return products
+
+
+def _seed_hospital(
+    session: Session, records: RecordService, case: Case, products: dict[str, str]
+) -> str:
+    """The case's hospital as an account, with its installed devices and their tickets."""
+    hospital = BY_CREDIT_CODE[case.credit_code]
+    account = records.create(
+        session,
+        SYSTEM,
+        "account",
+        {
+            "name": hospital.name,
+            "kind": "hospital",
+            "tax_id": hospital.credit_code,
+            "province": hospital.province,
+            "city": hospital.city,
+            "country": "CN",
+        },
+    )["id"]
+    for index, model in enumerate(case.devices):
+        asset = records.create(
             session,
             SYSTEM,
-            "account",
+            "asset",
             {
-                "name": hospital.name,
-                "kind": "hospital",
-                "tax_id": hospital.credit_code,
-                "province": hospital.province,
-                "city": hospital.city,
-                "country": "CN",
+                "serial_number": f"{case.key.upper()}-{index + 1:03d}",
+                "name": model,
+                "product": products[model],
+                "account": account,
+                "status": "in_service",
             },
         )
-        for index, model in enumerate(case.devices):
-            asset = records.create(
-                session,
-                SYSTEM,
-                "asset",
-                {
-                    "serial_number": f"{case.key.upper()}-{index + 1:03d}",
-                    "name": model,
-                    "product": products[model],
-                    "account": account["id"],
-                    "status": "in_service",
-                },
-            )
-            for ticket in range(case.open_tickets if index == 0 else 0):
-                records.create(
-                    session,
-                    SYSTEM,
-                    "ticket",
-                    {
-                        "subject": f"{model} 故障 #{ticket + 1}",
-                        "kind": "work_order",
-                        "account": account["id"],
-                        "asset": asset["id"],
-                        "status": "in_progress",
-                    },
-                )
+        for ticket in range(case.open_tickets if index == 0 else 0):
             records.create(
                 session,
                 SYSTEM,
                 "ticket",
                 {
-                    "subject": f"{model} 年度保养",
-                    "kind": "maintenance",
-                    "account": account["id"],
+                    "subject": f"{model} 故障 #{ticket + 1}",
+                    "kind": "work_order",
+                    "account": account,
                     "asset": asset["id"],
-                    "status": "closed",
+                    "status": "in_progress",
                 },
             )
-        needed = (
-            (base + dt.timedelta(days=case.needed_in_days)).isoformat()
-            if case.needed_in_days
-            else None
+        records.create(
+            session,
+            SYSTEM,
+            "ticket",
+            {
+                "subject": f"{model} 年度保养",
+                "kind": "maintenance",
+                "account": account,
+                "asset": asset["id"],
+                "status": "closed",
+            },
         )
-        values: dict[str, Any] = {
-            "title": case.title,
-            "account": account["id"],
-            "product": products[case.sku],
-            "quantity": case.quantity,
-        }
-        if needed:
-            values["needed_by"] = needed
-        intents[case.key] = records.create(session, SYSTEM, "purchase_intent", values)["id"]
-    return intents
+    return account
 
 
-def _existing(session: Session, records: RecordService) -> dict[str, str]:
-    """The case's purchase intents when it is already loaded (the demo runs again)."""
+def _all(
+    session: Session, records: RecordService, object_name: str, field: str, value: str
+) -> list[dict[str, Any]]:
     from kindred.records.query import FieldFilter, ListQuery
 
-    found: dict[str, str] = {}
-    for case in CASES:
-        accounts = records.list_records(
-            session,
-            SYSTEM,
-            "account",
-            ListQuery(filters=[FieldFilter("tax_id", "eq", case.credit_code)], limit=1),
-        ).data
-        if not accounts:
-            return {}
-        intents = records.list_records(
-            session,
-            SYSTEM,
-            "purchase_intent",
-            ListQuery(filters=[FieldFilter("account", "eq", accounts[0]["id"])], limit=1),
-        ).data
-        if not intents:
-            return {}
-        found[case.key] = intents[0]["id"]
-    return found
+    query = ListQuery(filters=[FieldFilter(field, "eq", value)], limit=100)
+    return list(records.list_records(session, SYSTEM, object_name, query).data)
+
+
+def _find(
+    session: Session, records: RecordService, object_name: str, field: str, value: str
+) -> str | None:
+    found = _all(session, records, object_name, field, value)
+    return str(found[0]["id"]) if found else None
 
 
 def golden_cases(intents: dict[str, str]) -> list[dict[str, Any]]:

@@ -375,7 +375,7 @@ def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
         f"golden cases: pass^{report['k']} = {report['pass_k']:.0%} over {report['runs']} runs, "
         f"deviation rate {report['deviation_rate']:.1%} (target < 5%); live runs "
         f"{metrics['runs']}, human intervention rate {metrics['intervention_rate']:.0%} "
-        "(one case of eight is designed to need an approval; target over real runs < 8%)"
+        f"({_waiting_share()} designed to need an approval; target over real runs < 8%)"
     )
     return results
 
@@ -592,3 +592,18 @@ def _print_scenario_runs(kindred: Kindred, since: dt.datetime) -> None:
         table.add_row(scenario, str(count), status, done)
     console.print(table)
     console.print(f"{len(runs)} scenario runs; their history: GET /api/v1/scenario-runs")
+
+
+def _waiting_share() -> str:
+    """How many demo cases wait for an approval by design, in words ("one case of nine")."""
+    from kindred.agents.demo import CASES
+
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    waiting = sum(case.expected == "waiting" for case in CASES)
+
+    def spell(number: int) -> str:
+        return words[number] if number < len(words) else str(number)
+
+    cases = "case" if waiting == 1 else "cases"
+    verb = "is" if waiting == 1 else "are"
+    return f"{spell(waiting)} {cases} of {spell(len(CASES))} {verb}"
