@@ -133,6 +133,25 @@ def postgresql_template_url(postgres_admin_engine: sa.Engine) -> Iterator[str]:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# Directories make_test_settings creates (bus files, ledger witnesses): removed when the
+# session ends, so runs leave no kindred-bus-*/kindred-witness-* behind in the temp dir.
+_PRIVATE_DIRS: list[str] = []
+
+
+def _private_dir(prefix: str) -> str:
+    path = tempfile.mkdtemp(prefix=prefix)
+    _PRIVATE_DIRS.append(path)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_private_dirs() -> Iterator[None]:
+    """Session-wide: torn down after every other fixture, once no service uses the dirs."""
+    yield
+    while _PRIVATE_DIRS:
+        shutil.rmtree(_PRIVATE_DIRS.pop(), ignore_errors=True)
+
+
 def make_test_settings(url: str, **overrides: Any) -> Any:
     """Settings for a test. Background work (consumers, scheduler) is off unless a test asks:
     it would make unrelated tests slower and their database contents less predictable."""
@@ -151,9 +170,12 @@ def make_test_settings(url: str, **overrides: Any) -> Any:
         "scenario_outbound_allow": ["127.0.0.1", "::1", "localhost"],
     }
     if not url.startswith("sqlite"):
-        values["bus_url"] = f"sqlite:///{tempfile.mkdtemp(prefix='kindred-bus-')}/events.db"
+        # Only when not given: a subprocess handed the parent's bus would leave an unused dir.
+        if "bus_url" not in overrides:
+            values["bus_url"] = f"sqlite:///{_private_dir('kindred-bus-')}/events.db"
         # Each test's own ledger witness (for SQLite it sits beside the database file).
-        values["ledger_witness_dir"] = tempfile.mkdtemp(prefix="kindred-witness-")
+        if "ledger_witness_dir" not in overrides:
+            values["ledger_witness_dir"] = _private_dir("kindred-witness-")
     values.update(overrides)
     return Settings(**values)
 

@@ -91,12 +91,6 @@ class PreconditionFailed(KindredError):
     title = "Precondition failed"
 
 
-class PreconditionRequired(KindredError):
-    status = 428
-    problem = "precondition-required"
-    title = "Precondition required"
-
-
 def pointer(*tokens: str | int) -> str:
     """The JSON Pointer (RFC 6901) to ``tokens`` in the request: ``pointer("records", 0,
     "amount")`` is ``/records/0/amount``; no tokens is ``""``, the whole body."""

@@ -7,16 +7,25 @@ installed, which adapters are chosen by URL) is decided in exactly one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from kindred.agents.service import AgentService
 from kindred.agents.tools import default_tools
+from kindred.agents.triggers import trigger_handler
 from kindred.auth.service import AuthService
 from kindred.config import Settings, get_settings
 from kindred.db import Database
 from kindred.db.migrate import upgrade
-from kindred.events.bus import BusOptions, open_bus
+from kindred.events.bus import BusOptions, GroupSpec, open_bus
 from kindred.events.catalog import EventCatalog
+from kindred.events.consumers import (
+    ConsumerDefinition,
+    ConsumerRegistry,
+    ConsumerStart,
+    RetentionTask,
+    timeline_consumer,
+)
 from kindred.events.service import EventService
 from kindred.graph.resolution import ResolutionService
 from kindred.graph.search import SearchService
@@ -25,7 +34,8 @@ from kindred.ledger.service import LedgerService
 from kindred.ledger.witness import DirectoryWitness
 from kindred.records.metadata import MetadataService, RegistryCache
 from kindred.records.service import RecordService
-from kindred.scenarios.service import ScenarioService
+from kindred.scenarios.engine import ScenarioEngine
+from kindred.scenarios.service import ScenarioService, purge_runs
 from kindred.sovereignty.consents import ConsentService
 from kindred.sovereignty.datakeys import DataKeys
 from kindred.sovereignty.erasure import CustomerRights
@@ -82,6 +92,48 @@ def _only(values: dict[str, Any] | None, object_name: str) -> dict[str, Any] | N
     return {k: v for k, v in values.items() if k in USER_RIGHTS_FIELDS}
 
 
+def register_consumers(kindred: Kindred) -> ConsumerRegistry:
+    """The bus's consumers, registered here so the events package imports none of them."""
+    registry = ConsumerRegistry()
+    registry.register("timeline", timeline_consumer(kindred.database))
+
+    def scenario_engine(member: str) -> ConsumerStart:
+        engine = ScenarioEngine(kindred, member)
+        return engine.handle, engine.run_forever
+
+    registry.register(
+        "scenarios",
+        ConsumerDefinition(
+            GroupSpec("scenarios", ("*",), ack_wait=30.0),
+            scenario_engine,
+            "Scenario engine: WHEN/AND/THEN runs for every enabled scenario",
+            per_partition=False,
+        ),
+    )
+    registry.register(
+        "agents",
+        ConsumerDefinition(
+            GroupSpec("agents", ("*",), ack_wait=30.0),
+            lambda member: (trigger_handler(kindred), None),
+            "Agent triggers: runs for every enabled agent whose event trigger matches",
+            per_partition=False,
+        ),
+    )
+
+    def purge_scenario_runs(now: datetime) -> int:
+        days = kindred.settings.scenario_run_retention_days
+        with kindred.database.write() as session:
+            return purge_runs(session, now - timedelta(days=days))
+
+    registry.add_retention(RetentionTask("scenario_runs", purge_scenario_runs))
+
+    def purge_passport_challenges(now: datetime) -> int:
+        return kindred.passport.purge_expired(kindred.database, now)
+
+    registry.add_retention(RetentionTask("passport_challenges", purge_passport_challenges))
+    return registry
+
+
 @dataclass
 class Kindred:
     settings: Settings
@@ -105,10 +157,12 @@ class Kindred:
     resolution: ResolutionService
     lookup: StaffLookup
     agents: AgentService = field(init=False)
+    consumers: ConsumerRegistry = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.agents = AgentService(self, default_tools())
+        self.consumers = register_consumers(self)
         # Scenario steps `start_agent` start agent runs through this port.
         from kindred.agents.runtime import ScenarioLauncher
 

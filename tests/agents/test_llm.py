@@ -196,7 +196,7 @@ def test_completion_text_usage_and_answer_fields(server: str) -> None:
     assert completion.completion_tokens == count_tokens(EN_ANSWER)
     assert completion.response_id is not None and completion.response_id.startswith("chatcmpl-")
     assert completion.attempts == 1
-    assert 0 < completion.latency_ms < 5000
+    assert completion.latency_ms > 0
     assert completion.data is None
 
 
@@ -396,58 +396,59 @@ def test_a_small_retry_after_is_honoured(server: str) -> None:
 
 
 def test_a_long_retry_after_fails_at_once(server: str) -> None:
+    """Not waited for: the call fails on the first answer (a deadline long enough for the
+    wait shows it was the Retry-After, not the deadline, that ended it)."""
     before = mark(server)
-    started = time.monotonic()
 
     with (
         failing(server, status=429, count=1, retry_after=30),
         pytest.raises(LLMUnavailable) as raised,
     ):
-        complete(server, hello(), max_retries=3)
+        complete(server, hello(), max_retries=3, timeout_s=120)
 
-    assert time.monotonic() - started < 3
+    assert raised.value.status == 429
     assert "retry after 30 s" in raised.value.message
     assert raised.value.attempts == 1
     assert len(served(server, before)) == 1
 
 
 def test_a_slow_server_times_out_within_the_deadline(server: str) -> None:
-    started = time.monotonic()
-
+    # The server answers (200) after 4 s: a timeout at all means the 0.5 s deadline cut the
+    # call short, and the message names that deadline.
     with failing(server, delay=4, count=1), pytest.raises(LLMTimeout) as raised:
         complete(server, hello(), timeout_s=0.5)
 
-    assert time.monotonic() - started < 0.5 + 2.0
     assert "within 0.5 s" in raised.value.message
+    assert raised.value.attempts == 1
 
 
 def test_the_requests_timeout_overrides_the_providers(server: str) -> None:
-    started = time.monotonic()
-
-    with failing(server, delay=4, count=1), pytest.raises(LLMTimeout):
+    # Under the provider's 30 s the 4 s stall would end in an answer; the request's 0.5 s
+    # is what times it out.
+    with failing(server, delay=4, count=1), pytest.raises(LLMTimeout) as raised:
         complete(server, hello(timeout_s=0.5), timeout_s=30)
 
-    assert time.monotonic() - started < 0.5 + 2.0
+    assert "within 0.5 s" in raised.value.message
 
 
 def test_the_deadline_covers_the_retries(server: str) -> None:
-    """Backoff that would outlast the deadline is not started: the last error comes now."""
-    started = time.monotonic()
+    """Backoff that would outlast the deadline is not started: the last error comes now
+    (the server's 503, not a timeout after sleeping into the deadline)."""
+    before = mark(server)
 
     with failing(server, status=503, count=10), pytest.raises(LLMUnavailable) as raised:
         complete(server, hello(), timeout_s=1.0, max_retries=10, backoff_s=0.4)
 
-    assert time.monotonic() - started < 1.0 + 1.0
+    assert raised.value.status == 503
     assert 1 <= raised.value.attempts < 10
+    assert [row["status"] for row in served(server, before)] == [503] * raised.value.attempts
 
 
 def test_an_unreachable_server_is_unavailable_quickly(closed_port: int) -> None:
-    started = time.monotonic()
-
+    # Refused connections are retried, then reported as unavailable: not left to time out.
     with pytest.raises(LLMUnavailable) as raised:
-        complete(f"http://127.0.0.1:{closed_port}/v1", hello(), max_retries=2)
+        complete(f"http://127.0.0.1:{closed_port}/v1", hello(), max_retries=2, timeout_s=120)
 
-    assert time.monotonic() - started < 5
     assert raised.value.attempts == 3
     assert "cannot reach" in raised.value.message
 
@@ -477,7 +478,10 @@ def test_unusable_answers_are_bad_responses(server: str, body: str, message: str
 def test_generated_text_carries_explicit_and_implicit_labels(server: str) -> None:
     completion = complete(server, CompletionRequest.of(EN_PROMPT))
 
+    now = datetime.now(UTC)
+    before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # stamped to the ms
     first = label_generated(completion.text, completion, "en", producer="ACME Distribution Ltd")
+    after = datetime.now(UTC)
     second = label_generated(completion.text, completion, "en")
 
     assert first.text == "[AI-generated] " + EN_ANSWER
@@ -493,7 +497,7 @@ def test_generated_text_carries_explicit_and_implicit_labels(server: str) -> Non
     assert uuid.UUID(meta["content_id"]).version == 4
     generated_at = datetime.fromisoformat(meta["generated_at"])
     assert generated_at.utcoffset() == timedelta(0)
-    assert abs(datetime.now(UTC) - generated_at) < timedelta(minutes=1)
+    assert before <= generated_at <= after  # stamped while labelling, not some other time
     assert meta["AIGC"]["Label"] == "1"
     assert meta["AIGC"]["ContentProducer"] == "ACME Distribution Ltd"
     assert meta["AIGC"]["ProduceID"] == meta["content_id"]
@@ -578,26 +582,26 @@ def test_the_provider_from_settings_uses_url_model_key_and_deadline(keyed_server
     )
     assert API_KEY not in repr(settings)
 
-    async def go() -> tuple[Completion, float]:
+    async def go() -> tuple[Completion, LLMTimeout]:
         provider = provider_from_settings(settings)
         assert isinstance(provider, LLMProvider)
         try:
             completion = await provider.complete(hello())
             fail_next(keyed_server, delay=4, count=1)  # a quick local call, then the stall
-            started = time.monotonic()
-            with pytest.raises(LLMTimeout):
+            with pytest.raises(LLMTimeout) as raised:
                 await provider.complete(hello())
-            return completion, time.monotonic() - started
+            return completion, raised.value
         finally:
             await provider.aclose()
 
     try:
-        completion, elapsed = run(go())
+        completion, timeout = run(go())
     finally:
         fail_next(keyed_server, count=0)
 
     assert completion.model == MODEL
-    assert elapsed < 0.5 + 2.0
+    # The 4 s stall would have ended in an answer: the settings' 0.5 s deadline cut it short.
+    assert "within 0.5 s" in timeout.message and timeout.attempts == 1
 
 
 # -- the reference server's own protocol ------------------------------------------------------

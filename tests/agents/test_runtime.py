@@ -15,6 +15,7 @@ from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kindred.records.service import RequestContext
 from tests.agents.conftest import call, ok, run_async, save, steps, trace
+from tests.agents.otlp_schema import parse_otlp
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
 
@@ -522,7 +523,9 @@ def test_a_finished_run_is_on_the_ledger_and_an_edited_trace_is_detected(crm: An
     result = start(crm)
     with crm.database.read() as session:
         proof = crm.agents.verify(session, result["id"])
-        spans = crm.agents.otlp(session, result["id"])["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        document = crm.agents.otlp(session, result["id"])
+    parse_otlp(document)  # valid against opentelemetry-proto
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert proof["intact"] and proof["bundle"]["index"] == proof["ledger_index"]
     names = {s["name"] for s in spans}
     assert {

@@ -18,7 +18,7 @@ from kindred.agents.tools import (
     reserve_stock,
     segment,
 )
-from kindred.scenarios.messaging import ActionFailed
+from kindred.common.failures import ActionFailed
 from tests.agents.conftest import ok
 
 

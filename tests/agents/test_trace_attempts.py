@@ -16,6 +16,7 @@ from kindred.agents.export import export_once
 from kindred.agents.models import AgentRunStep
 from kindred.agents.trace import ATTEMPTS_KEPT_FIRST
 from tests.agents.conftest import ok, save, steps
+from tests.agents.otlp_schema import parse_otlp
 from tests.agents.test_export import Collector, collector  # noqa: F401  (a fixture)
 from tests.agents.test_export import spans as collected_spans
 from tests.agents.test_runtime import base_agent, crm, start  # noqa: F401  (crm: a fixture)
@@ -36,9 +37,9 @@ def retried_stock_agent(attempts: int) -> dict[str, Any]:
 
 def run_spans(kindred: Any, run_id: str) -> list[dict[str, Any]]:
     with kindred.database.read() as session:
-        found: list[dict[str, Any]] = kindred.agents.otlp(session, run_id)["resourceSpans"][0][
-            "scopeSpans"
-        ][0]["spans"]
+        document = kindred.agents.otlp(session, run_id)
+    parse_otlp(document)  # valid against opentelemetry-proto, or the test fails here
+    found: list[dict[str, Any]] = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
     return found
 
 
@@ -68,7 +69,8 @@ def test_a_step_retried_after_a_503_keeps_both_attempts(
     assert failed_call["url"] == f"{failing_erp}/api/stock"
     assert failed_call["params"] == {"sku": "CT-TUBE-01"}
     assert failed_call["response"]["error"] == "forced_failure"
-    assert first["retry_wait_ms"] > 0
+    # Full jitter: uniform in [0, min(max_backoff 20 ms, backoff 10 ms × 2^0)].
+    assert 0 <= first["retry_wait_ms"] <= 10
     assert (second["attempt"], second["status"], second["error"]) == (2, "succeeded", None)
     assert second["retry_wait_ms"] is None and second["retryable"] is None
     [answered] = second["calls"]

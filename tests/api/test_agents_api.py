@@ -10,6 +10,7 @@ import yaml
 from kindred.agents.models import AgentRow, AgentRun, HumanTask
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.records.service import RequestContext
+from tests.agents.otlp_schema import parse_otlp
 
 AGENT = {
     "name": "triage",
@@ -131,6 +132,7 @@ def test_a_run_its_trace_and_who_may_read_it(client: Any, world: Any, kindred: A
         f"/api/v1/agent-runs/{run['id']}/otlp", headers=world.compliance.headers
     ).json()
     assert spans["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == "invoke_agent triage"
+    parse_otlp(spans)  # the API's OTLP/JSON is valid against opentelemetry-proto
     by_customer = client.get(
         f"/api/v1/agent-runs?customer={account}", headers=world.compliance.headers
     )

@@ -32,7 +32,8 @@ from kindred.records.schemas import (
     ValidationRulePublic,
     WithheldReason,
 )
-from kindred.scenarios.executors import StepContext, _context
+from kindred.scenarios.executors import _context
+from kindred.scenarios.steps import StepContext
 from kindred.sovereignty.pdp import EXPLANATIONS
 from tests.api.conftest import PASSWORD, World
 from tests.api.schema_checks import Api, refs, router_operations, success_schema, validator

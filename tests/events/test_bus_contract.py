@@ -40,6 +40,21 @@ async def drain(
     return got
 
 
+async def settled(
+    consumers: list[GroupConsumer], split: Callable[[list[set[int]]], bool], timeout: float = 15.0
+) -> list[set[int]]:
+    """Ask each member for its partitions until ``split`` holds: the positive signal that
+    the group has rebalanced (instead of sleeping and hoping it has)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owned = [await consumer.owned_partitions() for consumer in consumers]
+        if split(owned):
+            return owned
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the group never settled on a split: {owned}")
+        await asyncio.sleep(0.05)
+
+
 def test_publish_is_durable_and_readable(run_with_bus: Runner) -> None:
     async def body(bus: EventBus) -> None:
         events = [heartbeat(n) for n in range(5)]
@@ -91,15 +106,27 @@ def test_unacked_is_redelivered_and_acked_never_is(run_with_bus: Runner) -> None
         await bus.publish([heartbeat(n) for n in range(4)])
         consumer = await bus.consumer(GroupSpec("g", ack_wait=1.0), "m1")
         first = await drain(consumer, 4, ack=False)
+        delivered = time.monotonic()
         assert [d.event.id for d in first] == ["hb-0", "hb-1", "hb-2", "hb-3"]
         await consumer.ack(first[:2])
-        # Before ack_wait nothing comes back; after it, exactly the unacked ones, in order.
-        assert await consumer.fetch(100, 0.2) == []
-        await asyncio.sleep(1.2)
+        # Not before ack_wait; then exactly the unacked ones, in order.
         again = await drain(consumer, 2)
+        assert time.monotonic() - delivered >= 0.75  # ack_wait is 1.0 (minus fetch time)
         assert [d.event.id for d in again] == ["hb-2", "hb-3"]
         assert all(d.attempt == 2 for d in again)
-        assert await consumer.fetch(100, 1.5) == []
+        # Acked for good: a marker on the same key, delivered after that ack and left
+        # unacked, comes back once a full ack_wait has passed. Its return is the signal
+        # that any redelivery of hb-2/hb-3 would have been due (and, in key order, ahead
+        # of it), so nothing but the marker may arrive until then.
+        await bus.publish([heartbeat(99)])
+        later = await drain(consumer, 1, ack=False)
+        assert [(d.event.id, d.attempt) for d in later] == [("hb-99", 1)]
+        while not any(d.event.id == "hb-99" and d.attempt == 2 for d in later):
+            batch = await drain(consumer, 1, ack=False)
+            assert batch, "the unacked marker never came back"
+            later.extend(batch)
+        assert [(d.event.id, d.attempt) for d in later] == [("hb-99", 1), ("hb-99", 2)]
+        await consumer.ack(later[-1:])
         await consumer.close()
 
     run_with_bus(body)
@@ -126,14 +153,13 @@ def test_members_split_partitions_and_keep_each_key_in_order(run_with_bus: Runne
         spec = GroupSpec("g", ack_wait=10)
         one = await bus.consumer(spec, "member-a")
         two = await bus.consumer(spec, "member-b")
-        # Both members must see each other before they settle on a split.
-        for _ in range(3):
-            owned_one = await one.owned_partitions()
-            owned_two = await two.owned_partitions()
-            await asyncio.sleep(0.25)
-        owned_one, owned_two = await one.owned_partitions(), await two.owned_partitions()
+        everything = set(range(bus.options.partitions))
+        # Both members must see each other before they settle on a split: wait for it.
+        owned_one, owned_two = await settled(
+            [one, two], lambda o: bool(o[0] and o[1]) and o[0] | o[1] == everything
+        )
         assert owned_one and owned_two and not owned_one & owned_two
-        assert owned_one | owned_two == set(range(bus.options.partitions))
+        assert owned_one | owned_two == everything
 
         devices = [f"dev-{d}" for d in range(12)]
         await bus.publish([heartbeat(n, device=devices[n % 12]) for n in range(240)])
@@ -162,17 +188,17 @@ def test_members_split_partitions_and_keep_each_key_in_order(run_with_bus: Runne
 def test_a_leaving_member_hands_its_partitions_over(run_with_bus: Runner) -> None:
     async def body(bus: EventBus) -> None:
         spec = GroupSpec("g", ack_wait=10)
+        everything = set(range(bus.options.partitions))
         one = await bus.consumer(spec, "member-a")
         two = await bus.consumer(spec, "member-b")
-        for _ in range(3):
-            await one.owned_partitions()
-            await two.owned_partitions()
-            await asyncio.sleep(0.25)
+        # First a real split (member-b holds something to hand over), then member-b leaves.
+        split = await settled(
+            [one, two], lambda o: bool(o[0] and o[1]) and o[0] | o[1] == everything
+        )
+        assert split[1] and not split[0] & split[1]
         await two.close()
-        for _ in range(3):
-            await asyncio.sleep(0.25)
-            owned = await one.owned_partitions()
-        assert owned == set(range(bus.options.partitions))
+        [owned] = await settled([one], lambda o: o[0] == everything)
+        assert owned == everything
         await bus.publish([heartbeat(n, device=f"dev-{n}") for n in range(20)])
         assert len(await drain(one, 20)) == 20
         await one.close()

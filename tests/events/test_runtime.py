@@ -130,8 +130,7 @@ def test_one_bridge_per_client_id_even_with_several_runtimes(mqtt_kindred: Any) 
             async def three() -> bool:
                 return await kindred.events.bus.count() == 3
 
-            await wait_for(three)
-            await asyncio.sleep(0.5)
+            await wait_for(three)  # all three went through the one bridge holding the lock
             assert not second.bridge.connected.is_set()
             assert (first.bridge.stored, second.bridge.stored) == (3, 0)
             await first.stop()

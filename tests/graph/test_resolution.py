@@ -25,10 +25,10 @@ from kindred.graph.resolution import (
     organization_profile,
     person_profile,
     score,
-    uscc_valid,
 )
 from kindred.graph.resolution_models import IdentityKey, IdentityMerge
 from kindred.ledger.models import LedgerEntry, LedgerPayload
+from kindred.records.credit_codes import credit_code_checks_out
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.query import ListQuery
 from kindred.records.service import RequestContext
@@ -95,8 +95,8 @@ def test_chinese_and_english_organization_names_normalize_to_comparable_forms() 
     assert canonical_place("重庆") == "chongqing"  # the phrase reading, not zhong-qing
     assert sorted(latin_person("张小伟")) == sorted(latin_person("Xiao-Wei Zhang"))
     assert normalize_phone("+86 21 6666 7777") == normalize_phone("021-6666 7777 转 12")
-    assert uscc_valid(TAX_RUIJIN) and uscc_valid(TAX_OTHER)
-    assert not uscc_valid(TAX_RUIJIN[:-1] + "X")
+    assert credit_code_checks_out(TAX_RUIJIN) and credit_code_checks_out(TAX_OTHER)
+    assert not credit_code_checks_out(TAX_RUIJIN[:-1] + "X")
 
 
 def test_scores_explain_every_feature_and_respect_the_thresholds() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kindred.reference.common import credit_code_check_character, credit_code_problem
+from kindred.records.credit_codes import credit_code_check_character, credit_code_problem
 from kindred.reference.hospitals import DEMO_HOSPITALS
 from tests.reference.conftest import TODAY, call, check_forced_failures, ok, refused, running
 

@@ -25,9 +25,10 @@ import aiohttp
 import orjson
 import pytest
 
+from kindred.common.failures import ActionFailed
+from kindred.common.http import MAX_RESPONSE_BYTES
 from kindred.scenarios.connectors import http_call, release_inventory, reserve_inventory
-from kindred.scenarios.executors import StepContext
-from kindred.scenarios.messaging import MAX_RESPONSE_BYTES, ActionFailed
+from kindred.scenarios.steps import StepContext
 
 TODAY = date(2030, 1, 14)
 WAREHOUSES = ["WH-SH", "WH-BJ", "WH-GZ", "WH-CD", "WH-WH", "WH-XA", "WH-SY", "WH-HZ"]

@@ -118,6 +118,23 @@ async def until(check: Callable[[], bool], seconds: float = 15.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+async def handled(kindred: Any, stored: int, seconds: float = 15.0) -> None:
+    """The positive signal before asserting that something did *not* happen: the bus holds
+    at least ``stored`` events and the scenario engine's group has acknowledged every one
+    (lag zero). A batch is acknowledged only after the engine committed what it decided
+    (runs written, waiting runs woken), so whatever an event was going to start exists by
+    now."""
+    bus = kindred.events.bus
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await bus.count() >= stored:
+            lags = {group.name: group.lag for group in await bus.groups()}
+            if lags.get("scenarios") == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the scenario engine did not handle {stored} stored event(s) in time")
+
+
 def with_engine(kindred: Any, body: Callable[[], Awaitable[None]]) -> None:
     async def main() -> None:
         runtime = EventRuntime(kindred, RuntimeJobs(consumers=("scenarios",)))
@@ -142,8 +159,10 @@ def test_an_event_fires_the_scenario_and_every_step_acts(kindred: Any) -> None:
         await kindred.events.ingest([fault("f-1"), fault("f-2", severity="minor")], channel="test")
         await until(finished(kindred, 1))
         # The same event again (a producer retry): stored once, no second run.
-        await kindred.events.ingest([fault("f-1")], channel="test")
-        await asyncio.sleep(0.5)
+        again = await kindred.events.ingest([fault("f-1")], channel="test")
+        assert [(a["id"], a["duplicate"]) for a in again.accepted] == [("f-1", True)]
+        await handled(kindred, 2)
+        assert await kindred.events.bus.count() == 2  # f-1 and f-2, nothing appended
 
     with_engine(kindred, body)
     [run] = runs(kindred)
@@ -188,11 +207,12 @@ def test_disabled_scenarios_and_unmatched_events_do_nothing(kindred: Any) -> Non
 
     async def body() -> None:
         await kindred.events.ingest([fault("f-1"), fault("f-2", device="unknown")], channel="test")
-        await asyncio.sleep(1.0)
+        await handled(kindred, 2)
+        assert runs(kindred) == []  # disabled: handled, and nothing started
         with kindred.database.write() as session:
             kindred.scenarios.set_enabled(session, "fault-dispatch", True, None)
         await kindred.events.ingest([fault("f-3", device="unknown")], channel="test")
-        await asyncio.sleep(1.0)
+        await handled(kindred, 3)
 
     with_engine(kindred, body)
     assert runs(kindred) == [] and count(kindred, "ticket") == 0
@@ -295,7 +315,8 @@ then:
     async def body() -> None:
         await kindred.events.ingest([fault("f-1")], channel="test")
         await until(finished(kindred, 3))
-        await asyncio.sleep(1.0)
+        # The third run's event (depth 3) is stored and handled: it is the one not fired on.
+        await handled(kindred, 4)
 
     with_engine(kindred, body)
     found = runs(kindred)
@@ -322,10 +343,11 @@ then:
     async def body() -> None:
         events = [fault(f"a-{n}", device="A") for n in range(2)] + [fault("b-0", device="B")]
         await kindred.events.ingest(events, channel="test")
-        await asyncio.sleep(0.5)
+        await handled(kindred, 3)
+        assert runs(kindred) == []  # two of A, one of B: below three for either key
         await kindred.events.ingest([fault("a-2", device="A")], channel="test")
         await until(finished(kindred, 1))
-        await asyncio.sleep(0.3)
+        await handled(kindred, 4)
 
     with_engine(kindred, body)
     [run] = runs(kindred)
@@ -384,29 +406,41 @@ then:
 """
     save(kindred, definition)
 
-    def beat(event_id: str) -> dict[str, Any]:
+    def beat(event_id: str, device: str = "dev-1") -> dict[str, Any]:
         return {
             "specversion": "1.0",
             "id": event_id,
             "source": "urn:test:plant",
             "type": "iot.device.heartbeat",
-            "data": {"device_id": "dev-1"},
+            "data": {"device_id": device},
         }
+
+    def keys() -> list[str]:
+        return [r.key for r in runs(kindred) if r.status == "succeeded"]
 
     async def body() -> None:
         await kindred.events.ingest([beat("b-1")], channel="test")
-        await until(finished(kindred, 1))
-        await asyncio.sleep(1.5)  # still silent: not reported again
-        assert len(runs(kindred)) == 1
+        await until(lambda: keys() == ["dev-1"])
+        # dev-1 stays silent. A marker device beats once, after dev-1 was reported: its own
+        # silence is reported a full second later, so by then a second report of dev-1
+        # (due no later) would have been made too.
+        await kindred.events.ingest([beat("m-1", device="marker")], channel="test")
+        await until(lambda: "marker" in keys())
+        # Still silent, yet not reported again (runs in any status count here).
+        assert [r.key for r in runs(kindred)] == ["dev-1", "marker"]
         await kindred.events.ingest([beat("b-2")], channel="test")  # re-armed
-        await until(finished(kindred, 2))
+        await until(lambda: keys().count("dev-1") == 2)
 
     with_engine(kindred, body)
-    found = runs(kindred)
-    assert [r.key for r in found] == ["dev-1", "dev-1"]
+    assert [r.key for r in runs(kindred)] == ["dev-1", "marker", "dev-1"]
     with kindred.database.read() as session:
-        titles = [n.title for n in session.execute(sa.select(Notification)).scalars()]
-    assert titles == ["dev-1 went quiet", "dev-1 went quiet"]
+        titles = [
+            n.title
+            for n in session.execute(
+                sa.select(Notification).order_by(Notification.created_at)
+            ).scalars()
+        ]
+    assert titles == ["dev-1 went quiet", "marker went quiet", "dev-1 went quiet"]
 
 
 def test_a_failed_run_is_retried_after_the_fix_and_old_runs_are_purged(kindred: Any) -> None:
@@ -611,8 +645,12 @@ then:
         await kindred.events.ingest(
             [{**status, "data": {**status["data"], "device_id": "other"}}], channel="test"
         )
-        await asyncio.sleep(0.5)
-        assert runs(kindred)[0].status == "waiting"  # another device's status: still waiting
+        await handled(kindred, 2)
+        # Another device's status, handled: the run still waits for its own (a wake would
+        # have cleared wait_event and handed the event to the waiting step).
+        [waiting] = runs(kindred)
+        assert (waiting.status, waiting.wait_event) == ("waiting", "iot.device.status_changed")
+        assert "received" not in (steps(kindred, waiting.id)["back"].output or {})
         await kindred.events.ingest([{**status, "id": "s-2"}], channel="test")
         await until(finished(kindred, 1))
         timeout_fault = {

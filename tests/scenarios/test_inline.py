@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kindred.events.bus import GroupSpec
-from kindred.events.consumers import BUILTIN_CONSUMERS
+from kindred.scenarios.engine import ScenarioEngine
 from kindred.scenarios.models import CustomerTag, ScenarioRun
 from tests.scenarios.test_engine import SYSTEM, runs, save, steps, until
 
@@ -76,8 +76,8 @@ def test_a_batch_runs_inline_and_a_failing_run_takes_the_durable_path(kindred: A
 
     async def main() -> None:
         await kindred.events.start()
-        handler, executor = BUILTIN_CONSUMERS["scenarios"].make_handler(kindred, "test-member")
-        engine = kindred.extras["scenario_engine"]
+        engine = ScenarioEngine(kindred, "test-member")
+        handler, executor = engine.handle, engine.run_forever
         await kindred.events.ingest(batch, channel="test")
         consumer = await kindred.events.bus.consumer(GroupSpec("scenarios", ("*",)), "m")
         deliveries = await consumer.fetch(100, 2.0)
@@ -141,7 +141,7 @@ def test_steps_with_a_timeout_or_a_remote_action_are_not_run_inline(kindred: Any
 
     async def main() -> None:
         await kindred.events.start()
-        handler, _ = BUILTIN_CONSUMERS["scenarios"].make_handler(kindred, "test-member")
+        handler, _ = kindred.consumers["scenarios"].make_handler("test-member")
         await kindred.events.ingest([touched("t-1", "no-account")], channel="test")
         consumer = await kindred.events.bus.consumer(GroupSpec("scenarios", ("*",)), "m")
         deliveries = await consumer.fetch(100, 2.0)

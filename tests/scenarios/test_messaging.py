@@ -34,6 +34,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from kindred.common.failures import ActionFailed
+from kindred.common.http import MAX_RESPONSE_BYTES
+from kindred.common.mail import SmtpSettings, send_email
 from kindred.events.channels import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -43,14 +46,11 @@ from kindred.events.channels import (
 from kindred.reference import wechat as reference
 from kindred.scenarios import messaging
 from kindred.scenarios.messaging import (
-    ActionFailed,
-    SmtpSettings,
     WechatClient,
     check_template,
     post_webhook,
     render,
     render_html,
-    send_email,
 )
 
 
@@ -510,7 +510,7 @@ def test_webhook_response_body_is_capped() -> None:
             return await post_webhook(f"{base}/h", {})
 
     result = asyncio.run(run())
-    assert len(result["body"]) == messaging.MAX_RESPONSE_BYTES
+    assert len(result["body"]) == MAX_RESPONSE_BYTES
 
 
 @pytest.mark.parametrize(

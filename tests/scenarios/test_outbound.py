@@ -12,10 +12,11 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
+from kindred.common.failures import ActionFailed
 from kindred.config import Settings
 from kindred.scenarios.connectors import http_call
 from kindred.scenarios.executors import webhook
-from kindred.scenarios.messaging import ActionFailed, OutboundPolicy
+from kindred.scenarios.messaging import OutboundPolicy
 from tests.scenarios.test_connectors import fails, run, step
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kindred.common.durations import parse_duration
 from kindred.scenarios.windows import (
     AbsenceSpec,
     AbsenceTracker,
@@ -17,7 +18,6 @@ from kindred.scenarios.windows import (
     WindowSpec,
     WindowStore,
     dotted,
-    parse_duration,
 )
 
 MISSED = "iot.device.heartbeat_missed"

@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 from yarl import URL
 
+from kindred.common.failures import ActionFailed
 from kindred.config import Settings
 from kindred.scenarios.connectors import http_call
-from kindred.scenarios.executors import StepContext, webhook
-from kindred.scenarios.messaging import ActionFailed, OutboundPolicy
+from kindred.scenarios.executors import webhook
+from kindred.scenarios.messaging import OutboundPolicy
+from kindred.scenarios.steps import StepContext
 
 # (URL, a phrase the refusal must contain: it names what the address really is)
 REFUSED = [

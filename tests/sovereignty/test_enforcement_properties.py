@@ -787,7 +787,13 @@ def test_flush_includes_a_batch_the_background_writer_has_already_taken(kindred:
             kindred.records.get(
                 session, alice.context("sales", "get", request_id), "contact", subject.record_id
             )
-        time.sleep(3 * FLUSH_SECONDS)  # the background writer takes the batch and waits
+        # The positive signal, instead of a sleep: the background writer has taken the batch
+        # (nothing is pending any more) and is still writing it (stuck behind the holder).
+        log = kindred.pdp.log
+        deadline = time.monotonic() + 30
+        while log._pending or not log._flushing.locked():
+            assert time.monotonic() < deadline, "the background writer never took the batch"
+            time.sleep(FLUSH_SECONDS / 10)
         threading.Timer(1.0, release.set).start()
         kindred.pdp.log.flush()
         with kindred.database.read() as session:

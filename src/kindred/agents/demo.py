@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kindred.agents.demo_hospitals import BY_CREDIT_CODE
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.records.service import RecordService, RequestContext
-from kindred.reference.hospitals import BY_CREDIT_CODE
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL, source="demo")
 

@@ -31,7 +31,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +49,8 @@ from kindred.agents.export import export_pending
 from kindred.agents.models import AgentRun, AgentRunStep, HumanTask, HumanTaskEvent
 from kindred.agents.tools import ToolContext, ToolRegistry
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
+from kindred.common.failures import ActionFailed
+from kindred.common.jsonvalues import plain_json
 from kindred.db import upsert
 from kindred.errors import (
     Conflict,
@@ -62,9 +63,9 @@ from kindred.errors import (
 )
 from kindred.records.query import FieldFilter, ListQuery
 from kindred.records.service import RequestContext
+from kindred.retry import full_jitter
 from kindred.rules import RuleError
-from kindred.scenarios.evaluate import StepError, plain_json, render_value
-from kindred.scenarios.messaging import ActionFailed
+from kindred.scenarios.evaluate import StepError, render_value
 
 if TYPE_CHECKING:
     from kindred.agents.service import AgentService
@@ -749,7 +750,6 @@ class AgentRuntime:
             return await self._open_task(run, step, variables, reason="step", started=started)
         attempts = step.step.retry.attempts if step.step.retry else 1
         result = StepResult("failed", started=started)
-        delay = step.backoff
         # A tool step's trace keeps every attempt's requests and responses, not just the last.
         attempt_log = traces.AttemptLog() if kind == "tool" else None
         for attempt in range(1, attempts + 1):
@@ -772,11 +772,10 @@ class AgentRuntime:
                 or attempt == attempts
             ):
                 break
-            wait = min(step.max_backoff, delay) * (0.5 + random.random())
+            wait = full_jitter(attempt, step.backoff, step.max_backoff)
             if attempt_log is not None:
                 attempt_log.waited(wait)
             await asyncio.sleep(wait)
-            delay *= 2
         if attempt_log is not None:
             attempt_log.into(result.trace)
         result.finished = time.time()

@@ -11,7 +11,7 @@ Calls to business systems go over HTTP through one shared connection pool per ru
 (``ToolContext.request``), which records every request and response into the step's
 trace (bodies clipped at ``MAX_TRACE_BODY``); the runtime keeps each attempt's calls in the
 step's ``attempt_log`` (see :class:`kindred.agents.trace.AttemptLog`). Failures are
-:class:`~kindred.scenarios.messaging.ActionFailed` (``retryable`` and a stable ``code``), the
+:class:`~kindred.common.failures.ActionFailed` (``retryable`` and a stable ``code``), the
 same contract as scenario actions, so the runtime's retry and exception routes treat both
 alike.
 """
@@ -30,13 +30,8 @@ import aiohttp
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kindred.scenarios.messaging import (
-    ActionFailed,
-    _decode_body,
-    _read_capped,
-    _status_failed,
-    _transport_failed,
-)
+from kindred.common.failures import ActionFailed
+from kindred.common.http import decode_body, read_capped, status_failed, transport_failed
 
 MAX_TRACE_BODY = 4_000  # characters of a request/response body kept in a trace
 
@@ -128,19 +123,19 @@ class ToolContext:
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
             ) as response:
-                raw, truncated = await _read_capped(response)
+                raw, truncated = await read_capped(response)
                 status = response.status
-                decoded = _decode_body(raw, truncated, response.headers.get("Content-Type", ""))
+                decoded = decode_body(raw, truncated, response.headers.get("Content-Type", ""))
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             call["error"] = f"{type(error).__name__}: {error}"
             call["ms"] = round((time.perf_counter() - started) * 1000, 2)
-            _transport_failed(error, what, round(timeout, 3))
+            transport_failed(error, what, round(timeout, 3))
         call["status"] = status
         call["ms"] = round((time.perf_counter() - started) * 1000, 2)
         call["response"] = _clip(decoded)
         if status not in ok:
             text = decoded if isinstance(decoded, str) else orjson.dumps(decoded).decode()
-            _status_failed(status, response.reason, text, what)
+            status_failed(status, response.reason, text, what)
         return status, decoded
 
 

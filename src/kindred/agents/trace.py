@@ -36,7 +36,7 @@ STEP_FIELDS = ("kind", "status", "attempts", "input", "output", "trace", "error"
 
 
 def canonical(run: RunState, finished: dt.datetime | None) -> dict[str, Any]:
-    from kindred.scenarios.evaluate import plain_json
+    from kindred.common.jsonvalues import plain_json
 
     return canonical_from_rows(
         {
@@ -175,7 +175,9 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"key": key, "value": {"boolValue": value}}
     if isinstance(value, int):
-        return {"key": key, "value": {"intValue": str(value)}}
+        # AnyValue ints are int64: a larger one goes as its decimal text.
+        kind = "intValue" if -(2**63) <= value < 2**63 else "stringValue"
+        return {"key": key, "value": {kind: str(value)}}
     if isinstance(value, float):
         return {"key": key, "value": {"doubleValue": value}}
     if not isinstance(value, str):
@@ -299,14 +301,16 @@ def _step_span(
         name = f"invoke_agent {(trace.get('agent') or {}).get('name', step['step'])}"
         attributes.append(_attr("gen_ai.operation.name", "invoke_agent"))
     failed = step["status"] == "failed" or step.get("error")
+    started = step.get("started_at") or run["started_at"]
     return {
         "traceId": trace_id,
         "spanId": span_id,
         "parentSpanId": parent,
         "name": name,
         "kind": span_kind,
-        "startTimeUnixNano": _ns(step.get("started_at")),
-        "endTimeUnixNano": _ns(step.get("finished_at") or step.get("started_at")),
+        # A step row without a start (the column allows it) sits at its run's start, not 1970.
+        "startTimeUnixNano": _ns(started),
+        "endTimeUnixNano": _ns(step.get("finished_at") or started),
         "attributes": attributes,
         "status": {"code": 2 if failed else 1, "message": step.get("error") or ""},
     }

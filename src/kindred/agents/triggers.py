@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from kindred.agents.definition import CompiledAgent
 from kindred.agents.models import AgentRow
 from kindred.agents.service import LATEST_TTL
+from kindred.common.jsonvalues import plain_json
 from kindred.errors import KindredError
 from kindred.rules import RuleError
-from kindred.scenarios.evaluate import event_variable, matches, plain_json
+from kindred.scenarios.evaluate import event_variable, matches
 
 if TYPE_CHECKING:
     from kindred.events.bus import Delivery

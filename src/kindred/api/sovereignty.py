@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kindred.api.deps import ContextDep, KindredDep, client_address
 from kindred.api.responses import Json
+from kindred.common.durations import parse_duration
+from kindred.common.mail import SmtpSettings
 from kindred.errors import (
     NotFound,
     PermissionDenied,
@@ -21,8 +23,6 @@ from kindred.errors import (
     ValidationFailed,
     field_error,
 )
-from kindred.scenarios.messaging import SmtpSettings
-from kindred.scenarios.windows import parse_duration
 from kindred.services import Kindred
 from kindred.sovereignty.credentials import Grantee
 from kindred.sovereignty.decision_log import subject_rows

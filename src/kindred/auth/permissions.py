@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -245,10 +245,6 @@ BUILTIN_ROLES: dict[str, tuple[str, RolePermissions]] = {
         ),
     ),
 }
-
-
-def role_permissions_from_json(data: Mapping[str, Any]) -> RolePermissions:
-    return RolePermissions.model_validate(data)
 
 
 SYSTEM_PRINCIPAL = Principal(

@@ -8,10 +8,7 @@ Typer and Rich (tests/test_cli_help.py holds that).
 from __future__ import annotations
 
 import dataclasses
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import typer
@@ -19,11 +16,10 @@ import typer
 from kindred.cli import app, console, error_console, report_errors
 from kindred.cli import events as events_cli
 from kindred.cli import ledger as ledger_cli
+from kindred.cli.common import open_services, progress_bar, seed_demo, serve_app
 from kindred.cli.demo import DEMO_LOGINS, DEMO_PASSWORD, _demo_scenarios  # noqa: F401
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from kindred.services import Kindred
 
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -33,34 +29,6 @@ app.command("worker")(report_errors(events_cli.worker))
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="apikeys")
-
-
-@contextmanager
-def _services(bootstrap: bool = True) -> Iterator[Kindred]:
-    """Services for one command, closed afterwards (connections are not left to the GC)."""
-    from kindred.config import get_settings
-    from kindred.services import Kindred
-
-    kindred = Kindred.create(get_settings())
-    try:
-        if bootstrap:
-            kindred.bootstrap()
-        yield kindred
-    finally:
-        kindred.close()
-
-
-def _progress() -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description:<18}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 @app.command()
@@ -77,7 +45,7 @@ def openapi_document() -> str:
 
     from kindred.app import create_app
 
-    with _services(bootstrap=False) as kindred:
+    with open_services(bootstrap=False) as kindred:
         document = create_app(kindred, bootstrap=False).openapi()
     return json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False)
 
@@ -87,40 +55,12 @@ def openapi_document() -> str:
 def migrate() -> None:
     """Create or upgrade the database schema and install standard objects and roles."""
     started = time.perf_counter()
-    with _services(bootstrap=False) as kindred:
+    with open_services(bootstrap=False) as kindred:
         kindred.bootstrap()
         console.print(
             f"[green]database ready[/] ({kindred.database.dialect}, "
             f"{time.perf_counter() - started:.1f}s)"
         )
-
-
-def _seed(kindred: Kindred, customers: int, seed: int) -> dict[str, int]:
-    from kindred.records.seed import seed_demo_data
-
-    with _progress() as progress:
-        tasks: dict[str, Any] = {}
-
-        def report(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done, total=total)
-
-        counts = seed_demo_data(
-            kindred.database,
-            customers=customers,
-            seed=seed,
-            progress=report,
-            service=kindred.records,  # its write hooks: a DID for every contact and lead
-        )
-    # The loader writes rows directly (fast), past the write hooks: index what it wrote for
-    # search and identity resolution once, here.
-    status = console.status("indexing the demo data for search and identity resolution …")
-    with status, kindred.database.write() as session:
-        kindred.search.reindex(session)
-        kindred.resolution.reindex(session)
-        kindred.lookup.reindex(session)  # the staff lookup's email and phone digests
-    return counts
 
 
 @app.command()
@@ -137,78 +77,15 @@ def seed(
     seed_value: int = typer.Option(42, "--seed", help="Random seed (same seed, same data)."),
 ) -> None:
     """Load a deterministic, realistic demo dataset (hospitals, stores, devices, contracts…)."""
-    with _services() as kindred:
+    with open_services() as kindred:
         started = time.perf_counter()
-        counts = _seed(kindred, customers, seed_value)
+        counts = seed_demo(kindred, customers, seed_value)
         elapsed = time.perf_counter() - started
         total = sum(counts.values())
         console.print(
             f"[green]seeded {total:,} records[/] in {elapsed:.1f}s "
             f"({total / max(elapsed, 1e-9):,.0f} rows/s)"
         )
-
-
-@contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM ends the block with SystemExit (so the callers' ``finally`` and ``atexit``
-    run), not with the default action. Why: uvicorn, once it has shut down, re-raises the
-    signal it caught under the handler it found, and SIGTERM's default kills the process on
-    the spot, which left the demo's reference systems running."""
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-# The business systems the demo starts (unless their URL is set): module, setting, what for.
-def _serve(kindred: Kindred, host: str, port: int, workers: int, announce: str) -> None:
-    """Serve until stopped; ``announce`` is printed once the socket accepts connections (one
-    worker), so whoever acts on the line finds the server answering."""
-    import threading
-
-    import uvicorn
-
-    from kindred.app import create_app
-
-    if workers > 1:
-        import os
-
-        # Each worker makes its settings from the environment: the address served included
-        # (the public host follows it).
-        os.environ["KINDRED_HOST"], os.environ["KINDRED_PORT"] = host, str(port)
-        console.print(announce)
-        uvicorn.run(
-            "kindred.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
-        return
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(kindred, bootstrap=False), host=host, port=port, log_level="warning"
-        )
-    )
-
-    def announce_when_up() -> None:
-        while not server.started and not server.should_exit:
-            time.sleep(0.02)
-        if server.started:
-            console.print(announce)
-
-    # The handler is in place before the line can be printed: whoever waits for it may
-    # signal at once. A start-up failure (the port taken, say) is logged by uvicorn, which
-    # exits 3.
-    with _terminate_as_exit():
-        threading.Thread(target=announce_when_up, name="kindred-announce", daemon=True).start()
-        server.run()
 
 
 @app.command()
@@ -228,7 +105,7 @@ def serve(
     kindred = Kindred.create(settings)
     kindred.bootstrap()
     host, port = settings.host, settings.port
-    _serve(kindred, host, port, workers, f"serving on http://{host}:{port} (docs at /docs)")
+    serve_app(kindred, host, port, workers, f"serving on http://{host}:{port} (docs at /docs)")
 
 
 @users_app.command("create")
@@ -247,7 +124,7 @@ def users_create(
     ),
 ) -> None:
     """Create a user."""
-    with _services() as kindred:
+    with open_services() as kindred:
         with kindred.database.write() as session:
             user = kindred.auth.create_user(
                 session,
@@ -267,7 +144,7 @@ def keys_create(
     name: str = typer.Option(..., help="What the key is for."),
 ) -> None:
     """Create an API key; it is printed once."""
-    with _services() as kindred:
+    with open_services() as kindred:
         with kindred.database.write() as session:
             user_id = kindred.auth.find_user_id(session, email)
             if user_id is None:
@@ -333,14 +210,14 @@ def import_csv(
     mode: Literal["all_or_nothing", "skip_bad_rows"] = (
         "skip_bad_rows" if skip_bad_rows else "all_or_nothing"
     )
-    with _services() as kindred:
+    with open_services() as kindred:
         context = _context_as(kindred, as_user)
         with source.open("rb") as handle:
             total_rows = max(sum(1 for _ in handle) - 1, 0)
         importer = Importer(kindred.records)
         started = time.perf_counter()
         session_factory = kindred.database.write
-        with _progress() as progress, read_text(source) as stream:
+        with progress_bar() as progress, read_text(source) as stream:
             task = progress.add_task(f"import {object_name}", total=total_rows)
             try:
                 with session_factory() as session:
@@ -425,7 +302,7 @@ def export(
         from kindred.sovereignty.purposes import purpose as registered_purpose
 
         registered_purpose(purpose, "--purpose")  # an unknown one: exit 2, naming the known
-    with _services() as kindred:
+    with open_services() as kindred:
         context = dataclasses.replace(
             _context_as(kindred, as_user), purpose=purpose, channel="export"
         )

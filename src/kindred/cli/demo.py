@@ -77,7 +77,7 @@ def demo(
     """Set up the embedded demo (SQLite), load demo data and serve the API until Ctrl-C."""
     import sqlalchemy as sa
 
-    from kindred.cli.commands import _seed, _serve
+    from kindred.cli.common import seed_demo, serve_app
     from kindred.config import get_settings
     from kindred.services import Kindred
 
@@ -94,7 +94,7 @@ def demo(
         ).scalar_one()
     if accounts == 0:
         console.print(f"loading demo data: {customers:,} customers …")
-        counts = _seed(kindred, customers, 42)
+        counts = seed_demo(kindred, customers, 42)
         console.print(f"[green]loaded {sum(counts.values()):,} records[/]")
     else:
         console.print(f"demo data present ({accounts:,} accounts); keeping it")
@@ -127,7 +127,7 @@ def demo(
     try:
         if serve:
             announce = f"[bold green]serving on {base}[/] — press Ctrl-C to stop"
-            _serve(kindred, host, port, workers=1, announce=announce)
+            serve_app(kindred, host, port, workers=1, announce=announce)
     finally:
         if not serve:
             kindred.close()
@@ -295,9 +295,9 @@ def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
     import time
 
     from kindred.agents.demo import CASES, golden_cases, seed_case
+    from kindred.agents.demo_hospitals import BY_CREDIT_CODE
     from kindred.agents.evaluation import evaluate
     from kindred.agents.runtime import runtime_for
-    from kindred.reference.hospitals import BY_CREDIT_CODE
 
     settings = kindred.settings
     if not all(getattr(settings, attribute) for _, attribute, _ in REFERENCE_SYSTEMS):

@@ -51,7 +51,7 @@ def publish(
     batch: int = typer.Option(1000, min=1, max=10_000, help="Events per durable append."),
 ) -> None:
     """Ingest CloudEvents from a file (refused ones are dead-lettered and listed)."""
-    from kindred.cli.commands import _progress, _services
+    from kindred.cli.common import open_services, progress_bar
 
     events = _read_events(file)
     accepted = duplicates = rejected = 0
@@ -59,7 +59,7 @@ def publish(
 
     async def main(kindred: Any) -> None:
         nonlocal accepted, duplicates, rejected
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("publishing", total=len(events))
             for start in range(0, len(events), batch):
                 chunk = events[start : start + batch]
@@ -75,7 +75,7 @@ def publish(
                 progress.advance(task, len(chunk))
         await kindred.events.close()
 
-    with _services() as kindred:
+    with open_services() as kindred:
         _run(main(kindred))
     console.print(
         f"stored {accepted - duplicates:,}, duplicates {duplicates:,}, refused {rejected:,}"
@@ -96,7 +96,7 @@ def read(
     limit: int = typer.Option(20, min=1, max=10_000),
 ) -> None:
     """Print stored events as JSON Lines (replay from an offset or a time)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
     async def main(kindred: Any) -> tuple[list[Any], str | None]:
         await kindred.events.start()
@@ -110,7 +110,7 @@ def read(
         finally:
             await kindred.events.close()
 
-    with _services() as kindred:
+    with open_services() as kindred:
         page, cursor = _run(main(kindred))
     for stored in page:
         line = {"position": stored.position, **stored.event.to_dict()}
@@ -128,11 +128,11 @@ def types(
     show: str = typer.Option(None, help="Print one type's JSON Schema."),
 ) -> None:
     """Browse the event type catalog."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
     from kindred.errors import NotFound
     from kindred.events.catalog import search as search_types
 
-    with _services() as kindred, kindred.database.read() as session:
+    with open_services() as kindred, kindred.database.read() as session:
         if show:
             found = kindred.events.catalog.get(session, show)
             if found is None:
@@ -153,7 +153,7 @@ def types(
 @report_errors
 def consumers() -> None:
     """Consumer groups with their lag and live members."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
     async def main(kindred: Any) -> list[Any]:
         await kindred.events.start()
@@ -162,7 +162,7 @@ def consumers() -> None:
         finally:
             await kindred.events.close()
 
-    with _services() as kindred:
+    with open_services() as kindred:
         groups = _run(main(kindred))
         backend = kindred.events.bus.name
     table = Table(title=f"consumer groups ({backend})")
@@ -181,7 +181,7 @@ def seek(
     since: datetime = typer.Option(None, help="Deliver from events stored since this time."),
 ) -> None:
     """Replay: move a consumer group to an offset or a time."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
     from kindred.errors import NotFound
 
     if (offset is None) == (since is None):
@@ -199,7 +199,7 @@ def seek(
         finally:
             await kindred.events.close()
 
-    with _services() as kindred:
+    with open_services() as kindred:
         _run(main(kindred))
         with kindred.database.write() as session:
             kindred.ledger.append(
@@ -219,7 +219,7 @@ def retention(
     ),
 ) -> None:
     """Delete old events (and resolved dead letters) and give the disk space back."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
     async def main(kindred: Any, cutoff: datetime) -> Any:
         await kindred.events.start()
@@ -228,7 +228,7 @@ def retention(
         finally:
             await kindred.events.close()
 
-    with _services() as kindred:
+    with open_services() as kindred:
         days = (
             older_than_days if older_than_days is not None else kindred.settings.bus_retention_days
         )
@@ -261,11 +261,11 @@ def dead_list(
 ) -> None:
     """Dead letters, newest first: two lines each, cut to the terminal's width (--wide: a
     table in full; --json: JSON Lines; `show ID` prints one with its payload)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
     if status not in ("open", "replayed", "discarded", "any"):
         raise ValidationFailed("--status must be open, replayed, discarded or any")
-    with _services() as kindred:
+    with open_services() as kindred:
         letters = kindred.events.list_dead_letters(
             status=None if status == "any" else status,
             reason=reason,
@@ -340,9 +340,9 @@ def _dead_letter_table(letters: list[Any]) -> None:
 @report_errors
 def dead_show(letter_id: str = typer.Argument(...)) -> None:
     """One dead letter: reason, every error with its path, and the payload."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred:
+    with open_services() as kindred:
         letter = kindred.events.get_dead_letter(letter_id)
     console.print(f"[bold]{letter.id}[/] {letter.status} · {letter.channel} · {letter.reason}")
     console.print(letter.detail, markup=False)
@@ -358,9 +358,9 @@ def dead_fix(
     file: Path = typer.Option(..., "--file", exists=True, dir_okay=False, help="New payload."),
 ) -> None:
     """Replace a dead letter's payload (then replay it)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred:
+    with open_services() as kindred:
         kindred.events.fix_dead_letter(letter_id, file.read_bytes(), None)
     console.print(
         f"dead letter {letter_id} updated; replay it with `kindred events dead-letters replay`"
@@ -371,7 +371,7 @@ def dead_fix(
 @report_errors
 def dead_replay(letter_ids: list[str] = typer.Argument(..., help="One or more ids.")) -> None:
     """Ingest dead letters again; each one that passes is marked replayed."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
     from kindred.errors import KindredError
     from kindred.events.sources import translate_dead_letter
 
@@ -396,7 +396,7 @@ def dead_replay(letter_ids: list[str] = typer.Argument(..., help="One or more id
         finally:
             await kindred.events.close()
 
-    with _services() as kindred:
+    with open_services() as kindred:
         _run(main(kindred))
     if failed:
         raise typer.Exit(2)
@@ -409,9 +409,9 @@ def dead_discard(
     note: str = typer.Option(..., "--note", help="Why it is dropped (kept on the ledger)."),
 ) -> None:
     """Close a dead letter without replaying it."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred:
+    with open_services() as kindred:
         kindred.events.discard_dead_letter(letter_id, note, None)
     console.print(f"dead letter {letter_id} discarded")
 
@@ -427,17 +427,12 @@ def worker(
     scheduler: bool = typer.Option(False, "--scheduler/--no-scheduler", help="Run the scheduler."),
 ) -> None:
     """Run event consumers in this process (start several; they split the partitions)."""
-    from kindred.cli.commands import _services
-    from kindred.events.runtime import (
-        EventRuntime,
-        RuntimeJobs,
-        freeze_startup_heap,
-        unknown_consumers,
-    )
+    from kindred.cli.common import open_services
+    from kindred.events.runtime import EventRuntime, RuntimeJobs, freeze_startup_heap
 
     async def main(kindred: Any) -> None:
         names = tuple(consumer or kindred.settings.consumers)
-        unknown = unknown_consumers(names)
+        unknown = kindred.consumers.unknown(names)
         if unknown:
             raise ValidationFailed(f"unknown consumer(s): {', '.join(unknown)}")
         runtime = EventRuntime(
@@ -472,5 +467,5 @@ def worker(
             handled = sum(r.handled for r in runtime.runners)
             console.print(f"worker stopped after handling {handled:,} event(s)")
 
-    with _services() as kindred:
+    with open_services() as kindred:
         _run(main(kindred))

@@ -19,9 +19,9 @@ MAX_LINES = 1000  # problems printed by verify; the API lists them all
 @report_errors
 def checkpoint() -> None:
     """Sign the current tree head and print the checkpoint (a C2SP signed note)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred, kindred.database.write() as session:
+    with open_services() as kindred, kindred.database.write() as session:
         stored = kindred.ledger.checkpoint(session)
         note = stored.note
     console.print(note, end="", markup=False, highlight=False)
@@ -31,9 +31,9 @@ def checkpoint() -> None:
 @report_errors
 def public_key() -> None:
     """Print the active verifier key (give it to third parties out of band)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred, kindred.database.write() as session:
+    with open_services() as kindred, kindred.database.write() as session:
         key = kindred.ledger.active_public_key(session)
     console.print(key, markup=False, highlight=False)
 
@@ -45,9 +45,9 @@ def prove(
     out: Path = typer.Option(None, "--out", "-o", help="Write the bundle here."),
 ) -> None:
     """Export a proof bundle for one entry (verifiable offline with verify-bundle)."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred, kindred.database.write() as session:
+    with open_services() as kindred, kindred.database.write() as session:
         bundle = kindred.ledger.bundle(session, index)
     text = json.dumps(bundle, indent=2)
     if out:
@@ -80,7 +80,7 @@ def verify(
     Checks every entry (leaf, leaf hash, kind and created_at columns, payload commitment),
     every stored checkpoint, and that the log still extends the newest checkpoint the
     witness directory and every --witness file hold. One line per problem."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
     from kindred.errors import ValidationFailed, field_error
     from kindred.ledger.note import NoteError, Verifier
     from kindred.ledger.witness import WitnessCopy
@@ -98,7 +98,7 @@ def verify(
         WitnessCopy(f"file {path}", path.read_bytes().decode("utf-8", "replace"))
         for path in witness
     ]
-    with _services() as kindred, kindred.database.read() as session:
+    with open_services() as kindred, kindred.database.read() as session:
         report = kindred.ledger.verify_log(session, copies=copies, keys=keys)
     if report.intact:
         console.print(
@@ -136,9 +136,9 @@ def export_checkpoint(
 
     Keep the copies (a ticket, another machine, the auditor's inbox): `ledger verify
     --witness FILE` later shows whether the log still extends them."""
-    from kindred.cli.commands import _services
+    from kindred.cli.common import open_services
 
-    with _services() as kindred, kindred.database.write() as session:
+    with open_services() as kindred, kindred.database.write() as session:
         note = kindred.ledger.newest_checkpoint_note(session)
     if out:
         out.write_text(note, encoding="utf-8")

@@ -4,6 +4,9 @@ A consumer handles one partition's batch at a time and acknowledges it only afte
 handler committed, so acknowledged work is never handed out again; a failing batch is nacked
 with exponential backoff and comes back in order. Consumers run in the server (embedded
 default) or in separate ``kindred worker`` processes that split partitions between them.
+
+This module knows no consumer but the timeline: the composition root registers each one
+(timeline, scenario engine, agent triggers) in a :class:`ConsumerRegistry`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -27,16 +30,71 @@ log = logging.getLogger("kindred.events")
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 
+BackgroundJob = Callable[[], Awaitable[None]]
+# What a consumer needs to run: its batch handler, and background work it needs (the scenario
+# engine executes runs apart from handling deliveries), or None.
+ConsumerStart = tuple[BatchHandler, BackgroundJob | None]
+
+
 @dataclass(frozen=True)
 class ConsumerDefinition:
     spec: GroupSpec
-    # (services, member) → the batch handler, and background work the consumer needs (the
-    # scenario engine executes runs apart from handling deliveries), or None.
-    make_handler: Callable[[Any, str], tuple[BatchHandler, Callable[[], Awaitable[None]] | None]]
+    # member name → the handler and background work, built when the runtime starts.
+    make_handler: Callable[[str], ConsumerStart]
     description: str
     # False: the handler takes a whole fetch (several partitions, each still in order) at
     # once — for handlers whose cost is per transaction more than per event.
     per_partition: bool = True
+
+
+@dataclass(frozen=True)
+class RetentionTask:
+    """Housekeeping a consumer's owner asks the retention pass to run: ``purge(now)``
+    removes what has expired and returns how many it removed (reported under ``name``).
+    It runs in a worker thread."""
+
+    name: str
+    purge: Callable[[datetime], int]
+
+
+class ConsumerRegistry:
+    """The consumers (and their retention tasks) a runtime may run.
+
+    The bus never imports its consumers: the composition root (``kindred.services``)
+    registers them here, and the runtime only iterates what it is given.
+    """
+
+    def __init__(self) -> None:
+        self._definitions: dict[str, ConsumerDefinition] = {}
+        self._retention: dict[str, RetentionTask] = {}
+
+    def register(self, name: str, definition: ConsumerDefinition) -> None:
+        if name in self._definitions:
+            raise ValueError(f"consumer {name!r} is already registered")
+        if definition.spec.name != name:
+            raise ValueError(f"consumer {name!r} has group {definition.spec.name!r}")
+        self._definitions[name] = definition
+
+    def add_retention(self, task: RetentionTask) -> None:
+        if task.name in self._retention:
+            raise ValueError(f"retention task {task.name!r} is already registered")
+        self._retention[task.name] = task
+
+    def __getitem__(self, name: str) -> ConsumerDefinition:
+        return self._definitions[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._definitions
+
+    def names(self) -> list[str]:
+        return sorted(self._definitions)
+
+    def unknown(self, names: Sequence[str]) -> list[str]:
+        return [name for name in names if name not in self._definitions]
+
+    @property
+    def retention(self) -> tuple[RetentionTask, ...]:
+        return tuple(self._retention.values())
 
 
 def member_name() -> str:
@@ -151,39 +209,9 @@ def timeline_handler(database: Database) -> BatchHandler:
     return handle
 
 
-BUILTIN_CONSUMERS: dict[str, ConsumerDefinition] = {
-    "timeline": ConsumerDefinition(
+def timeline_consumer(database: Database) -> ConsumerDefinition:
+    return ConsumerDefinition(
         GroupSpec("timeline", ("*",), ack_wait=30.0),
-        lambda services, member: (timeline_handler(services.database), None),
+        lambda member: (timeline_handler(database), None),
         "Customer timeline: every event under its customer or device key",
-    ),
-    "scenarios": ConsumerDefinition(
-        GroupSpec("scenarios", ("*",), ack_wait=30.0),
-        lambda services, member: _scenario_engine(services, member),
-        "Scenario engine: WHEN/AND/THEN runs for every enabled scenario",
-        per_partition=False,
-    ),
-    "agents": ConsumerDefinition(
-        GroupSpec("agents", ("*",), ack_wait=30.0),
-        lambda services, member: (_agent_triggers(services), None),
-        "Agent triggers: runs for every enabled agent whose event trigger matches",
-        per_partition=False,
-    ),
-}
-
-
-def _agent_triggers(services: Any) -> BatchHandler:
-    from kindred.agents.triggers import trigger_handler
-
-    handler: BatchHandler = trigger_handler(services)
-    return handler
-
-
-def _scenario_engine(
-    services: Any, member: str
-) -> tuple[BatchHandler, Callable[[], Awaitable[None]]]:
-    from kindred.scenarios.engine import ScenarioEngine
-
-    engine = ScenarioEngine(services, member)
-    services.extras["scenario_engine"] = engine
-    return engine.handle, engine.run_forever
+    )

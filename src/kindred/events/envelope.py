@@ -334,11 +334,3 @@ def binary_to_structured(
                 EnvelopeError("/data", "malformed-json", f"the body is not valid JSON: {error}")
             )
     return raw, errors
-
-
-def decode_json(body: bytes) -> Any:
-    """Parse a request body; raises ValueError with a readable message."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ValueError(f"the body is not valid JSON: {error}") from None

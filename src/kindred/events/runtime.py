@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kindred.events.consumers import BUILTIN_CONSUMERS, ConsumerRunner, member_name
+from kindred.events.consumers import ConsumerRegistry, ConsumerRunner, member_name
 from kindred.events.schedule import ScheduleSettings, time_driven_events
 from kindred.events.sources import MqttBridge
 
@@ -65,17 +65,25 @@ def jobs_from_settings(kindred: Kindred) -> RuntimeJobs:
     )
 
 
-def unknown_consumers(names: tuple[str, ...] | list[str]) -> list[str]:
-    return [name for name in names if name not in BUILTIN_CONSUMERS]
-
-
 class EventRuntime:
-    def __init__(self, kindred: Kindred, jobs: RuntimeJobs, *, member: str | None = None) -> None:
-        unknown = unknown_consumers(jobs.consumers)
+    """Runs the jobs it is given. Consumers come from ``consumers`` (by default the registry
+    the composition root built, ``kindred.consumers``); the runtime imports none of them."""
+
+    def __init__(
+        self,
+        kindred: Kindred,
+        jobs: RuntimeJobs,
+        *,
+        member: str | None = None,
+        consumers: ConsumerRegistry | None = None,
+    ) -> None:
+        registry = consumers if consumers is not None else kindred.consumers
+        unknown = registry.unknown(jobs.consumers)
         if unknown:
-            known = ", ".join(sorted(BUILTIN_CONSUMERS))
+            known = ", ".join(registry.names())
             raise ValueError(f"unknown consumer(s) {', '.join(unknown)}; known: {known}")
         self.kindred = kindred
+        self.consumers = registry
         self.jobs = jobs
         self.member = member or member_name()
         self.runners: list[ConsumerRunner] = []
@@ -85,8 +93,8 @@ class EventRuntime:
     async def start(self) -> None:
         await self.kindred.events.start()
         for name in self.jobs.consumers:
-            definition = BUILTIN_CONSUMERS[name]
-            handler, background = definition.make_handler(self.kindred, self.member)
+            definition = self.consumers[name]
+            handler, background = definition.make_handler(self.member)
             runner = ConsumerRunner(
                 self.kindred.events.bus,
                 definition.spec,
@@ -193,17 +201,10 @@ class EventRuntime:
                 log.info("scheduler emitted %d time-driven event(s)", fresh)
             await asyncio.sleep(interval)
 
-    def _purge_runs(self) -> int:
-        from kindred.scenarios.service import purge_runs
-
-        days = self.kindred.settings.scenario_run_retention_days
-        with self.kindred.database.write() as session:
-            return purge_runs(session, datetime.now(UTC) - timedelta(days=days))
-
     async def run_retention_once(self) -> dict[str, int]:
         """One retention pass: old events, resolved dead letters after the bus retention,
-        open ones after ``dead_letter_retention_days``, finished scenario runs. Returns
-        what each removed."""
+        open ones after ``dead_letter_retention_days``, then each registered retention task
+        (finished scenario runs). Returns what each removed."""
         settings = self.kindred.settings
         events = self.kindred.events
         await events.start()
@@ -219,9 +220,11 @@ class EventRuntime:
         )
         if unresolved:
             log.info("retention removed %d unresolved dead letter(s)", unresolved)
-        runs = await asyncio.to_thread(self._purge_runs)
-        if runs:
-            log.info("retention removed %d finished scenario run(s)", runs)
+        removed: dict[str, int] = {}
+        for task in self.consumers.retention:
+            removed[task.name] = await asyncio.to_thread(task.purge, now)
+            if removed[task.name]:
+                log.info("retention removed %d %s", removed[task.name], task.name)
         if report.deleted:
             log.info(
                 "retention removed %d event(s); log %d → %d bytes",
@@ -233,7 +236,7 @@ class EventRuntime:
             "events": report.deleted,
             "resolved_dead_letters": purged,
             "unresolved_dead_letters": unresolved,
-            "scenario_runs": runs,
+            **removed,
         }
 
     async def _retention_forever(self) -> None:

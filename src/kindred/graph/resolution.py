@@ -78,6 +78,7 @@ from kindred.graph.resolution_text import (
 )
 from kindred.ids import new_id
 from kindred.ledger.service import LedgerService
+from kindred.records.credit_codes import credit_code_checks_out
 from kindred.records.fields import FieldType, FieldValueError, format_datetime
 from kindred.records.metadata import CompiledObject
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
@@ -178,9 +179,6 @@ FREE_MAIL = frozenset(
     "aliyun.com gmail.com googlemail.com outlook.com hotmail.com live.com msn.com yahoo.com "
     "icloud.com me.com proton.me protonmail.com".split()
 )
-# GB 32100-2015 unified social credit code: 18 characters, the last a check character.
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def fold(text: str) -> str:
@@ -382,14 +380,6 @@ def normalize_tax_id(value: Any) -> str | None:
         return None
     code = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", value)).upper()
     return code or None
-
-
-def uscc_valid(code: str) -> bool:
-    """Whether an 18-character unified social credit code has a correct check character."""
-    if len(code) != 18 or any(char not in USCC_CHARS for char in code):
-        return False
-    total = sum(USCC_CHARS.index(c) * w for c, w in zip(code[:17], USCC_WEIGHTS, strict=False))
-    return USCC_CHARS[(31 - total % 31) % 31] == code[17]
 
 
 def external_ids(value: Any) -> frozenset[tuple[str, str]]:
@@ -712,7 +702,7 @@ def _organization_features(a: Profile, b: Profile) -> list[Feature]:
                     "identifies one legal entity.",
                 )
             )
-        elif uscc_valid(a.tax_id) != uscc_valid(b.tax_id):
+        elif credit_code_checks_out(a.tax_id) != credit_code_checks_out(b.tax_id):
             features.append(
                 Feature(
                     "tax_id",

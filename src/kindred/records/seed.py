@@ -36,13 +36,13 @@ from sqlalchemy.orm import Session
 from kindred.db import Database
 from kindred.db.bulk import BulkInserter
 from kindred.errors import Conflict
+from kindred.records.credit_codes import credit_code_check_character
 from kindred.records.fields import FieldType, format_datetime
 from kindred.records.metadata import load_definitions
 from kindred.records.models import ChangeLogEntry, RecordLink, RecordRow
 from kindred.records.service import RECORD_COLUMNS, RecordService
 from kindred.records.standard import STANDARD_OBJECTS
 from kindred.records.storage import SYSTEM_RELATION_COLUMNS, object_is, sync_indexes
-from kindred.reference.common import credit_code_check_character
 
 REFERENCE_DAY = dt.date(2026, 11, 1)
 BATCH = 10_000

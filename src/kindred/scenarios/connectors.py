@@ -1,7 +1,7 @@
 """Connector actions: reserve stock in the distributor's ERP, and a generic JSON HTTP call.
 
 Like the messaging actions (:mod:`kindred.scenarios.messaging`), every failure becomes one
-:class:`~kindred.scenarios.messaging.ActionFailed` whose ``retryable`` flag says whether
+:class:`~kindred.common.failures.ActionFailed` whose ``retryable`` flag says whether
 running the same step again can help, and every request with an effect carries the step's
 idempotency key (``Idempotency-Key`` header), so a retried step does not act twice:
 
@@ -20,26 +20,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import aiohttp
 import orjson
 from yarl import URL
 
-from kindred.scenarios.messaging import (
-    USER_AGENT,
-    ActionFailed,
-    OutboundPolicy,
-    _decode_body,
-    _http_url,
-    _read_capped,
-    _status_failed,
-    _transport_failed,
-    outbound_policy,
-)
-
-if TYPE_CHECKING:
-    from kindred.scenarios.executors import StepContext
+from kindred.common.failures import ActionFailed
+from kindred.common.http import decode_body, http_url, read_capped, status_failed, transport_failed
+from kindred.scenarios.messaging import USER_AGENT, OutboundPolicy, outbound_policy
+from kindred.scenarios.steps import StepContext
 
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 60.0
@@ -92,12 +82,12 @@ async def _send(
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
             ) as response:
-                data, truncated = await _read_capped(response)
+                data, truncated = await read_capped(response)
                 status, reason = response.status, response.reason
                 content_type = response.headers.get("Content-Type", "")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            _transport_failed(error, what, timeout)
-    return status, reason, _decode_body(data, truncated, content_type), data
+            transport_failed(error, what, timeout)
+    return status, reason, decode_body(data, truncated, content_type), data
 
 
 def _failed(status: int, reason: str | None, decoded: Any, data: bytes, what: str) -> NoReturn:
@@ -109,7 +99,7 @@ def _failed(status: int, reason: str | None, decoded: Any, data: bytes, what: st
             retryable=False,
             code="http-3xx",
         )
-    _status_failed(status, reason, text, what)
+    status_failed(status, reason, text, what)
 
 
 # -- inventory --------------------------------------------------------------------------------
@@ -125,7 +115,7 @@ def _inventory_base(kindred: Any) -> URL:
             code="inventory-unconfigured",
         )
     try:
-        return _http_url(str(base).rstrip("/"))
+        return http_url(str(base).rstrip("/"))
     except ActionFailed:
         raise ActionFailed(
             f"KINDRED_INVENTORY_URL ({base!r}) is not an http:// or https:// URL with a host",
@@ -300,7 +290,7 @@ async def http_call(kindred: Any, params: dict[str, Any], step: StepContext) -> 
     method = str(params.get("method") or "GET").strip().upper()
     if method not in HTTP_METHODS:
         _invalid(f"the method {method!r} is not one of {', '.join(sorted(HTTP_METHODS))}")
-    target = _http_url(params.get("url"))
+    target = http_url(params.get("url"))
     headers = _headers(params.get("headers"))
     timeout = _timeout(params.get("timeout"))
     body: bytes | None = None

@@ -34,12 +34,13 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kindred.common.durations import parse_duration
 from kindred.errors import field_error
 from kindred.rules import RuleError, compile_rule
 from kindred.rules.compiler import CompiledRule
 from kindred.scenarios.actions import ACTIONS, ActionSpec, Param
 from kindred.scenarios.messaging import check_template
-from kindred.scenarios.windows import WindowSpec, parse_duration
+from kindred.scenarios.windows import WindowSpec
 from kindred.sovereignty.purposes import PURPOSES
 
 NAME = r"^[a-z][a-z0-9-]{1,62}$"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,12 +31,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from kindred.auth.permissions import Principal
+from kindred.common.durations import parse_duration
+from kindred.common.failures import ActionFailed
+from kindred.common.jsonvalues import plain_json
 from kindred.db import utcnow
 from kindred.errors import KindredError, PermissionDenied
 from kindred.events.bus import Delivery
 from kindred.events.envelope import CloudEvent, format_time, parse_time
 from kindred.records.metadata import current_generation
 from kindred.records.service import RequestContext
+from kindred.retry import full_jitter
 from kindred.rules import RuleError
 from kindred.rules.compiler import SharedActivation
 from kindred.scenarios import metrics
@@ -47,26 +50,19 @@ from kindred.scenarios.evaluate import (
     StepError,
     evaluate,
     event_activation,
-    plain_json,
     render_params,
 )
-from kindred.scenarios.executors import (
-    CHAIN_EXTENSION,
-    EXECUTORS,
-    LOCAL_EXECUTORS,
-    StepContext,
-)
+from kindred.scenarios.executors import CHAIN_EXTENSION, EXECUTORS, LOCAL_EXECUTORS
 from kindred.scenarios.leases import RunLeases
 from kindred.scenarios.matching import ScenarioMatcher
-from kindred.scenarios.messaging import ActionFailed
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
 from kindred.scenarios.service import SCENARIOS_COUNTER
+from kindred.scenarios.steps import StepContext
 from kindred.scenarios.windows import (
     AbsenceSpec,
     AbsenceTracker,
     WindowSpec,
     WindowStore,
-    parse_duration,
 )
 
 if TYPE_CHECKING:
@@ -886,10 +882,10 @@ class ScenarioEngine:
         attempts = retry.attempts if retry else DEFAULT_ATTEMPTS
         if failure.retryable and row.attempts < attempts:
             assert retry is not None
-            base = parse_duration(retry.backoff)
-            cap = parse_duration(retry.max_backoff)
             # Full jitter: many runs failing together must not retry in lockstep.
-            delay = random.uniform(0, min(cap, base * 2 ** (row.attempts - 1)))
+            delay = full_jitter(
+                row.attempts, parse_duration(retry.backoff), parse_duration(retry.max_backoff)
+            )
             row.error, row.error_code = failure.detail, failure.code
             await self._save_step(row, "retrying")
             await asyncio.to_thread(self._pause, run, time.time() + delay)

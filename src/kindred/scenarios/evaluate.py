@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kindred.common.failures import ActionFailed
+from kindred.common.jsonvalues import plain_json
 from kindred.events.envelope import CloudEvent
 from kindred.rules import RuleError
 from kindred.rules.compiler import CompiledRule, SharedActivation, share
 from kindred.scenarios.definition import CompiledScenario, CompiledStep, Template
-from kindred.scenarios.messaging import ActionFailed, render
+from kindred.scenarios.messaging import render
 
 # Looks a record up: (object, id) → record or None; (object, {field: value}) → first match.
 RecordFinder = Callable[[str, str | None, dict[str, Any] | None], dict[str, Any] | None]
@@ -253,33 +255,6 @@ def render_value(value: Any, variables: Mapping[str, Any], pointer: str) -> Any:
     if isinstance(value, list):
         return [render_value(v, variables, f"{pointer}/{i}") for i, v in enumerate(value)]
     return value
-
-
-def plain_json(value: Any) -> Any:
-    """Plain JSON values: CEL map/list results, tuples and datetimes made plain, for
-    parameters and for storage in run history."""
-    kind = type(value)
-    # Exact types first: event data is nearly all plain dicts, lists and scalars.
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return value
-    if kind is dict:
-        return {
-            k if type(k) is str else str(k): v
-            if type(v) is str or type(v) is int or type(v) is float
-            else plain_json(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, Mapping):
-        return {str(k): plain_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain_json(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bool | int | float | str):
-        return value
-    if hasattr(value, "items"):
-        return {str(k): plain_json(v) for k, v in value.items()}
-    return str(value)
 
 
 def render_params(step: CompiledStep, variables: Mapping[str, Any]) -> dict[str, Any]:

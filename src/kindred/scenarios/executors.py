@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kindred.auth.permissions import EVENT_PUBLISHER_ROLES, Principal
+from kindred.auth.permissions import EVENT_PUBLISHER_ROLES
+from kindred.common.durations import parse_duration
+from kindred.common.failures import ActionFailed
+from kindred.common.mail import SmtpSettings, send_email
 from kindred.db import insert_new
 from kindred.errors import KindredError
 from kindred.events.envelope import format_time
@@ -29,38 +31,15 @@ from kindred.records.service import RequestContext
 from kindred.records.storage import field_expression
 from kindred.scenarios.connectors import http_call, release_inventory, reserve_inventory
 from kindred.scenarios.inbox import find_user, quoted_fields
-from kindred.scenarios.messaging import (
-    ActionFailed,
-    SmtpSettings,
-    WechatClient,
-    outbound_policy,
-    post_webhook,
-    send_email,
-)
+from kindred.scenarios.messaging import WechatClient, outbound_policy, post_webhook
 from kindred.scenarios.models import CustomerTag, Notification, ScenarioRun, ScenarioRunStep
 from kindred.scenarios.ports import AgentLauncher
-from kindred.scenarios.windows import parse_duration
+from kindred.scenarios.steps import StepContext
 
 if TYPE_CHECKING:
     from kindred.services import Kindred
 
 CHAIN_EXTENSION = "kindredchain"
-
-
-@dataclass
-class StepContext:
-    run_id: str
-    step_id: str
-    scenario: str
-    version: int
-    chain_depth: int
-    idempotency_key: str
-    # Whose rights the step acts with (the scenario version's run-as principal, loaded with
-    # its current rights); None: nobody, and every record action is refused.
-    principal: Principal | None = None
-    event: dict[str, Any] | None = None  # the triggering event's id, source and type
-    purpose: str | None = None
-    author: str | None = None  # who saved the version (run_as may be a service principal)
 
 
 Executor = Callable[["Kindred", dict[str, Any], StepContext], Awaitable[dict[str, Any]]]

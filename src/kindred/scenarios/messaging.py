@@ -1,16 +1,17 @@
-"""Message-sending actions of the scenario engine: e-mail, webhooks and WeChat template messages.
+"""Message-sending actions of the scenario engine: webhooks and WeChat template messages, and
+the sandboxed templates their bodies (and e-mails', see :mod:`kindred.common.mail`) come from.
 
-Each adapter speaks its real protocol to a real server (SMTP through :mod:`smtplib`, HTTP
-through :mod:`aiohttp`) and turns every failure into one :class:`ActionFailed` whose
+Each adapter speaks its real protocol to a real server (HTTP through :mod:`aiohttp`) and
+turns every failure into one :class:`~kindred.common.failures.ActionFailed` whose
 ``retryable`` flag tells the scenario runner whether trying the same step again can help:
 
 * the other side was unreachable, timed out, was busy or asked us to slow down → retryable;
-* the request itself is wrong (bad address, unknown recipient, refused credentials, a 4xx
-  answer, a template that does not render) → not retryable: the same request would fail again.
+* the request itself is wrong (a bad URL, refused credentials, a 4xx answer, a template that
+  does not render) → not retryable: the same request would fail again.
 
-Every send takes an idempotency handle (``message_id``, ``idempotency_key``,
-``client_msg_id``): a runner that retries a step passes the same handle each time, so the
-receiving side can recognise the repeat instead of delivering twice.
+Every send takes an idempotency handle (``idempotency_key``, ``client_msg_id``): a runner
+that retries a step passes the same handle each time, so the receiving side can recognise
+the repeat instead of delivering twice.
 
 Message bodies come from user-authored Jinja2 templates, rendered in a sandbox (see
 :func:`render`).
@@ -19,20 +20,13 @@ Message bodies come from user-authored Jinja2 templates, rendered in a sandbox (
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import hashlib
 import ipaddress
-import re
-import smtplib
 import socket
-import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -43,32 +37,15 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from yarl import URL
 
+from kindred.common.failures import ActionFailed
+from kindred.common.http import decode_body, http_url, read_capped, status_failed, transport_failed
 from kindred.events.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 
-# Rendered output, and the response bodies we keep, are capped: a runaway loop in a template
-# or a chatty endpoint must not fill memory or the audit log.
+# Rendered output is capped: a runaway loop in a template must not fill memory or the audit log.
+# (Response bodies are capped at ``kindred.common.http.MAX_RESPONSE_BYTES``.)
 MAX_OUTPUT_BYTES = 64 * 1024
-MAX_RESPONSE_BYTES = 64 * 1024
 TEMPLATE_CACHE_SIZE = 256
 USER_AGENT = "kindred-scenarios/0.1"
-
-
-class ActionFailed(Exception):
-    """A THEN action that did not happen.
-
-    ``retryable`` says whether running the same step again may succeed; ``code`` is a short
-    stable label for dashboards and tests (``"smtp-refused"``, ``"timeout"``, ``"http-5xx"``,
-    ``"wechat-40003"``, ``"template-error"``, …); ``detail`` tells a person what went wrong.
-    """
-
-    def __init__(self, detail: str, *, retryable: bool, code: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retryable = retryable
-        self.code = code
-
-    def __repr__(self) -> str:
-        return f"ActionFailed({self.detail!r}, retryable={self.retryable}, code={self.code!r})"
 
 
 # -- templates --------------------------------------------------------------------------------
@@ -210,342 +187,7 @@ def check_template(source: str) -> list[dict[str, Any]]:
     return []
 
 
-# -- e-mail -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str = "127.0.0.1"
-    port: int = 25
-    sender: str = "kindred@localhost"
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    timeout: float = 10.0
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> SmtpSettings:
-        """The deployment's SMTP settings (``KINDRED_SMTP_*``)."""
-        return cls(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_sender,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-        )
-
-
-_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-# 7-bit transfer encodings (base64/quoted-printable) for the bodies: any server relays them,
-# 8BITMIME or not.
-SMTP_POLICY = SMTP.clone(cte_type="7bit")
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ":" (RFC 5322 ftext)
-_MESSAGE_ID = re.compile(r"^<?([!-;=?-~]+@[!-;=?-~]+)>?$")  # no spaces, "<" or ">" inside
-# Headers the message builds itself; letting ``headers`` set them would produce duplicates.
-_RESERVED_HEADERS = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "subject",
-        "message-id",
-        "date",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-    }
-)
-
-
-def _invalid(detail: str) -> NoReturn:
-    raise ActionFailed(detail, retryable=False, code="email-invalid")
-
-
-def _address(value: Any, what: str) -> str:
-    """A bare addr-spec (``user@example.com``), with an internationalised domain converted
-    to its ASCII (IDNA) form so any SMTP server accepts it."""
-    how = "give a bare address like someone@example.com"
-    if not isinstance(value, str):
-        _invalid(f"the {what} must be a string, got {type(value).__name__}; {how}")
-    text = value.strip()
-    if not text or len(text) > 254 or any(c in text for c in "\r\n\0"):
-        _invalid(f"the {what} {value!r} is not an e-mail address; {how}")
-    try:
-        parsed = Address(addr_spec=text)
-    except Exception:
-        _invalid(f"the {what} {value!r} is not an e-mail address; {how}")
-    if not parsed.username or not parsed.domain:
-        _invalid(f"the {what} {value!r} is not an e-mail address; {how}")
-    domain = parsed.domain
-    if not domain.startswith("["):
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            _invalid(f"the {what} {value!r} has an invalid domain; {how}")
-        if not all(_DOMAIN_LABEL.match(label) for label in domain.split(".")):
-            _invalid(f"the {what} {value!r} has an invalid domain; {how}")
-    return Address(username=parsed.username, domain=domain).addr_spec
-
-
-def _message_id(message_id: str | None, sender: str) -> str:
-    if message_id is None:
-        return email.utils.make_msgid(domain=sender.rpartition("@")[2])
-    matched = _MESSAGE_ID.match(message_id.strip()) if isinstance(message_id, str) else None
-    if matched is None:
-        _invalid(
-            f"the message id {message_id!r} is not a Message-ID; use <unique@domain> "
-            "(derive it from the scenario run and step so retries reuse it)"
-        )
-    return f"<{matched.group(1)}>"
-
-
-def _build_message(
-    settings: SmtpSettings,
-    *,
-    to: Sequence[str],
-    subject: str,
-    text: str,
-    html: str | None,
-    message_id: str | None,
-    headers: Mapping[str, str] | None,
-) -> tuple[EmailMessage, str, list[str], str]:
-    if isinstance(to, str):
-        to = [to]  # a lone string would otherwise be iterated character by character
-    if not to:
-        _invalid("the message has no recipients; give at least one address in 'to'")
-    sender = _address(settings.sender, "sender address")
-    recipients = list(dict.fromkeys(_address(each, "recipient address") for each in to))
-    if any(c in subject for c in "\r\n"):
-        _invalid("the subject must be a single line (it contains a line break)")
-    mid = _message_id(message_id, sender)
-
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
-    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = mid
-    for name, value in (headers or {}).items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            _invalid(f"the header name {name!r} is not valid; use printable ASCII without ':'")
-        if name.lower() in _RESERVED_HEADERS:
-            _invalid(f"the header {name!r} is set by the e-mail action itself; leave it out")
-        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
-            _invalid(f"the value of header {name!r} must be a single-line string")
-        message[name] = value
-    message.set_content(text, charset="utf-8")
-    if html is not None:
-        message.add_alternative(html, subtype="html", charset="utf-8")
-    return message, sender, recipients, mid
-
-
-def _smtp_reply(code: int, reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return f"{code} {text}".strip()
-
-
-def _smtp_failed(code: int, reply: bytes | str, what: str) -> NoReturn:
-    if 400 <= code < 500:
-        raise ActionFailed(
-            f"the SMTP server deferred {what}: {_smtp_reply(code, reply)}; try again later",
-            retryable=True,
-            code="smtp-deferred",
-        ) from None
-    raise ActionFailed(
-        f"the SMTP server refused {what}: {_smtp_reply(code, reply)}",
-        retryable=False,
-        code="smtp-refused",
-    ) from None
-
-
-def _send_blocking(
-    settings: SmtpSettings, message: EmailMessage, sender: str, recipients: list[str]
-) -> dict[str, tuple[int, bytes]]:
-    where = f"{settings.host}:{settings.port}"
-    try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as client:
-            if settings.starttls:
-                client.starttls(context=ssl.create_default_context())
-            if settings.username is not None:
-                client.login(settings.username, settings.password or "")
-            return client.send_message(message, from_addr=sender, to_addrs=recipients)
-    except smtplib.SMTPRecipientsRefused as error:
-        codes = [code for code, _ in error.recipients.values()]
-        listed = "; ".join(
-            f"{rcpt}: {_smtp_reply(code, reply)}"
-            for rcpt, (code, reply) in error.recipients.items()
-        )
-        temporary = any(400 <= code < 500 for code in codes)
-        raise ActionFailed(
-            f"the SMTP server refused every recipient ({listed})",
-            retryable=temporary,
-            code="smtp-deferred" if temporary else "smtp-refused",
-        ) from None
-    except smtplib.SMTPSenderRefused as error:
-        _smtp_failed(error.smtp_code, error.smtp_error, f"the sender {error.sender}")
-    except smtplib.SMTPAuthenticationError as error:
-        _smtp_failed(error.smtp_code, error.smtp_error, f"the login for {settings.username!r}")
-    except smtplib.SMTPResponseException as error:  # HELO, DATA, STARTTLS, … replies
-        _smtp_failed(error.smtp_code, error.smtp_error, "the message")
-    except smtplib.SMTPNotSupportedError as error:
-        raise ActionFailed(
-            f"the SMTP server at {where} lacks a needed extension: {error}",
-            retryable=False,
-            code="smtp-unsupported",
-        ) from None
-    except ssl.SSLError as error:
-        # Certificate and protocol mismatches are configuration problems; they do not heal.
-        raise ActionFailed(
-            f"TLS with the SMTP server at {where} failed: {error}",
-            retryable=False,
-            code="smtp-tls",
-        ) from None
-    except smtplib.SMTPServerDisconnected as error:
-        if isinstance(error.__context__, TimeoutError):  # smtplib wraps read timeouts
-            raise ActionFailed(
-                f"the SMTP server at {where} did not answer within {settings.timeout} s",
-                retryable=True,
-                code="timeout",
-            ) from None
-        raise ActionFailed(
-            f"the SMTP server at {where} closed the connection: {error}",
-            retryable=True,
-            code="smtp-unreachable",
-        ) from None
-    except TimeoutError:
-        raise ActionFailed(
-            f"the SMTP server at {where} did not answer within {settings.timeout} s",
-            retryable=True,
-            code="timeout",
-        ) from None
-    except smtplib.SMTPException as error:
-        raise ActionFailed(
-            f"SMTP with {where} failed: {error}", retryable=False, code="smtp-error"
-        ) from None
-    except OSError as error:  # refused, unreachable, DNS failure, reset
-        raise ActionFailed(
-            f"cannot reach the SMTP server at {where}: {error}",
-            retryable=True,
-            code="smtp-unreachable",
-        ) from None
-
-
-async def send_email(
-    settings: SmtpSettings,
-    *,
-    to: Sequence[str],
-    subject: str,
-    text: str,
-    html: str | None = None,
-    message_id: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Send one UTF-8 message (plain text, plus an HTML alternative when given) over SMTP.
-
-    Addresses and headers are checked before connecting. ``message_id`` (``<x@y>``; the
-    brackets are added when missing) becomes the Message-ID, so a retried step sends the
-    same id and receivers can drop the duplicate. Returns ``{"message_id", "accepted",
-    "refused"}``; ``refused`` lists recipients the server turned down while accepting others.
-    """
-    message, sender, recipients, mid = _build_message(
-        settings,
-        to=to,
-        subject=subject,
-        text=text,
-        html=html,
-        message_id=message_id,
-        headers=headers,
-    )
-    refused = await asyncio.to_thread(_send_blocking, settings, message, sender, recipients)
-    return {
-        "message_id": mid,
-        "accepted": [rcpt for rcpt in recipients if rcpt not in refused],
-        "refused": {rcpt: _smtp_reply(code, reply) for rcpt, (code, reply) in refused.items()},
-    }
-
-
 # -- HTTP -------------------------------------------------------------------------------------
-
-
-def _http_url(url: Any) -> URL:
-    try:
-        parsed = URL(url) if isinstance(url, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ActionFailed(
-            f"the URL {url!r} is not an http:// or https:// URL with a host",
-            retryable=False,
-            code="url-invalid",
-        )
-    return parsed
-
-
-def _transport_failed(error: BaseException, what: str, timeout: float) -> NoReturn:
-    """Map an aiohttp/asyncio exception raised while talking to ``what``."""
-    if isinstance(error, TimeoutError):  # aiohttp's timeouts subclass it as well
-        raise ActionFailed(
-            f"{what} did not answer within {timeout} s", retryable=True, code="timeout"
-        ) from None
-    if isinstance(error, aiohttp.ClientSSLError):
-        raise ActionFailed(
-            f"TLS with {what} failed: {error}", retryable=False, code="http-tls"
-        ) from None
-    if isinstance(error, aiohttp.ClientConnectorError):
-        raise ActionFailed(
-            f"cannot connect to {what}: {error}", retryable=True, code="http-unreachable"
-        ) from None
-    if isinstance(error, aiohttp.InvalidURL):
-        raise ActionFailed(
-            f"the URL of {what} is invalid: {error}", retryable=False, code="url-invalid"
-        ) from None
-    raise ActionFailed(
-        f"the connection to {what} failed: {type(error).__name__}: {error}",
-        retryable=True,
-        code="http-disconnected",
-    ) from None
-
-
-def _status_failed(status: int, reason: str | None, body: str, what: str) -> NoReturn:
-    excerpt = f": {body[:500]}" if body else ""
-    label = f"{status} {reason or ''}".strip()
-    if status >= 500:
-        raise ActionFailed(f"{what} answered {label}{excerpt}", retryable=True, code="http-5xx")
-    if status in (408, 429):  # Request Timeout, Too Many Requests: asked to come back later
-        raise ActionFailed(
-            f"{what} answered {label}{excerpt}", retryable=True, code=f"http-{status}"
-        )
-    if 300 <= status < 400:
-        raise ActionFailed(
-            f"{what} answered {label} (redirects are not followed: a signed POST must go "
-            f"to the configured URL; update it){excerpt}",
-            retryable=False,
-            code="http-3xx",
-        )
-    raise ActionFailed(f"{what} answered {label}{excerpt}", retryable=False, code="http-4xx")
-
-
-async def _read_capped(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-    data = await response.content.read(MAX_RESPONSE_BYTES + 1)
-    # read(n) returns what is buffered; keep reading until the cap or the end.
-    while len(data) <= MAX_RESPONSE_BYTES:
-        more = await response.content.read(MAX_RESPONSE_BYTES + 1 - len(data))
-        if not more:
-            break
-        data += more
-    truncated = len(data) > MAX_RESPONSE_BYTES
-    return data[:MAX_RESPONSE_BYTES], truncated
-
-
-def _decode_body(data: bytes, truncated: bool, content_type: str) -> Any:
-    if not truncated and "json" in content_type:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return data.decode("utf-8", "replace")
 
 
 class _PinnedResolver(AbstractResolver):
@@ -778,7 +420,7 @@ async def post_webhook(
     receivers verify both directions with one routine. Returns ``{"status", "body"}``
     (parsed JSON, else text, capped at 64 KiB). Redirects are not followed.
     """
-    target = _http_url(url)
+    target = http_url(url)
     try:
         body = orjson.dumps(payload)
     except TypeError as error:
@@ -817,19 +459,19 @@ async def post_webhook(
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=False,
         ) as response:
-            data, truncated = await _read_capped(response)
+            data, truncated = await read_capped(response)
             status = response.status
             reason = response.reason
             content_type = response.headers.get("Content-Type", "")
     except (aiohttp.ClientError, TimeoutError, OSError) as error:
-        _transport_failed(error, what, timeout)
+        transport_failed(error, what, timeout)
     finally:
         if own_session:
             await client.close()
-    decoded = _decode_body(data, truncated, content_type)
+    decoded = decode_body(data, truncated, content_type)
     if not 200 <= status < 300:
         text = decoded if isinstance(decoded, str) else data.decode("utf-8", "replace")
-        _status_failed(status, reason, text, what)
+        status_failed(status, reason, text, what)
     return {"status": status, "body": decoded}
 
 
@@ -868,7 +510,7 @@ class WechatClient:
     def __init__(
         self, api_base: str, app_id: str, app_secret: str, *, timeout: float = 10.0
     ) -> None:
-        self._base = _http_url(api_base.rstrip("/"))
+        self._base = http_url(api_base.rstrip("/"))
         self._app_id = app_id
         self._app_secret = app_secret
         self._timeout = timeout
@@ -907,12 +549,12 @@ class WechatClient:
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 allow_redirects=False,
             ) as response:
-                data, truncated = await _read_capped(response)
+                data, truncated = await read_capped(response)
                 status, reason = response.status, response.reason
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            _transport_failed(error, what, self._timeout)
+            transport_failed(error, what, self._timeout)
         if status != 200:
-            _status_failed(status, reason, data.decode("utf-8", "replace"), what)
+            status_failed(status, reason, data.decode("utf-8", "replace"), what)
         # WeChat often labels its JSON text/plain, so the content type is not checked.
         try:
             parsed = orjson.loads(data) if not truncated else None
@@ -1022,13 +664,10 @@ def message_key(*parts: str) -> str:
 
 
 __all__ = [
-    "ActionFailed",
-    "SmtpSettings",
     "WechatClient",
     "check_template",
     "message_key",
     "post_webhook",
     "render",
     "render_html",
-    "send_email",
 ]

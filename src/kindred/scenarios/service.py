@@ -26,6 +26,7 @@ from kindred.auth.automation import (
     stewards,
 )
 from kindred.auth.permissions import Principal, uncovered
+from kindred.common.durations import parse_duration
 from kindred.db import UTCDateTime, utcnow
 from kindred.errors import (
     Conflict,
@@ -49,7 +50,7 @@ from kindred.scenarios.definition import CompiledScenario, check_definition
 from kindred.scenarios.evaluate import Evaluation, evaluate, matches, plan
 from kindred.scenarios.models import ScenarioRow, ScenarioRun, ScenarioRunStep, ScenarioVersion
 from kindred.scenarios.trend import last_failure, run_buckets
-from kindred.scenarios.windows import WindowStore, parse_duration
+from kindred.scenarios.windows import WindowStore
 
 SCENARIOS_COUNTER = 4  # metadata_state row: bumped on every save and switch
 

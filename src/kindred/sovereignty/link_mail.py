@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-from kindred.scenarios.messaging import ActionFailed, SmtpSettings, send_email
+from kindred.common.failures import ActionFailed
+from kindred.common.mail import SmtpSettings, send_email
 
 log = logging.getLogger("kindred.passport")
 

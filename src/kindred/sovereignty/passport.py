@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import jwt
 import sqlalchemy as sa
@@ -28,10 +29,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
+from kindred.common.mail import SmtpSettings
+from kindred.db import Database
 from kindred.errors import KindredError, NotFound, ValidationFailed, field_error
 from kindred.records.query import FieldFilter, ListQuery
 from kindred.records.service import RecordService, RequestContext
-from kindred.scenarios.messaging import SmtpSettings
 from kindred.sovereignty.identities import IdentityService
 from kindred.sovereignty.identity import DidError, did_key_public_key
 from kindred.sovereignty.link_mail import LinkCourier
@@ -40,6 +42,9 @@ from kindred.sovereignty.models import PassportChallenge
 CHALLENGE_SECONDS = 300
 MAGIC_LINK_SECONDS = 900
 SESSION_SECONDS = 900
+# Expired challenges and links are kept this long before the retention pass forgets them, so
+# a late try is still told 'expired' rather than 'unknown'.
+EXPIRED_KEPT_SECONDS = 86_400
 AUDIENCE = "kindred-passport"
 
 
@@ -235,14 +240,26 @@ class PassportAuth:
             identity.did, identity.subject_object, identity.subject_id, str(claims.get("via"))
         )
 
-    def purge(self, session: Session, older_than: float = 86_400) -> int:
-        """Forget challenges and links that expired a while ago (the retention job)."""
+    def purge(
+        self,
+        session: Session,
+        older_than: float = EXPIRED_KEPT_SECONDS,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """Forget challenges and links, used or not, that expired more than ``older_than``
+        seconds before ``now`` (default: the current time); returns how many."""
+        moment = time.time() if now is None else now
         result = session.execute(
-            sa.delete(PassportChallenge).where(
-                PassportChallenge.expires_at < time.time() - older_than
-            )
+            sa.delete(PassportChallenge).where(PassportChallenge.expires_at < moment - older_than)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def purge_expired(self, database: Database, now: datetime) -> int:
+        """The retention pass's task (``RetentionTask("passport_challenges", …)``, registered
+        by the composition root): :meth:`purge` in its own transaction, at the pass's clock."""
+        with database.write() as session:
+            return self.purge(session, now=now.timestamp())
 
 
 def _hash(secret: str) -> str:
