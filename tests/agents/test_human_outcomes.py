@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kindred.agents.demo import CASES, golden_cases, seed_case
+from kindred.agents.demo import CASES, PINNED, golden_cases, seed_case
 from kindred.agents.models import AgentRun, HumanTask
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import ValidationFailed
@@ -450,6 +450,7 @@ def test_the_golden_cases_pass_eight_times_and_leave_the_live_queue_alone(world:
                 case["inputs"],
                 case["expected"],
                 None,
+                case["systems"],
             )
         acting = world.auth.acting_principal(session, world.acting)
     report = run_async(
@@ -467,7 +468,7 @@ def test_the_golden_cases_pass_eight_times_and_leave_the_live_queue_alone(world:
     assert (report["pass_k"], report["deviation_rate"], report["cases"]) == (
         1.0,
         0.0,
-        len(CASES),
+        len(CASES) + len(PINNED),
     )
     with world.database.read() as session:
         # The evaluation asked nobody: its tasks are closed and not in the live queue.

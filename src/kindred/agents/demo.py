@@ -277,8 +277,59 @@ def _find(
     return str(found[0]["id"]) if found else None
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """A golden case of a system outage: one of CASES's intents with ``systems`` pinned in
+    its evaluation runs, and what the review then gives."""
+
+    name: str
+    key: str  # the CASES intent it reviews
+    systems: dict[str, Any]
+    expected: dict[str, Any]
+
+
+DOWN = {"fail": {"status": 503}}  # every call answers 503 (the step's retries included)
+# Each outage as it is tested against the real systems (tests/agents/test_human_outcomes.py).
+PINNED: tuple[Pinned, ...] = (
+    # The registry cannot qualify the hospital: the compliance officer is asked.
+    Pinned(
+        "beijing-registry-down",
+        "beijing",
+        {"insurance.qualification_check": DOWN},
+        {"_status": "waiting"},
+    ),
+    # Payment history "unavailable" is not "none": a person reviews it.
+    Pinned(
+        "beijing-finance-down",
+        "beijing",
+        {"contracts.payment_summary": DOWN},
+        {"_status": "waiting"},
+    ),
+    # Compatibility unchecked: the review proceeds, saying so, and claims no compatibility.
+    Pinned(
+        "hangzhou-knowledge-down",
+        "hangzhou",
+        {"knowledge.compatibility": DOWN},
+        {
+            "action": "proceed",
+            "conditions": [],
+            "reason": "qualified and in stock; compatibility not checked "
+            "(knowledge base unavailable)",
+        },
+    ),
+    # One 503, then the registry answers: the retry recovers the normal recommendation.
+    Pinned(
+        "beijing-registry-503-once",
+        "beijing",
+        {"insurance.qualification_check": {"fail": {"status": 503, "times": 1}}},
+        {"action": "proceed", "conditions": [], "reason": "qualified, in stock and compatible"},
+    ),
+)
+
+
 def golden_cases(intents: dict[str, str]) -> list[dict[str, Any]]:
-    """The demo cases as golden cases of ``purchase_intent_review``."""
+    """The demo cases as golden cases of ``purchase_intent_review``, then the outages
+    (``PINNED``: what named tools answer in their evaluation runs)."""
     cases = []
     for case in CASES:
         expected: dict[str, Any] = (
@@ -291,6 +342,16 @@ def golden_cases(intents: dict[str, str]) -> list[dict[str, Any]]:
                 "name": case.key,
                 "inputs": {"purchase_intent": intents[case.key]},
                 "expected": expected,
+                "systems": {},
+            }
+        )
+    for pinned in PINNED:
+        cases.append(
+            {
+                "name": pinned.name,
+                "inputs": {"purchase_intent": intents[pinned.key]},
+                "expected": dict(pinned.expected),
+                "systems": dict(pinned.systems),
             }
         )
     return cases

@@ -11,6 +11,13 @@ consistency measure: an agent that is right only most of the time scores low. Th
 **deviation rate** is the share of all runs whose compared outcome differs from the case's
 most common outcome across runs and versions: a deterministic agent has 0, and a changed
 version shows up as deviation. The article's target is a deviation rate below 5%.
+
+A case may pin what named tools answer during its evaluation runs (``systems``: tool name →
+``{"fail": {"status": 503, "times": 1}}`` and/or ``{"answer": {...}}``), so a system outage
+can be a golden case. The runs carry their case in their trigger;
+:class:`kindred.agents.pins.EvaluationPins` gives the runtime the pins of an evaluation run
+tree (by its root run's case) and nothing for a live run, and the tool-call layer answers the
+pinned calls (:class:`kindred.agents.tools.SystemPins`).
 """
 
 from __future__ import annotations
@@ -101,7 +108,8 @@ async def evaluate(
                     version=version,
                     mode="evaluation",
                     idempotency_key=f"evaluation:{evaluation_id}:{version}:{case['id']}:{attempt}",
-                    trigger={"kind": "evaluation", "evaluation": evaluation_id},
+                    # The case names the systems its runs pin (EvaluationPins).
+                    trigger={"kind": "evaluation", "evaluation": evaluation_id, "case": case["id"]},
                 )
                 if summary["status"] == "waiting":
                     # Reaching a person is the outcome; nobody is asked for real.

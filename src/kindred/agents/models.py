@@ -176,6 +176,9 @@ class GoldenCase(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     inputs: Mapped[dict[str, Any]] = mapped_column(PortableJSON, nullable=False)
     expected: Mapped[dict[str, Any]] = mapped_column(PortableJSON, nullable=False)
+    # What named tools answer in this case's evaluation runs (never live ones): tool name →
+    # {"fail": {"status", "times"?}} and/or {"answer": {...}}; NULL pins nothing.
+    systems: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
 

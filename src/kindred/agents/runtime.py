@@ -47,6 +47,7 @@ from kindred.agents import trace as traces
 from kindred.agents.definition import CompiledAgent, CompiledStep, input_errors
 from kindred.agents.export import export_pending
 from kindred.agents.models import AgentRun, AgentRunStep, HumanTask, HumanTaskEvent
+from kindred.agents.pins import EvaluationPins
 from kindred.agents.tools import ToolContext, ToolRegistry
 from kindred.auth.permissions import SYSTEM_PRINCIPAL, Principal
 from kindred.common.failures import ActionFailed
@@ -286,6 +287,8 @@ class AgentRuntime:
         self.urls = dict(urls or {})
         self.lease_seconds = lease_seconds
         self.checkpoints = Checkpointer(kindred)
+        # What golden cases pin in their evaluation run trees (never in a live run).
+        self.pins = EvaluationPins(kindred.database)
         self._http: aiohttp.ClientSession | None = None
         self._inflight: dict[str, asyncio.Task[RunState]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
@@ -766,6 +769,8 @@ class AgentRuntime:
                     result.error,
                     result.error_code,
                 )
+                if any(c.get("pinned") for c in result.trace.get("calls") or ()):
+                    attempt_log.kept[-1]["pinned"] = True  # answered by the golden case's pin
             if (
                 result.status != "failed"
                 or not result.trace.get("retryable", False)
@@ -897,6 +902,7 @@ class AgentRuntime:
         trace["input"] = plain_json(arguments)
         trace["tool"] = {"name": tool.name, "version": tool.version, "system": tool.system}
         context = self._tool_context(run, step.id, budget)
+        context.pins = await self.pins.for_run(run.mode, run.root_id)
         trace["calls"] = context.calls
         output = await tool.call(context, arguments)
         return output, "succeeded"

@@ -411,6 +411,12 @@ class GoldenCasePublic(BaseModel):
     name: str
     inputs: dict[str, Any] = Field(description="Free-form: the agent's inputs")
     expected: dict[str, Any] = Field(description="Expected outputs; `_status`: the run status")
+    systems: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What named tools answer in this case's evaluation runs only: tool name → "
+        '`{"fail": {"status": 503, "times": n}}` (times omitted: every call) and/or '
+        '`{"answer": {...}}` (a recorded response, valid for the tool\'s output schema)',
+    )
 
 
 class GoldenCaseSaved(GoldenCasePublic):

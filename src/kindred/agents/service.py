@@ -767,9 +767,13 @@ class AgentService:
         inputs: Mapping[str, Any],
         expected: Mapping[str, Any],
         actor_id: str | None,
+        systems: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Save a golden case; ``systems`` pins what named tools answer in its evaluation
+        runs (see :mod:`kindred.agents.evaluation`)."""
         compiled, _ = self.compiled(agent, None, session=session)
         from kindred.agents.definition import input_errors
+        from kindred.agents.pins import systems_errors
 
         _, errors = input_errors(compiled, inputs)
         # `_status` is the run's status (e.g. "waiting" for a case that must reach a person).
@@ -782,6 +786,8 @@ class AgentService:
         ]
         if not expected:
             errors.append(field_error("/expected", "required", "name at least one expected output"))
+        systems = {} if systems is None else systems
+        errors += systems_errors(self.tools, systems)
         if errors:
             raise ValidationFailed("the golden case is not valid; nothing was saved", errors=errors)
         existing = session.execute(
@@ -789,6 +795,7 @@ class AgentService:
         ).scalar_one_or_none()
         if existing is not None:
             existing.inputs, existing.expected = dict(inputs), dict(expected)
+            existing.systems = dict(systems)
             case = existing
         else:
             case = GoldenCase(
@@ -797,6 +804,7 @@ class AgentService:
                 name=name,
                 inputs=dict(inputs),
                 expected=dict(expected),
+                systems=dict(systems),
                 created_by=actor_id,
             )
             session.add(case)
@@ -807,6 +815,7 @@ class AgentService:
             "name": name,
             "inputs": case.inputs,
             "expected": case.expected,
+            "systems": case.systems or {},
         }
 
     def cases(self, session: Session, agent: str) -> list[dict[str, Any]]:
@@ -814,7 +823,14 @@ class AgentService:
             sa.select(GoldenCase).where(GoldenCase.agent == agent).order_by(GoldenCase.name)
         ).scalars()
         return [
-            {"id": c.id, "name": c.name, "inputs": c.inputs, "expected": c.expected} for c in rows
+            {
+                "id": c.id,
+                "name": c.name,
+                "inputs": c.inputs,
+                "expected": c.expected,
+                "systems": c.systems or {},
+            }
+            for c in rows
         ]
 
     def metrics(self, session: Session, agent: str | None = None) -> dict[str, Any]:

@@ -14,11 +14,17 @@ step's ``attempt_log`` (see :class:`kindred.agents.trace.AttemptLog`). Failures 
 :class:`~kindred.common.failures.ActionFailed` (``retryable`` and a stable ``code``), the
 same contract as scenario actions, so the runtime's retry and exception routes treat both
 alike.
+
+A golden case may pin what named tools answer in its evaluation runs (:class:`SystemPins`,
+given to the context by the runtime for evaluation runs only): a pinned failure is answered
+here, where the HTTP request would be made, with the pinned status, so retries, routes and
+traces behave as for a real outage; the call is recorded with ``pinned: true``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -56,6 +62,33 @@ def segment(value: str) -> str:
 
 
 @dataclass
+class SystemPins:
+    """What named tools answer in one evaluation run tree (its golden case's ``systems``):
+    ``{"fail": {"status": 503, "times": n}}`` fails the tree's first n calls of the tool
+    (every call without ``times``), then the real system answers — or ``answer``, a recorded
+    response, if the pin has one. Calls are counted per run tree, in this process."""
+
+    systems: Mapping[str, Mapping[str, Any]]
+    counted: dict[str, int] = field(default_factory=dict)
+
+    def take(self, tool: str) -> dict[str, Any] | None:
+        """This call's pin: ``{"fail": {...}}``, ``{"answer": {...}}`` or None (real)."""
+        spec = self.systems.get(tool)
+        if not spec:
+            return None
+        fail = spec.get("fail")
+        if fail is not None:
+            count = self.counted.get(tool, 0)
+            self.counted[tool] = count + 1
+            times = fail.get("times")
+            if times is None or count < times:
+                return {"fail": dict(fail)}
+        if "answer" in spec:
+            return {"answer": spec["answer"]}
+        return None
+
+
+@dataclass
 class ToolContext:
     """What a tool call gets: the connection pool, where each system lives, the step's
     idempotency key and deadline, the CRM reader (for CRM tools) and the trace to write."""
@@ -66,6 +99,8 @@ class ToolContext:
     deadline: float  # time.monotonic() by which the call must be done
     calls: list[dict[str, Any]] = field(default_factory=list)
     crm: Any = None  # CrmReader: read(object, query) through the record service as the agent
+    pins: SystemPins | None = None  # an evaluation run's pinned systems (never a live run's)
+    failing: Mapping[str, Any] | None = None  # this call's pinned failure, set by Tool.call
 
     def remaining(self) -> float:
         return max(0.001, self.deadline - time.monotonic())
@@ -111,6 +146,15 @@ class ToolContext:
             "body": _clip(body),
         }
         self.calls.append(call)
+        if self.failing is not None:
+            # Pinned by the golden case: the system is "down", answered without the network.
+            status = int(self.failing["status"])
+            reason = _reason(status)
+            answer = {"title": reason, "status": status, "detail": "pinned by the golden case"}
+            call.update(status=status, ms=0.0, pinned=True, response=answer)
+            if status in ok:  # a status the tool interprets itself (e.g. 404: not known)
+                return status, answer
+            status_failed(status, reason, "pinned by the golden case", what)
         started = time.perf_counter()
         timeout = self.remaining()
         try:
@@ -137,6 +181,13 @@ class ToolContext:
             text = decoded if isinstance(decoded, str) else orjson.dumps(decoded).decode()
             status_failed(status, response.reason, text, what)
         return status, decoded
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _clip(value: Any) -> Any:
@@ -183,7 +234,24 @@ class Tool:
                 retryable=False,
                 code="tool-arguments",
             ) from None
-        result = await self.function(context, parsed)
+        pin = context.pins.take(self.name) if context.pins is not None else None
+        if pin is not None and "answer" in pin:
+            # A recorded response pinned by the golden case: no request is made.
+            result = pin["answer"]
+            context.calls.append(
+                {
+                    "system": self.system,
+                    "tool": self.name,
+                    "pinned": True,
+                    "response": _clip(result),
+                }
+            )
+        else:
+            context.failing = pin["fail"] if pin is not None else None
+            try:
+                result = await self.function(context, parsed)
+            finally:
+                context.failing = None
         try:
             output = self.output.model_validate(result)
         except ValidationError as error:

@@ -86,6 +86,8 @@ class CaseRequest(_Body):
     name: str = Field(min_length=1, max_length=100)
     inputs: dict[str, Any]
     expected: dict[str, Any]
+    # What named tools answer in this case's evaluation runs (validated by the service).
+    systems: dict[str, Any] = Field(default_factory=dict)
 
 
 class EvaluationRequest(_Body):
@@ -471,7 +473,13 @@ def list_cases(name: str, kindred: KindredDep, context: ContextDep) -> Json:
 def add_case(name: str, body: CaseRequest, kindred: KindredDep, context: AuthorDep) -> Json:
     with kindred.database.write() as session:
         case = kindred.agents.add_case(
-            session, name, body.name, body.inputs, body.expected, context.principal.user_id
+            session,
+            name,
+            body.name,
+            body.inputs,
+            body.expected,
+            context.principal.user_id,
+            body.systems,
         )
     return Json(case, status_code=201)
 

@@ -316,6 +316,7 @@ def _demo_agents(kindred: Kindred) -> list[dict[str, Any]]:
                 case["inputs"],
                 case["expected"],
                 None,
+                case["systems"],
             )
     report: dict[str, Any] = {}
 

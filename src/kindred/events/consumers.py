@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 from kindred.db import Database, UTCDateTime
 from kindred.events import metrics
 from kindred.events.bus import Delivery, EventBus, GroupSpec
+from kindred.retry import full_jitter
 
 log = logging.getLogger("kindred.events")
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
@@ -148,7 +148,7 @@ class ConsumerRunner:
                         metrics.CONSUMER_FAILURES.labels(self.spec.name).inc(len(batch))
                         # Full jitter backoff: a poison batch must not spin the CPU, and many
                         # members retrying together must not stampede the database.
-                        delay = random.uniform(0, min(self.max_backoff, 0.1 * 2**failures))
+                        delay = full_jitter(failures + 1, 0.1, self.max_backoff)
                         log.exception(
                             "consumer %s failed on %d event(s); retrying in %.2fs",
                             self.spec.name,

@@ -3846,6 +3846,10 @@ export interface components {
             };
             /** Name */
             name: string;
+            /** Systems */
+            systems?: {
+                [key: string]: unknown;
+            };
         };
         /** CaseResult */
         CaseResult: {
@@ -5599,6 +5603,13 @@ export interface components {
             };
             /** Name */
             name: string;
+            /**
+             * Systems
+             * @description What named tools answer in this case's evaluation runs only: tool name → `{"fail": {"status": 503, "times": n}}` (times omitted: every call) and/or `{"answer": {...}}` (a recorded response, valid for the tool's output schema)
+             */
+            systems?: {
+                [key: string]: unknown;
+            };
         };
         /** GoldenCaseSaved */
         GoldenCaseSaved: {
@@ -5622,6 +5633,13 @@ export interface components {
             };
             /** Name */
             name: string;
+            /**
+             * Systems
+             * @description What named tools answer in this case's evaluation runs only: tool name → `{"fail": {"status": 503, "times": n}}` (times omitted: every call) and/or `{"answer": {...}}` (a recorded response, valid for the tool's output schema)
+             */
+            systems?: {
+                [key: string]: unknown;
+            };
         };
         /** GranteeBody */
         GranteeBody: {
