@@ -61,6 +61,27 @@ def make_kindred(database_url: str) -> Iterator[Callable[..., Any]]:
         services.close()
 
 
+def shipped_agents(make_kindred: Callable[..., Any], systems: dict[str, str]) -> Any:
+    """The shipped agents over the four reference systems, acting as a service principal of
+    the integration role (as in the demo), with the demo's purchase intents seeded
+    (``kindred.intents``: case key → intent id; ``kindred.acting``: the principal)."""
+    from kindred.agents.demo import seed_case
+    from tests.reference.conftest import TODAY
+
+    kindred = make_kindred(
+        inventory_url=systems["erp"],
+        insurance_url=systems["insurance"],
+        contracts_url=systems["contracts"],
+        knowledge_url=systems["knowledge"],
+    )
+    principal = service_principal(kindred, roles=("integration",))
+    with kindred.database.write() as session:
+        kindred.agents.install_examples(session, run_as=principal)
+        kindred.intents = seed_case(session, kindred.records, today=TODAY.isoformat())
+    kindred.acting = principal
+    return kindred
+
+
 def run_async(kindred: Any, body: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``body(runtime)`` in a fresh event loop with the loop's agent runtime, closing the
     runtime (its connection pool, its pending writes) afterwards."""

@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kindred.agents.demo import CASES, PINNED, golden_cases, seed_case
+from kindred.agents.demo import CASES, PINNED, golden_cases
 from kindred.agents.evaluation import evaluate
 from kindred.agents.models import AgentRun, GoldenCase
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import ValidationFailed
-from tests.agents.conftest import run_async, trace
-from tests.conftest import service_principal
-from tests.reference.conftest import TODAY
+from tests.agents.conftest import run_async, shipped_agents, trace
 
 AGENT = "purchase_intent_review"
 REGISTRY = "insurance.qualification_check"
@@ -29,17 +27,7 @@ REGISTRY = "insurance.qualification_check"
 def world(make_kindred: Any, systems: dict[str, str]) -> Iterator[Any]:
     """The shipped agents over the four reference systems, with the demo's intents. No
     system is made to fail here: every outage below is a golden case's pin."""
-    kindred = make_kindred(
-        inventory_url=systems["erp"],
-        insurance_url=systems["insurance"],
-        contracts_url=systems["contracts"],
-        knowledge_url=systems["knowledge"],
-    )
-    principal = service_principal(kindred, roles=("integration",))
-    with kindred.database.write() as session:
-        kindred.agents.install_examples(session, run_as=principal)
-        kindred.intents = seed_case(session, kindred.records, today=TODAY.isoformat())
-    kindred.acting = principal
+    kindred = shipped_agents(make_kindred, systems)
     yield kindred
 
 

@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 
-from kindred.agents.demo import CASES, PINNED, golden_cases, seed_case
+from kindred.agents.demo import CASES, PINNED, golden_cases
 from kindred.agents.models import AgentRun, HumanTask
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.errors import ValidationFailed
 from kindred.records.service import RequestContext
 from kindred.reference.knowledge_data import CONDITIONS
-from tests.agents.conftest import SYSTEMS, ok, run_async, save, steps, trace
-from tests.conftest import service_principal
-from tests.reference.conftest import TODAY
+from tests.agents.conftest import SYSTEMS, ok, run_async, save, shipped_agents, steps, trace
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
 # What the shipped compliance escalation makes of each decision (its `outcomes`).
@@ -34,17 +32,7 @@ REFUSED = {
 
 @pytest.fixture
 def world(make_kindred: Any, systems: dict[str, str]) -> Iterator[Any]:
-    kindred = make_kindred(
-        inventory_url=systems["erp"],
-        insurance_url=systems["insurance"],
-        contracts_url=systems["contracts"],
-        knowledge_url=systems["knowledge"],
-    )
-    principal = service_principal(kindred, roles=("integration",))
-    with kindred.database.write() as session:
-        kindred.agents.install_examples(session, run_as=principal)
-        kindred.intents = seed_case(session, kindred.records, today=TODAY.isoformat())
-    kindred.acting = principal
+    kindred = shipped_agents(make_kindred, systems)
     yield kindred
     for name in SYSTEMS:  # no forced failure outlives its test
         ok(systems[name], "POST", "/_admin/fail-next", {"count": 0})

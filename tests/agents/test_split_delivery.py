@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from kindred.agents.demo import CASES, seed_case
+from kindred.agents.demo import CASES
 from kindred.auth.permissions import SYSTEM_PRINCIPAL
 from kindred.records.service import RequestContext
-from tests.agents.conftest import call, ok, run_async, steps, trace
-from tests.conftest import service_principal
+from tests.agents.conftest import call, ok, run_async, shipped_agents, steps, trace
 from tests.reference.conftest import TODAY
 
 SYSTEM = RequestContext(SYSTEM_PRINCIPAL)
@@ -165,16 +164,7 @@ def test_a_bad_plan_request_is_refused_and_changes_nothing(
 
 @pytest.fixture
 def world(make_kindred: Any, systems: dict[str, str]) -> Any:
-    kindred = make_kindred(
-        inventory_url=systems["erp"],
-        insurance_url=systems["insurance"],
-        contracts_url=systems["contracts"],
-        knowledge_url=systems["knowledge"],
-    )
-    principal = service_principal(kindred, roles=("integration",))
-    with kindred.database.write() as session:
-        kindred.agents.install_examples(session, run_as=principal)
-        kindred.intents = seed_case(session, kindred.records, today=TODAY.isoformat())
+    kindred = shipped_agents(make_kindred, systems)
     return kindred
 
 

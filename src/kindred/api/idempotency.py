@@ -12,11 +12,10 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kindred.api.responses import Json
-from kindred.db import utcnow
+from kindred.db import insert_new, utcnow
 from kindred.errors import Conflict, MalformedRequest, ValidationFailed, field_error
 from kindred.records.models import IdempotencyKey
 from kindred.records.service import RequestContext
@@ -146,20 +145,15 @@ def _reserve(
 ) -> bool:
     """Take ``key`` for this transaction: True when this request is the one to run. Only an
     expired row is deleted first; a live one (committed by another request) is left alone."""
-    cutoff = utcnow() - dt.timedelta(seconds=kindred.settings.idempotency_ttl_seconds)
     session.execute(
         sa.delete(IdempotencyKey)
         .where(
             IdempotencyKey.principal_id == principal_id,
             IdempotencyKey.key == key,
-            IdempotencyKey.created_at < cutoff,
+            IdempotencyKey.created_at < _cutoff(kindred),
         )
         .execution_options(synchronize_session=False)
     )
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT once SQLAlchemy has closed
-    # the cursor, so ``insert_new``'s answer cannot tell "inserted" from "taken" there.
-    statement = make(IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
     values = {
         "principal_id": principal_id,
         "key": key,
@@ -169,7 +163,7 @@ def _reserve(
         "headers": {},
         "created_at": utcnow(),
     }
-    return session.connection().execute(statement, values).first() is not None
+    return insert_new(session, IdempotencyKey, values)
 
 
 def _replay(stored: IdempotencyKey, request_fingerprint: str) -> Json:
@@ -189,5 +183,10 @@ def _replay(stored: IdempotencyKey, request_fingerprint: str) -> Json:
     )
 
 
+def _cutoff(kindred: Kindred) -> dt.datetime:
+    """Keys created before this have expired."""
+    return utcnow() - dt.timedelta(seconds=kindred.settings.idempotency_ttl_seconds)
+
+
 def _expired(kindred: Kindred, created_at: dt.datetime) -> bool:
-    return utcnow() - created_at > dt.timedelta(seconds=kindred.settings.idempotency_ttl_seconds)
+    return created_at < _cutoff(kindred)
